@@ -1,0 +1,429 @@
+//! The fixture origin: a small HTTP/1.1 server that serves `fixtures/` and misbehaves on
+//! request, so the service can be tested against slow, compressed, huge and broken origins.
+//!
+//! Any path is a file under the fixture directory (`/` is `index.html`); `/generate` is a
+//! generated HTML page. Query parameters change how the answer is sent:
+//!
+//! | parameter        | effect                                                              |
+//! |------------------|---------------------------------------------------------------------|
+//! | `status=N`       | answer with status N                                                |
+//! | `type=T`         | Content-Type T (default: from the file extension)                   |
+//! | `header=N:V`     | add a header (repeatable)                                           |
+//! | `bytes=N`        | with `/generate`: an HTML page of exactly N bytes, made on the fly  |
+//! | `chunks=N`       | send the body in N chunked-encoding pieces ...                      |
+//! | `delay_ms=D`     | ... waiting D ms before each piece after the first (a drip)         |
+//! | `gzip=1`         | gzip the body (Content-Encoding: gzip)                              |
+//! | `abort_after=N`  | close the connection after N body bytes, mid-body                   |
+//! | `chunked=1`      | chunked transfer encoding instead of Content-Length                 |
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::read::GzEncoder;
+
+/// A running fixture origin; it serves until the process exits.
+pub struct FixtureOrigin {
+    addr: SocketAddr,
+}
+
+impl FixtureOrigin {
+    /// Serves `dir` on a free loopback port.
+    pub fn start(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        Self::start_on("127.0.0.1:0", dir, false)
+    }
+
+    /// Serves `dir` on `addr`; with `log_requests`, prints one line per request to stderr.
+    pub fn start_on(addr: &str, dir: impl Into<PathBuf>, log_requests: bool) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let dir = Arc::new(dir.into());
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let dir = Arc::clone(&dir);
+                thread::spawn(move || {
+                    if let Err(err) = serve_connection(stream, &dir, log_requests) {
+                        if log_requests {
+                            eprintln!("fixture origin: {err}");
+                        }
+                    }
+                });
+            }
+        });
+        Ok(Self { addr })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// A parsed request line and its query.
+struct Ask {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+}
+
+impl Ask {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    fn number(&self, name: &str) -> io::Result<Option<u64>> {
+        self.param(name)
+            .map(|value| value.parse().map_err(|_| bad_input(format!("{name}={value} is not a number"))))
+            .transpose()
+    }
+}
+
+fn serve_connection(stream: TcpStream, dir: &Path, log_requests: bool) -> io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let ask = parse_request_line(&line)?;
+    // Drain the request headers; the fixture origin answers from the request line alone.
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
+            break;
+        }
+    }
+    if log_requests {
+        eprintln!("fixture origin: {} {}", ask.method, line.split_whitespace().nth(1).unwrap_or(""));
+    }
+    respond(stream, dir, &ask)
+}
+
+fn parse_request_line(line: &str) -> io::Result<Ask> {
+    let mut parts = line.split_whitespace();
+    let method = parts.next().ok_or_else(|| bad_input("empty request".into()))?.to_owned();
+    let target = parts.next().ok_or_else(|| bad_input("no request target".into()))?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let query = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect();
+    Ok(Ask { method, path: percent_decode(path), query })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| Some(hex_value(bytes[i + 1])? * 16 + hex_value(bytes[i + 2])?))
+            .flatten();
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, byte) => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    (digit as char).to_digit(16).map(|value| value as u8)
+}
+
+/// The body to send and its length when known.
+struct Payload {
+    reader: Box<dyn Read + Send>,
+    len: Option<u64>,
+    content_type: String,
+    status: u16,
+}
+
+fn payload_for(dir: &Path, ask: &Ask) -> io::Result<Payload> {
+    if ask.path == "/generate" {
+        let size = ask.number("bytes")?.unwrap_or(1024);
+        return Ok(Payload {
+            reader: Box::new(GeneratedPage::new(size)),
+            len: Some(size),
+            content_type: "text/html; charset=utf-8".into(),
+            status: 200,
+        });
+    }
+    let relative = ask.path.trim_start_matches('/');
+    let relative = if relative.is_empty() || relative.ends_with('/') {
+        format!("{relative}index.html")
+    } else {
+        relative.to_owned()
+    };
+    if relative.split('/').any(|part| part == "..") {
+        return Ok(not_found());
+    }
+    let path = dir.join(&relative);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Payload {
+            len: Some(bytes.len() as u64),
+            reader: Box::new(io::Cursor::new(bytes)),
+            content_type: content_type_for(&path).into(),
+            status: 200,
+        }),
+        Err(_) => Ok(not_found()),
+    }
+}
+
+fn not_found() -> Payload {
+    let body = b"<!doctype html><title>Not found</title><h1>Not found</h1>\n".to_vec();
+    Payload {
+        len: Some(body.len() as u64),
+        reader: Box::new(io::Cursor::new(body)),
+        content_type: "text/html; charset=utf-8".into(),
+        status: 404,
+    }
+}
+
+fn content_type_for(path: &Path) -> &'static str {
+    match path.extension().and_then(|ext| ext.to_str()).unwrap_or("") {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css",
+        "js" => "text/javascript",
+        "json" => "application/json",
+        "txt" => "text/plain; charset=utf-8",
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
+    let mut payload = payload_for(dir, ask)?;
+    if let Some(status) = ask.number("status")? {
+        payload.status = status as u16;
+    }
+    if let Some(content_type) = ask.param("type") {
+        payload.content_type = content_type.to_owned();
+    }
+    let gzip = ask.param("gzip") == Some("1");
+    if gzip {
+        payload.reader = Box::new(GzEncoder::new(payload.reader, Compression::fast()));
+        payload.len = None;
+    }
+    let pieces = ask.number("chunks")?;
+    let delay = Duration::from_millis(ask.number("delay_ms")?.unwrap_or(0));
+    let chunked = pieces.is_some() || payload.len.is_none() || ask.param("chunked") == Some("1");
+    let abort_after = ask.number("abort_after")?;
+
+    let mut head = format!("HTTP/1.1 {} {}\r\n", payload.status, reason(payload.status));
+    head.push_str(&format!("Content-Type: {}\r\nConnection: close\r\n", payload.content_type));
+    if gzip {
+        head.push_str("Content-Encoding: gzip\r\n");
+    }
+    for (key, value) in &ask.query {
+        if key == "header" {
+            if let Some((name, value)) = value.split_once(':') {
+                head.push_str(&format!("{}: {}\r\n", name.trim(), value.trim()));
+            }
+        }
+    }
+    match (chunked, payload.len) {
+        (false, Some(len)) => head.push_str(&format!("Content-Length: {len}\r\n")),
+        _ => head.push_str("Transfer-Encoding: chunked\r\n"),
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    if ask.method == "HEAD" {
+        return Ok(());
+    }
+
+    // Piece size: the body split into `chunks` parts when asked, else 64 KiB reads.
+    let piece_size = match (pieces, payload.len) {
+        (Some(n), Some(len)) if n > 0 => len.div_ceil(n).max(1) as usize,
+        _ => 64 << 10,
+    };
+    let mut sent: u64 = 0;
+    let mut buffer = vec![0; piece_size];
+    let mut first = true;
+    loop {
+        let read = read_full(&mut payload.reader, &mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        if !first && pieces.is_some() {
+            thread::sleep(delay);
+        }
+        first = false;
+        let mut piece = &buffer[..read];
+        let mut aborting = false;
+        if let Some(limit) = abort_after {
+            if sent + piece.len() as u64 >= limit {
+                piece = &piece[..(limit - sent) as usize];
+                aborting = true;
+            }
+        }
+        if chunked {
+            write!(stream, "{:x}\r\n", piece.len())?;
+            stream.write_all(piece)?;
+            stream.write_all(b"\r\n")?;
+        } else {
+            stream.write_all(piece)?;
+        }
+        stream.flush()?;
+        sent += piece.len() as u64;
+        if aborting {
+            // Mid-body: no terminating chunk, fewer bytes than Content-Length. Close hard.
+            stream.shutdown(std::net::Shutdown::Both)?;
+            return Ok(());
+        }
+    }
+    if chunked {
+        stream.write_all(b"0\r\n\r\n")?;
+    }
+    stream.flush()
+}
+
+/// Fills `buffer` unless the reader ends first (so drip pieces have the asked size).
+fn read_full(reader: &mut dyn Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        304 => "Not Modified",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+fn bad_input(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+/// An HTML page of exactly `size` bytes, produced as it is read: a 1 GB page costs no
+/// memory. Its head and body tags come first so rules have something to match.
+pub struct GeneratedPage {
+    size: u64,
+    position: u64,
+}
+
+const GENERATED_HEAD: &[u8] =
+    b"<!doctype html><html><head><title>Generated page</title></head><body><h1>Generated</h1>\n";
+const GENERATED_TAIL: &[u8] = b"</body></html>\n";
+const GENERATED_PARAGRAPH: &[u8] =
+    b"<p class=\"filler\">The quick brown cat jumps over the lazy dog, <a href=\"http://example.com/\">again</a>.</p>\n";
+
+impl GeneratedPage {
+    /// A page of `size` bytes (a tiny size gives a truncated head, still `size` bytes).
+    pub fn new(size: u64) -> Self {
+        Self { size, position: 0 }
+    }
+
+    fn byte_at(&self, position: u64) -> u8 {
+        let head = GENERATED_HEAD.len() as u64;
+        let tail = GENERATED_TAIL.len() as u64;
+        if self.size >= head + tail {
+            if position < head {
+                return GENERATED_HEAD[position as usize];
+            }
+            if position >= self.size - tail {
+                return GENERATED_TAIL[(position - (self.size - tail)) as usize];
+            }
+            let offset = (position - head) % GENERATED_PARAGRAPH.len() as u64;
+            // The last filler paragraph may be cut short; pad it with spaces, never half a tag.
+            let paragraph_start = position - offset;
+            if paragraph_start + GENERATED_PARAGRAPH.len() as u64 > self.size - tail {
+                return b' ';
+            }
+            GENERATED_PARAGRAPH[offset as usize]
+        } else {
+            b' '
+        }
+    }
+}
+
+impl Read for GeneratedPage {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let remaining = self.size - self.position;
+        let n = (buf.len() as u64).min(remaining) as usize;
+        for (i, byte) in buf[..n].iter_mut().enumerate() {
+            *byte = self.byte_at(self.position + i as u64);
+        }
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+/// Query parameters for a fixture URL, e.g. `query(&[("chunks", "5")])` gives `?chunks=5`.
+pub fn query(params: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (key, value) in params {
+        out.push(if out.is_empty() { '?' } else { '&' });
+        out.push_str(key);
+        out.push('=');
+        for byte in value.bytes() {
+            match byte {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b':' => {
+                    out.push(byte as char)
+                }
+                _ => out.push_str(&format!("%{byte:02X}")),
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_pages_have_the_exact_size_and_shape() {
+        for size in [0, 10, 200, 1000, 100_003] {
+            let mut page = Vec::new();
+            GeneratedPage::new(size).read_to_end(&mut page).unwrap();
+            assert_eq!(page.len() as u64, size);
+            if size >= 200 {
+                let text = String::from_utf8(page).unwrap();
+                assert!(text.starts_with("<!doctype html>"));
+                assert!(text.ends_with("</body></html>\n"));
+            }
+        }
+    }
+
+    #[test]
+    fn request_lines_are_parsed() {
+        let ask = parse_request_line("GET /a%20b.html?chunks=3&header=X-Y:%20z HTTP/1.1\r\n").unwrap();
+        assert_eq!(ask.path, "/a b.html");
+        assert_eq!(ask.param("chunks"), Some("3"));
+        assert_eq!(ask.param("header"), Some("X-Y: z"));
+    }
+}

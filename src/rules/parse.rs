@@ -1,0 +1,162 @@
+//! From the text of one store entry (or file) to rules, one verdict per rule.
+//!
+//! An entry holds one rule object or an array of them. Each rule is read on its own, so a
+//! typo in one rule never takes its neighbours down with it.
+
+use serde_json::Value;
+
+use super::{Rule, RuleError};
+
+/// A rule together with the entry it was read from, for error messages and reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourcedRule {
+    /// The store entry (or file) name.
+    pub entry: String,
+    /// The rule as written.
+    pub rule: Rule,
+}
+
+/// Reads every rule in `text`, the content of the entry named `entry`.
+///
+/// Returns the rules that parsed and an error for each one that did not.
+pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>) {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(err) => {
+            let reason = format!(
+                "not valid JSON ({err}); an entry holds one rule object or an array of rule objects"
+            );
+            return (Vec::new(), vec![RuleError::new(entry, "", "", reason)]);
+        }
+    };
+    let items = match value {
+        Value::Array(items) => items,
+        object @ Value::Object(_) => vec![object],
+        other => {
+            let reason = format!(
+                "expected a rule object or an array of rule objects, found {}",
+                json_kind(&other)
+            );
+            return (Vec::new(), vec![RuleError::new(entry, "", "", reason)]);
+        }
+    };
+
+    let mut rules = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (position, item) in items.into_iter().enumerate() {
+        match parse_rule(entry, position, item) {
+            Ok(rule) => rules.push(SourcedRule { entry: entry.to_owned(), rule }),
+            Err(err) => errors.push(err),
+        }
+    }
+    (rules, errors)
+}
+
+fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleError> {
+    let name = rule_name(&item, position);
+    if !item.is_object() {
+        let reason = format!("expected a rule object, found {}", json_kind(&item));
+        return Err(RuleError::new(entry, name, "", reason));
+    }
+    serde_path_to_error::deserialize::<_, Rule>(item).map_err(|err| {
+        let path = err.path().to_string();
+        let reason = err.into_inner().to_string();
+        let field = if path == "." {
+            missing_field_name(&reason).unwrap_or_default().to_owned()
+        } else {
+            path
+        };
+        RuleError::new(entry, name, field, reason)
+    })
+}
+
+/// The name errors use for a rule: its id when it has a readable one, else its position.
+pub(crate) fn rule_name(item: &Value, position: usize) -> String {
+    match item.get("id").and_then(Value::as_str) {
+        Some(id) if !id.trim().is_empty() => id.to_owned(),
+        _ => format!("#{}", position + 1),
+    }
+}
+
+/// serde reports a missing field at the parent's path; the editor wants the field's name.
+fn missing_field_name(reason: &str) -> Option<&str> {
+    reason.strip_prefix("missing field `")?.split('`').next()
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Action, Content};
+
+    #[test]
+    fn one_object_is_one_rule() {
+        let (rules, errors) = parse_entry(
+            "banner",
+            r#"{"id":"b","selector":"body","actions":[{"prepend":{"html":"<p>x</p>"}}]}"#,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].entry, "banner");
+        assert_eq!(rules[0].rule.id, "b");
+        assert!(rules[0].rule.enabled);
+        assert_eq!(
+            rules[0].rule.actions,
+            vec![Action::Prepend(Content::Html("<p>x</p>".into()))]
+        );
+    }
+
+    #[test]
+    fn a_bad_rule_does_not_take_its_neighbours_down() {
+        let (rules, errors) = parse_entry(
+            "mixed",
+            r#"[{"id":"good","selector":"p","actions":["remove"]},
+                {"id":"typo","selectr":"p","actions":["remove"]}]"#,
+        );
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].rule.id, "good");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].rule, "typo");
+        assert!(errors[0].reason.contains("unknown field `selectr`"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn errors_name_the_field_even_when_it_is_missing() {
+        let (_, errors) = parse_entry("e", r#"{"id":"x","actions":["remove"]}"#);
+        assert_eq!(errors[0].field, "selector");
+        let (_, errors) =
+            parse_entry("e", r#"{"id":"x","selector":"p","actions":[{"prepend":{"htm":"a"}}]}"#);
+        assert_eq!(errors[0].field, "actions[0].prepend");
+        assert!(errors[0].reason.contains("unknown variant `htm`"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn unreadable_entries_are_one_error_naming_the_entry() {
+        let (rules, errors) = parse_entry("broken", "{not json");
+        assert!(rules.is_empty());
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].entry, "broken");
+        assert!(errors[0].reason.starts_with("not valid JSON"), "{}", errors[0]);
+
+        let (_, errors) = parse_entry("scalar", "42");
+        assert!(errors[0].reason.contains("found a number"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn rules_without_an_id_are_named_by_position() {
+        let (_, errors) = parse_entry("e", r#"[{"id":"a","selector":"p","actions":[]}, {"selector":"p"}]"#);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].rule, "#2");
+        assert_eq!(errors[0].field, "id");
+    }
+}

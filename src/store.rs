@@ -1,0 +1,282 @@
+//! How rules are laid out in a Fastly Config Store, and how they are read back.
+//!
+//! A config store cannot list its keys and production limits lookups per request, so the
+//! layout is an index plus entries:
+//!
+//! * the key `rules` holds a JSON array naming the rule entries, in the order they apply:
+//!   `["10-sale-banner", "20-analytics"]`;
+//! * each named entry holds one rule object or an array of rule objects.
+//!
+//! One request reads the index and then each entry once: at most [`LOOKUP_BUDGET`] lookups,
+//! so at most `LOOKUP_BUDGET - 1` entries. Entries listed past that are skipped with an error
+//! that says so. Values are limited to [`MAX_VALUE_CHARS`] characters by Fastly; a rule set
+//! larger than that is simply spread over several entries.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use crate::rules::RuleError;
+
+/// The key holding the ordered list of rule entries.
+pub const INDEX_KEY: &str = "rules";
+/// Config store lookups one request may make (the lowest limit Fastly documents).
+pub const LOOKUP_BUDGET: usize = 16;
+/// The longest value a Fastly config store accepts, in characters.
+pub const MAX_VALUE_CHARS: usize = 8_000;
+/// The longest key a Fastly config store accepts, in characters.
+pub const MAX_KEY_CHARS: usize = 255;
+
+/// Somewhere rule entries can be looked up by key: the Fastly config store at the edge, a
+/// JSON file or a map in tests.
+pub trait EntrySource {
+    /// Looks `key` up. `Ok(None)` means the key is absent; `Err` means the lookup failed.
+    fn lookup(&mut self, key: &str) -> Result<Option<String>, String>;
+}
+
+/// The entries one request read, in index order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreEntries {
+    /// `(entry name, entry text)` in the order the index lists them.
+    pub entries: Vec<(String, String)>,
+    /// Entries that are listed but could not be used.
+    pub errors: Vec<RuleError>,
+}
+
+/// Why a store's rules cannot be used at all (callers fall back to built-in rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The store has no `rules` index.
+    NoIndex,
+    /// The index could not be read.
+    Lookup(String),
+    /// The index is not a JSON array of entry names.
+    BadIndex(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::NoIndex => write!(f, "the store has no `{INDEX_KEY}` index entry"),
+            StoreError::Lookup(err) => write!(f, "looking up `{INDEX_KEY}` failed: {err}"),
+            StoreError::BadIndex(err) => write!(
+                f,
+                "`{INDEX_KEY}` must be a JSON array of entry names, like [\"10-banner\"]: {err}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Reads the index and the entries it lists, within [`LOOKUP_BUDGET`] lookups.
+pub fn read_entries(source: &mut dyn EntrySource) -> Result<StoreEntries, StoreError> {
+    let index_text = source
+        .lookup(INDEX_KEY)
+        .map_err(StoreError::Lookup)?
+        .ok_or(StoreError::NoIndex)?;
+    let names: Vec<String> =
+        serde_json::from_str(&index_text).map_err(|err| StoreError::BadIndex(err.to_string()))?;
+
+    let mut read = StoreEntries::default();
+    let entry_budget = LOOKUP_BUDGET - 1;
+    for (position, name) in names.into_iter().enumerate() {
+        if position >= entry_budget {
+            read.errors.push(RuleError::new(
+                name,
+                "",
+                "",
+                format!(
+                    "skipped: the index lists more than {entry_budget} entries and a request may \
+                     make only {LOOKUP_BUDGET} store lookups; put several rules in one entry as \
+                     a JSON array"
+                ),
+            ));
+            continue;
+        }
+        match source.lookup(&name) {
+            Ok(Some(text)) => read.entries.push((name, text)),
+            Ok(None) => read.errors.push(RuleError::new(
+                name,
+                "",
+                "",
+                format!("listed in `{INDEX_KEY}` but absent from the store"),
+            )),
+            Err(err) => {
+                read.errors.push(RuleError::new(name, "", "", format!("lookup failed: {err}")))
+            }
+        }
+    }
+    Ok(read)
+}
+
+/// A store held in memory: the rules compiled into the binary, a local JSON store file, tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryStore {
+    values: BTreeMap<String, String>,
+}
+
+impl MemoryStore {
+    /// A store holding `values`.
+    pub fn new(values: BTreeMap<String, String>) -> Self {
+        Self { values }
+    }
+
+    /// Reads a store file in the format Viceroy's `format = "json"` stores use: one JSON
+    /// object whose values are all strings.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text)
+            .map(Self::new)
+            .map_err(|err| format!("a store file is a JSON object of string values: {err}"))
+    }
+
+    /// Lays `entries` (name, text) out as a store: the index plus one key per entry.
+    ///
+    /// Fails, naming the entry, when a key or value is over Fastly's limits.
+    pub fn from_entries(entries: &[(String, String)]) -> Result<Self, String> {
+        let mut values = BTreeMap::new();
+        let names: Vec<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
+        for (name, text) in entries {
+            check_limits(name, text)?;
+            if name == INDEX_KEY {
+                return Err(format!("an entry cannot be named `{INDEX_KEY}`: that key is the index"));
+            }
+            values.insert(name.clone(), text.clone());
+        }
+        let index = serde_json::to_string(&names).expect("a list of strings serialises");
+        check_limits(INDEX_KEY, &index)?;
+        values.insert(INDEX_KEY.to_owned(), index);
+        Ok(Self::new(values))
+    }
+
+    /// The store as a JSON object of strings, the file Viceroy's local store reads.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.values).expect("strings serialise");
+        text.push('\n');
+        text
+    }
+
+    /// The stored values by key.
+    pub fn values(&self) -> &BTreeMap<String, String> {
+        &self.values
+    }
+}
+
+impl EntrySource for MemoryStore {
+    fn lookup(&mut self, key: &str) -> Result<Option<String>, String> {
+        Ok(self.values.get(key).cloned())
+    }
+}
+
+fn check_limits(key: &str, value: &str) -> Result<(), String> {
+    let key_chars = key.chars().count();
+    if key_chars == 0 || key_chars > MAX_KEY_CHARS {
+        return Err(format!("entry name {key:?} must be 1 to {MAX_KEY_CHARS} characters long"));
+    }
+    let value_chars = value.chars().count();
+    if value_chars > MAX_VALUE_CHARS {
+        return Err(format!(
+            "entry {key:?} is {value_chars} characters long; a config store value holds at most \
+             {MAX_VALUE_CHARS}: split its rules over several entries"
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a rules directory: each `*.json` file is one entry named after the file (without
+/// `.json`), in file-name order, so `10-banner.json` applies before `20-links.json`.
+pub fn read_rules_dir(dir: &Path) -> std::io::Result<Vec<(String, String)>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json") && path.is_file())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .ok_or_else(|| std::io::Error::other(format!("{}: name is not UTF-8", path.display())))?
+                .to_owned();
+            Ok((name, std::fs::read_to_string(&path)?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts real lookups, independent of what `read_entries` believes it did.
+    struct Counting<'a> {
+        store: &'a mut MemoryStore,
+        lookups: usize,
+    }
+
+    impl EntrySource for Counting<'_> {
+        fn lookup(&mut self, key: &str) -> Result<Option<String>, String> {
+            self.lookups += 1;
+            self.store.lookup(key)
+        }
+    }
+
+    fn entries(n: usize) -> Vec<(String, String)> {
+        (0..n).map(|i| (format!("e{i:02}"), format!("[\"rule {i}\"]"))).collect()
+    }
+
+    #[test]
+    fn entries_come_back_in_index_order() {
+        let mut written = entries(3);
+        written.reverse();
+        let mut store = MemoryStore::from_entries(&written).unwrap();
+        let read = read_entries(&mut store).unwrap();
+        assert_eq!(read.entries, written);
+        assert!(read.errors.is_empty());
+    }
+
+    #[test]
+    fn never_more_lookups_than_the_budget() {
+        let mut store = MemoryStore::from_entries(&entries(40)).unwrap();
+        let mut counting = Counting { store: &mut store, lookups: 0 };
+        let read = read_entries(&mut counting).unwrap();
+        assert_eq!(counting.lookups, LOOKUP_BUDGET);
+        assert_eq!(read.entries.len(), LOOKUP_BUDGET - 1);
+        assert_eq!(read.errors.len(), 40 - (LOOKUP_BUDGET - 1));
+        assert!(read.errors[0].reason.contains("skipped"), "{}", read.errors[0]);
+        assert_eq!(read.errors[0].entry, "e15");
+    }
+
+    #[test]
+    fn missing_index_and_bad_index_are_store_errors() {
+        let mut empty = MemoryStore::default();
+        assert_eq!(read_entries(&mut empty), Err(StoreError::NoIndex));
+        let mut bad = MemoryStore::new([(INDEX_KEY.to_owned(), "banner".to_owned())].into());
+        assert!(matches!(read_entries(&mut bad), Err(StoreError::BadIndex(_))));
+    }
+
+    #[test]
+    fn a_listed_entry_that_is_absent_is_reported() {
+        let mut store = MemoryStore::new([(INDEX_KEY.to_owned(), r#"["gone"]"#.to_owned())].into());
+        let read = read_entries(&mut store).unwrap();
+        assert!(read.entries.is_empty());
+        assert_eq!(read.errors[0].entry, "gone");
+        assert!(read.errors[0].reason.contains("absent"), "{}", read.errors[0]);
+    }
+
+    #[test]
+    fn values_over_the_fastly_limit_are_refused_by_name() {
+        let big = vec![("huge".to_owned(), "x".repeat(MAX_VALUE_CHARS + 1))];
+        let err = MemoryStore::from_entries(&big).unwrap_err();
+        assert!(err.contains("\"huge\"") && err.contains("8000"), "{err}");
+        let exact = vec![("exact".to_owned(), "x".repeat(MAX_VALUE_CHARS))];
+        assert!(MemoryStore::from_entries(&exact).is_ok());
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let store = MemoryStore::from_entries(&entries(2)).unwrap();
+        assert_eq!(MemoryStore::from_json(&store.to_json()).unwrap(), store);
+        assert!(MemoryStore::from_json("[1]").is_err());
+    }
+}

@@ -1,0 +1,394 @@
+//! The streaming driver: bytes in, rewritten bytes out, never a whole page in memory.
+//!
+//! [`Rewriter`] wraps lol_html over any [`std::io::Write`] sink; [`stream`] pumps a reader
+//! through it. Both are what the Fastly adapter, the CLI and the tests share.
+//!
+//! A page the rewriter cannot handle within its memory limit is never cut short: lol_html's
+//! graceful bail-out flushes what it holds unchanged, every later byte is copied through
+//! untouched, and the [`Report`] (plus a log line) says why.
+
+use std::cell::{Cell, RefCell};
+use std::io::{self, Read, Write};
+use std::rc::Rc;
+
+use lol_html::errors::RewritingError;
+use lol_html::{HtmlRewriter, MemorySettings, OutputSink};
+
+use crate::compile::RuleSet;
+
+/// Knobs for one rewrite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewriteOptions {
+    /// Memory lol_html may hold for one page (partial tags, open elements). Past it the
+    /// rewriter bails out and the rest of the page passes through unchanged.
+    pub max_memory: usize,
+    /// Size of the buffer [`stream`] reads into.
+    pub read_buffer: usize,
+}
+
+impl Default for RewriteOptions {
+    fn default() -> Self {
+        Self { max_memory: 4 << 20, read_buffer: 16 << 10 }
+    }
+}
+
+/// What one rewrite did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Bytes fed in.
+    pub bytes_in: u64,
+    /// Bytes written to the sink.
+    pub bytes_out: u64,
+    /// For each rule that ran, in order: its id and how many elements it acted on.
+    pub hits: Vec<(String, u64)>,
+    /// Why rewriting stopped early, if it did; the rest of the page passed through unchanged.
+    pub bail_out: Option<String>,
+}
+
+/// A streaming rewriter over a sink: [`write`](Self::write) chunks, then
+/// [`finish`](Self::finish), then take the sink back with [`into_parts`](Self::into_parts).
+pub struct Rewriter<'r, W: Write> {
+    /// `None` once finished or bailed out.
+    html: Option<HtmlRewriter<'r, SharedSink<W>>>,
+    sink: SharedSink<W>,
+    rules: &'r RuleSet,
+    hits: Rc<[Cell<u64>]>,
+    bytes_in: u64,
+    bail_out: Option<String>,
+    bailed: bool,
+}
+
+impl<'r, W: Write> Rewriter<'r, W> {
+    /// A rewriter applying `rules` and writing to `sink`.
+    pub fn new(rules: &'r RuleSet, options: &RewriteOptions, sink: W) -> Self {
+        let hits: Rc<[Cell<u64>]> = (0..rules.len()).map(|_| Cell::new(0)).collect();
+        let memory = MemorySettings::new()
+            .with_max_allowed_memory_usage(options.max_memory)
+            .with_graceful_bail_out_on_memory_limit_exceeded(true);
+        let settings = rules
+            .settings(&hits)
+            .with_memory_settings(memory)
+            .with_graceful_bail_out_on_content_handler_error(true)
+            // Strict mode refuses ambiguous markup (`<select><xmp><script>`) by failing
+            // mid-page with bytes already consumed: the page would be cut. Without it the
+            // page is always complete; rules may then see such markup as text.
+            .with_strict(false);
+        let sink = SharedSink(Rc::new(RefCell::new(SinkState {
+            writer: sink,
+            bytes_out: 0,
+            error: None,
+        })));
+        let html = HtmlRewriter::new(settings, sink.clone());
+        Self { html: Some(html), sink, rules, hits, bytes_in: 0, bail_out: None, bailed: false }
+    }
+
+    /// Rewrites one chunk of input. An error means the sink failed (or, never expected, the
+    /// rewriter lost bytes): the output is incomplete and must not be finished as whole.
+    pub fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.bytes_in += chunk.len() as u64;
+        match self.html.as_mut() {
+            Some(html) => {
+                if let Err(err) = html.write(chunk) {
+                    self.html = None;
+                    self.bail(err)?;
+                }
+            }
+            None if self.bailed => self.sink.0.borrow_mut().write(chunk),
+            None => return Err(io::Error::other("write after finish")),
+        }
+        self.sink.0.borrow_mut().take_error()
+    }
+
+    /// Pushes what has been rewritten so far on to the client.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.sink.0.borrow_mut().writer.flush()
+    }
+
+    /// Ends the input: emits what lol_html still holds and flushes the sink.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if let Some(html) = self.html.take() {
+            if let Err(err) = html.end() {
+                self.bail(err)?;
+            }
+        }
+        self.bailed = false;
+        self.sink.0.borrow_mut().take_error()?;
+        self.flush()
+    }
+
+    /// The sink and the report. Call after [`finish`](Self::finish), or after an error to get
+    /// the sink back and abandon it.
+    pub fn into_parts(mut self) -> (W, Report) {
+        // Drop lol_html first: it holds the other handle to the sink.
+        self.html = None;
+        let report = Report {
+            bytes_in: self.bytes_in,
+            bytes_out: self.sink.0.borrow().bytes_out,
+            hits: self.rules.rule_ids().map(str::to_owned).zip(self.hits.iter().map(Cell::get)).collect(),
+            bail_out: self.bail_out.take(),
+        };
+        let state = Rc::into_inner(self.sink.0)
+            .expect("the rewriter's sink has no other owner once lol_html is dropped");
+        (state.into_inner().writer, report)
+    }
+
+    /// Handles an error lol_html returned: a graceful bail-out (it has flushed everything it
+    /// held, unchanged) switches to copying input through; anything else loses bytes.
+    fn bail(&mut self, err: RewritingError) -> io::Result<()> {
+        let reason = match &err {
+            RewritingError::MemoryLimitExceeded(_) => {
+                "the page needs more parser memory than the limit allows (a huge tag, attribute \
+                 or comment, or very deep nesting)"
+                    .to_owned()
+            }
+            RewritingError::ContentHandlerError(cause) => format!("a rule failed: {cause}"),
+            other => {
+                log::error!("rewriter failed after {} input bytes: {other}", self.bytes_in);
+                return Err(io::Error::other(format!("rewriter failed: {other}")));
+            }
+        };
+        log::warn!(
+            "rewriting stopped after {} input bytes: {reason}; the rest of the page passes \
+             through unchanged",
+            self.bytes_in
+        );
+        self.bail_out = Some(reason);
+        self.bailed = true;
+        Ok(())
+    }
+}
+
+struct SinkState<W> {
+    writer: W,
+    bytes_out: u64,
+    /// The first write error; lol_html's sink callback cannot return one.
+    error: Option<io::Error>,
+}
+
+impl<W: Write> SinkState<W> {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        match self.writer.write_all(bytes) {
+            Ok(()) => self.bytes_out += bytes.len() as u64,
+            Err(err) => self.error = Some(err),
+        }
+    }
+
+    fn take_error(&mut self) -> io::Result<()> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+}
+
+/// The sink, shared between lol_html (which writes to it) and the [`Rewriter`] (which copies
+/// input straight through after a bail-out and hands the sink back at the end).
+struct SharedSink<W>(Rc<RefCell<SinkState<W>>>);
+
+impl<W> Clone for SharedSink<W> {
+    fn clone(&self) -> Self {
+        Self(Rc::clone(&self.0))
+    }
+}
+
+impl<W: Write> OutputSink for SharedSink<W> {
+    fn handle_chunk(&mut self, chunk: &[u8]) {
+        self.0.borrow_mut().write(chunk);
+    }
+}
+
+/// Why a [`stream`] did not complete.
+#[derive(Debug)]
+pub enum StreamError {
+    /// Reading the input failed: the page is incomplete.
+    Input(io::Error),
+    /// Writing the output failed (the client went away, or the rewriter lost bytes).
+    Output(io::Error),
+}
+
+impl std::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamError::Input(err) => write!(f, "reading the page failed: {err}"),
+            StreamError::Output(err) => write!(f, "writing the rewritten page failed: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for StreamError {}
+
+/// What [`stream`] hands back: the sink (to finish, or to abandon on error) and the report.
+pub struct Streamed<W> {
+    /// The sink, returned whatever happened.
+    pub sink: W,
+    /// What the rewrite did.
+    pub report: Report,
+    /// `Ok` only if the whole input was read and rewritten. On `Err` the output is
+    /// incomplete: tell the client (abandon the stream), never finish it as whole.
+    pub result: Result<(), StreamError>,
+}
+
+/// Reads `input` to its end through a [`Rewriter`], flushing the sink after every chunk so
+/// rewritten bytes leave while the input is still arriving.
+pub fn stream<R: Read, W: Write>(
+    rules: &RuleSet,
+    options: &RewriteOptions,
+    mut input: R,
+    sink: W,
+) -> Streamed<W> {
+    let mut rewriter = Rewriter::new(rules, options, sink);
+    let mut buffer = vec![0; options.read_buffer.max(1)];
+    let result = loop {
+        let read = match input.read(&mut buffer) {
+            Ok(0) => break rewriter.finish().map_err(StreamError::Output),
+            Ok(read) => read,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => break Err(StreamError::Input(err)),
+        };
+        if let Err(err) = rewriter.write(&buffer[..read]).and_then(|()| rewriter.flush()) {
+            break Err(StreamError::Output(err));
+        }
+    };
+    let (sink, report) = rewriter.into_parts();
+    Streamed { sink, report, result }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(json: &str) -> RuleSet {
+        let (set, errors) = RuleSet::from_entries(&[("t".to_owned(), json.to_owned())]);
+        assert!(errors.is_empty(), "{errors:?}");
+        set
+    }
+
+    fn rewrite_in_chunks(rules: &RuleSet, page: &[u8], chunk: usize) -> (Vec<u8>, Report) {
+        let mut rewriter = Rewriter::new(rules, &RewriteOptions::default(), Vec::new());
+        for piece in page.chunks(chunk) {
+            rewriter.write(piece).unwrap();
+        }
+        rewriter.finish().unwrap();
+        rewriter.into_parts()
+    }
+
+    const BANNER: &str = r#"{"id":"banner","selector":"body","actions":[{"prepend":{"html":"<b>Sale</b>"}}]}"#;
+
+    #[test]
+    fn applies_rules_whatever_the_chunking() {
+        let set = rules(BANNER);
+        let page = b"<html><body class=x><p>hi</p></body></html>";
+        for chunk in [1, 2, 7, page.len()] {
+            let (out, report) = rewrite_in_chunks(&set, page, chunk);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                "<html><body class=x><b>Sale</b><p>hi</p></body></html>",
+                "chunk size {chunk}"
+            );
+            assert_eq!(report.hits, vec![("banner".to_owned(), 1)]);
+            assert_eq!(report.bytes_in, page.len() as u64);
+        }
+    }
+
+    #[test]
+    fn text_content_is_escaped_and_html_is_not() {
+        let set = rules(
+            r#"[{"id":"t","selector":"p","actions":[{"append":{"text":"<i>&"}}]},
+                {"id":"h","selector":"p","actions":[{"append":{"html":"<i>&amp;</i>"}}]}]"#,
+        );
+        let (out, _) = rewrite_in_chunks(&set, b"<p>x</p>", 3);
+        assert_eq!(String::from_utf8(out).unwrap(), "<p>x&lt;i&gt;&amp;<i>&amp;</i></p>");
+    }
+
+    #[test]
+    fn repeated_insertions_come_out_in_the_order_written() {
+        let set = rules(
+            r#"[{"id":"a","selector":"p","actions":[{"after":{"html":"1"}},{"prepend":{"html":"A"}}]},
+                {"id":"b","selector":"p","actions":[{"after":{"html":"2"}},{"prepend":{"html":"B"}},
+                                                     {"before":{"html":"<"}},{"append":{"html":">"}}]}]"#,
+        );
+        let (out, report) = rewrite_in_chunks(&set, b"<p>x</p>", 100);
+        assert_eq!(String::from_utf8(out).unwrap(), "<<p>ABx></p>12");
+        assert_eq!(report.hits, vec![("a".to_owned(), 1), ("b".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn replace_and_remove() {
+        let set = rules(
+            r##"[{"id":"r","selector":"#ad","actions":[{"replace":{"html":"<i>gone</i>"}}]},
+                {"id":"d","selector":".tracker","actions":["remove"]},
+                {"id":"s","selector":"h1","actions":[{"set_inner":{"text":"New & improved"}}]}]"##,
+        );
+        let page = b"<h1>Old</h1><div id=ad><p>buy</p></div><span class=tracker>t</span><p>end</p>";
+        let (out, _) = rewrite_in_chunks(&set, page, 5);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "<h1>New &amp; improved</h1><i>gone</i><p>end</p>"
+        );
+    }
+
+    #[test]
+    fn a_page_over_the_memory_limit_is_passed_through_whole() {
+        // A rule on `div` makes lol_html capture whole div start tags: the huge one cannot fit.
+        let set = rules(&format!(
+            r#"[{BANNER}, {{"id":"divs","selector":"div","actions":[{{"append":{{"html":"!"}}}}]}}]"#
+        ));
+        let huge_attribute = "x".repeat(200_000);
+        let page = format!("<html><body><p>a</p><div data-x=\"{huge_attribute}\"><body>tail</div></body></html>");
+        let options = RewriteOptions { max_memory: 64 << 10, ..RewriteOptions::default() };
+        let streamed = stream(&set, &options, page.as_bytes(), Vec::new());
+        streamed.result.unwrap();
+        let out = String::from_utf8(streamed.sink).unwrap();
+        assert!(streamed.report.bail_out.is_some());
+        // Rewritten up to the bail-out, byte-identical after it: nothing is lost.
+        assert_eq!(out, page.replacen("<body>", "<body><b>Sale</b>", 1));
+    }
+
+    #[test]
+    fn an_input_error_is_reported_and_the_sink_returned() {
+        struct Failing(usize);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::new(io::ErrorKind::ConnectionReset, "origin went away"));
+                }
+                self.0 -= 1;
+                let part = b"<body><p>part</p>";
+                buf[..part.len()].copy_from_slice(part);
+                Ok(part.len())
+            }
+        }
+        let set = rules(BANNER);
+        let streamed = stream(&set, &RewriteOptions::default(), Failing(1), Vec::new());
+        assert!(matches!(streamed.result, Err(StreamError::Input(_))));
+        assert!(String::from_utf8(streamed.sink).unwrap().starts_with("<body><b>Sale</b>"));
+    }
+
+    #[test]
+    fn a_sink_error_stops_the_stream() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::BrokenPipe, "client gone"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let set = rules(BANNER);
+        let page = "<p>x</p>".repeat(10_000);
+        let streamed = stream(&set, &RewriteOptions::default(), page.as_bytes(), Closed);
+        assert!(matches!(streamed.result, Err(StreamError::Output(_))));
+        assert!(streamed.report.bytes_in < page.len() as u64, "stopped reading early");
+    }
+
+    #[test]
+    fn ambiguous_markup_is_never_cut() {
+        let set = rules(BANNER);
+        let page = b"<body><select><xmp><script>\"use strict\";</script></select><p>after</p></body>";
+        let (out, report) = rewrite_in_chunks(&set, page, 4);
+        assert!(report.bail_out.is_none());
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.ends_with("<p>after</p></body>"), "{out}");
+    }
+}
