@@ -66,7 +66,11 @@ impl RuleSet {
                     continue;
                 }
             };
-            compiled.push(CompiledRule { id: rule.id, selector, actions: rule.actions });
+            compiled.push(CompiledRule {
+                id: rule.id,
+                selector,
+                actions: rule.actions,
+            });
         }
         (RuleSet { rules: compiled }, errors)
     }
@@ -96,8 +100,10 @@ impl RuleSet {
         let mut settings = Settings::new();
         let mut reversed_handlers = Vec::new();
         for (index, rule) in self.rules.iter().enumerate() {
-            let (reversed, in_order): (Vec<&Action>, Vec<&Action>) =
-                rule.actions.iter().partition(|action| inserts_in_reverse(action));
+            let (reversed, in_order): (Vec<&Action>, Vec<&Action>) = rule
+                .actions
+                .iter()
+                .partition(|action| inserts_in_reverse(action));
             let count_here = !in_order.is_empty();
             if count_here {
                 let hits = Rc::clone(hits);
@@ -174,15 +180,20 @@ mod tests {
 
     #[test]
     fn bad_selectors_are_errors_that_name_the_selector() {
-        let (rules, errors) = set(
-            r#"[{"id":"ok","selector":"p","actions":["remove"]},
+        let (rules, errors) = set(r#"[{"id":"ok","selector":"p","actions":["remove"]},
                 {"id":"bad","selector":"p:last-child","actions":["remove"]},
-                {"id":"broken","selector":"p[","actions":["remove"]}]"#,
-        );
+                {"id":"broken","selector":"p[","actions":["remove"]}]"#);
         assert_eq!(rules.rule_ids().collect::<Vec<_>>(), ["ok"]);
         assert_eq!(errors.len(), 2);
-        assert_eq!((errors[0].rule.as_str(), errors[0].field.as_str()), ("bad", "selector"));
-        assert!(errors[0].reason.contains("\"p:last-child\""), "{}", errors[0]);
+        assert_eq!(
+            (errors[0].rule.as_str(), errors[0].field.as_str()),
+            ("bad", "selector")
+        );
+        assert!(
+            errors[0].reason.contains("\"p:last-child\""),
+            "{}",
+            errors[0]
+        );
         assert_eq!(errors[1].rule, "broken");
     }
 

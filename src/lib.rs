@@ -37,10 +37,12 @@ mod stream;
 
 pub use compile::RuleSet;
 pub use decode::decoded;
-pub use policy::{Decision, Decoding, ResponseFacts, decide, is_html, origin_accept_encoding, weaken_etag};
+pub use policy::{
+    Decision, Decoding, ResponseFacts, decide, is_html, origin_accept_encoding, weaken_etag,
+};
 pub use rules::{Action, Content, Rule, RuleError, SourcedRule, parse_entry};
 pub use store::{
-    EntrySource, INDEX_KEY, LOOKUP_BUDGET, MAX_KEY_CHARS, MAX_VALUE_CHARS, MemoryStore, StoreEntries,
-    StoreError, read_entries, read_rules_dir,
+    EntrySource, INDEX_KEY, LOOKUP_BUDGET, MAX_KEY_CHARS, MAX_VALUE_CHARS, MemoryStore,
+    StoreEntries, StoreError, read_entries, read_rules_dir,
 };
 pub use stream::{Report, RewriteOptions, Rewriter, StreamError, Streamed, stream};

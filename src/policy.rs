@@ -67,7 +67,8 @@ pub fn decide(facts: &ResponseFacts<'_>) -> Decision {
 /// True for `text/html` and `application/xhtml+xml`, whatever the parameters and case.
 pub fn is_html(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("text/html") || essence.eq_ignore_ascii_case("application/xhtml+xml")
+    essence.eq_ignore_ascii_case("text/html")
+        || essence.eq_ignore_ascii_case("application/xhtml+xml")
 }
 
 /// The `Accept-Encoding` to send the origin: we can only decode gzip, so ask for gzip when
@@ -91,23 +92,45 @@ pub fn origin_accept_encoding(client_accept_encoding: Option<&str>) -> Option<&'
 /// (`"abc"` becomes `W/"abc"`), so caches may still revalidate with it.
 pub fn weaken_etag(etag: &str) -> String {
     let etag = etag.trim();
-    if etag.starts_with("W/") { etag.to_owned() } else { format!("W/{etag}") }
+    if etag.starts_with("W/") {
+        etag.to_owned()
+    } else {
+        format!("W/{etag}")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn facts(method: &'static str, status: u16, content_type: Option<&'static str>) -> ResponseFacts<'static> {
-        ResponseFacts { method, status, content_type, content_encoding: None }
+    fn facts(
+        method: &'static str,
+        status: u16,
+        content_type: Option<&'static str>,
+    ) -> ResponseFacts<'static> {
+        ResponseFacts {
+            method,
+            status,
+            content_type,
+            content_encoding: None,
+        }
     }
 
     #[test]
     fn only_successful_html_answers_to_get_are_rewritten() {
         let html = Some("text/html; charset=utf-8");
-        assert_eq!(decide(&facts("GET", 200, html)), Decision::Rewrite(Decoding::Identity));
-        assert_eq!(decide(&facts("GET", 203, Some("application/xhtml+xml"))), Decision::Rewrite(Decoding::Identity));
-        assert_eq!(decide(&facts("GET", 200, Some("TEXT/HTML"))), Decision::Rewrite(Decoding::Identity));
+        assert_eq!(
+            decide(&facts("GET", 200, html)),
+            Decision::Rewrite(Decoding::Identity)
+        );
+        assert_eq!(
+            decide(&facts("GET", 203, Some("application/xhtml+xml"))),
+            Decision::Rewrite(Decoding::Identity)
+        );
+        assert_eq!(
+            decide(&facts("GET", 200, Some("TEXT/HTML"))),
+            Decision::Rewrite(Decoding::Identity)
+        );
         for (method, status, content_type) in [
             ("POST", 200, html),
             ("HEAD", 200, html),
@@ -120,7 +143,10 @@ mod tests {
             ("GET", 200, None),
         ] {
             assert!(
-                matches!(decide(&facts(method, status, content_type)), Decision::PassThrough(_)),
+                matches!(
+                    decide(&facts(method, status, content_type)),
+                    Decision::PassThrough(_)
+                ),
                 "{method} {status} {content_type:?}"
             );
         }
@@ -139,8 +165,14 @@ mod tests {
 
     #[test]
     fn origin_is_asked_only_for_gzip() {
-        assert_eq!(origin_accept_encoding(Some("gzip, deflate, br, zstd")), Some("gzip"));
-        assert_eq!(origin_accept_encoding(Some("br;q=1.0, GZIP;q=0.5")), Some("gzip"));
+        assert_eq!(
+            origin_accept_encoding(Some("gzip, deflate, br, zstd")),
+            Some("gzip")
+        );
+        assert_eq!(
+            origin_accept_encoding(Some("br;q=1.0, GZIP;q=0.5")),
+            Some("gzip")
+        );
         assert_eq!(origin_accept_encoding(Some("br, gzip;q=0")), None);
         assert_eq!(origin_accept_encoding(Some("br")), None);
         assert_eq!(origin_accept_encoding(None), None);

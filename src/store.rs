@@ -102,9 +102,12 @@ pub fn read_entries(source: &mut dyn EntrySource) -> Result<StoreEntries, StoreE
                 "",
                 format!("listed in `{INDEX_KEY}` but absent from the store"),
             )),
-            Err(err) => {
-                read.errors.push(RuleError::new(name, "", "", format!("lookup failed: {err}")))
-            }
+            Err(err) => read.errors.push(RuleError::new(
+                name,
+                "",
+                "",
+                format!("lookup failed: {err}"),
+            )),
         }
     }
     Ok(read)
@@ -139,7 +142,9 @@ impl MemoryStore {
         for (name, text) in entries {
             check_limits(name, text)?;
             if name == INDEX_KEY {
-                return Err(format!("an entry cannot be named `{INDEX_KEY}`: that key is the index"));
+                return Err(format!(
+                    "an entry cannot be named `{INDEX_KEY}`: that key is the index"
+                ));
             }
             values.insert(name.clone(), text.clone());
         }
@@ -171,7 +176,9 @@ impl EntrySource for MemoryStore {
 fn check_limits(key: &str, value: &str) -> Result<(), String> {
     let key_chars = key.chars().count();
     if key_chars == 0 || key_chars > MAX_KEY_CHARS {
-        return Err(format!("entry name {key:?} must be 1 to {MAX_KEY_CHARS} characters long"));
+        return Err(format!(
+            "entry name {key:?} must be 1 to {MAX_KEY_CHARS} characters long"
+        ));
     }
     let value_chars = value.chars().count();
     if value_chars > MAX_VALUE_CHARS {
@@ -197,7 +204,9 @@ pub fn read_rules_dir(dir: &Path) -> std::io::Result<Vec<(String, String)>> {
             let name = path
                 .file_stem()
                 .and_then(|stem| stem.to_str())
-                .ok_or_else(|| std::io::Error::other(format!("{}: name is not UTF-8", path.display())))?
+                .ok_or_else(|| {
+                    std::io::Error::other(format!("{}: name is not UTF-8", path.display()))
+                })?
                 .to_owned();
             Ok((name, std::fs::read_to_string(&path)?))
         })
@@ -222,7 +231,9 @@ mod tests {
     }
 
     fn entries(n: usize) -> Vec<(String, String)> {
-        (0..n).map(|i| (format!("e{i:02}"), format!("[\"rule {i}\"]"))).collect()
+        (0..n)
+            .map(|i| (format!("e{i:02}"), format!("[\"rule {i}\"]")))
+            .collect()
     }
 
     #[test]
@@ -238,12 +249,19 @@ mod tests {
     #[test]
     fn never_more_lookups_than_the_budget() {
         let mut store = MemoryStore::from_entries(&entries(40)).unwrap();
-        let mut counting = Counting { store: &mut store, lookups: 0 };
+        let mut counting = Counting {
+            store: &mut store,
+            lookups: 0,
+        };
         let read = read_entries(&mut counting).unwrap();
         assert_eq!(counting.lookups, LOOKUP_BUDGET);
         assert_eq!(read.entries.len(), LOOKUP_BUDGET - 1);
         assert_eq!(read.errors.len(), 40 - (LOOKUP_BUDGET - 1));
-        assert!(read.errors[0].reason.contains("skipped"), "{}", read.errors[0]);
+        assert!(
+            read.errors[0].reason.contains("skipped"),
+            "{}",
+            read.errors[0]
+        );
         assert_eq!(read.errors[0].entry, "e15");
     }
 
@@ -252,7 +270,10 @@ mod tests {
         let mut empty = MemoryStore::default();
         assert_eq!(read_entries(&mut empty), Err(StoreError::NoIndex));
         let mut bad = MemoryStore::new([(INDEX_KEY.to_owned(), "banner".to_owned())].into());
-        assert!(matches!(read_entries(&mut bad), Err(StoreError::BadIndex(_))));
+        assert!(matches!(
+            read_entries(&mut bad),
+            Err(StoreError::BadIndex(_))
+        ));
     }
 
     #[test]
@@ -261,7 +282,11 @@ mod tests {
         let read = read_entries(&mut store).unwrap();
         assert!(read.entries.is_empty());
         assert_eq!(read.errors[0].entry, "gone");
-        assert!(read.errors[0].reason.contains("absent"), "{}", read.errors[0]);
+        assert!(
+            read.errors[0].reason.contains("absent"),
+            "{}",
+            read.errors[0]
+        );
     }
 
     #[test]

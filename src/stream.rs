@@ -28,7 +28,10 @@ pub struct RewriteOptions {
 
 impl Default for RewriteOptions {
     fn default() -> Self {
-        Self { max_memory: 4 << 20, read_buffer: 16 << 10 }
+        Self {
+            max_memory: 4 << 20,
+            read_buffer: 16 << 10,
+        }
     }
 }
 
@@ -79,7 +82,15 @@ impl<'r, W: Write> Rewriter<'r, W> {
             error: None,
         })));
         let html = HtmlRewriter::new(settings, sink.clone());
-        Self { html: Some(html), sink, rules, hits, bytes_in: 0, bail_out: None, bailed: false }
+        Self {
+            html: Some(html),
+            sink,
+            rules,
+            hits,
+            bytes_in: 0,
+            bail_out: None,
+            bailed: false,
+        }
     }
 
     /// Rewrites one chunk of input. An error means the sink failed (or, never expected, the
@@ -106,10 +117,10 @@ impl<'r, W: Write> Rewriter<'r, W> {
 
     /// Ends the input: emits what lol_html still holds and flushes the sink.
     pub fn finish(&mut self) -> io::Result<()> {
-        if let Some(html) = self.html.take() {
-            if let Err(err) = html.end() {
-                self.bail(err)?;
-            }
+        if let Some(html) = self.html.take()
+            && let Err(err) = html.end()
+        {
+            self.bail(err)?;
         }
         self.bailed = false;
         self.sink.0.borrow_mut().take_error()?;
@@ -124,7 +135,12 @@ impl<'r, W: Write> Rewriter<'r, W> {
         let report = Report {
             bytes_in: self.bytes_in,
             bytes_out: self.sink.0.borrow().bytes_out,
-            hits: self.rules.rule_ids().map(str::to_owned).zip(self.hits.iter().map(Cell::get)).collect(),
+            hits: self
+                .rules
+                .rule_ids()
+                .map(str::to_owned)
+                .zip(self.hits.iter().map(Cell::get))
+                .collect(),
             bail_out: self.bail_out.take(),
         };
         let state = Rc::into_inner(self.sink.0)
@@ -143,7 +159,10 @@ impl<'r, W: Write> Rewriter<'r, W> {
             }
             RewritingError::ContentHandlerError(cause) => format!("a rule failed: {cause}"),
             other => {
-                log::error!("rewriter failed after {} input bytes: {other}", self.bytes_in);
+                log::error!(
+                    "rewriter failed after {} input bytes: {other}",
+                    self.bytes_in
+                );
                 return Err(io::Error::other(format!("rewriter failed: {other}")));
             }
         };
@@ -245,12 +264,19 @@ pub fn stream<R: Read, W: Write>(
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => break Err(StreamError::Input(err)),
         };
-        if let Err(err) = rewriter.write(&buffer[..read]).and_then(|()| rewriter.flush()) {
+        if let Err(err) = rewriter
+            .write(&buffer[..read])
+            .and_then(|()| rewriter.flush())
+        {
             break Err(StreamError::Output(err));
         }
     };
     let (sink, report) = rewriter.into_parts();
-    Streamed { sink, report, result }
+    Streamed {
+        sink,
+        report,
+        result,
+    }
 }
 
 #[cfg(test)]
@@ -272,7 +298,8 @@ mod tests {
         rewriter.into_parts()
     }
 
-    const BANNER: &str = r#"{"id":"banner","selector":"body","actions":[{"prepend":{"html":"<b>Sale</b>"}}]}"#;
+    const BANNER: &str =
+        r#"{"id":"banner","selector":"body","actions":[{"prepend":{"html":"<b>Sale</b>"}}]}"#;
 
     #[test]
     fn applies_rules_whatever_the_chunking() {
@@ -297,7 +324,10 @@ mod tests {
                 {"id":"h","selector":"p","actions":[{"append":{"html":"<i>&amp;</i>"}}]}]"#,
         );
         let (out, _) = rewrite_in_chunks(&set, b"<p>x</p>", 3);
-        assert_eq!(String::from_utf8(out).unwrap(), "<p>x&lt;i&gt;&amp;<i>&amp;</i></p>");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "<p>x&lt;i&gt;&amp;<i>&amp;</i></p>"
+        );
     }
 
     #[test]
@@ -334,8 +364,13 @@ mod tests {
             r#"[{BANNER}, {{"id":"divs","selector":"div","actions":[{{"append":{{"html":"!"}}}}]}}]"#
         ));
         let huge_attribute = "x".repeat(200_000);
-        let page = format!("<html><body><p>a</p><div data-x=\"{huge_attribute}\"><body>tail</div></body></html>");
-        let options = RewriteOptions { max_memory: 64 << 10, ..RewriteOptions::default() };
+        let page = format!(
+            "<html><body><p>a</p><div data-x=\"{huge_attribute}\"><body>tail</div></body></html>"
+        );
+        let options = RewriteOptions {
+            max_memory: 64 << 10,
+            ..RewriteOptions::default()
+        };
         let streamed = stream(&set, &options, page.as_bytes(), Vec::new());
         streamed.result.unwrap();
         let out = String::from_utf8(streamed.sink).unwrap();
@@ -350,7 +385,10 @@ mod tests {
         impl Read for Failing {
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
                 if self.0 == 0 {
-                    return Err(io::Error::new(io::ErrorKind::ConnectionReset, "origin went away"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::ConnectionReset,
+                        "origin went away",
+                    ));
                 }
                 self.0 -= 1;
                 let part = b"<body><p>part</p>";
@@ -361,7 +399,11 @@ mod tests {
         let set = rules(BANNER);
         let streamed = stream(&set, &RewriteOptions::default(), Failing(1), Vec::new());
         assert!(matches!(streamed.result, Err(StreamError::Input(_))));
-        assert!(String::from_utf8(streamed.sink).unwrap().starts_with("<body><b>Sale</b>"));
+        assert!(
+            String::from_utf8(streamed.sink)
+                .unwrap()
+                .starts_with("<body><b>Sale</b>")
+        );
     }
 
     #[test]
@@ -379,13 +421,17 @@ mod tests {
         let page = "<p>x</p>".repeat(10_000);
         let streamed = stream(&set, &RewriteOptions::default(), page.as_bytes(), Closed);
         assert!(matches!(streamed.result, Err(StreamError::Output(_))));
-        assert!(streamed.report.bytes_in < page.len() as u64, "stopped reading early");
+        assert!(
+            streamed.report.bytes_in < page.len() as u64,
+            "stopped reading early"
+        );
     }
 
     #[test]
     fn ambiguous_markup_is_never_cut() {
         let set = rules(BANNER);
-        let page = b"<body><select><xmp><script>\"use strict\";</script></select><p>after</p></body>";
+        let page =
+            b"<body><select><xmp><script>\"use strict\";</script></select><p>after</p></body>";
         let (out, report) = rewrite_in_chunks(&set, page, 4);
         assert!(report.bail_out.is_none());
         let out = String::from_utf8(out).unwrap();

@@ -9,3 +9,40 @@ pub mod http;
 pub mod origin;
 pub mod project;
 pub mod viceroy;
+
+use std::io;
+
+/// A fixture origin with the service under Viceroy in front of it: one end-to-end setup.
+pub struct Stack {
+    /// The origin (serves fixtures/pages and the test modes).
+    pub origin: origin::FixtureOrigin,
+    /// The service.
+    pub service: viceroy::Viceroy,
+}
+
+impl Stack {
+    /// The service with the repository's rules (rules/store.json).
+    pub fn start() -> io::Result<Self> {
+        let origin = origin::FixtureOrigin::start(project::fixture_pages())?;
+        let service = viceroy::Viceroy::start(&viceroy::ServiceConfig::new(&origin.url()))?;
+        Ok(Self { origin, service })
+    }
+
+    /// The service with a rules store holding `store_json` (a JSON object of strings).
+    pub fn with_store_json(store_json: &str) -> io::Result<Self> {
+        let origin = origin::FixtureOrigin::start(project::fixture_pages())?;
+        let config = viceroy::ServiceConfig::new(&origin.url()).with_store_json(store_json)?;
+        let service = viceroy::Viceroy::start(&config)?;
+        Ok(Self { origin, service })
+    }
+
+    /// `GET path` through the service.
+    pub fn get(&self, path: &str) -> http::Request {
+        http::get(&self.service.url(path))
+    }
+
+    /// `GET path` straight from the origin, for comparison.
+    pub fn get_from_origin(&self, path: &str) -> http::Request {
+        http::get(&format!("{}{path}", self.origin.url()))
+    }
+}

@@ -46,10 +46,10 @@ impl FixtureOrigin {
             for stream in listener.incoming().flatten() {
                 let dir = Arc::clone(&dir);
                 thread::spawn(move || {
-                    if let Err(err) = serve_connection(stream, &dir, log_requests) {
-                        if log_requests {
-                            eprintln!("fixture origin: {err}");
-                        }
+                    if let Err(err) = serve_connection(stream, &dir, log_requests)
+                        && log_requests
+                    {
+                        eprintln!("fixture origin: {err}");
                     }
                 });
             }
@@ -77,12 +77,19 @@ struct Ask {
 
 impl Ask {
     fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     fn number(&self, name: &str) -> io::Result<Option<u64>> {
         self.param(name)
-            .map(|value| value.parse().map_err(|_| bad_input(format!("{name}={value} is not a number"))))
+            .map(|value| {
+                value
+                    .parse()
+                    .map_err(|_| bad_input(format!("{name}={value} is not a number")))
+            })
             .transpose()
     }
 }
@@ -101,15 +108,24 @@ fn serve_connection(stream: TcpStream, dir: &Path, log_requests: bool) -> io::Re
         }
     }
     if log_requests {
-        eprintln!("fixture origin: {} {}", ask.method, line.split_whitespace().nth(1).unwrap_or(""));
+        eprintln!(
+            "fixture origin: {} {}",
+            ask.method,
+            line.split_whitespace().nth(1).unwrap_or("")
+        );
     }
     respond(stream, dir, &ask)
 }
 
 fn parse_request_line(line: &str) -> io::Result<Ask> {
     let mut parts = line.split_whitespace();
-    let method = parts.next().ok_or_else(|| bad_input("empty request".into()))?.to_owned();
-    let target = parts.next().ok_or_else(|| bad_input("no request target".into()))?;
+    let method = parts
+        .next()
+        .ok_or_else(|| bad_input("empty request".into()))?
+        .to_owned();
+    let target = parts
+        .next()
+        .ok_or_else(|| bad_input("no request target".into()))?;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let query = query
         .split('&')
@@ -119,7 +135,11 @@ fn parse_request_line(line: &str) -> io::Result<Ask> {
             (percent_decode(key), percent_decode(value))
         })
         .collect();
-    Ok(Ask { method, path: percent_decode(path), query })
+    Ok(Ask {
+        method,
+        path: percent_decode(path),
+        query,
+    })
 }
 
 fn percent_decode(text: &str) -> String {
@@ -229,15 +249,18 @@ fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
     let abort_after = ask.number("abort_after")?;
 
     let mut head = format!("HTTP/1.1 {} {}\r\n", payload.status, reason(payload.status));
-    head.push_str(&format!("Content-Type: {}\r\nConnection: close\r\n", payload.content_type));
+    head.push_str(&format!(
+        "Content-Type: {}\r\nConnection: close\r\n",
+        payload.content_type
+    ));
     if gzip {
         head.push_str("Content-Encoding: gzip\r\n");
     }
     for (key, value) in &ask.query {
-        if key == "header" {
-            if let Some((name, value)) = value.split_once(':') {
-                head.push_str(&format!("{}: {}\r\n", name.trim(), value.trim()));
-            }
+        if key == "header"
+            && let Some((name, value)) = value.split_once(':')
+        {
+            head.push_str(&format!("{}: {}\r\n", name.trim(), value.trim()));
         }
     }
     match (chunked, payload.len) {
@@ -269,11 +292,11 @@ fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
         first = false;
         let mut piece = &buffer[..read];
         let mut aborting = false;
-        if let Some(limit) = abort_after {
-            if sent + piece.len() as u64 >= limit {
-                piece = &piece[..(limit - sent) as usize];
-                aborting = true;
-            }
+        if let Some(limit) = abort_after
+            && sent + piece.len() as u64 >= limit
+        {
+            piece = &piece[..(limit - sent) as usize];
+            aborting = true;
         }
         if chunked {
             write!(stream, "{:x}\r\n", piece.len())?;
@@ -421,7 +444,8 @@ mod tests {
 
     #[test]
     fn request_lines_are_parsed() {
-        let ask = parse_request_line("GET /a%20b.html?chunks=3&header=X-Y:%20z HTTP/1.1\r\n").unwrap();
+        let ask =
+            parse_request_line("GET /a%20b.html?chunks=3&header=X-Y:%20z HTTP/1.1\r\n").unwrap();
         assert_eq!(ask.path, "/a b.html");
         assert_eq!(ask.param("chunks"), Some("3"));
         assert_eq!(ask.param("header"), Some("X-Y: z"));

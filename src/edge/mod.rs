@@ -47,7 +47,12 @@ fn rewrite(path: &str, mut origin_response: Response, decoding: Decoding) {
     let body = origin_response.take_body();
     response::prepare_rewritten_headers(&mut origin_response, decoding);
     let client_body = origin_response.stream_to_client();
-    let streamed = stream(&rules, &RewriteOptions::default(), decoded(decoding, body), client_body);
+    let streamed = stream(
+        &rules,
+        &RewriteOptions::default(),
+        decoded(decoding, body),
+        client_body,
+    );
     let report = &streamed.report;
     match streamed.result {
         Ok(()) => {
@@ -59,7 +64,11 @@ fn rewrite(path: &str, mut origin_response: Response, decoding: Decoding) {
                 report.bytes_in,
                 report.bytes_out,
                 report.hits,
-                report.bail_out.as_deref().map(|why| format!(", bailed out: {why}")).unwrap_or_default()
+                report
+                    .bail_out
+                    .as_deref()
+                    .map(|why| format!(", bailed out: {why}"))
+                    .unwrap_or_default()
             );
         }
         Err(err) => {

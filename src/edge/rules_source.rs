@@ -77,6 +77,9 @@ mod tests {
     fn a_missing_store_falls_back_to_the_built_in_rules() {
         assert!(read_store("no_such_store").is_err());
         let rules = load_from("no_such_store");
-        assert_eq!(rules.rule_ids().map(str::to_owned).collect::<Vec<_>>(), built_in_ids());
+        assert_eq!(
+            rules.rule_ids().map(str::to_owned).collect::<Vec<_>>(),
+            built_in_ids()
+        );
     }
 }

@@ -45,7 +45,10 @@ pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>
     let mut errors = Vec::new();
     for (position, item) in items.into_iter().enumerate() {
         match parse_rule(entry, position, item) {
-            Ok(rule) => rules.push(SourcedRule { entry: entry.to_owned(), rule }),
+            Ok(rule) => rules.push(SourcedRule {
+                entry: entry.to_owned(),
+                rule,
+            }),
             Err(err) => errors.push(err),
         }
     }
@@ -127,17 +130,27 @@ mod tests {
         assert_eq!(rules[0].rule.id, "good");
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].rule, "typo");
-        assert!(errors[0].reason.contains("unknown field `selectr`"), "{}", errors[0]);
+        assert!(
+            errors[0].reason.contains("unknown field `selectr`"),
+            "{}",
+            errors[0]
+        );
     }
 
     #[test]
     fn errors_name_the_field_even_when_it_is_missing() {
         let (_, errors) = parse_entry("e", r#"{"id":"x","actions":["remove"]}"#);
         assert_eq!(errors[0].field, "selector");
-        let (_, errors) =
-            parse_entry("e", r#"{"id":"x","selector":"p","actions":[{"prepend":{"htm":"a"}}]}"#);
+        let (_, errors) = parse_entry(
+            "e",
+            r#"{"id":"x","selector":"p","actions":[{"prepend":{"htm":"a"}}]}"#,
+        );
         assert_eq!(errors[0].field, "actions[0].prepend");
-        assert!(errors[0].reason.contains("unknown variant `htm`"), "{}", errors[0]);
+        assert!(
+            errors[0].reason.contains("unknown variant `htm`"),
+            "{}",
+            errors[0]
+        );
     }
 
     #[test]
@@ -146,7 +159,11 @@ mod tests {
         assert!(rules.is_empty());
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].entry, "broken");
-        assert!(errors[0].reason.starts_with("not valid JSON"), "{}", errors[0]);
+        assert!(
+            errors[0].reason.starts_with("not valid JSON"),
+            "{}",
+            errors[0]
+        );
 
         let (_, errors) = parse_entry("scalar", "42");
         assert!(errors[0].reason.contains("found a number"), "{}", errors[0]);
@@ -154,7 +171,10 @@ mod tests {
 
     #[test]
     fn rules_without_an_id_are_named_by_position() {
-        let (_, errors) = parse_entry("e", r#"[{"id":"a","selector":"p","actions":[]}, {"selector":"p"}]"#);
+        let (_, errors) = parse_entry(
+            "e",
+            r#"[{"id":"a","selector":"p","actions":[]}, {"selector":"p"}]"#,
+        );
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].rule, "#2");
         assert_eq!(errors[0].field, "id");
