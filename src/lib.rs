@@ -1,24 +1,28 @@
 //! edge-rewriter's engine: rule-driven, streaming HTML rewriting over any `std::io::Write`.
 //!
-//! Two entry points:
+//! Three steps:
 //!
-//! * [`RuleSet::from_entries`] reads and checks rules (each bad rule is reported as a
+//! * [`RuleSet::from_entries`] reads and checks rules once (each bad rule is reported as a
 //!   [`RuleError`] and left out; the others apply);
-//! * [`stream`] pipes a page through those rules chunk by chunk, or drive a [`Rewriter`]
-//!   yourself.
+//! * [`RuleSet::plan`] picks the rules whose conditions hold for a [`RequestContext`];
+//! * [`stream`] pipes a page through that [`Plan`] chunk by chunk (or drive a [`Rewriter`]
+//!   yourself).
 //!
 //! ```
-//! use edge_rewriter::{RewriteOptions, RuleSet, stream};
+//! use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, stream};
 //!
 //! let rule = r#"{"id": "sale", "selector": "body",
-//!                "actions": [{"prepend": {"html": "<p>Sale!</p>"}}]}"#;
+//!                "when": {"path": {"prefix": "/shop/"}},
+//!                "actions": [{"prepend": {"html": "<p>Sale on {{host}}!</p>"}}]}"#;
 //! let (rules, errors) = RuleSet::from_entries(&[("banner".into(), rule.into())]);
 //! assert!(errors.is_empty());
 //!
-//! let page = "<html><body><h1>Shop</h1></body></html>";
-//! let done = stream(&rules, &RewriteOptions::default(), page.as_bytes(), Vec::new());
+//! let request = RequestContext::for_url("GET", "https://example.com/shop/hats").unwrap();
+//! let plan = rules.plan(&request);
+//! let page = "<html><body><h1>Hats</h1></body></html>";
+//! let done = stream(&plan, &RewriteOptions::default(), page.as_bytes(), Vec::new());
 //! done.result.unwrap();
-//! assert_eq!(done.sink, b"<html><body><p>Sale!</p><h1>Shop</h1></body></html>");
+//! assert_eq!(done.sink, b"<html><body><p>Sale on example.com!</p><h1>Hats</h1></body></html>");
 //! ```
 //!
 //! Nothing here imports the Fastly SDK: the service (`src/main.rs`), the CLI and the tests
@@ -28,19 +32,31 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 #![warn(missing_docs)]
 
+mod cache;
+mod clock;
 mod compile;
+mod conditions;
 mod decode;
+mod pattern;
 mod policy;
+mod request;
 mod rules;
+mod selector;
 mod store;
 mod stream;
+mod template;
 
-pub use compile::RuleSet;
+pub use cache::{CacheLookup, RuleCache};
+pub use compile::{Plan, RuleSet};
 pub use decode::decoded;
 pub use policy::{
     Decision, Decoding, ResponseFacts, decide, is_html, origin_accept_encoding, weaken_etag,
 };
-pub use rules::{Action, Content, Rule, RuleError, SourcedRule, parse_entry};
+pub use request::{RequestContext, percent_decode};
+pub use rules::{
+    Action, Content, NamedMatch, OneOrMany, RewriteAttribute, Rollout, Rule, RuleError,
+    SetAttribute, SourcedRule, StickyKey, TextMatch, TimeWindow, When, json_schema, parse_entry,
+};
 pub use store::{
     EntrySource, INDEX_KEY, LOOKUP_BUDGET, MAX_KEY_CHARS, MAX_VALUE_CHARS, MemoryStore,
     StoreEntries, StoreError, read_entries, read_rules_dir,

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use lol_html::errors::RewritingError;
 use lol_html::{HtmlRewriter, MemorySettings, OutputSink};
 
-use crate::compile::RuleSet;
+use crate::compile::Plan;
 
 /// Knobs for one rewrite.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub struct Rewriter<'r, W: Write> {
     /// `None` once finished or bailed out.
     html: Option<HtmlRewriter<'r, SharedSink<W>>>,
     sink: SharedSink<W>,
-    rules: &'r RuleSet,
+    plan: &'r Plan<'r>,
     hits: Rc<[Cell<u64>]>,
     bytes_in: u64,
     bail_out: Option<String>,
@@ -62,13 +62,13 @@ pub struct Rewriter<'r, W: Write> {
 }
 
 impl<'r, W: Write> Rewriter<'r, W> {
-    /// A rewriter applying `rules` and writing to `sink`.
-    pub fn new(rules: &'r RuleSet, options: &RewriteOptions, sink: W) -> Self {
-        let hits: Rc<[Cell<u64>]> = (0..rules.len()).map(|_| Cell::new(0)).collect();
+    /// A rewriter applying `plan` (the rules for one request) and writing to `sink`.
+    pub fn new(plan: &'r Plan<'r>, options: &RewriteOptions, sink: W) -> Self {
+        let hits: Rc<[Cell<u64>]> = (0..plan.len()).map(|_| Cell::new(0)).collect();
         let memory = MemorySettings::new()
             .with_max_allowed_memory_usage(options.max_memory)
             .with_graceful_bail_out_on_memory_limit_exceeded(true);
-        let settings = rules
+        let settings = plan
             .settings(&hits)
             .with_memory_settings(memory)
             .with_graceful_bail_out_on_content_handler_error(true)
@@ -85,7 +85,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
         Self {
             html: Some(html),
             sink,
-            rules,
+            plan,
             hits,
             bytes_in: 0,
             bail_out: None,
@@ -136,7 +136,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
             bytes_in: self.bytes_in,
             bytes_out: self.sink.0.borrow().bytes_out,
             hits: self
-                .rules
+                .plan
                 .rule_ids()
                 .map(str::to_owned)
                 .zip(self.hits.iter().map(Cell::get))
@@ -250,12 +250,12 @@ pub struct Streamed<W> {
 /// Reads `input` to its end through a [`Rewriter`], flushing the sink after every chunk so
 /// rewritten bytes leave while the input is still arriving.
 pub fn stream<R: Read, W: Write>(
-    rules: &RuleSet,
+    plan: &Plan<'_>,
     options: &RewriteOptions,
     mut input: R,
     sink: W,
 ) -> Streamed<W> {
-    let mut rewriter = Rewriter::new(rules, options, sink);
+    let mut rewriter = Rewriter::new(plan, options, sink);
     let mut buffer = vec![0; options.read_buffer.max(1)];
     let result = loop {
         let read = match input.read(&mut buffer) {
@@ -282,6 +282,8 @@ pub fn stream<R: Read, W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::RuleSet;
+    use crate::request::RequestContext;
 
     fn rules(json: &str) -> RuleSet {
         let (set, errors) = RuleSet::from_entries(&[("t".to_owned(), json.to_owned())]);
@@ -290,7 +292,8 @@ mod tests {
     }
 
     fn rewrite_in_chunks(rules: &RuleSet, page: &[u8], chunk: usize) -> (Vec<u8>, Report) {
-        let mut rewriter = Rewriter::new(rules, &RewriteOptions::default(), Vec::new());
+        let plan = rules.plan(&RequestContext::default());
+        let mut rewriter = Rewriter::new(&plan, &RewriteOptions::default(), Vec::new());
         for piece in page.chunks(chunk) {
             rewriter.write(piece).unwrap();
         }
@@ -371,7 +374,12 @@ mod tests {
             max_memory: 64 << 10,
             ..RewriteOptions::default()
         };
-        let streamed = stream(&set, &options, page.as_bytes(), Vec::new());
+        let streamed = stream(
+            &set.plan(&RequestContext::default()),
+            &options,
+            page.as_bytes(),
+            Vec::new(),
+        );
         streamed.result.unwrap();
         let out = String::from_utf8(streamed.sink).unwrap();
         assert!(streamed.report.bail_out.is_some());
@@ -397,7 +405,12 @@ mod tests {
             }
         }
         let set = rules(BANNER);
-        let streamed = stream(&set, &RewriteOptions::default(), Failing(1), Vec::new());
+        let streamed = stream(
+            &set.plan(&RequestContext::default()),
+            &RewriteOptions::default(),
+            Failing(1),
+            Vec::new(),
+        );
         assert!(matches!(streamed.result, Err(StreamError::Input(_))));
         assert!(
             String::from_utf8(streamed.sink)
@@ -419,7 +432,12 @@ mod tests {
         }
         let set = rules(BANNER);
         let page = "<p>x</p>".repeat(10_000);
-        let streamed = stream(&set, &RewriteOptions::default(), page.as_bytes(), Closed);
+        let streamed = stream(
+            &set.plan(&RequestContext::default()),
+            &RewriteOptions::default(),
+            page.as_bytes(),
+            Closed,
+        );
         assert!(matches!(streamed.result, Err(StreamError::Output(_))));
         assert!(
             streamed.report.bytes_in < page.len() as u64,

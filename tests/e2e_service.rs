@@ -132,6 +132,15 @@ fn heap_stays_flat_for_a_200_mb_page() {
     let stack = Stack::start().unwrap();
     let small = stack.get("/generate?bytes=1024").send().unwrap();
     assert!(small.complete && small.text().contains(BANNER));
+    // Viceroy reports an instance's heap when it exits; with sandbox reuse that is after its
+    // idle timeout. Wait for it, so the big page gets an instance (and a figure) of its own.
+    assert_eq!(
+        stack
+            .service
+            .wait_for_heap_reports(1, Duration::from_secs(10))
+            .len(),
+        1
+    );
 
     let size: u64 = 200_000_000;
     let big = stack

@@ -1,8 +1,12 @@
 //! Where the service's rules come from: the Fastly Config Store, read on every request (so
 //! an editor's change applies to the next request), or the rules built into the binary
-//! when the store cannot be used.
+//! when the store cannot be used. Compiling is skipped while the content is unchanged.
 
-use edge_rewriter::{EntrySource, MemoryStore, RuleSet, StoreEntries, read_entries};
+use std::rc::Rc;
+
+use edge_rewriter::{
+    CacheLookup, EntrySource, MemoryStore, RuleCache, RuleSet, StoreEntries, read_entries,
+};
 use fastly::ConfigStore;
 
 /// The config store holding the rules (fastly.toml: local_server and setup).
@@ -12,20 +16,24 @@ pub const STORE_NAME: &str = "edge_rewriter_rules";
 const BUILT_IN_STORE: &str = include_str!("../../rules/store.json");
 
 /// The rules for this request. Never fails: problems are logged and the page is served.
-pub fn load() -> RuleSet {
-    load_from(STORE_NAME)
+pub fn load(cache: &mut RuleCache) -> Rc<RuleSet> {
+    load_from(STORE_NAME, cache)
 }
 
-fn load_from(store_name: &str) -> RuleSet {
+fn load_from(store_name: &str, cache: &mut RuleCache) -> Rc<RuleSet> {
     let entries = read_store(store_name).unwrap_or_else(|why| {
         log::error!("{why}; applying the rules built into this version instead");
         built_in()
     });
-    let (rules, errors) = RuleSet::from_entries(&entries.entries);
-    for err in entries.errors.iter().chain(&errors) {
-        log::error!("rule skipped: {err}");
+    match cache.get(&entries) {
+        CacheLookup::Reused(rules) => rules,
+        CacheLookup::Built(rules, errors) => {
+            for err in &errors {
+                log::error!("rule skipped: {err}");
+            }
+            rules
+        }
     }
-    rules
 }
 
 fn read_store(store_name: &str) -> Result<StoreEntries, String> {
@@ -63,23 +71,33 @@ mod tests {
         rules.rule_ids().map(str::to_owned).collect()
     }
 
+    fn ids(rules: &RuleSet) -> Vec<String> {
+        rules.rule_ids().map(str::to_owned).collect()
+    }
+
     #[test]
     fn the_local_store_serves_the_repositorys_rules() {
         // Viceroy runs these tests with fastly.toml, whose local store is rules/store.json.
         let entries = read_store(STORE_NAME).expect("the local store is configured");
-        let (rules, errors) = RuleSet::from_entries(&entries.entries);
-        assert!(errors.is_empty(), "{errors:?}");
+        assert!(entries.errors.is_empty(), "{:?}", entries.errors);
+        let rules = load(&mut RuleCache::default());
         assert!(!rules.is_empty());
-        assert_eq!(rules.rule_ids().collect::<Vec<_>>(), built_in_ids());
+        assert_eq!(ids(&rules), built_in_ids());
     }
 
     #[test]
     fn a_missing_store_falls_back_to_the_built_in_rules() {
         assert!(read_store("no_such_store").is_err());
-        let rules = load_from("no_such_store");
-        assert_eq!(
-            rules.rule_ids().map(str::to_owned).collect::<Vec<_>>(),
-            built_in_ids()
-        );
+        let rules = load_from("no_such_store", &mut RuleCache::default());
+        assert_eq!(ids(&rules), built_in_ids());
+    }
+
+    #[test]
+    fn a_reused_instance_compiles_the_store_once() {
+        let mut cache = RuleCache::default();
+        let first = load(&mut cache);
+        let second = load(&mut cache);
+        assert!(Rc::ptr_eq(&first, &second));
+        assert_eq!(cache.builds(), 1);
     }
 }

@@ -4,30 +4,41 @@
 //! {
 //!   "id": "sale-banner",
 //!   "selector": "body",
+//!   "when": { "path": { "prefix": "/shop/" } },
 //!   "actions": [{ "prepend": { "html": "<div class=\"banner\">Sale!</div>" } }]
 //! }
 //! ```
 //!
 //! Unknown fields are refused rather than ignored: a typo such as `"selectr"` must be an
-//! error the editor sees, not a rule that silently does nothing.
+//! error the editor sees, not a rule that silently does nothing. The doc comments here become
+//! the descriptions in the JSON Schema editors validate against (docs/rules.schema.json).
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// One rule: where it acts (a CSS selector) and what it does there.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+use super::when::When;
+
+/// One rule: where it acts, when it applies, and what it does.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
-    /// Names the rule in logs, reports and error messages.
+    /// Names the rule in logs, reports and error messages. Unique within a rule set.
     pub id: String,
     /// Free text for editors; ignored by the engine.
     #[serde(default)]
     pub description: Option<String>,
-    /// `false` keeps a rule in the store without applying it.
+    /// `false` keeps the rule in the store without applying it.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
-    /// The elements the actions apply to, in lol_html's CSS selector syntax.
-    pub selector: String,
-    /// Applied to every matching element, in the order written.
+    /// The elements element actions apply to (CSS, as lol_html supports it). Comment actions
+    /// use it as a scope (comments inside matching elements) and act on the whole document
+    /// without it; `append_to_document` takes none.
+    #[serde(default)]
+    pub selector: Option<String>,
+    /// Conditions on the request and response; the rule applies only when all hold.
+    #[serde(default)]
+    pub when: Option<When>,
+    /// What to do, applied in the order written.
     pub actions: Vec<Action>,
 }
 
@@ -35,32 +46,72 @@ fn enabled_by_default() -> bool {
     true
 }
 
-/// What a rule does to each element its selector matches.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// One thing a rule does.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
-    /// Insert content just before the element's start tag.
+    /// Insert content just before the element.
     Before(Content),
-    /// Insert content just after the element's end tag.
+    /// Insert content just after the element.
     After(Content),
-    /// Insert content at the start of the element's inner content.
+    /// Insert content at the start of the element's content.
     Prepend(Content),
-    /// Insert content at the end of the element's inner content.
+    /// Insert content at the end of the element's content.
     Append(Content),
-    /// Replace the whole element (tags and content).
+    /// Replace the whole element, tags and content.
     Replace(Content),
-    /// Replace the element's inner content, keeping its tags.
+    /// Replace the element's content, keeping its tags.
     SetInner(Content),
     /// Remove the element and everything inside it.
     Remove,
+    /// Remove the element's tags but keep its content.
+    Unwrap,
+    /// Set an attribute (added if missing). The value is attribute text; template values in
+    /// it are escaped.
+    SetAttribute(SetAttribute),
+    /// Remove an attribute, by name.
+    RemoveAttribute(String),
+    /// Rewrite an attribute's value with a regular expression, where it has the attribute.
+    RewriteAttribute(RewriteAttribute),
+    /// Rename the element's tag, keeping attributes and content.
+    RenameTag(String),
+    /// Remove comments (inside the selected elements, or everywhere without a selector).
+    RemoveComments,
+    /// Replace comments with content (inside the selected elements, or everywhere).
+    ReplaceComments(Content),
+    /// Append content at the very end of the document. Takes no selector.
+    AppendToDocument(Content),
 }
 
-/// Content to insert: markup inserted as is, or text that is HTML-escaped first.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Content to insert: markup inserted as is, or text that is escaped first. Both may use
+/// template variables such as `{{path}}`; their values are always escaped.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Content {
     /// Inserted verbatim as markup.
     Html(String),
     /// Inserted as text: `<`, `>` and `&` are escaped.
     Text(String),
+}
+
+/// `set_attribute`: which attribute, and its new value.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetAttribute {
+    /// Attribute name, e.g. `rel`.
+    pub name: String,
+    /// New value, e.g. `noopener`. May use template variables.
+    pub value: String,
+}
+
+/// `rewrite_attribute`: a regex replacement on one attribute's value.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RewriteAttribute {
+    /// Attribute name, e.g. `href`.
+    pub name: String,
+    /// Regular expression (Rust `regex` syntax) matched against the value.
+    pub pattern: String,
+    /// Replacement for every match; `$1` or `${name}` insert capture groups.
+    pub replacement: String,
 }

@@ -139,8 +139,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_field_even_when_it_is_missing() {
-        let (_, errors) = parse_entry("e", r#"{"id":"x","actions":["remove"]}"#);
-        assert_eq!(errors[0].field, "selector");
+        let (_, errors) = parse_entry("e", r#"{"id":"x","selector":"p"}"#);
+        assert_eq!(errors[0].field, "actions");
         let (_, errors) = parse_entry(
             "e",
             r#"{"id":"x","selector":"p","actions":[{"prepend":{"htm":"a"}}]}"#,

@@ -1,0 +1,619 @@
+//! When a rule applies: editors' `"when"` compiled once (regexes built, times parsed) and
+//! evaluated per request against a [`RequestContext`].
+
+use regex::Regex;
+
+use crate::clock::parse_rfc3339;
+use crate::pattern::{compile_glob, compile_regex};
+use crate::request::RequestContext;
+use crate::rules::{NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};
+
+/// A compiled `when`: every check must hold.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Condition {
+    checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone)]
+enum Check {
+    Path(Vec<Matcher>),
+    Host(Vec<Matcher>),
+    Method(Vec<String>),
+    Header(Vec<NamedCheck>),
+    Cookie(Vec<NamedCheck>),
+    Query(Vec<NamedCheck>),
+    Status(Vec<u16>),
+    ContentType(Vec<String>),
+    Time {
+        start: Option<i64>,
+        end: Option<i64>,
+    },
+    Rollout {
+        per_10_000: u64,
+        key: StickyKey,
+    },
+    All(Vec<Condition>),
+    Any(Vec<Condition>),
+    Not(Box<Condition>),
+}
+
+#[derive(Debug, Clone)]
+enum Matcher {
+    Equals(String),
+    Prefix(String),
+    Pattern(Regex),
+}
+
+#[derive(Debug, Clone)]
+struct NamedCheck {
+    name: String,
+    present: bool,
+    value: Option<Matcher>,
+}
+
+/// A compile error: the field (relative to the rule) and the reason.
+pub(crate) type FieldError = (String, String);
+
+impl Condition {
+    /// Compiles `when`, found at `field` (e.g. `when`).
+    pub(crate) fn compile(when: &When, field: &str) -> Result<Self, FieldError> {
+        let mut checks = Vec::new();
+        let at = |name: &str| format!("{field}.{name}");
+        if let Some(path) = &when.path {
+            checks.push(Check::Path(matchers(path, &at("path"), false)?));
+        }
+        if let Some(host) = &when.host {
+            checks.push(Check::Host(matchers(host, &at("host"), true)?));
+        }
+        if let Some(methods) = &when.method {
+            non_empty(methods, &at("method"))?;
+            checks.push(Check::Method(
+                methods
+                    .iter()
+                    .map(|m| m.trim().to_ascii_uppercase())
+                    .collect(),
+            ));
+        }
+        if let Some(headers) = &when.header {
+            checks.push(Check::Header(named_checks(headers, &at("header"), true)?));
+        }
+        if let Some(cookies) = &when.cookie {
+            checks.push(Check::Cookie(named_checks(cookies, &at("cookie"), false)?));
+        }
+        if let Some(query) = &when.query {
+            checks.push(Check::Query(named_checks(query, &at("query"), false)?));
+        }
+        if let Some(statuses) = &when.status {
+            non_empty(statuses, &at("status"))?;
+            if let Some(bad) = statuses
+                .iter()
+                .find(|status| !(100..=599).contains(*status))
+            {
+                return Err((
+                    at("status"),
+                    format!("{bad} is not an HTTP status (100 to 599)"),
+                ));
+            }
+            checks.push(Check::Status(statuses.clone()));
+        }
+        if let Some(types) = &when.content_type {
+            non_empty(types, &at("content_type"))?;
+            checks.push(Check::ContentType(
+                types.iter().map(|t| media_type(t)).collect(),
+            ));
+        }
+        if let Some(window) = &when.time {
+            checks.push(time_check(window, &at("time"))?);
+        }
+        if let Some(rollout) = &when.rollout {
+            checks.push(rollout_check(rollout, &at("rollout"))?);
+        }
+        if let Some(all) = &when.all {
+            checks.push(Check::All(sub_conditions(all, &at("all"))?));
+        }
+        if let Some(any) = &when.any {
+            checks.push(Check::Any(sub_conditions(any, &at("any"))?));
+        }
+        if let Some(not) = &when.not {
+            checks.push(Check::Not(Box::new(Condition::compile(not, &at("not"))?)));
+        }
+        Ok(Condition { checks })
+    }
+
+    /// Whether the rule `rule_id` applies to this request.
+    pub(crate) fn holds(&self, context: &RequestContext, rule_id: &str) -> bool {
+        self.checks
+            .iter()
+            .all(|check| check.holds(context, rule_id))
+    }
+}
+
+impl Check {
+    fn holds(&self, context: &RequestContext, rule_id: &str) -> bool {
+        match self {
+            Check::Path(matchers) => matchers.iter().any(|m| m.matches(&context.path)),
+            Check::Host(matchers) => matchers.iter().any(|m| m.matches(&context.host)),
+            Check::Method(methods) => methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(&context.method)),
+            Check::Header(checks) => checks.iter().any(|c| c.holds(context.header(&c.name))),
+            Check::Cookie(checks) => checks.iter().any(|c| c.holds(context.cookie(&c.name))),
+            Check::Query(checks) => checks.iter().any(|c| c.holds(context.query_param(&c.name))),
+            Check::Status(statuses) => statuses.contains(&context.status),
+            Check::ContentType(types) => context
+                .content_type
+                .as_deref()
+                .map(media_type)
+                .is_some_and(|actual| types.contains(&actual)),
+            Check::Time { start, end } => {
+                start.is_none_or(|start| context.now >= start)
+                    && end.is_none_or(|end| context.now < end)
+            }
+            Check::Rollout { per_10_000, key } => {
+                sticky_key(context, key).is_some_and(|key| bucket(rule_id, key) < *per_10_000)
+            }
+            Check::All(conditions) => conditions.iter().all(|c| c.holds(context, rule_id)),
+            Check::Any(conditions) => conditions.iter().any(|c| c.holds(context, rule_id)),
+            Check::Not(condition) => !condition.holds(context, rule_id),
+        }
+    }
+}
+
+impl Matcher {
+    fn matches(&self, text: &str) -> bool {
+        match self {
+            Matcher::Equals(expected) => text == expected,
+            Matcher::Prefix(prefix) => text.starts_with(prefix.as_str()),
+            Matcher::Pattern(regex) => regex.is_match(text),
+        }
+    }
+}
+
+impl NamedCheck {
+    fn holds(&self, value: Option<&str>) -> bool {
+        match (&self.value, value) {
+            (Some(matcher), Some(value)) => matcher.matches(value),
+            (Some(_), None) => false,
+            (None, value) => value.is_some() == self.present,
+        }
+    }
+}
+
+fn non_empty<T>(list: &[T], field: &str) -> Result<(), FieldError> {
+    if list.is_empty() {
+        return Err((
+            field.to_owned(),
+            "an empty list never matches: list at least one value or drop the condition".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn matchers(
+    list: &OneOrMany<TextMatch>,
+    field: &str,
+    lowercase: bool,
+) -> Result<Vec<Matcher>, FieldError> {
+    non_empty(&list.0, field)?;
+    list.0
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let field = indexed(field, i, list.0.len());
+            match matcher(
+                &item.equals,
+                &item.prefix,
+                &item.glob,
+                &item.regex,
+                lowercase,
+            ) {
+                Ok(Some(matcher)) => Ok(matcher),
+                Ok(None) => Err((
+                    field,
+                    "give one of `equals`, `prefix`, `glob` or `regex`".into(),
+                )),
+                Err(reason) => Err((field, reason)),
+            }
+        })
+        .collect()
+}
+
+/// Builds the matcher from whichever of the four fields is set; `Ok(None)` when none is,
+/// an error when several are.
+fn matcher(
+    equals: &Option<String>,
+    prefix: &Option<String>,
+    glob: &Option<String>,
+    regex: &Option<String>,
+    lowercase: bool,
+) -> Result<Option<Matcher>, String> {
+    let given = [
+        equals.is_some(),
+        prefix.is_some(),
+        glob.is_some(),
+        regex.is_some(),
+    ]
+    .iter()
+    .filter(|g| **g)
+    .count();
+    if given > 1 {
+        return Err("give only one of `equals`, `prefix`, `glob` or `regex`".into());
+    }
+    let fold = |text: &String| {
+        if lowercase {
+            text.to_ascii_lowercase()
+        } else {
+            text.clone()
+        }
+    };
+    Ok(if let Some(text) = equals {
+        Some(Matcher::Equals(fold(text)))
+    } else if let Some(text) = prefix {
+        Some(Matcher::Prefix(fold(text)))
+    } else if let Some(text) = glob {
+        Some(Matcher::Pattern(compile_glob(&fold(text))?))
+    } else if let Some(text) = regex {
+        Some(Matcher::Pattern(compile_regex(text)?))
+    } else {
+        None
+    })
+}
+
+fn named_checks(
+    list: &OneOrMany<NamedMatch>,
+    field: &str,
+    case_insensitive_name: bool,
+) -> Result<Vec<NamedCheck>, FieldError> {
+    non_empty(&list.0, field)?;
+    list.0
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let field = indexed(field, i, list.0.len());
+            if item.name.trim().is_empty() {
+                return Err((format!("{field}.name"), "the name is empty".into()));
+            }
+            let value = matcher(&item.equals, &item.prefix, &item.glob, &item.regex, false)
+                .map_err(|reason| (field.clone(), reason))?;
+            let present = match (item.present, &value) {
+                (Some(_), Some(_)) => {
+                    return Err((field, "give `present` or a value test (`equals`, `prefix`, `glob`, `regex`), not both".into()));
+                }
+                (Some(present), None) => present,
+                (None, Some(_)) => true,
+                (None, None) => {
+                    return Err((field, "say what to test: `present`, `equals`, `prefix`, `glob` or `regex`".into()));
+                }
+            };
+            let name = if case_insensitive_name { item.name.trim().to_ascii_lowercase() } else { item.name.clone() };
+            Ok(NamedCheck { name, present, value })
+        })
+        .collect()
+}
+
+fn time_check(window: &TimeWindow, field: &str) -> Result<Check, FieldError> {
+    let parse = |text: &Option<String>, name: &str| {
+        text.as_deref()
+            .map(parse_rfc3339)
+            .transpose()
+            .map_err(|reason| (format!("{field}.{name}"), reason))
+    };
+    let (start, end) = (parse(&window.start, "start")?, parse(&window.end, "end")?);
+    match (start, end) {
+        (None, None) => Err((field.to_owned(), "give `start`, `end` or both".into())),
+        (Some(start), Some(end)) if start >= end => Err((
+            field.to_owned(),
+            "`start` must be before `end`; as written the window never opens".into(),
+        )),
+        _ => Ok(Check::Time { start, end }),
+    }
+}
+
+fn rollout_check(rollout: &Rollout, field: &str) -> Result<Check, FieldError> {
+    if !(0.0..=100.0).contains(&rollout.percent) {
+        return Err((
+            format!("{field}.percent"),
+            format!("{} is not a percentage (0 to 100)", rollout.percent),
+        ));
+    }
+    let key = rollout.sticky_by.clone().unwrap_or(StickyKey::ClientIp);
+    if let StickyKey::Cookie(name) | StickyKey::Header(name) = &key
+        && name.trim().is_empty()
+    {
+        return Err((
+            format!("{field}.sticky_by"),
+            "name the cookie or header".into(),
+        ));
+    }
+    Ok(Check::Rollout {
+        per_10_000: (rollout.percent * 100.0).round() as u64,
+        key,
+    })
+}
+
+fn sub_conditions(list: &[When], field: &str) -> Result<Vec<Condition>, FieldError> {
+    non_empty(list, field)?;
+    list.iter()
+        .enumerate()
+        .map(|(i, when)| Condition::compile(when, &format!("{field}[{i}]")))
+        .collect()
+}
+
+/// The key a client's rollout bucket comes from; the IP stands in for a missing cookie or
+/// header, so such clients still get a stable answer.
+fn sticky_key<'a>(context: &'a RequestContext, key: &StickyKey) -> Option<&'a str> {
+    let named = match key {
+        StickyKey::ClientIp => None,
+        StickyKey::Cookie(name) => context.cookie(name),
+        StickyKey::Header(name) => context.header(name),
+    };
+    named.or(context.client_ip.as_deref())
+}
+
+/// The client's bucket, 0 to 9,999, for this rule: FNV-1a, stable across builds and
+/// machines (std's hasher is not). The rule id is mixed in so rollouts of different rules
+/// pick independent shares of clients.
+pub(crate) fn bucket(rule_id: &str, key: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in rule_id.bytes().chain([0xff]).chain(key.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash % 10_000
+}
+
+fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// `field[i]` when the editor wrote a list, `field` when a single object.
+fn indexed(field: &str, i: usize, len: usize) -> String {
+    if len > 1 {
+        format!("{field}[{i}]")
+    } else {
+        field.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn when(json: &str) -> When {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn holds(json: &str, context: &RequestContext) -> bool {
+        Condition::compile(&when(json), "when")
+            .unwrap()
+            .holds(context, "rule")
+    }
+
+    fn error(json: &str) -> FieldError {
+        Condition::compile(&when(json), "when").unwrap_err()
+    }
+
+    fn request(url: &str) -> RequestContext {
+        RequestContext::for_url("GET", url).unwrap()
+    }
+
+    #[test]
+    fn path_prefix_glob_regex_and_lists() {
+        let article = request("https://example.com/news/2026/cats.html?x=1");
+        assert!(holds(r#"{"path": {"prefix": "/news/"}}"#, &article));
+        assert!(!holds(r#"{"path": {"prefix": "/shop/"}}"#, &article));
+        assert!(holds(r#"{"path": {"glob": "/news/*.html"}}"#, &article));
+        assert!(!holds(r#"{"path": {"glob": "/news/*.htm"}}"#, &article));
+        assert!(holds(
+            r#"{"path": {"regex": "^/news/[0-9]{4}/"}}"#,
+            &article
+        ));
+        assert!(holds(
+            r#"{"path": {"equals": "/news/2026/cats.html"}}"#,
+            &article
+        ));
+        assert!(holds(
+            r#"{"path": [{"prefix": "/shop/"}, {"prefix": "/news/"}]}"#,
+            &article
+        ));
+    }
+
+    #[test]
+    fn host_is_case_insensitive() {
+        let shop = request("https://Shop.Example.com/");
+        assert!(holds(r#"{"host": {"equals": "shop.EXAMPLE.com"}}"#, &shop));
+        assert!(holds(r#"{"host": {"glob": "*.example.com"}}"#, &shop));
+        assert!(!holds(r#"{"host": {"equals": "www.example.com"}}"#, &shop));
+    }
+
+    #[test]
+    fn method_status_and_content_type() {
+        let mut context = request("/");
+        assert!(holds(r#"{"method": ["get", "HEAD"]}"#, &context));
+        assert!(!holds(r#"{"method": ["POST"]}"#, &context));
+        context.status = 203;
+        assert!(holds(r#"{"status": [200, 203]}"#, &context));
+        assert!(!holds(r#"{"status": [200]}"#, &context));
+        context.content_type = Some("Application/XHTML+xml; charset=utf-8".into());
+        assert!(holds(
+            r#"{"content_type": ["application/xhtml+xml"]}"#,
+            &context
+        ));
+        assert!(!holds(r#"{"content_type": ["text/html"]}"#, &context));
+    }
+
+    #[test]
+    fn headers_cookies_and_query() {
+        let mut context = request("/?utm_source=newsletter&debug");
+        context.add_header("X-Beta", "yes");
+        context.add_header("Cookie", "consent=all; ab=b");
+        assert!(holds(
+            r#"{"header": {"name": "x-BETA", "equals": "yes"}}"#,
+            &context
+        ));
+        assert!(holds(
+            r#"{"header": {"name": "x-missing", "present": false}}"#,
+            &context
+        ));
+        assert!(!holds(
+            r#"{"header": {"name": "x-beta", "present": false}}"#,
+            &context
+        ));
+        assert!(holds(
+            r#"{"cookie": {"name": "consent", "present": true}}"#,
+            &context
+        ));
+        assert!(!holds(
+            r#"{"cookie": {"name": "Consent", "present": true}}"#,
+            &context
+        ));
+        assert!(holds(
+            r#"{"cookie": {"name": "ab", "regex": "^[ab]$"}}"#,
+            &context
+        ));
+        assert!(holds(
+            r#"{"query": {"name": "utm_source", "prefix": "news"}}"#,
+            &context
+        ));
+        assert!(holds(
+            r#"{"query": {"name": "debug", "present": true}}"#,
+            &context
+        ));
+        assert!(!holds(
+            r#"{"query": {"name": "utm_source", "equals": "ads"}}"#,
+            &context
+        ));
+        assert!(holds(
+            r#"{"query": [{"name": "utm_source", "equals": "ads"}, {"name": "debug", "present": true}]}"#,
+            &context
+        ));
+    }
+
+    #[test]
+    fn time_windows_include_start_and_exclude_end() {
+        let mut context = request("/");
+        let window =
+            r#"{"time": {"start": "2026-11-27T00:00:00Z", "end": "2026-11-30T00:00:00Z"}}"#;
+        context.now = parse_rfc3339("2026-11-26T23:59:59Z").unwrap();
+        assert!(!holds(window, &context));
+        context.now = parse_rfc3339("2026-11-27T00:00:00Z").unwrap();
+        assert!(holds(window, &context));
+        context.now = parse_rfc3339("2026-11-30T00:00:00Z").unwrap();
+        assert!(!holds(window, &context));
+        assert!(holds(
+            r#"{"time": {"start": "2026-11-01T00:00:00Z"}}"#,
+            &context
+        ));
+        assert!(!holds(
+            r#"{"time": {"end": "2026-11-01T00:00:00Z"}}"#,
+            &context
+        ));
+    }
+
+    #[test]
+    fn rollouts_are_sticky_and_roughly_the_right_size() {
+        let rollout = r#"{"rollout": {"percent": 25}}"#;
+        let mut inside = 0;
+        for i in 0..4000 {
+            let mut context = request("/");
+            context.client_ip = Some(format!("10.0.{}.{}", i / 256, i % 256));
+            let first = holds(rollout, &context);
+            assert_eq!(first, holds(rollout, &context), "sticky");
+            inside += usize::from(first);
+        }
+        assert!(
+            (800..1200).contains(&inside),
+            "{inside} of 4000 in a 25% rollout"
+        );
+        let mut context = request("/");
+        assert!(!holds(rollout, &context), "no key at all: outside");
+        context.client_ip = Some("10.1.1.1".into());
+        assert!(holds(r#"{"rollout": {"percent": 100}}"#, &context));
+        assert!(!holds(r#"{"rollout": {"percent": 0}}"#, &context));
+        // Sticky by cookie: the same visitor id gives the same answer from any IP.
+        let by_cookie = r#"{"rollout": {"percent": 50, "sticky_by": {"cookie": "vid"}}}"#;
+        let answers: Vec<bool> = (0..20)
+            .map(|i| {
+                let mut context = request("/");
+                context.client_ip = Some(format!("192.0.2.{i}"));
+                context.add_header("Cookie", "vid=visitor-42");
+                holds(by_cookie, &context)
+            })
+            .collect();
+        assert!(answers.iter().all(|a| *a == answers[0]));
+    }
+
+    #[test]
+    fn all_any_not() {
+        let context = request("https://example.com/news/a");
+        assert!(holds(
+            r#"{"not": {"path": {"prefix": "/shop/"}}}"#,
+            &context
+        ));
+        assert!(holds(
+            r#"{"any": [{"path": {"prefix": "/shop/"}}, {"host": {"equals": "example.com"}}]}"#,
+            &context
+        ));
+        assert!(!holds(
+            r#"{"all": [{"path": {"prefix": "/news/"}}, {"host": {"equals": "other.com"}}]}"#,
+            &context
+        ));
+        assert!(
+            !holds(
+                r#"{"path": {"prefix": "/news/"}, "host": {"equals": "other.com"}}"#,
+                &context
+            ),
+            "fields AND"
+        );
+    }
+
+    #[test]
+    fn malformed_conditions_name_their_field() {
+        assert_eq!(error(r#"{"path": {}}"#).0, "when.path");
+        assert!(
+            error(r#"{"path": {"prefix": "/a", "regex": "b"}}"#)
+                .1
+                .contains("only one")
+        );
+        assert_eq!(
+            error(r#"{"path": [{"prefix": "/a"}, {"regex": "("}]}"#).0,
+            "when.path[1]"
+        );
+        assert!(
+            error(r#"{"path": {"regex": "("}}"#)
+                .1
+                .contains("invalid regex")
+        );
+        assert_eq!(error(r#"{"status": []}"#).0, "when.status");
+        assert!(error(r#"{"status": [700]}"#).1.contains("700"));
+        assert_eq!(error(r#"{"time": {"start": "soon"}}"#).0, "when.time.start");
+        assert!(
+            error(r#"{"time": {"start": "2026-12-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}}"#)
+                .1
+                .contains("before")
+        );
+        assert_eq!(
+            error(r#"{"rollout": {"percent": 120}}"#).0,
+            "when.rollout.percent"
+        );
+        assert!(
+            error(r#"{"header": {"name": "x"}}"#)
+                .1
+                .contains("say what to test")
+        );
+        assert!(
+            error(r#"{"cookie": {"name": "x", "present": true, "equals": "y"}}"#)
+                .1
+                .contains("not both")
+        );
+        assert_eq!(
+            error(r#"{"any": [{"path": {"glob": "/a"}}, {"query": {"name": ""}}]}"#).0,
+            "when.any[1].query.name"
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! What a rule can know about the request it runs for: the facts conditions test and
+//! templates print. The service fills it from Fastly's request; the CLI from `--url` and
+//! `--header`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The request (and response status and type) a page is rewritten for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    /// `GET`, `HEAD` ...
+    pub method: String,
+    /// Lower-cased host, without the port.
+    pub host: String,
+    /// The path as requested (percent-encoding kept), without the query.
+    pub path: String,
+    /// Query parameters, decoded, in order.
+    pub query: Vec<(String, String)>,
+    /// Request headers, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    /// Cookies from the `Cookie` header.
+    pub cookies: Vec<(String, String)>,
+    /// The client's IP address.
+    pub client_ip: Option<String>,
+    /// The client's country (ISO 3166-1 alpha-2, from Fastly's geolocation).
+    pub country: Option<String>,
+    /// When the request is handled, in seconds since the Unix epoch.
+    pub now: i64,
+    /// The response status.
+    pub status: u16,
+    /// The response's media type, e.g. `text/html` (no parameters).
+    pub content_type: Option<String>,
+}
+
+impl Default for RequestContext {
+    /// `GET http://localhost/`, answered `200 text/html`, now.
+    fn default() -> Self {
+        Self {
+            method: "GET".into(),
+            host: "localhost".into(),
+            path: "/".into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            cookies: Vec::new(),
+            client_ip: None,
+            country: None,
+            now: unix_now(),
+            status: 200,
+            content_type: Some("text/html".into()),
+        }
+    }
+}
+
+impl RequestContext {
+    /// A request for `url` (`https://host[:port]/path?query`, or just `/path?query`).
+    pub fn for_url(method: &str, url: &str) -> Result<Self, String> {
+        let mut context = Self {
+            method: method.to_ascii_uppercase(),
+            ..Self::default()
+        };
+        let rest = match url.split_once("://") {
+            Some((scheme, rest))
+                if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+            {
+                let (authority, path) = rest
+                    .find('/')
+                    .map_or((rest, "/"), |slash| rest.split_at(slash));
+                context.set_host(authority);
+                path.to_owned()
+            }
+            Some((scheme, _)) => {
+                return Err(format!(
+                    "{url:?}: only http and https URLs are supported, not {scheme}"
+                ));
+            }
+            None if url.starts_with('/') => url.to_owned(),
+            None => {
+                return Err(format!(
+                    "{url:?} is not a URL: give https://host/path or /path"
+                ));
+            }
+        };
+        let rest = rest.split('#').next().unwrap_or("");
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        context.path = if path.is_empty() {
+            "/".into()
+        } else {
+            path.to_owned()
+        };
+        context.query = parse_query(query);
+        Ok(context)
+    }
+
+    /// Sets the host from a `Host` header value or URL authority: port and case dropped.
+    pub fn set_host(&mut self, authority: &str) {
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        let host = if authority.starts_with('[') {
+            authority.split_inclusive(']').next().unwrap_or(authority)
+        } else {
+            authority.split(':').next().unwrap_or(authority)
+        };
+        self.host = host.to_ascii_lowercase();
+    }
+
+    /// Adds a request header; a `Cookie` header also fills [`cookies`](Self::cookies).
+    pub fn add_header(&mut self, name: &str, value: &str) {
+        let name = name.trim().to_ascii_lowercase();
+        if name == "cookie" {
+            self.cookies.extend(parse_cookies(value));
+        }
+        self.headers.push((name, value.trim().to_owned()));
+    }
+
+    /// The first header called `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        lookup(
+            self.headers
+                .iter()
+                .filter(|(key, _)| key.eq_ignore_ascii_case(name)),
+        )
+    }
+
+    /// The first cookie called `name` (exact case).
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        lookup(self.cookies.iter().filter(|(key, _)| key == name))
+    }
+
+    /// The first query parameter called `name` (exact case).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        lookup(self.query.iter().filter(|(key, _)| key == name))
+    }
+}
+
+fn lookup<'a>(mut pairs: impl Iterator<Item = &'a (String, String)>) -> Option<&'a str> {
+    pairs.next().map(|(_, value)| value.as_str())
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}
+
+/// `a=1&b=x%20y` into decoded pairs (`+` is a space).
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
+}
+
+/// `Cookie: a=1; b=2` into pairs; surrounding double quotes are dropped from values.
+pub fn parse_cookies(header: &str) -> Vec<(String, String)> {
+    header
+        .split(';')
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            let value = value.trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            Some((name.trim().to_owned(), value.to_owned()))
+        })
+        .filter(|(name, _)| !name.is_empty())
+        .collect()
+}
+
+/// Decodes `%XX` escapes and `+` (as in query strings); bad escapes are kept as written and
+/// invalid UTF-8 is replaced.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| Some(hex_value(bytes[i + 1])? * 16 + hex_value(bytes[i + 2])?))
+            .flatten();
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, byte) => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    (digit as char).to_digit(16).map(|value| value as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_split_into_host_path_and_query() {
+        let context = RequestContext::for_url(
+            "get",
+            "https://WWW.Example.com:8443/a/b?x=1&y=two%20words&z#frag",
+        )
+        .unwrap();
+        assert_eq!(context.method, "GET");
+        assert_eq!(context.host, "www.example.com");
+        assert_eq!(context.path, "/a/b");
+        assert_eq!(context.query_param("y"), Some("two words"));
+        assert_eq!(context.query_param("z"), Some(""));
+        assert_eq!(context.query_param("frag"), None);
+        let bare = RequestContext::for_url("GET", "/only/path").unwrap();
+        assert_eq!(
+            (bare.host.as_str(), bare.path.as_str()),
+            ("localhost", "/only/path")
+        );
+        assert!(RequestContext::for_url("GET", "ftp://x/").is_err());
+        assert!(RequestContext::for_url("GET", "example.com").is_err());
+    }
+
+    #[test]
+    fn headers_and_cookies() {
+        let mut context = RequestContext::default();
+        context.add_header("X-Beta", " 1 ");
+        context.add_header("Cookie", "consent=yes; theme=\"dark\"; junk");
+        assert_eq!(context.header("x-beta"), Some("1"));
+        assert_eq!(context.cookie("consent"), Some("yes"));
+        assert_eq!(context.cookie("theme"), Some("dark"));
+        assert_eq!(context.cookie("Consent"), None);
+    }
+
+    #[test]
+    fn hosts_lose_ports_and_case() {
+        let mut context = RequestContext::default();
+        context.set_host("Shop.Example.COM:443");
+        assert_eq!(context.host, "shop.example.com");
+        context.set_host("[::1]:7676");
+        assert_eq!(context.host, "[::1]");
+    }
+
+    #[test]
+    fn percent_decoding_keeps_bad_escapes() {
+        assert_eq!(percent_decode("a%2Fb+c%zz%4"), "a/b c%zz%4");
+    }
+}

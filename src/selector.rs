@@ -1,0 +1,157 @@
+//! CSS selectors, parsed once, with errors that say what exactly cannot be used and why.
+//!
+//! lol_html matches elements as the page streams past, so it cannot use selectors that
+//! depend on what comes later (`:last-child`, `+`, `~`, `:has`) or on state a browser has
+//! (`:hover`). Its own errors say "unsupported pseudo-class"; editors need to know which.
+
+use lol_html::Selector;
+use lol_html::errors::SelectorError;
+
+/// The pseudo-classes lol_html can match.
+const SUPPORTED_PSEUDO_CLASSES: [&str; 5] = [
+    "first-child",
+    "nth-child",
+    "first-of-type",
+    "nth-of-type",
+    "not",
+];
+
+const WHY_STREAMING: &str =
+    "lol_html matches elements while the page streams and cannot see what comes after them";
+
+/// Parses a selector, or explains why it cannot be used.
+pub fn parse_selector(selector: &str) -> Result<Selector, String> {
+    selector
+        .parse::<Selector>()
+        .map_err(|err| explain(selector, &err))
+}
+
+fn explain(selector: &str, err: &SelectorError) -> String {
+    let supported = "supported: type, .class, #id, [attribute] selectors, descendant (`a b`) and child (`a > b`) \
+                     combinators, :first-child, :nth-child(), :first-of-type, :nth-of-type(), :not()";
+    let detail = match err {
+        SelectorError::UnsupportedCombinator(combinator) => {
+            let name = match combinator {
+                '+' => "next-sibling",
+                '~' => "subsequent-sibling",
+                _ => "this",
+            };
+            format!("the {name} combinator `{combinator}` is not supported ({WHY_STREAMING})")
+        }
+        SelectorError::UnsupportedPseudoClassOrElement => match unsupported_pseudo(selector) {
+            Some(pseudo) if pseudo.starts_with("::") || is_legacy_pseudo_element(&pseudo) => {
+                format!("the pseudo-element `{pseudo}` is not supported: rules act on elements, not parts of them")
+            }
+            Some(pseudo) => format!("the pseudo-class `{pseudo}` is not supported"),
+            None => "combinators inside :not() are not supported; :not() takes simple selectors such as `:not(.ad)`".to_owned(),
+        },
+        SelectorError::NamespacedSelector => "namespace prefixes (`ns|tag`, `*|*`, `[*|attr]`) are not supported".to_owned(),
+        SelectorError::UnsupportedSyntax => format!(":has(), :is(), :where() and relative selectors are not supported ({WHY_STREAMING})"),
+        SelectorError::EmptySelector => "the selector is empty".to_owned(),
+        other => format!("it is not valid CSS: {}", other.to_string().trim_end_matches('.').to_lowercase()),
+    };
+    format!("selector {selector:?} cannot be used: {detail}; {supported}")
+}
+
+/// The first `:name` or `::name` in the selector that lol_html does not support.
+fn unsupported_pseudo(selector: &str) -> Option<String> {
+    let bytes = selector.as_bytes();
+    let mut in_quotes: Option<u8> = None;
+    let mut in_brackets = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        match (in_quotes, byte) {
+            (Some(quote), _) if byte == quote => in_quotes = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => in_quotes = Some(byte),
+            (None, b'[') => in_brackets = true,
+            (None, b']') => in_brackets = false,
+            (None, b':') if !in_brackets => {
+                let start = i;
+                i += 1;
+                if bytes.get(i) == Some(&b':') {
+                    i += 1;
+                }
+                let name_start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'-') {
+                    i += 1;
+                }
+                let name = selector[name_start..i].to_ascii_lowercase();
+                let is_element = name_start - start == 2;
+                if is_element || !SUPPORTED_PSEUDO_CLASSES.contains(&name.as_str()) {
+                    let call = if bytes.get(i) == Some(&b'(') {
+                        "()"
+                    } else {
+                        ""
+                    };
+                    return Some(format!("{}{name}{call}", &selector[start..name_start]));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `:before`, `:after`, `:first-line`, `:first-letter`: pseudo-elements in CSS2 syntax.
+fn is_legacy_pseudo_element(pseudo: &str) -> bool {
+    matches!(
+        pseudo,
+        ":before" | ":after" | ":first-line" | ":first-letter"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(selector: &str) -> String {
+        parse_selector(selector).unwrap_err()
+    }
+
+    #[test]
+    fn supported_selectors_parse() {
+        for selector in [
+            "div",
+            "a[href^=\"http:\"]",
+            "ul > li:nth-child(2n+1)",
+            "p:not(.x)",
+            "#main .ad",
+            "*",
+            "td:first-of-type",
+        ] {
+            assert!(parse_selector(selector).is_ok(), "{selector}");
+        }
+    }
+
+    #[test]
+    fn errors_name_what_is_unsupported() {
+        assert!(
+            reason("li:last-child").contains("the pseudo-class `:last-child` is not supported")
+        );
+        assert!(reason("a:hover").contains("`:hover`"));
+        assert!(reason("tr:nth-last-child(2)").contains("`:nth-last-child()`"));
+        assert!(reason("p::before").contains("pseudo-element `::before`"));
+        assert!(reason("p:first-letter").contains("pseudo-element `:first-letter`"));
+        assert!(reason("h1 + p").contains("next-sibling combinator `+`"));
+        assert!(reason("h1 ~ p").contains("subsequent-sibling combinator `~`"));
+        assert!(reason("div:has(img)").contains(":has()"));
+        assert!(
+            reason("[*|title]").contains("namespace"),
+            "{}",
+            reason("[*|title]")
+        );
+        assert!(reason("p:not(div p)").contains("inside :not()"));
+        assert!(
+            reason("a[href=\"x:hover\"]:empty").contains("`:empty`"),
+            "{}",
+            reason("a[href=\"x:hover\"]:empty")
+        );
+        assert!(reason("div[").contains("not valid CSS"));
+        assert!(reason("").contains("empty"));
+        assert!(reason("li:last-child").starts_with("selector \"li:last-child\" cannot be used"));
+    }
+}
