@@ -190,9 +190,6 @@ impl RuleSet {
 }
 
 fn compile_rule(rule: &Rule) -> Result<CompiledRule, (String, String)> {
-    if rule.id.trim().is_empty() {
-        return Err(("id".into(), "the id is empty; give the rule a name".into()));
-    }
     if rule.actions.is_empty() {
         return Err((
             "actions".into(),
@@ -514,12 +511,13 @@ impl<'r> Plan<'r> {
     /// the plan acted on (elements, comments, the document end).
     ///
     /// Order: handlers run in rule order, actions in the order written. lol_html puts each
-    /// `after` and `prepend` closest to the element, so repeated calls come out reversed;
-    /// those actions are therefore registered in reverse, after all the others, so several
-    /// insertions at one place come out in the order editors wrote them.
+    /// `after` and `prepend` closest to the element, so repeated calls come out reversed,
+    /// and runs document-end handlers last registered first; those are therefore registered
+    /// in reverse, so several insertions at one place come out in the order editors wrote.
     pub(crate) fn settings<'p>(&'p self, hits: &Rc<[Cell<u64>]>) -> Settings<'p, 'p> {
         let mut settings = Settings::new();
         let mut reversed_handlers = Vec::new();
+        let mut document_end_handlers = Vec::new();
         for (index, rule) in self.rules.iter().enumerate() {
             let count = Counter {
                 hits: Rc::clone(hits),
@@ -569,16 +567,20 @@ impl<'r> Plan<'r> {
                 };
             }
             if !document.is_empty() {
-                settings = settings.append_document_content_handler(
-                    DocumentContentHandlers::default().end(move |end: &mut DocumentEnd| {
-                        count.hit();
-                        document
-                            .iter()
-                            .for_each(|action| apply_to_document_end(action, end));
-                        Ok(())
-                    }),
-                );
+                document_end_handlers.push((document, count));
             }
+        }
+        // lol_html runs document-end handlers last registered first.
+        for (actions, count) in document_end_handlers.into_iter().rev() {
+            settings = settings.append_document_content_handler(
+                DocumentContentHandlers::default().end(move |end: &mut DocumentEnd| {
+                    count.hit();
+                    actions
+                        .iter()
+                        .for_each(|action| apply_to_document_end(action, end));
+                    Ok(())
+                }),
+            );
         }
         for (selector, actions, count) in reversed_handlers.into_iter().rev() {
             settings = settings.append_element_content_handler((
@@ -640,6 +642,16 @@ fn inserts_in_reverse(action: &PlannedAction<'_>) -> bool {
 }
 
 fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> lol_html::HandlerResult {
+    // Once an element is removed or replaced, lol_html would still emit content appended
+    // inside it; editors expect it gone with the element. Only before/after still apply.
+    if el.removed()
+        && !matches!(
+            action,
+            PlannedAction::Insert(Slot::Before | Slot::After, ..)
+        )
+    {
+        return Ok(());
+    }
     match action {
         PlannedAction::Insert(slot, text, kind) => {
             let kind = kind.content_type();

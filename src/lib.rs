@@ -47,6 +47,7 @@ mod stream;
 mod template;
 
 pub use cache::{CacheLookup, RuleCache};
+pub use clock::parse_rfc3339;
 pub use compile::{Plan, RuleSet};
 pub use decode::decoded;
 pub use policy::{

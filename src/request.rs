@@ -4,6 +4,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::clock::parse_rfc3339;
+
 /// The request (and response status and type) a page is rewritten for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestContext {
@@ -88,6 +90,83 @@ impl RequestContext {
         };
         context.query = parse_query(query);
         Ok(context)
+    }
+
+    /// Reads a simulated request, as fixtures, docs and the CLI write it:
+    ///
+    /// ```text
+    /// GET https://www.example.com/news/a?utm_source=mail
+    /// Cookie: consent=yes
+    /// @client-ip 203.0.113.7
+    /// @country NL
+    /// @now 2026-11-24T12:00:00Z
+    /// @status 200
+    /// @content-type text/html
+    /// ```
+    ///
+    /// The first line is the method and URL; then request headers (`Name: value`) and
+    /// facts the platform would supply (`@name value`). Blank lines and `#` comments are
+    /// skipped.
+    pub fn parse_simulated(text: &str) -> Result<Self, String> {
+        let mut lines = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'));
+        let first = lines
+            .next()
+            .ok_or("a simulated request starts with a line like `GET https://example.com/`")?;
+        let (method, url) = first.split_once(char::is_whitespace).ok_or_else(|| {
+            format!("{first:?}: expected `METHOD URL`, e.g. `GET https://example.com/`")
+        })?;
+        let mut context = Self::for_url(method, url.trim())?;
+        for line in lines {
+            if let Some(fact) = line.strip_prefix('@') {
+                let (name, value) = fact.split_once(char::is_whitespace).unwrap_or((fact, ""));
+                context.set_fact(name, value.trim())?;
+            } else {
+                let (name, value) = line.split_once(':').ok_or_else(|| {
+                    format!("{line:?}: expected a header `Name: value` or a fact `@name value`")
+                })?;
+                context.add_header(name, value);
+            }
+        }
+        if let Some(host) = context.header("host").map(str::to_owned) {
+            context.set_host(&host);
+        }
+        Ok(context)
+    }
+
+    /// Sets a platform fact by name: `client-ip`, `country`, `now` (RFC 3339), `status`,
+    /// `content-type`.
+    pub fn set_fact(&mut self, name: &str, value: &str) -> Result<(), String> {
+        match name.to_ascii_lowercase().as_str() {
+            "client-ip" => self.client_ip = Some(value.to_owned()),
+            "country" => self.country = Some(value.to_ascii_uppercase()),
+            "now" => self.now = parse_rfc3339(value)?,
+            "status" => {
+                self.status = value
+                    .parse()
+                    .ok()
+                    .filter(|s| (100..=599).contains(s))
+                    .ok_or_else(|| format!("@status {value:?} is not an HTTP status"))?
+            }
+            "content-type" => {
+                self.content_type = Some(
+                    value
+                        .split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase(),
+                )
+            }
+            other => {
+                return Err(format!(
+                    "unknown fact @{other}; the facts are @client-ip, @country, @now, @status, @content-type"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Sets the host from a `Host` header value or URL authority: port and case dropped.
@@ -242,6 +321,30 @@ mod tests {
         assert_eq!(context.host, "shop.example.com");
         context.set_host("[::1]:7676");
         assert_eq!(context.host, "[::1]");
+    }
+
+    #[test]
+    fn simulated_requests_carry_headers_and_platform_facts() {
+        let context = RequestContext::parse_simulated(
+            "# a returning visitor\nGET https://example.com/news/a?x=1\nHost: www.example.com\nCookie: consent=yes\n\
+             @client-ip 203.0.113.7\n@country nl\n@now 2026-11-24T03:00:00Z\n@status 404\n@content-type text/html; charset=utf-8\n",
+        )
+        .unwrap();
+        assert_eq!(context.host, "www.example.com");
+        assert_eq!(context.cookie("consent"), Some("yes"));
+        assert_eq!(context.client_ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(context.country.as_deref(), Some("NL"));
+        assert_eq!(context.now, 1_795_489_200);
+        assert_eq!(context.status, 404);
+        assert_eq!(context.content_type.as_deref(), Some("text/html"));
+        assert!(RequestContext::parse_simulated("").is_err());
+        assert!(
+            RequestContext::parse_simulated("GET /\n@weather sunny")
+                .unwrap_err()
+                .contains("unknown fact @weather")
+        );
+        assert!(RequestContext::parse_simulated("GET /\nno colon here").is_err());
+        assert!(RequestContext::parse_simulated("GET /\n@now yesterday").is_err());
     }
 
     #[test]

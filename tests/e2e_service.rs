@@ -280,3 +280,55 @@ fn gzip_from_the_origin_is_decoded_and_rewritten() {
     assert_eq!(response.header("content-encoding"), None);
     assert!(response.text().contains(BANNER), "{}", response.text());
 }
+
+#[test]
+fn conditions_and_templates_apply_per_request_through_viceroy() {
+    let store = store_json(&[
+        (
+            "10-news",
+            r#"{"id":"news-label","selector":"h1","when":{"path":{"prefix":"/news/"}},"actions":[{"append":{"text":" (news)"}}]}"#,
+        ),
+        (
+            "20-beta",
+            r#"{"id":"beta","selector":"body","when":{"query":{"name":"beta","equals":"1"}},"actions":[{"set_attribute":{"name":"data-beta","value":"on"}}]}"#,
+        ),
+        (
+            "30-greeting",
+            r#"{"id":"greeting","selector":"body","actions":[{"prepend":{"html":"<p id=hi>{{country}} {{query.ref}} {{path}}</p>"}}]}"#,
+        ),
+        (
+            "40-off",
+            r#"{"id":"off","enabled":false,"selector":"body","actions":["remove"]}"#,
+        ),
+    ]);
+    let stack = Stack::with_store_json(&store).unwrap();
+
+    let news = stack
+        .get(&format!(
+            "/news/article.html{}",
+            query(&[("beta", "1"), ("ref", "<mail>")])
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(news.status, 200);
+    let page = news.text();
+    assert!(page.contains("cat shelter (news)</h1>"), "{page}");
+    assert!(
+        page.contains("<body class=\"article\" data-beta=\"on\">"),
+        "{page}"
+    );
+    // Viceroy geolocates loopback clients in the US; the query value is escaped.
+    assert!(
+        page.contains("<p id=hi>US &lt;mail&gt; /news/article.html</p>"),
+        "{page}"
+    );
+
+    let home = stack.get("/index.html").send().unwrap();
+    let page = home.text();
+    assert!(
+        page.contains("<h1>Welcome</h1>"),
+        "news-only rule stays off the home page: {page}"
+    );
+    assert!(!page.contains("data-beta"), "{page}");
+    assert!(page.contains("<p id=hi>US  /index.html</p>"), "{page}");
+}

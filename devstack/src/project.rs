@@ -23,6 +23,23 @@ pub fn rules_store() -> PathBuf {
     root().join("rules").join("store.json")
 }
 
+/// The shared test corpus (../shared/corpus next to the repository, or `EDGE_REWRITER_CORPUS`),
+/// if this machine has it.
+pub fn corpus() -> Option<PathBuf> {
+    let dir = std::env::var_os("EDGE_REWRITER_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("..").join("shared").join("corpus"));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: no test corpus at {} (set EDGE_REWRITER_CORPUS)",
+            dir.display()
+        );
+        None
+    }
+}
+
 /// The release wasm of the service.
 ///
 /// `EDGE_REWRITER_WASM` names a prebuilt one (the test script sets it after building once);

@@ -61,7 +61,7 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
         let reason = format!("expected a rule object, found {}", json_kind(&item));
         return Err(RuleError::new(entry, name, "", reason));
     }
-    serde_path_to_error::deserialize::<_, Rule>(item).map_err(|err| {
+    let rule = serde_path_to_error::deserialize::<_, Rule>(item).map_err(|err| {
         let path = err.path().to_string();
         let reason = err.into_inner().to_string();
         let field = if path == "." {
@@ -69,8 +69,18 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
         } else {
             path
         };
-        RuleError::new(entry, name, field, reason)
-    })
+        let reason = explain_serde_reason(&field, reason);
+        RuleError::new(entry, &name, field, reason)
+    })?;
+    if rule.id.trim().is_empty() {
+        return Err(RuleError::new(
+            entry,
+            name,
+            "id",
+            "the id is empty; give the rule a name",
+        ));
+    }
+    Ok(rule)
 }
 
 /// The name errors use for a rule: its id when it has a readable one, else its position.
@@ -79,6 +89,20 @@ pub(crate) fn rule_name(item: &Value, position: usize) -> String {
         Some(id) if !id.trim().is_empty() => id.to_owned(),
         _ => format!("#{}", position + 1),
     }
+}
+
+/// serde's wording, where it is cryptic for editors, with what to write instead.
+fn explain_serde_reason(field: &str, reason: String) -> String {
+    let action = field.rsplit('.').next().unwrap_or(field);
+    if reason.contains("expected newtype variant") {
+        return format!(
+            "`{action}` needs a value: write {{\"{action}\": ...}} as docs/RULES.md shows, not \"{action}\" alone"
+        );
+    }
+    if reason.contains("expected unit variant") || reason.ends_with("expected unit") {
+        return format!("`{action}` takes no value: write \"{action}\" alone");
+    }
+    reason
 }
 
 /// serde reports a missing field at the parent's path; the editor wants the field's name.

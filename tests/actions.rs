@@ -1,0 +1,201 @@
+//! Every action, as an editor writes it, on a small page: the exact output, the same
+//! whether the page arrives whole or one byte at a time.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, stream};
+
+/// Rewrites `page` with the rules in `entry` for a request to `url`, whole and in 1-byte
+/// chunks; both must agree.
+fn rewrite_for(url: &str, entry: &str, page: &str) -> String {
+    let (rules, errors) = RuleSet::from_entries(&[("test".to_owned(), entry.to_owned())]);
+    assert!(
+        errors.is_empty(),
+        "{}",
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let mut context = RequestContext::for_url("GET", url).unwrap();
+    context.country = Some("NL".into());
+    context.now = 1_795_489_200; // 2026-11-24T03:00:00Z
+    let plan = rules.plan(&context);
+    let whole = stream(
+        &plan,
+        &RewriteOptions::default(),
+        page.as_bytes(),
+        Vec::new(),
+    );
+    whole.result.unwrap();
+    let one_byte = RewriteOptions {
+        read_buffer: 1,
+        ..RewriteOptions::default()
+    };
+    let dribbled = stream(&plan, &one_byte, page.as_bytes(), Vec::new());
+    dribbled.result.unwrap();
+    assert_eq!(whole.sink, dribbled.sink, "chunking changed the output");
+    String::from_utf8(whole.sink).unwrap()
+}
+
+fn rewrite(entry: &str, page: &str) -> String {
+    rewrite_for("https://shop.example.com/", entry, page)
+}
+
+const PAGE: &str = "<div id=a class=box><p>one</p><p>two</p></div>";
+
+#[test]
+fn insertions_around_and_inside_elements() {
+    let cases = [
+        (
+            "before",
+            "<hr><div id=a class=box><p>one</p><p>two</p></div>",
+        ),
+        (
+            "after",
+            "<div id=a class=box><p>one</p><p>two</p></div><hr>",
+        ),
+        (
+            "prepend",
+            "<div id=a class=box><hr><p>one</p><p>two</p></div>",
+        ),
+        (
+            "append",
+            "<div id=a class=box><p>one</p><p>two</p><hr></div>",
+        ),
+        ("replace", "<hr>"),
+        ("set_inner", "<div id=a class=box><hr></div>"),
+    ];
+    for (action, expected) in cases {
+        let rule = format!(
+            r##"{{"id":"r","selector":"#a","actions":[{{"{action}":{{"html":"<hr>"}}}}]}}"##
+        );
+        assert_eq!(rewrite(&rule, PAGE), expected, "{action}");
+    }
+}
+
+#[test]
+fn text_content_is_escaped_and_html_is_not() {
+    let rule = r#"[{"id":"t","selector":"p","actions":[{"append":{"text":"<b> & </b>"}}]},
+                   {"id":"h","selector":"p","actions":[{"append":{"html":"<b>&amp;</b>"}}]}]"#;
+    assert_eq!(
+        rewrite(rule, "<p>x</p>"),
+        "<p>x&lt;b&gt; &amp; &lt;/b&gt;<b>&amp;</b></p>"
+    );
+}
+
+#[test]
+fn remove_and_unwrap() {
+    let remove = r#"{"id":"r","selector":"p","actions":["remove"]}"#;
+    assert_eq!(rewrite(remove, PAGE), "<div id=a class=box></div>");
+    let unwrap = r#"{"id":"u","selector":"div.box","actions":["unwrap"]}"#;
+    assert_eq!(rewrite(unwrap, PAGE), "<p>one</p><p>two</p>");
+}
+
+#[test]
+fn attributes_are_set_removed_and_rewritten() {
+    let page = r#"<a href="http://cdn-old.example.net/img/1.png" onclick="track()" target=_blank>x</a><a>y</a>"#;
+    let rules = r#"[
+        {"id":"secure","selector":"a[href^='http:']","actions":[{"rewrite_attribute":{"name":"href","pattern":"^http://","replacement":"https://"}}]},
+        {"id":"cdn","selector":"a[href]","actions":[{"rewrite_attribute":{"name":"href","pattern":"//cdn-old\\.example\\.net/(?P<path>.*)$","replacement":"//cdn.example.com/${path}"}}]},
+        {"id":"no-tracking","selector":"a","actions":[{"remove_attribute":"onclick"}]},
+        {"id":"rel","selector":"a[target=_blank]","actions":[{"set_attribute":{"name":"rel","value":"noopener"}}]}
+    ]"#;
+    assert_eq!(
+        rewrite(rules, page),
+        r#"<a href="https://cdn.example.com/img/1.png" target=_blank rel="noopener">x</a><a>y</a>"#
+    );
+}
+
+#[test]
+fn an_existing_attribute_is_overwritten() {
+    let rule =
+        r#"{"id":"s","selector":"p","actions":[{"set_attribute":{"name":"class","value":"new"}}]}"#;
+    assert_eq!(
+        rewrite(rule, "<p class=old>x</p>"),
+        r#"<p class="new">x</p>"#
+    );
+}
+
+#[test]
+fn tags_are_renamed_with_their_end_tags() {
+    let rule = r#"{"id":"n","selector":"div.box","actions":[{"rename_tag":"section"}]}"#;
+    assert_eq!(
+        rewrite(rule, PAGE),
+        "<section id=a class=box><p>one</p><p>two</p></section>"
+    );
+}
+
+#[test]
+fn comments_are_removed_or_replaced_everywhere_or_inside_a_scope() {
+    let page = "<!-- top --><main><!-- inside --><p>x</p></main><!--[if IE]><p>old</p><![endif]-->";
+    let everywhere = r#"{"id":"c","actions":["remove_comments"]}"#;
+    assert_eq!(rewrite(everywhere, page), "<main><p>x</p></main>");
+    let scoped =
+        r#"{"id":"c","selector":"main","actions":[{"replace_comments":{"html":"<!-- edge -->"}}]}"#;
+    assert_eq!(
+        rewrite(scoped, page),
+        "<!-- top --><main><!-- edge --><p>x</p></main><!--[if IE]><p>old</p><![endif]-->"
+    );
+}
+
+#[test]
+fn content_is_appended_to_the_end_of_the_document_in_rule_order() {
+    let rules = r#"[{"id":"a","actions":[{"append_to_document":{"html":"<!-- one -->"}},{"append_to_document":{"html":"<!-- two -->"}}]},
+                    {"id":"b","actions":[{"append_to_document":{"text":"three & four"}}]}]"#;
+    assert_eq!(
+        rewrite(rules, "<html><body>x</body></html>"),
+        "<html><body>x</body></html><!-- one --><!-- two -->three &amp; four"
+    );
+}
+
+#[test]
+fn several_insertions_at_one_place_keep_the_order_written() {
+    let rules = r#"[
+        {"id":"r1","selector":"p","actions":[{"before":{"html":"B1"}},{"after":{"html":"A1"}},{"prepend":{"html":"P1"}},{"append":{"html":"E1"}}]},
+        {"id":"r2","selector":"p","actions":[{"before":{"html":"B2"}},{"after":{"html":"A2"}},{"prepend":{"html":"P2"}},{"append":{"html":"E2"}}]},
+        {"id":"r3","selector":"p","actions":[{"after":{"html":"A3"}},{"after":{"html":"A4"}},{"prepend":{"html":"P3"}}]}
+    ]"#;
+    assert_eq!(rewrite(rules, "<p>x</p>"), "B1B2<p>P1P2P3xE1E2</p>A1A2A3A4");
+}
+
+#[test]
+fn templates_are_filled_and_escaped_for_where_they_land() {
+    let url = "https://shop.example.com/sale/hats?q=%22%3E%3Cscript%3E";
+    let rules = r#"[
+        {"id":"html","selector":"h1","actions":[{"append":{"html":"<small>{{host}}{{path}} {{country}} {{date}} {{query.q}}</small>"}}]},
+        {"id":"text","selector":"h1","actions":[{"prepend":{"text":"{{query.q}}"}}]},
+        {"id":"attr","selector":"h1","actions":[{"set_attribute":{"name":"data-q","value":"q={{query.q}}"}}]}
+    ]"#;
+    assert_eq!(
+        rewrite_for(url, rules, "<h1>Hats</h1>"),
+        "<h1 data-q=\"q=&quot;&gt;&lt;script&gt;\">\"&gt;&lt;script&gt;Hats\
+         <small>shop.example.com/sale/hats NL 2026-11-24 &quot;&gt;&lt;script&gt;</small></h1>"
+    );
+}
+
+#[test]
+fn rules_apply_only_where_their_conditions_hold() {
+    let rules = r#"[{"id":"news-only","selector":"body","when":{"path":{"prefix":"/news/"}},"actions":[{"prepend":{"text":"N"}}]},
+                    {"id":"beta","selector":"body","when":{"query":{"name":"beta","equals":"1"}},"actions":[{"prepend":{"text":"B"}}]}]"#;
+    let page = "<body>x</body>";
+    assert_eq!(
+        rewrite_for("https://example.com/news/a", rules, page),
+        "<body>Nx</body>"
+    );
+    assert_eq!(
+        rewrite_for("https://example.com/shop/a?beta=1", rules, page),
+        "<body>Bx</body>"
+    );
+    assert_eq!(
+        rewrite_for("https://example.com/shop/a", rules, page),
+        "<body>x</body>"
+    );
+}
+
+#[test]
+fn disabled_rules_do_nothing() {
+    let rule = r#"{"id":"off","enabled":false,"selector":"p","actions":["remove"]}"#;
+    assert_eq!(rewrite(rule, PAGE), PAGE);
+}

@@ -1,0 +1,99 @@
+//! The editors' documentation stays true: docs/rules.schema.json is what the Rust types
+//! generate, and every rule example in docs/RULES.md is valid and does what it says.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use devstack::project;
+use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, json_schema, parse_rfc3339, stream};
+
+const BLESS: &str = "EDGE_REWRITER_BLESS";
+
+#[test]
+fn the_json_schema_is_generated_from_the_rule_types() {
+    let path = project::root().join("docs/rules.schema.json");
+    let expected = json_schema();
+    if std::env::var_os(BLESS).is_some() {
+        std::fs::write(&path, &expected).unwrap();
+    }
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "docs/rules.schema.json is out of date with the rule types.\nRegenerate it: {BLESS}=1 cargo test --test docs"
+    );
+}
+
+/// A fenced block in RULES.md: its info string and its text.
+fn fenced_blocks(markdown: &str) -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    let mut lines = markdown.lines();
+    while let Some(line) = lines.next() {
+        if let Some(info) = line.strip_prefix("```") {
+            let body: Vec<&str> = lines
+                .by_ref()
+                .take_while(|l| !l.starts_with("```"))
+                .collect();
+            blocks.push((info.trim().to_owned(), body.join("\n")));
+        }
+    }
+    blocks
+}
+
+/// Examples are written as a `json rule` block, optionally followed by a `html input` block,
+/// a `text request` block (`GET https://...`, then header lines) and a `html output` block.
+#[test]
+fn every_rule_example_in_rules_md_is_valid_and_does_what_it_says() {
+    let markdown = std::fs::read_to_string(project::root().join("docs/RULES.md")).unwrap();
+    let blocks = fenced_blocks(&markdown);
+    let mut examples = 0;
+    let mut demonstrated = 0;
+    for (index, (info, text)) in blocks.iter().enumerate() {
+        if info != "json rule" {
+            continue;
+        }
+        examples += 1;
+        let (rules, errors) = RuleSet::from_entries(&[("RULES.md".into(), text.clone())]);
+        assert!(
+            errors.is_empty(),
+            "example {examples} in RULES.md is invalid:\n{text}\n{errors:?}"
+        );
+        let following: Vec<&(String, String)> = blocks[index + 1..]
+            .iter()
+            .take_while(|(info, _)| info != "json rule")
+            .collect();
+        let find = |wanted: &str| {
+            following
+                .iter()
+                .find(|(info, _)| info == wanted)
+                .map(|(_, text)| text.clone())
+        };
+        let (Some(input), Some(output)) = (find("html input"), find("html output")) else {
+            continue;
+        };
+        // Examples run at a fixed instant unless their request says otherwise.
+        let request = find("text request").unwrap_or_else(|| "GET https://www.example.com/".into());
+        let mut context = RequestContext::parse_simulated(&request)
+            .unwrap_or_else(|err| panic!("example {examples}: bad request block: {err}"));
+        if !request.contains("@now") {
+            context.now = parse_rfc3339("2026-11-24T12:00:00Z").unwrap();
+        }
+        let plan = rules.plan(&context);
+        let done = stream(
+            &plan,
+            &RewriteOptions::default(),
+            input.as_bytes(),
+            Vec::new(),
+        );
+        done.result.unwrap();
+        assert_eq!(
+            String::from_utf8(done.sink).unwrap(),
+            output,
+            "example {examples} in RULES.md:\n{text}"
+        );
+        demonstrated += 1;
+    }
+    assert!(examples >= 20, "RULES.md has {examples} rule examples");
+    assert!(
+        demonstrated >= 15,
+        "RULES.md shows input and output for {demonstrated} examples"
+    );
+}
