@@ -332,3 +332,13 @@ fn conditions_and_templates_apply_per_request_through_viceroy() {
     assert!(!page.contains("data-beta"), "{page}");
     assert!(page.contains("<p id=hi>US  /index.html</p>"), "{page}");
 }
+
+#[test]
+fn a_store_without_an_index_falls_back_to_the_built_in_rules() {
+    let stack = Stack::with_store_json("{}").unwrap();
+    let response = stack.get("/news/article.html").send().unwrap();
+    assert_eq!(response.status, 200);
+    assert!(response.text().contains(BANNER), "the built-in rules (rules/store.json) apply");
+    let logs = stack.service.wait_for_lines("applying the rules built into this version", 1, Duration::from_secs(5));
+    assert!(logs[0].contains("has no `rules` index"), "{logs:?}");
+}
