@@ -6,21 +6,21 @@
 //! regexes and templates are compiled, names are checked. A rule that fails is reported
 //! and left out while the others still apply.
 
-use std::borrow::Cow;
-use std::cell::Cell;
 use std::collections::HashMap;
-use std::rc::Rc;
 
-use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element};
-use lol_html::{DocumentContentHandlers, ElementContentHandlers, Selector, Settings};
+use lol_html::Selector;
 use regex::Regex;
 
 use crate::conditions::Condition;
+use crate::handlers::{Markup, Plan, PlannedAction, PlannedRule, Slot, TextRule};
 use crate::pattern::compile_regex;
 use crate::request::RequestContext;
-use crate::rules::{Action, Content, Rule, RuleError, SourcedRule, parse_entry};
+use crate::rules::{
+    Action, Content, ReplaceText, Rule, RuleError, SourcedRule, TextTarget, parse_entry,
+};
 use crate::selector::parse_selector;
 use crate::template::{Escaping, Template};
+use crate::text::Finder;
 
 /// Rules ready to run: each selector parsed, each action and condition checked. Build it
 /// once per rule-set version (the service caches it); [`plan`](Self::plan) it per request.
@@ -57,17 +57,7 @@ enum CompiledAction {
     RemoveComments,
     ReplaceComments(CompiledContent),
     AppendToDocument(CompiledContent),
-}
-
-/// Where element content goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
-    Before,
-    After,
-    Prepend,
-    Append,
-    Replace,
-    SetInner,
+    ReplaceText(Box<TextRule>),
 }
 
 #[derive(Debug, Clone)]
@@ -76,29 +66,13 @@ struct CompiledContent {
     kind: Markup,
 }
 
-/// How inserted content is treated (lol_html's `ContentType`, which is not `Debug`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Markup {
-    Html,
-    Text,
-}
-
-impl Markup {
-    fn content_type(self) -> ContentType {
-        match self {
-            Markup::Html => ContentType::Html,
-            Markup::Text => ContentType::Text,
-        }
-    }
-}
-
 /// Which part of a page an action works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
     /// Elements: needs a selector.
     Element,
-    /// Comments: inside the selected elements, or everywhere without a selector.
-    Comments,
+    /// Comments and text: inside the selected elements, or everywhere without a selector.
+    Content,
     /// The end of the document: takes no selector.
     Document,
 }
@@ -294,6 +268,73 @@ fn compile_action(
         Action::RemoveComments => CompiledAction::RemoveComments,
         Action::ReplaceComments(c) => CompiledAction::ReplaceComments(content(c)?),
         Action::AppendToDocument(c) => CompiledAction::AppendToDocument(content(c)?),
+        Action::ReplaceText(replace) => CompiledAction::ReplaceText(Box::new(
+            compile_text_rule(replace).map_err(|(sub, reason)| (field(sub), reason))?,
+        )),
+    })
+}
+
+/// The text kinds `replace_text` changes when the rule does not say.
+const DEFAULT_TEXT_TARGETS: [TextTarget; 2] = [TextTarget::Text, TextTarget::Title];
+
+fn compile_text_rule(rule: &ReplaceText) -> Result<TextRule, (&'static str, String)> {
+    let flags = if rule.case_insensitive { "(?i)" } else { "" };
+    let finder = match (&rule.find, &rule.regex) {
+        (Some(find), None) => {
+            if find.is_empty() {
+                return Err(("find", "the text to find is empty".into()));
+            }
+            Finder::literal(find, rule.case_insensitive).map_err(|reason| ("find", reason))?
+        }
+        (None, Some(pattern)) => {
+            let regex = compile_regex(&format!("{flags}{pattern}")).map_err(|reason| {
+                (
+                    "regex",
+                    reason.replace(&format!("{flags}{pattern}"), pattern),
+                )
+            })?;
+            if regex.is_match("") {
+                return Err((
+                    "regex",
+                    format!(
+                        "the regex {pattern:?} matches empty text, so it would insert the replacement between every character; make it match at least one character"
+                    ),
+                ));
+            }
+            check_replacement(&regex, &rule.replace).map_err(|reason| ("replace", reason))?;
+            Finder::Pattern { regex }
+        }
+        (Some(_), Some(_)) => {
+            return Err(("", "give `find` (literal text) or `regex`, not both".into()));
+        }
+        (None, None) => {
+            return Err((
+                "",
+                "say what to look for: `find` (literal text) or `regex`".into(),
+            ));
+        }
+    };
+    if rule.max == Some(0) {
+        return Err((
+            "max",
+            "0 replacements would do nothing; leave `max` out to replace every match".into(),
+        ));
+    }
+    let targets = match &rule.targets {
+        Some(targets) if targets.is_empty() => {
+            return Err((
+                "in",
+                "an empty list changes nothing; leave `in` out for text and titles".into(),
+            ));
+        }
+        Some(targets) => targets.clone(),
+        None => DEFAULT_TEXT_TARGETS.to_vec(),
+    };
+    Ok(TextRule {
+        finder,
+        replacement: rule.replace.clone(),
+        max: rule.max,
+        targets,
     })
 }
 
@@ -324,12 +365,15 @@ fn action_name(action: &Action) -> &'static str {
         Action::RemoveComments => "remove_comments",
         Action::ReplaceComments(_) => "replace_comments",
         Action::AppendToDocument(_) => "append_to_document",
+        Action::ReplaceText(_) => "replace_text",
     }
 }
 
 fn scope(action: &Action) -> Scope {
     match action {
-        Action::RemoveComments | Action::ReplaceComments(_) => Scope::Comments,
+        Action::RemoveComments | Action::ReplaceComments(_) | Action::ReplaceText(_) => {
+            Scope::Content
+        }
         Action::AppendToDocument(_) => Scope::Document,
         _ => Scope::Element,
     }
@@ -454,246 +498,8 @@ impl CompiledAction {
                 let (text, kind) = content(c);
                 PlannedAction::AppendToDocument(text, kind)
             }
+            CompiledAction::ReplaceText(rule) => PlannedAction::ReplaceText(rule),
         }
-    }
-}
-
-/// The rules that apply to one request, in order, ready to become lol_html handlers.
-#[derive(Debug, Default)]
-pub struct Plan<'r> {
-    rules: Vec<PlannedRule<'r>>,
-    not_applicable: Vec<&'r str>,
-}
-
-#[derive(Debug)]
-struct PlannedRule<'r> {
-    id: &'r str,
-    selector: Option<&'r Selector>,
-    actions: Vec<PlannedAction<'r>>,
-}
-
-#[derive(Debug)]
-enum PlannedAction<'r> {
-    Insert(Slot, Cow<'r, str>, Markup),
-    Remove,
-    Unwrap,
-    SetAttribute(&'r str, Cow<'r, str>),
-    RemoveAttribute(&'r str),
-    RewriteAttribute(&'r str, &'r Regex, &'r str),
-    RenameTag(&'r str),
-    RemoveComments,
-    ReplaceComments(Cow<'r, str>, Markup),
-    AppendToDocument(Cow<'r, str>, Markup),
-}
-
-impl<'r> Plan<'r> {
-    /// The ids of the rules that apply, in order.
-    pub fn rule_ids(&self) -> impl Iterator<Item = &'r str> + '_ {
-        self.rules.iter().map(|rule| rule.id)
-    }
-
-    /// The ids of the rules whose conditions do not hold for this request.
-    pub fn not_applicable(&self) -> &[&'r str] {
-        &self.not_applicable
-    }
-
-    /// How many rules apply.
-    pub fn len(&self) -> usize {
-        self.rules.len()
-    }
-
-    /// True when no rule applies.
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-
-    /// lol_html settings whose handlers apply this plan; `hits[i]` counts what rule `i` of
-    /// the plan acted on (elements, comments, the document end).
-    ///
-    /// Order: handlers run in rule order, actions in the order written. lol_html puts each
-    /// `after` and `prepend` closest to the element, so repeated calls come out reversed,
-    /// and runs document-end handlers last registered first; those are therefore registered
-    /// in reverse, so several insertions at one place come out in the order editors wrote.
-    pub(crate) fn settings<'p>(&'p self, hits: &Rc<[Cell<u64>]>) -> Settings<'p, 'p> {
-        let mut settings = Settings::new();
-        let mut reversed_handlers = Vec::new();
-        let mut document_end_handlers = Vec::new();
-        for (index, rule) in self.rules.iter().enumerate() {
-            let count = Counter {
-                hits: Rc::clone(hits),
-                index,
-            };
-            let (element, comments, document) = split_by_scope(&rule.actions);
-            let (reversed, in_order): (Vec<_>, Vec<_>) = element
-                .into_iter()
-                .partition(|action| inserts_in_reverse(action));
-            let counted_in_order = !in_order.is_empty();
-            if let (Some(selector), true) = (rule.selector, counted_in_order) {
-                let count = count.clone();
-                settings = settings.append_element_content_handler((
-                    Cow::Borrowed(selector),
-                    ElementContentHandlers::default().element(move |el: &mut Element| {
-                        count.hit();
-                        in_order
-                            .iter()
-                            .try_for_each(|action| apply_to_element(action, el))
-                    }),
-                ));
-            }
-            if let (Some(selector), false) = (rule.selector, reversed.is_empty()) {
-                reversed_handlers.push((
-                    selector,
-                    reversed,
-                    (!counted_in_order).then(|| count.clone()),
-                ));
-            }
-            if !comments.is_empty() {
-                let count = count.clone();
-                let handler = move |comment: &mut Comment| {
-                    count.hit();
-                    comments
-                        .iter()
-                        .for_each(|action| apply_to_comment(action, comment));
-                    Ok(())
-                };
-                settings = match rule.selector {
-                    Some(selector) => settings.append_element_content_handler((
-                        Cow::Borrowed(selector),
-                        ElementContentHandlers::default().comments(handler),
-                    )),
-                    None => settings.append_document_content_handler(
-                        DocumentContentHandlers::default().comments(handler),
-                    ),
-                };
-            }
-            if !document.is_empty() {
-                document_end_handlers.push((document, count));
-            }
-        }
-        // lol_html runs document-end handlers last registered first.
-        for (actions, count) in document_end_handlers.into_iter().rev() {
-            settings = settings.append_document_content_handler(
-                DocumentContentHandlers::default().end(move |end: &mut DocumentEnd| {
-                    count.hit();
-                    actions
-                        .iter()
-                        .for_each(|action| apply_to_document_end(action, end));
-                    Ok(())
-                }),
-            );
-        }
-        for (selector, actions, count) in reversed_handlers.into_iter().rev() {
-            settings = settings.append_element_content_handler((
-                Cow::Borrowed(selector),
-                ElementContentHandlers::default().element(move |el: &mut Element| {
-                    if let Some(count) = &count {
-                        count.hit();
-                    }
-                    actions
-                        .iter()
-                        .rev()
-                        .try_for_each(|action| apply_to_element(action, el))
-                }),
-            ));
-        }
-        settings
-    }
-}
-
-/// Increments one rule's hit count.
-#[derive(Clone)]
-struct Counter {
-    hits: Rc<[Cell<u64>]>,
-    index: usize,
-}
-
-impl Counter {
-    fn hit(&self) {
-        let cell = &self.hits[self.index];
-        cell.set(cell.get() + 1);
-    }
-}
-
-type ActionRefs<'a, 'r> = Vec<&'a PlannedAction<'r>>;
-
-fn split_by_scope<'a, 'r>(
-    actions: &'a [PlannedAction<'r>],
-) -> (ActionRefs<'a, 'r>, ActionRefs<'a, 'r>, ActionRefs<'a, 'r>) {
-    let mut element = Vec::new();
-    let mut comments = Vec::new();
-    let mut document = Vec::new();
-    for action in actions {
-        match action {
-            PlannedAction::RemoveComments | PlannedAction::ReplaceComments(..) => {
-                comments.push(action)
-            }
-            PlannedAction::AppendToDocument(..) => document.push(action),
-            _ => element.push(action),
-        }
-    }
-    (element, comments, document)
-}
-
-fn inserts_in_reverse(action: &PlannedAction<'_>) -> bool {
-    matches!(
-        action,
-        PlannedAction::Insert(Slot::After | Slot::Prepend, ..)
-    )
-}
-
-fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> lol_html::HandlerResult {
-    // Once an element is removed or replaced, lol_html would still emit content appended
-    // inside it; editors expect it gone with the element. Only before/after still apply.
-    if el.removed()
-        && !matches!(
-            action,
-            PlannedAction::Insert(Slot::Before | Slot::After, ..)
-        )
-    {
-        return Ok(());
-    }
-    match action {
-        PlannedAction::Insert(slot, text, kind) => {
-            let kind = kind.content_type();
-            match slot {
-                Slot::Before => el.before(text, kind),
-                Slot::After => el.after(text, kind),
-                Slot::Prepend => el.prepend(text, kind),
-                Slot::Append => el.append(text, kind),
-                Slot::Replace => el.replace(text, kind),
-                Slot::SetInner => el.set_inner_content(text, kind),
-            }
-        }
-        PlannedAction::Remove => el.remove(),
-        PlannedAction::Unwrap => el.remove_and_keep_content(),
-        PlannedAction::SetAttribute(name, value) => el.set_attribute(name, value)?,
-        PlannedAction::RemoveAttribute(name) => el.remove_attribute(name),
-        PlannedAction::RewriteAttribute(name, pattern, replacement) => {
-            if let Some(value) = el.get_attribute(name)
-                && let Cow::Owned(rewritten) = pattern.replace_all(&value, *replacement)
-            {
-                el.set_attribute(name, &rewritten)?;
-            }
-        }
-        PlannedAction::RenameTag(tag) => el.set_tag_name(tag)?,
-        PlannedAction::RemoveComments
-        | PlannedAction::ReplaceComments(..)
-        | PlannedAction::AppendToDocument(..) => {}
-    }
-    Ok(())
-}
-
-fn apply_to_comment(action: &PlannedAction<'_>, comment: &mut Comment) {
-    match action {
-        PlannedAction::RemoveComments => comment.remove(),
-        PlannedAction::ReplaceComments(text, kind) => comment.replace(text, kind.content_type()),
-        _ => {}
-    }
-}
-
-fn apply_to_document_end(action: &PlannedAction<'_>, end: &mut DocumentEnd) {
-    if let PlannedAction::AppendToDocument(text, kind) = action {
-        end.append(text, kind.content_type());
     }
 }
 

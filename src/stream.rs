@@ -14,7 +14,7 @@ use std::rc::Rc;
 use lol_html::errors::RewritingError;
 use lol_html::{HtmlRewriter, MemorySettings, OutputSink};
 
-use crate::compile::Plan;
+use crate::handlers::Plan;
 
 /// Knobs for one rewrite.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -338,7 +338,102 @@ fn a_store_without_an_index_falls_back_to_the_built_in_rules() {
     let stack = Stack::with_store_json("{}").unwrap();
     let response = stack.get("/news/article.html").send().unwrap();
     assert_eq!(response.status, 200);
-    assert!(response.text().contains(BANNER), "the built-in rules (rules/store.json) apply");
-    let logs = stack.service.wait_for_lines("applying the rules built into this version", 1, Duration::from_secs(5));
+    assert!(
+        response.text().contains(BANNER),
+        "the built-in rules (rules/store.json) apply"
+    );
+    let logs = stack.service.wait_for_lines(
+        "applying the rules built into this version",
+        1,
+        Duration::from_secs(5),
+    );
     assert!(logs[0].contains("has no `rules` index"), "{logs:?}");
+}
+
+const TEXT_RULES: &[(&str, &str)] = &[
+    (
+        "10-banner",
+        r#"{"id":"banner","selector":"body","actions":[{"prepend":{"html":"<div class=\"edge-banner\" role=\"note\">Sale</div>"}}]}"#,
+    ),
+    (
+        "20-cat",
+        r#"{"id":"cat-dog","actions":[{"replace_text":{"find":"cat","replace":"dog"}}]}"#,
+    ),
+    (
+        "30-quick",
+        r#"{"id":"slow","actions":[{"replace_text":{"regex":"quick (brown)","replace":"slow $1"}}]}"#,
+    ),
+];
+
+#[test]
+fn heap_stays_flat_for_a_50_mb_text_node_under_text_rules() {
+    let stack = Stack::with_store_json(&store_json(TEXT_RULES)).unwrap();
+    let small = stack.get("/generate?shape=text&bytes=1024").send().unwrap();
+    assert!(small.complete);
+    assert!(
+        small.text().contains("The slow brown dog jumps"),
+        "{}",
+        small.text()
+    );
+    assert_eq!(
+        stack
+            .service
+            .wait_for_heap_reports(1, Duration::from_secs(10))
+            .len(),
+        1
+    );
+
+    let size: u64 = 50_000_000;
+    let big = stack
+        .get(&format!("/generate?shape=text&bytes={size}"))
+        .keep(256 << 10)
+        .send()
+        .unwrap();
+    assert!(big.complete, "{:?}", big.failure);
+    let head = String::from_utf8_lossy(&big.body);
+    assert!(head.contains(BANNER) && head.contains("The slow brown dog jumps"));
+    assert!(
+        !head.contains(" cat ") && !head.contains("quick"),
+        "every match replaced"
+    );
+
+    let heaps = stack
+        .service
+        .wait_for_heap_reports(2, Duration::from_secs(10));
+    let (small_heap, big_heap) = (heaps[0], heaps[1]);
+    println!(
+        "heap with text rules: 1 KB text node {small_heap:.2} MiB, 50 MB text node {big_heap:.2} MiB"
+    );
+    assert!(
+        big_heap <= small_heap * 1.5,
+        "50 MB text node used {big_heap:.2} MiB, 1 KB {small_heap:.2} MiB"
+    );
+    // The regex rule let go of the node every 64 KiB, and said so once.
+    let overflow = stack
+        .service
+        .wait_for_lines("longer than 64 KiB", 1, Duration::from_secs(5));
+    assert_eq!(overflow.len(), 1, "{overflow:?}");
+    assert!(overflow[0].contains("\"slow\""), "{overflow:?}");
+}
+
+#[test]
+fn text_rules_keep_the_page_streaming() {
+    let stack = Stack::with_store_json(&store_json(TEXT_RULES)).unwrap();
+    let path = format!(
+        "/news/article.html{}",
+        query(&[("chunks", "8"), ("delay_ms", "500")])
+    );
+    let response = stack.get(&path).send().unwrap();
+    assert!(response.complete, "{:?}", response.failure);
+    assert!(
+        response.text().contains("new dog shelter"),
+        "{}",
+        response.text()
+    );
+    let first_byte = response.first_body_byte.expect("a body arrived");
+    assert!(
+        first_byte + Duration::from_millis(2000) < response.elapsed,
+        "first body byte after {first_byte:?} of {:?}: text rules made the page wait",
+        response.elapsed
+    );
 }

@@ -10,6 +10,7 @@
 //! | `type=T`         | Content-Type T (default: from the file extension)                   |
 //! | `header=N:V`     | add a header (repeatable)                                           |
 //! | `bytes=N`        | with `/generate`: an HTML page of exactly N bytes, made on the fly  |
+//! | `shape=S`        | with `/generate`: `paragraphs` (default) or `text` (one text node)  |
 //! | `chunks=N`       | send the body in N chunked-encoding pieces ...                      |
 //! | `delay_ms=D`     | ... waiting D ms before each piece after the first (a drip)         |
 //! | `gzip=1`         | gzip the body (Content-Encoding: gzip)                              |
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use edge_rewriter::{parse_query, percent_decode};
 use flate2::Compression;
 use flate2::read::GzEncoder;
 
@@ -127,45 +129,11 @@ fn parse_request_line(line: &str) -> io::Result<Ask> {
         .next()
         .ok_or_else(|| bad_input("no request target".into()))?;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let query = query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
-        })
-        .collect();
     Ok(Ask {
         method,
         path: percent_decode(path),
-        query,
+        query: parse_query(query),
     })
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
-            .then(|| Some(hex_value(bytes[i + 1])? * 16 + hex_value(bytes[i + 2])?))
-            .flatten();
-        match (escaped, bytes[i]) {
-            (Some(byte), _) => {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-            (None, b'+') => out.push(b' '),
-            (None, byte) => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    (digit as char).to_digit(16).map(|value| value as u8)
 }
 
 /// The body to send and its length when known.
@@ -179,8 +147,11 @@ struct Payload {
 fn payload_for(dir: &Path, ask: &Ask) -> io::Result<Payload> {
     if ask.path == "/generate" {
         let size = ask.number("bytes")?.unwrap_or(1024);
+        let shape_name = ask.param("shape").unwrap_or("paragraphs");
+        let shape = Shape::named(shape_name)
+            .ok_or_else(|| bad_input(format!("shape={shape_name}: use paragraphs or text")))?;
         return Ok(Payload {
-            reader: Box::new(GeneratedPage::new(size)),
+            reader: Box::new(GeneratedPage::new(size, shape)),
             len: Some(size),
             content_type: "text/html; charset=utf-8".into(),
             status: 200,
@@ -352,44 +323,74 @@ fn bad_input(message: String) -> io::Error {
 }
 
 /// An HTML page of exactly `size` bytes, produced as it is read: a 1 GB page costs no
-/// memory. Its head and body tags come first so rules have something to match.
+/// memory. A head, a unit repeated to fill the size, a tail.
 pub struct GeneratedPage {
     size: u64,
     position: u64,
+    shape: Shape,
 }
 
-const GENERATED_HEAD: &[u8] =
-    b"<!doctype html><html><head><title>Generated page</title></head><body><h1>Generated</h1>\n";
-const GENERATED_TAIL: &[u8] = b"</body></html>\n";
-const GENERATED_PARAGRAPH: &[u8] =
-    b"<p class=\"filler\">The quick brown cat jumps over the lazy dog, <a href=\"http://example.com/\">again</a>.</p>\n";
+/// The shapes `/generate?shape=...` produces.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    head: &'static [u8],
+    unit: &'static [u8],
+    tail: &'static [u8],
+}
+
+impl Shape {
+    /// Paragraphs with a link each (the default).
+    pub const PARAGRAPHS: Shape = Shape {
+        head: b"<!doctype html><html><head><title>Generated page</title></head><body><h1>Generated</h1>\n",
+        unit: b"<p class=\"filler\">The quick brown cat jumps over the lazy dog, <a href=\"http://example.com/\">again</a>.</p>\n",
+        tail: b"</body></html>\n",
+    };
+    /// One paragraph holding a single text node of the whole size.
+    pub const TEXT: Shape = Shape {
+        head: b"<!doctype html><html><head><title>Generated text</title></head><body><h1>Generated</h1><p>",
+        unit: b"The quick brown cat jumps over the lazy dog. ",
+        tail: b"</p></body></html>\n",
+    };
+
+    /// The shape called `name` in a query.
+    pub fn named(name: &str) -> Option<Shape> {
+        match name {
+            "paragraphs" => Some(Shape::PARAGRAPHS),
+            "text" => Some(Shape::TEXT),
+            _ => None,
+        }
+    }
+}
 
 impl GeneratedPage {
-    /// A page of `size` bytes (a tiny size gives a truncated head, still `size` bytes).
-    pub fn new(size: u64) -> Self {
-        Self { size, position: 0 }
+    /// A page of `size` bytes in `shape` (a tiny size gives a truncated head, still `size` bytes).
+    pub fn new(size: u64, shape: Shape) -> Self {
+        Self {
+            size,
+            position: 0,
+            shape,
+        }
     }
 
     fn byte_at(&self, position: u64) -> u8 {
-        let head = GENERATED_HEAD.len() as u64;
-        let tail = GENERATED_TAIL.len() as u64;
-        if self.size >= head + tail {
-            if position < head {
-                return GENERATED_HEAD[position as usize];
-            }
-            if position >= self.size - tail {
-                return GENERATED_TAIL[(position - (self.size - tail)) as usize];
-            }
-            let offset = (position - head) % GENERATED_PARAGRAPH.len() as u64;
-            // The last filler paragraph may be cut short; pad it with spaces, never half a tag.
-            let paragraph_start = position - offset;
-            if paragraph_start + GENERATED_PARAGRAPH.len() as u64 > self.size - tail {
-                return b' ';
-            }
-            GENERATED_PARAGRAPH[offset as usize]
-        } else {
-            b' '
+        let Shape { head, unit, tail } = self.shape;
+        let (head_len, tail_len, unit_len) =
+            (head.len() as u64, tail.len() as u64, unit.len() as u64);
+        if self.size < head_len + tail_len {
+            return b' ';
         }
+        if position < head_len {
+            return head[position as usize];
+        }
+        if position >= self.size - tail_len {
+            return tail[(position - (self.size - tail_len)) as usize];
+        }
+        let offset = (position - head_len) % unit_len;
+        // The last unit may be cut short; pad it with spaces, never half a tag.
+        if position - offset + unit_len > self.size - tail_len {
+            return b' ';
+        }
+        unit[offset as usize]
     }
 }
 
@@ -432,7 +433,9 @@ mod tests {
     fn generated_pages_have_the_exact_size_and_shape() {
         for size in [0, 10, 200, 1000, 100_003] {
             let mut page = Vec::new();
-            GeneratedPage::new(size).read_to_end(&mut page).unwrap();
+            GeneratedPage::new(size, Shape::PARAGRAPHS)
+                .read_to_end(&mut page)
+                .unwrap();
             assert_eq!(page.len() as u64, size);
             if size >= 200 {
                 let text = String::from_utf8(page).unwrap();
@@ -440,6 +443,17 @@ mod tests {
                 assert!(text.ends_with("</body></html>\n"));
             }
         }
+    }
+
+    #[test]
+    fn a_text_shaped_page_is_one_text_node() {
+        let mut page = String::new();
+        GeneratedPage::new(10_000, Shape::TEXT)
+            .read_to_string(&mut page)
+            .unwrap();
+        let body = page.split("<p>").nth(1).unwrap();
+        assert!(!body.trim_end_matches("</p></body></html>\n").contains('<'));
+        assert_eq!(page.len(), 10_000);
     }
 
     #[test]

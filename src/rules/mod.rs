@@ -8,7 +8,7 @@ mod schema;
 mod when;
 
 pub use error::RuleError;
-pub use model::{Action, Content, RewriteAttribute, Rule, SetAttribute};
+pub use model::{Action, Content, ReplaceText, RewriteAttribute, Rule, SetAttribute, TextTarget};
 pub use parse::{SourcedRule, parse_entry};
 pub use schema::json_schema;
 pub use when::{NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};

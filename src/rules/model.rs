@@ -81,6 +81,50 @@ pub enum Action {
     ReplaceComments(Content),
     /// Append content at the very end of the document. Takes no selector.
     AppendToDocument(Content),
+    /// Find and replace text (inside the selected elements, or everywhere without a
+    /// selector), correctly even when the page arrives in pieces.
+    ReplaceText(ReplaceText),
+}
+
+/// `replace_text`: what to find, what to put instead, and where to look.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceText {
+    /// A literal text to find. Give `find` or `regex`.
+    #[serde(default)]
+    pub find: Option<String>,
+    /// A regular expression to find (Rust `regex` syntax). Give `find` or `regex`.
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// The text put in place of each match. With `regex`, `$1` or `${name}` insert capture
+    /// groups and `$$` is a `$`. Inserted as text: `<`, `>`, `&` are escaped.
+    pub replace: String,
+    /// Match regardless of case. Default `false`.
+    #[serde(default)]
+    pub case_insensitive: bool,
+    /// Replace at most this many matches per page (the first ones). Default: all.
+    #[serde(default)]
+    pub max: Option<u64>,
+    /// Which text to change. Default `["text", "title"]`: ordinary text and the page title,
+    /// never form fields, scripts or styles unless listed.
+    #[serde(default, rename = "in")]
+    pub targets: Option<Vec<TextTarget>>,
+}
+
+/// A kind of text `replace_text` may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TextTarget {
+    /// Ordinary text in the page body and head.
+    Text,
+    /// The `<title>`.
+    Title,
+    /// `<textarea>` contents (a form's default value).
+    Textarea,
+    /// `<script>` source, matched and replaced as written.
+    Script,
+    /// `<style>` source, matched and replaced as written.
+    Style,
 }
 
 /// Content to insert: markup inserted as is, or text that is escaped first. Both may use

@@ -1,0 +1,9 @@
+//! Text replacement (`replace_text`) that is correct across chunk boundaries, in bounded
+//! memory: the streaming replacer, and the character references it decodes.
+
+mod entities;
+mod entities_table;
+mod replacer;
+
+pub use replacer::REGEX_HOLD_LIMIT;
+pub(crate) use replacer::{Finder, TextReplacer, TextSyntax};

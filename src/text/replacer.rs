@@ -1,0 +1,495 @@
+//! Find-and-replace over a text node that arrives in pieces of any size.
+//!
+//! lol_html hands text over in fragments as small as one character, split wherever the
+//! network split the page, so each text rule keeps back just enough text to finish a match
+//! that may continue in the next piece:
+//!
+//! * a literal pattern keeps back at most its length less one character, and only when the
+//!   text ends with the start of the pattern (plus, when references are decoded, a
+//!   reference still being completed, at most 32 bytes);
+//! * a regex may match any length, so it keeps the text node until it ends, up to
+//!   [`REGEX_HOLD_LIMIT`]; past that the held text is processed and sent, and a match
+//!   across that point may be missed (logged once per page and rule).
+//!
+//! What was kept back is sent with the next piece, so the output equals that of the page
+//! in one piece, whatever the split. Outside matches, the source bytes pass unchanged.
+
+use memchr::memmem;
+use regex::{Captures, Regex};
+
+use super::entities::{MAX_REFERENCE_LEN, decode, verbatim};
+use crate::pattern::compile_regex;
+
+/// Text a regex rule keeps per text node before it must let go of it.
+pub const REGEX_HOLD_LIMIT: usize = 64 << 10;
+
+/// What a text rule looks for.
+#[derive(Debug, Clone)]
+pub(crate) enum Finder {
+    /// Exact text, found with a substring search (no regex machinery per piece).
+    Exact {
+        searcher: Box<memmem::Finder<'static>>,
+        pattern: String,
+    },
+    /// Text in any case (`(?i)` and the escaped text).
+    AnyCase { regex: Regex, pattern: Vec<char> },
+    /// A regular expression.
+    Pattern { regex: Regex },
+}
+
+impl Finder {
+    /// A finder for the literal `text`.
+    pub(crate) fn literal(text: &str, case_insensitive: bool) -> Result<Finder, String> {
+        if !case_insensitive {
+            return Ok(Finder::Exact {
+                searcher: Box::new(memmem::Finder::new(text).into_owned()),
+                pattern: text.to_owned(),
+            });
+        }
+        let regex = compile_regex(&format!("(?i){}", regex::escape(text)))?;
+        Ok(Finder::AnyCase {
+            regex,
+            pattern: text.chars().collect(),
+        })
+    }
+
+    /// Calls `found(start, end, captures)` for each match in `view`, left to right, until
+    /// it returns `false`. Captures are only looked for when `with_captures`.
+    fn each_match(
+        &self,
+        view: &str,
+        with_captures: bool,
+        mut found: impl FnMut(usize, usize, Option<&Captures<'_>>) -> bool,
+    ) {
+        match self {
+            Finder::Exact { searcher, pattern } => {
+                for start in searcher.find_iter(view.as_bytes()) {
+                    if !found(start, start + pattern.len(), None) {
+                        return;
+                    }
+                }
+            }
+            Finder::AnyCase { regex, .. } | Finder::Pattern { regex } if !with_captures => {
+                for m in regex.find_iter(view) {
+                    if !found(m.start(), m.end(), None) {
+                        return;
+                    }
+                }
+            }
+            Finder::AnyCase { regex, .. } | Finder::Pattern { regex } => {
+                for captures in regex.captures_iter(view) {
+                    let whole = captures.get(0).expect("group 0 is the match");
+                    if !found(whole.start(), whole.end(), Some(&captures)) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How replaced text is written into the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextSyntax {
+    /// Ordinary text, titles, textareas: references are decoded before matching and the
+    /// replacement is escaped.
+    Markup,
+    /// Script and style text: matched and replaced as written.
+    Raw,
+}
+
+/// One text rule's state for one page.
+#[derive(Debug)]
+pub(crate) struct TextReplacer<'p> {
+    finder: &'p Finder,
+    replacement: &'p str,
+    /// Whether `replacement` uses `$1`-style references (regex only).
+    expands: bool,
+    max: Option<u64>,
+    /// Replacements made on this page.
+    pub replaced: u64,
+    /// Times a text node outgrew [`REGEX_HOLD_LIMIT`] on this page.
+    pub overflows: u64,
+    held: String,
+    out: String,
+}
+
+impl<'p> TextReplacer<'p> {
+    pub(crate) fn new(finder: &'p Finder, replacement: &'p str, max: Option<u64>) -> Self {
+        let expands = matches!(finder, Finder::Pattern { .. }) && replacement.contains('$');
+        Self {
+            finder,
+            replacement,
+            expands,
+            max,
+            replaced: 0,
+            overflows: 0,
+            held: String::new(),
+            out: String::new(),
+        }
+    }
+
+    /// Takes the next piece of a text node; returns what to write in its place, or `None`
+    /// when the piece passes unchanged.
+    pub(crate) fn feed(&mut self, piece: &str, last: bool, syntax: TextSyntax) -> Option<&str> {
+        if self.held.is_empty() && (self.exhausted() || (piece.is_empty() && last)) {
+            return None;
+        }
+        self.out.clear();
+        match self.finder {
+            Finder::Exact { .. } | Finder::AnyCase { .. } => self.feed_literal(piece, last, syntax),
+            Finder::Pattern { .. } => self.feed_pattern(piece, last, syntax),
+        }
+    }
+
+    fn exhausted(&self) -> bool {
+        self.max.is_some_and(|max| self.replaced >= max)
+    }
+
+    fn feed_literal(&mut self, piece: &str, last: bool, syntax: TextSyntax) -> Option<&str> {
+        if self.held.is_empty() {
+            let (consumed, changed) = self.process(piece, last, syntax);
+            if !changed {
+                return None;
+            }
+            self.held.push_str(&piece[consumed..]);
+        } else {
+            let mut buffer = std::mem::take(&mut self.held);
+            buffer.push_str(piece);
+            let consumed = self.process_into_out(&buffer, last, syntax);
+            buffer.drain(..consumed);
+            self.held = buffer;
+        }
+        Some(&self.out)
+    }
+
+    fn feed_pattern(&mut self, piece: &str, last: bool, syntax: TextSyntax) -> Option<&str> {
+        self.held.push_str(piece);
+        let mut buffer = std::mem::take(&mut self.held);
+        let mut overflowed = false;
+        while !last && buffer.len() > REGEX_HOLD_LIMIT {
+            let split = overflow_split(&buffer, syntax);
+            self.process_into_out(&buffer[..split], true, syntax);
+            buffer.drain(..split);
+            overflowed = true;
+        }
+        if overflowed {
+            self.overflows += 1;
+        }
+        if last {
+            self.process_into_out(&buffer, true, syntax);
+            buffer.clear();
+        }
+        self.held = buffer;
+        Some(&self.out)
+    }
+
+    /// [`process`](Self::process), with unchanged text copied to `out` too.
+    fn process_into_out(&mut self, text: &str, complete: bool, syntax: TextSyntax) -> usize {
+        let (consumed, changed) = self.process(text, complete, syntax);
+        if !changed {
+            self.out.push_str(&text[..consumed]);
+        }
+        consumed
+    }
+
+    /// Replaces matches in `text`, appending the result to `out`, and returns how many
+    /// source bytes are done (the rest must be fed again with what follows; with
+    /// `complete`, all are done) and whether anything differs from `text`. When nothing
+    /// differs, `out` is left untouched.
+    fn process(&mut self, text: &str, complete: bool, syntax: TextSyntax) -> (usize, bool) {
+        let decoded = match syntax {
+            TextSyntax::Markup => decode(text, complete),
+            TextSyntax::Raw => verbatim(text),
+        };
+        let view: &str = &decoded.text;
+        let finder = self.finder;
+        let (replacement, max, expands) = (self.replacement, self.max, self.expands);
+        let (out, replaced) = (&mut self.out, &mut self.replaced);
+        let mut emitted_raw = 0;
+        let mut matched_to = 0;
+        let mut expanded = String::new();
+        finder.each_match(view, expands, |start, end, captures| {
+            if max.is_some_and(|max| *replaced >= max) {
+                return false;
+            }
+            let (raw_from, raw_to) = (decoded.raw_start(start), decoded.raw_end(end));
+            out.push_str(&text[emitted_raw..raw_from]);
+            let with = match captures {
+                Some(captures) => {
+                    expanded.clear();
+                    captures.expand(replacement, &mut expanded);
+                    expanded.as_str()
+                }
+                None => replacement,
+            };
+            match syntax {
+                TextSyntax::Markup => escape_text_into(with, out),
+                TextSyntax::Raw => out.push_str(with),
+            }
+            *replaced += 1;
+            emitted_raw = raw_to;
+            matched_to = end;
+            true
+        });
+        let keep_from = if complete {
+            text.len()
+        } else {
+            let pending = self.pending_match_start(view, matched_to);
+            decoded
+                .raw_start(pending)
+                .min(decoded.covered)
+                .max(emitted_raw)
+        };
+        if emitted_raw == 0 && keep_from == text.len() && matched_to == 0 {
+            return (text.len(), false);
+        }
+        self.out.push_str(&text[emitted_raw..keep_from]);
+        (keep_from, true)
+    }
+
+    /// Where a match that the next piece may complete could start: the longest tail of
+    /// `view[from..]` that begins the literal pattern (shorter than the pattern).
+    fn pending_match_start(&self, view: &str, from: usize) -> usize {
+        let (first, length, case_insensitive) = match self.finder {
+            Finder::Exact { pattern, .. } => {
+                (pattern.chars().next(), pattern.chars().count(), false)
+            }
+            Finder::AnyCase { pattern, .. } => (pattern.first().copied(), pattern.len(), true),
+            Finder::Pattern { .. } => return view.len(),
+        };
+        let Some(first) = first else {
+            return view.len();
+        };
+        if length < 2 || self.exhausted() {
+            return view.len();
+        }
+        let tail = &view[from..];
+        let window = tail
+            .char_indices()
+            .rev()
+            .nth(length - 2)
+            .map_or(0, |(at, _)| at);
+        let pattern_chars = || -> Box<dyn Iterator<Item = char> + '_> {
+            match self.finder {
+                Finder::Exact { pattern, .. } => Box::new(pattern.chars()),
+                Finder::AnyCase { pattern, .. } => Box::new(pattern.iter().copied()),
+                Finder::Pattern { .. } => Box::new(std::iter::empty()),
+            }
+        };
+        for (at, c) in tail[window..].char_indices() {
+            if same_char(c, first, case_insensitive)
+                && tail[window + at..]
+                    .chars()
+                    .zip(pattern_chars())
+                    .all(|(a, b)| same_char(a, b, case_insensitive))
+            {
+                return from + window + at;
+            }
+        }
+        view.len()
+    }
+}
+
+/// Characters equal for matching purposes; case-insensitively, as `(?i)` compares them.
+fn same_char(a: char, b: char, case_insensitive: bool) -> bool {
+    a == b
+        || (case_insensitive
+            && (a.to_lowercase().eq(b.to_lowercase()) || a.to_uppercase().eq(b.to_uppercase())))
+}
+
+/// Where to cut an oversized regex buffer: at the limit, on a character boundary, and not
+/// inside a character reference. Depends only on the text, so the cut is the same
+/// whatever the chunking.
+fn overflow_split(buffer: &str, syntax: TextSyntax) -> usize {
+    let mut split = REGEX_HOLD_LIMIT;
+    while !buffer.is_char_boundary(split) {
+        split -= 1;
+    }
+    if syntax == TextSyntax::Markup {
+        let window_start = split.saturating_sub(MAX_REFERENCE_LEN);
+        if let Some(amp) = buffer[..split]
+            .rfind('&')
+            .filter(|&amp| amp >= window_start)
+            && !buffer[amp..split].contains(';')
+            && amp > 0
+        {
+            split = amp;
+        }
+    }
+    split
+}
+
+/// Appends `text` escaped for HTML text content.
+fn escape_text_into(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn literal(find: &str, case_insensitive: bool) -> Finder {
+        Finder::literal(find, case_insensitive).unwrap()
+    }
+
+    fn pattern(regex: &str) -> Finder {
+        Finder::Pattern {
+            regex: compile_regex(regex).unwrap(),
+        }
+    }
+
+    /// Feeds `text` as one node in pieces of `size` bytes (at char boundaries).
+    fn run(
+        finder: &Finder,
+        replacement: &str,
+        text: &str,
+        size: usize,
+        syntax: TextSyntax,
+    ) -> (String, u64, usize) {
+        let mut replacer = TextReplacer::new(finder, replacement, None);
+        let mut out = String::new();
+        let mut max_held = 0;
+        let mut rest = text;
+        while !rest.is_empty() || out.is_empty() {
+            let mut cut = size.min(rest.len());
+            while !rest.is_char_boundary(cut) {
+                cut += 1;
+            }
+            let (piece, tail) = rest.split_at(cut);
+            let last = tail.is_empty();
+            out.push_str(replacer.feed(piece, last, syntax).unwrap_or(piece));
+            max_held = max_held.max(replacer.held.len());
+            rest = tail;
+            if last {
+                break;
+            }
+        }
+        (out, replacer.replaced, max_held)
+    }
+
+    #[test]
+    fn literal_matches_across_pieces_of_any_size() {
+        let finder = literal("cat", false);
+        let text = "the cat sat; concatenate cat. CAT";
+        for size in 1..=text.len() {
+            let (out, replaced, held) = run(&finder, "dog", text, size, TextSyntax::Markup);
+            assert_eq!(out, "the dog sat; condogenate dog. CAT", "pieces of {size}");
+            assert_eq!(replaced, 3);
+            assert!(held <= 2, "held {held} bytes for a 3-character pattern");
+        }
+    }
+
+    #[test]
+    fn case_insensitive_literals() {
+        let finder = literal("cat", true);
+        for size in [1, 2, 5, 100] {
+            assert_eq!(
+                run(&finder, "dog", "Cat CAT cAt", size, TextSyntax::Markup).0,
+                "dog dog dog"
+            );
+        }
+    }
+
+    #[test]
+    fn references_are_matched_decoded_and_bytes_elsewhere_kept() {
+        let finder = literal("Tom & Jerry", false);
+        let text = "&lt;b&gt; Tom &amp; Jerry &copy; Tom & Jerry";
+        for size in 1..=text.len() {
+            let (out, replaced, _) = run(&finder, "Cats & Dogs", text, size, TextSyntax::Markup);
+            assert_eq!(
+                out, "&lt;b&gt; Cats &amp; Dogs &copy; Cats &amp; Dogs",
+                "pieces of {size}"
+            );
+            assert_eq!(replaced, 2);
+        }
+    }
+
+    #[test]
+    fn raw_text_is_matched_and_replaced_as_written() {
+        let finder = literal("a&amp;b", false);
+        assert_eq!(
+            run(&finder, "x<y", "var s = 'a&amp;b';", 3, TextSyntax::Raw).0,
+            "var s = 'x<y';"
+        );
+    }
+
+    #[test]
+    fn regex_with_captures_across_pieces() {
+        let finder = pattern(r"\bcat(s?)\b");
+        let text = "cats and a cat, but not a catalogue";
+        for size in 1..=text.len() {
+            assert_eq!(
+                run(&finder, "dog$1", text, size, TextSyntax::Markup).0,
+                "dogs and a dog, but not a catalogue"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_n_only() {
+        let finder = literal("a", false);
+        let mut replacer = TextReplacer::new(&finder, "b", Some(2));
+        assert_eq!(
+            replacer.feed("aaaa", true, TextSyntax::Markup),
+            Some("bbaa")
+        );
+        assert_eq!(
+            replacer.feed("aa", true, TextSyntax::Markup),
+            None,
+            "the page's budget is spent"
+        );
+        assert_eq!(replacer.replaced, 2);
+    }
+
+    #[test]
+    fn a_regex_lets_go_of_huge_text_nodes_at_the_limit() {
+        let finder = pattern("needle");
+        let text = format!(
+            "{}needle{}",
+            "x".repeat(REGEX_HOLD_LIMIT * 2),
+            "y".repeat(10)
+        );
+        let mut replacer = TextReplacer::new(&finder, "pin", None);
+        let mut out = String::new();
+        let mut max_held = 0;
+        for piece in text.as_bytes().chunks(4096) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            out.push_str(
+                replacer
+                    .feed(piece, false, TextSyntax::Markup)
+                    .unwrap_or(piece),
+            );
+            max_held = max_held.max(replacer.held.len());
+        }
+        out.push_str(replacer.feed("", true, TextSyntax::Markup).unwrap_or(""));
+        assert!(
+            out == text.replace("needle", "pin"),
+            "the needle past the first limit was not replaced"
+        );
+        assert!(max_held <= REGEX_HOLD_LIMIT + 4096, "held {max_held}");
+        assert!(replacer.overflows >= 1);
+    }
+
+    #[test]
+    fn pieces_without_matches_pass_unchanged() {
+        let finder = literal("cat", false);
+        let mut replacer = TextReplacer::new(&finder, "dog", None);
+        assert_eq!(
+            replacer.feed("nothing here", false, TextSyntax::Markup),
+            None
+        );
+        assert_eq!(
+            replacer.feed("ends with c", false, TextSyntax::Markup),
+            Some("ends with ")
+        );
+        assert_eq!(replacer.feed("at!", true, TextSyntax::Markup), Some("dog!"));
+    }
+}
