@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 mod cache;
+mod charset;
 mod clock;
 mod compile;
 mod conditions;
@@ -49,6 +50,7 @@ mod template;
 mod text;
 
 pub use cache::{CacheLookup, RuleCache};
+pub use charset::PageEncoding;
 pub use clock::parse_rfc3339;
 pub use compile::RuleSet;
 pub use decode::decoded;

@@ -4,6 +4,8 @@
 //! touched" is tested natively; the Fastly adapter only gathers the facts and applies the
 //! verdict.
 
+use crate::charset::PageEncoding;
+
 /// The facts about a request and its response that decide whether to rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseFacts<'a> {
@@ -29,8 +31,8 @@ pub enum Decoding {
 /// The verdict for one response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// Stream the body through the rewriter.
-    Rewrite(Decoding),
+    /// Stream the body through the rewriter: decoded so, in that character encoding.
+    Rewrite(Decoding, PageEncoding),
     /// Send the response on untouched; the reason is for the log.
     PassThrough(&'static str),
 }
@@ -50,15 +52,20 @@ pub fn decide(facts: &ResponseFacts<'_>) -> Decision {
     if !facts.content_type.is_some_and(is_html) {
         return Decision::PassThrough("not HTML");
     }
+    let Ok(encoding) = PageEncoding::from_content_type(facts.content_type) else {
+        return Decision::PassThrough(
+            "a charset the rewriter cannot work in (unknown, or not ASCII-compatible)",
+        );
+    };
     match facts.content_encoding.map(str::trim) {
-        None | Some("") => Decision::Rewrite(Decoding::Identity),
-        Some(encoding) if encoding.eq_ignore_ascii_case("identity") => {
-            Decision::Rewrite(Decoding::Identity)
+        None | Some("") => Decision::Rewrite(Decoding::Identity, encoding),
+        Some(coding) if coding.eq_ignore_ascii_case("identity") => {
+            Decision::Rewrite(Decoding::Identity, encoding)
         }
-        Some(encoding)
-            if encoding.eq_ignore_ascii_case("gzip") || encoding.eq_ignore_ascii_case("x-gzip") =>
+        Some(coding)
+            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") =>
         {
-            Decision::Rewrite(Decoding::Gzip)
+            Decision::Rewrite(Decoding::Gzip, encoding)
         }
         Some(_) => Decision::PassThrough("content encoding the rewriter cannot decode"),
     }
@@ -121,15 +128,18 @@ mod tests {
         let html = Some("text/html; charset=utf-8");
         assert_eq!(
             decide(&facts("GET", 200, html)),
-            Decision::Rewrite(Decoding::Identity)
+            Decision::Rewrite(
+                Decoding::Identity,
+                PageEncoding::Declared(encoding_rs::UTF_8)
+            )
         );
         assert_eq!(
             decide(&facts("GET", 203, Some("application/xhtml+xml"))),
-            Decision::Rewrite(Decoding::Identity)
+            Decision::Rewrite(Decoding::Identity, PageEncoding::Sniffed)
         );
         assert_eq!(
             decide(&facts("GET", 200, Some("TEXT/HTML"))),
-            Decision::Rewrite(Decoding::Identity)
+            Decision::Rewrite(Decoding::Identity, PageEncoding::Sniffed)
         );
         for (method, status, content_type) in [
             ("POST", 200, html),
@@ -153,10 +163,27 @@ mod tests {
     }
 
     #[test]
+    fn charsets_we_cannot_rewrite_pass_through() {
+        let mut f = facts("GET", 200, Some("text/html; charset=windows-1252"));
+        assert_eq!(
+            decide(&f),
+            Decision::Rewrite(
+                Decoding::Identity,
+                PageEncoding::Declared(encoding_rs::WINDOWS_1252)
+            )
+        );
+        f.content_type = Some("text/html; charset=utf-16");
+        assert!(matches!(decide(&f), Decision::PassThrough(_)));
+    }
+
+    #[test]
     fn encodings_we_cannot_decode_pass_through() {
         let mut f = facts("GET", 200, Some("text/html"));
         f.content_encoding = Some("gzip");
-        assert_eq!(decide(&f), Decision::Rewrite(Decoding::Gzip));
+        assert_eq!(
+            decide(&f),
+            Decision::Rewrite(Decoding::Gzip, PageEncoding::Sniffed)
+        );
         f.content_encoding = Some("br");
         assert!(matches!(decide(&f), Decision::PassThrough(_)));
         f.content_encoding = Some("gzip, br");

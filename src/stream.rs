@@ -14,6 +14,7 @@ use std::rc::Rc;
 use lol_html::errors::RewritingError;
 use lol_html::{HtmlRewriter, MemorySettings, OutputSink};
 
+use crate::charset::PageEncoding;
 use crate::handlers::Plan;
 
 /// Knobs for one rewrite.
@@ -24,6 +25,8 @@ pub struct RewriteOptions {
     pub max_memory: usize,
     /// Size of the buffer [`stream`] reads into.
     pub read_buffer: usize,
+    /// The page's encoding; output is written in the same one.
+    pub encoding: PageEncoding,
 }
 
 impl Default for RewriteOptions {
@@ -31,6 +34,7 @@ impl Default for RewriteOptions {
         Self {
             max_memory: 4 << 20,
             read_buffer: 16 << 10,
+            encoding: PageEncoding::Sniffed,
         }
     }
 }
@@ -72,6 +76,9 @@ impl<'r, W: Write> Rewriter<'r, W> {
             .settings(&hits)
             .with_memory_settings(memory)
             .with_graceful_bail_out_on_content_handler_error(true)
+            .with_encoding(options.encoding.lol_html_encoding())
+            // A header charset wins; without one, `<meta charset>` decides, as in browsers.
+            .with_adjust_charset_on_meta_tag(options.encoding == PageEncoding::Sniffed)
             // Strict mode refuses ambiguous markup (`<select><xmp><script>`) by failing
             // mid-page with bytes already consumed: the page would be cut. Without it the
             // page is always complete; rules may then see such markup as text.

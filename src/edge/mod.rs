@@ -63,9 +63,13 @@ fn handle(request: Request, cache: &mut RuleCache) {
             // The body handle goes straight back to the host: no byte is copied in the guest.
             origin_response.send_to_client();
         }
-        Decision::Rewrite(decoding) => {
+        Decision::Rewrite(decoding, encoding) => {
             request_context::add_response(&mut context, &origin_response);
-            rewrite(&context, origin_response, decoding, cache);
+            let options = RewriteOptions {
+                encoding,
+                ..RewriteOptions::default()
+            };
+            rewrite(&context, origin_response, decoding, &options, cache);
         }
     }
 }
@@ -76,6 +80,7 @@ fn rewrite(
     context: &RequestContext,
     mut origin_response: Response,
     decoding: Decoding,
+    options: &RewriteOptions,
     cache: &mut RuleCache,
 ) {
     let path = &context.path;
@@ -84,12 +89,7 @@ fn rewrite(
     let body = origin_response.take_body();
     response::prepare_rewritten_headers(&mut origin_response, decoding);
     let client_body = origin_response.stream_to_client();
-    let streamed = stream(
-        &plan,
-        &RewriteOptions::default(),
-        decoded(decoding, body),
-        client_body,
-    );
+    let streamed = stream(&plan, options, decoded(decoding, body), client_body);
     let report = &streamed.report;
     match streamed.result {
         Ok(()) => {

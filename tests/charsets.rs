@@ -1,0 +1,78 @@
+//! Pages in other ASCII-compatible encodings are rewritten in their own encoding: text
+//! rules see the characters, inserted text is encoded for the page, other bytes are kept.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use edge_rewriter::{PageEncoding, RequestContext, RewriteOptions, RuleSet, stream};
+
+const RULES: &str = r#"[
+    {"id":"banner","selector":"body","actions":[{"prepend":{"text":"Soldes à 20 € "}}]},
+    {"id":"cafe","actions":[{"replace_text":{"find":"café","replace":"bistro – “chez nous”"}}]}
+]"#;
+
+fn rewrite(page: &[u8], content_type: Option<&str>) -> Vec<u8> {
+    let (rules, errors) = RuleSet::from_entries(&[("t".into(), RULES.into())]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let plan = rules.plan(&RequestContext::default());
+    let encoding = PageEncoding::from_content_type(content_type).unwrap();
+    let mut outputs = [1, 3, page.len()].map(|chunk| {
+        let options = RewriteOptions {
+            read_buffer: chunk,
+            encoding,
+            ..RewriteOptions::default()
+        };
+        let done = stream(&plan, &options, page, Vec::new());
+        done.result.unwrap();
+        done.sink
+    });
+    assert!(
+        outputs.iter().all(|out| *out == outputs[0]),
+        "chunking changed the output"
+    );
+    std::mem::take(&mut outputs[0])
+}
+
+fn windows_1252(text: &str) -> Vec<u8> {
+    encoding_rs::WINDOWS_1252.encode(text).0.into_owned()
+}
+
+#[test]
+fn a_windows_1252_page_declared_by_the_header_stays_windows_1252() {
+    let page = windows_1252("<html><body><p>Le café — ouvert</p></body></html>");
+    let out = rewrite(&page, Some("text/html; charset=windows-1252"));
+    assert_eq!(
+        out,
+        windows_1252(
+            "<html><body>Soldes à 20 € <p>Le bistro – “chez nous” — ouvert</p></body></html>"
+        )
+    );
+}
+
+#[test]
+fn a_meta_charset_is_honoured_when_the_header_names_none() {
+    let page = windows_1252(
+        "<html><head><meta charset=\"windows-1252\"></head><body><p>café</p></body></html>",
+    );
+    let out = rewrite(&page, Some("text/html"));
+    assert_eq!(
+        out,
+        windows_1252(
+            "<html><head><meta charset=\"windows-1252\"></head><body>Soldes à 20 € <p>bistro – “chez nous”</p></body></html>"
+        )
+    );
+}
+
+#[test]
+fn characters_the_page_encoding_lacks_become_references() {
+    let page = encoding_rs::ISO_8859_2
+        .encode("<body><p>café</p></body>")
+        .0
+        .into_owned();
+    let out = rewrite(&page, Some("text/html; charset=iso-8859-2"));
+    let text = encoding_rs::ISO_8859_2.decode(&out).0;
+    // ISO-8859-2 has no €, no – and no curly quotes: they arrive as numeric references.
+    assert!(
+        text.contains("20 &#8364; ") && text.contains("bistro &#8211; &#8220;chez nous&#8221;"),
+        "{text}"
+    );
+}
