@@ -7,9 +7,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use edge_rewriter::{
-    MemoryStore, RequestContext, RewriteOptions, Rewriter, RuleCache, RuleSet, read_entries,
-};
+use edge_rewriter::{MemoryStore, RequestContext, RewriteOptions, Rewriter, RuleCache, RuleSet, read_entries};
 
 /// 20 rules of the kinds editors write, two per store entry.
 fn twenty_rules() -> Vec<(String, String)> {
@@ -38,12 +36,7 @@ fn twenty_rules() -> Vec<(String, String)> {
     rules
         .chunks(2)
         .enumerate()
-        .map(|(i, pair)| {
-            (
-                format!("{:02}-pair", i * 10),
-                format!("[{}]", pair.join(",")),
-            )
-        })
+        .map(|(i, pair)| (format!("{:02}-pair", i * 10), format!("[{}]", pair.join(","))))
         .collect()
 }
 
@@ -63,10 +56,7 @@ fn measure(name: &str, iterations: usize, mut work: impl FnMut()) {
             started.elapsed()
         })
         .collect();
-    println!(
-        "  {name:<62} {:>9.1} µs",
-        median(samples).as_secs_f64() * 1e6
-    );
+    println!("  {name:<62} {:>9.1} µs", median(samples).as_secs_f64() * 1e6);
 }
 
 fn main() {
@@ -76,11 +66,8 @@ fn main() {
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(rules.len(), 20);
     let chars: usize = entries.iter().map(|(_, text)| text.len()).sum();
-    let mut context = RequestContext::for_url(
-        "GET",
-        "https://www.example.com/news/2026/cats?utm_source=newsletter",
-    )
-    .unwrap();
+    let mut context =
+        RequestContext::for_url("GET", "https://www.example.com/news/2026/cats?utm_source=newsletter").unwrap();
     context.add_header("Cookie", "vid=abc; consent=1");
     context.add_header("X-Beta", "1");
 
@@ -105,29 +92,21 @@ fn main() {
         rewriter.finish().unwrap();
         black_box(rewriter.into_parts());
     });
-    measure(
-        "per request, no reuse: read + compile + plan + setup",
-        n,
-        || {
-            let read = read_entries(&mut store.clone()).unwrap();
-            let (rules, _) = RuleSet::from_entries(&read.entries);
-            let plan = rules.plan(&context);
-            let mut rewriter = Rewriter::new(&plan, &RewriteOptions::default(), Vec::new());
-            rewriter.finish().unwrap();
-            black_box(rewriter.into_parts());
-        },
-    );
+    measure("per request, no reuse: read + compile + plan + setup", n, || {
+        let read = read_entries(&mut store.clone()).unwrap();
+        let (rules, _) = RuleSet::from_entries(&read.entries);
+        let plan = rules.plan(&context);
+        let mut rewriter = Rewriter::new(&plan, &RewriteOptions::default(), Vec::new());
+        rewriter.finish().unwrap();
+        black_box(rewriter.into_parts());
+    });
     let mut cache = RuleCache::default();
-    measure(
-        "per request, reused instance: read + cache hit + plan + setup",
-        n,
-        || {
-            let read = read_entries(&mut store.clone()).unwrap();
-            let lookup = cache.get(&read);
-            let plan = lookup.rules().plan(&context);
-            let mut rewriter = Rewriter::new(&plan, &RewriteOptions::default(), Vec::new());
-            rewriter.finish().unwrap();
-            black_box(rewriter.into_parts());
-        },
-    );
+    measure("per request, reused instance: read + cache hit + plan + setup", n, || {
+        let read = read_entries(&mut store.clone()).unwrap();
+        let lookup = cache.get(&read);
+        let plan = lookup.rules().plan(&context);
+        let mut rewriter = Rewriter::new(&plan, &RewriteOptions::default(), Vec::new());
+        rewriter.finish().unwrap();
+        black_box(rewriter.into_parts());
+    });
 }

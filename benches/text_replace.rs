@@ -23,12 +23,7 @@ fn pages() -> Vec<(String, Vec<u8>)> {
         .unwrap_or_else(|err| panic!("{}: {err} (set EDGE_REWRITER_CORPUS)", dir.display()))
         .flatten()
         .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
         .collect();
     pages.sort_by_key(|(_, bytes)| bytes.len());
     pages
@@ -38,14 +33,7 @@ fn pages() -> Vec<(String, Vec<u8>)> {
 /// ordinary text and titles (like the engine's default, never scripts or styles). With
 /// `skip_textareas`, it also leaves textareas alone, as the engine does: lol_html reports
 /// titles and textareas alike, so telling them apart takes an element handler.
-fn naive(
-    page: &[u8],
-    chunk: usize,
-    find: &str,
-    replace: &str,
-    skip_textareas: bool,
-    out: &mut Vec<u8>,
-) {
+fn naive(page: &[u8], chunk: usize, find: &str, replace: &str, skip_textareas: bool, out: &mut Vec<u8>) {
     out.clear();
     let in_textarea = Cell::new(false);
     let handler = |text: &mut TextChunk| {
@@ -70,8 +58,7 @@ fn naive(
             Ok(())
         }));
     }
-    let settings =
-        settings.append_document_content_handler(DocumentContentHandlers::default().text(handler));
+    let settings = settings.append_document_content_handler(DocumentContentHandlers::default().text(handler));
     let mut rewriter = HtmlRewriter::new(settings, |bytes: &[u8]| out.extend_from_slice(bytes));
     for piece in page.chunks(chunk) {
         rewriter.write(piece).unwrap();
@@ -97,87 +84,47 @@ fn mb_per_s(bytes: usize, time: Duration) -> f64 {
 }
 
 fn main() {
-    let runs = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(15);
+    let runs = std::env::var("BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
     println!("text_replace: medians of {runs} runs; pages fed in chunks like the service's reads");
     println!(
         "{:<24} {:>7} {:>6} {:>11} {:>11} {:>11} {:>8} {:>8} {:>14}",
-        "page",
-        "size",
-        "chunk",
-        "naive MB/s",
-        "naive+ta",
-        "engine MB/s",
-        "ratio",
-        "ratio+ta",
-        "naive missed"
+        "page", "size", "chunk", "naive MB/s", "naive+ta", "engine MB/s", "ratio", "ratio+ta", "naive missed"
     );
-    println!(
-        "(naive+ta: the naive replace also telling textareas from titles, as the engine does)"
-    );
+    println!("(naive+ta: the naive replace also telling textareas from titles, as the engine does)");
     for (find, replace, all_text_targets) in [("cat", "dog", false), ("the", "THE", false)] {
         println!("-- replace {find:?} with {replace:?} in ordinary text");
         let rule = format!(
             r#"{{"id":"r","actions":[{{"replace_text":{{"find":"{find}","replace":"{replace}"{}}}}}]}}"#,
-            if all_text_targets {
-                r#","in":["text","title","textarea","script","style"]"#
-            } else {
-                ""
-            }
+            if all_text_targets { r#","in":["text","title","textarea","script","style"]"# } else { "" }
         );
         let (rules, errors) = RuleSet::from_entries(&[("bench".into(), rule)]);
         assert!(errors.is_empty(), "{errors:?}");
         let plan = rules.plan(&RequestContext::default());
         for (name, page) in pages() {
             for chunk in [16 << 10, 1 << 10] {
-                let options = RewriteOptions {
-                    read_buffer: chunk,
-                    ..RewriteOptions::default()
-                };
+                let options = RewriteOptions { read_buffer: chunk, ..RewriteOptions::default() };
                 let mut naive_out = Vec::with_capacity(page.len() * 2);
                 let only = std::env::var("BENCH_ONLY").unwrap_or_default();
                 let naive_runs = if only == "engine" { 1 } else { runs };
-                let naive_time = median_time(naive_runs, || {
-                    naive(
-                        black_box(&page),
-                        chunk,
-                        find,
-                        replace,
-                        false,
-                        &mut naive_out,
-                    )
-                });
-                let fair_time = median_time(naive_runs, || {
-                    naive(black_box(&page), chunk, find, replace, true, &mut naive_out)
-                });
+                let naive_time =
+                    median_time(naive_runs, || naive(black_box(&page), chunk, find, replace, false, &mut naive_out));
+                let fair_time =
+                    median_time(naive_runs, || naive(black_box(&page), chunk, find, replace, true, &mut naive_out));
                 let mut engine_out = Vec::with_capacity(page.len() * 2);
                 let engine_runs = if only == "naive" { 1 } else { runs };
                 let engine_time = median_time(engine_runs, || {
-                    let done = stream(
-                        &plan,
-                        &options,
-                        black_box(&page[..]),
-                        std::mem::take(&mut engine_out),
-                    );
+                    let done = stream(&plan, &options, black_box(&page[..]), std::mem::take(&mut engine_out));
                     engine_out = done.sink;
                     engine_out.clear();
                 });
                 let done = stream(&plan, &options, &page[..], Vec::new());
                 let whole = stream(
                     &plan,
-                    &RewriteOptions {
-                        read_buffer: page.len(),
-                        ..options.clone()
-                    },
+                    &RewriteOptions { read_buffer: page.len(), ..options.clone() },
                     &page[..],
                     Vec::new(),
                 );
-                assert_eq!(
-                    done.sink, whole.sink,
-                    "{name}: the engine's output must not depend on chunking"
-                );
+                assert_eq!(done.sink, whole.sink, "{name}: the engine's output must not depend on chunking");
                 let engine_count = done.report.hits[0].1;
                 let naive_count = count(&naive_out, replace) - count(&page, replace);
                 println!(
@@ -199,8 +146,5 @@ fn main() {
 }
 
 fn count(haystack: &[u8], needle: &str) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|w| *w == needle.as_bytes())
-        .count()
+    haystack.windows(needle.len()).filter(|w| *w == needle.as_bytes()).count()
 }

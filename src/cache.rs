@@ -74,10 +74,7 @@ mod tests {
     use super::*;
 
     fn entries(text: &str) -> StoreEntries {
-        StoreEntries {
-            entries: vec![("e".into(), text.into())],
-            errors: Vec::new(),
-        }
+        StoreEntries { entries: vec![("e".into(), text.into())], errors: Vec::new() }
     }
 
     const RULE: &str = r#"{"id":"a","selector":"p","actions":["remove"]}"#;
@@ -97,9 +94,7 @@ mod tests {
     fn changed_content_is_compiled_again_and_its_errors_reported() {
         let mut cache = RuleCache::default();
         cache.get(&entries(RULE));
-        let changed = cache.get(&entries(
-            r#"[{"id":"a","selector":"p","actions":["remove"]},{"id":"b"}]"#,
-        ));
+        let changed = cache.get(&entries(r#"[{"id":"a","selector":"p","actions":["remove"]},{"id":"b"}]"#));
         match changed {
             CacheLookup::Built(rules, errors) => {
                 assert_eq!(rules.len(), 1);

@@ -23,21 +23,19 @@ impl PageEncoding {
         let Some(label) = content_type.and_then(charset_param) else {
             return Ok(PageEncoding::Sniffed);
         };
-        let encoding = Encoding::for_label_no_replacement(label.as_bytes())
-            .ok_or_else(|| format!("unknown charset {label:?}"))?;
+        let encoding =
+            Encoding::for_label_no_replacement(label.as_bytes()).ok_or_else(|| format!("unknown charset {label:?}"))?;
         if !encoding.is_ascii_compatible() {
-            return Err(format!(
-                "charset {} is not ASCII-compatible",
-                encoding.name()
-            ));
+            return Err(format!("charset {} is not ASCII-compatible", encoding.name()));
         }
         Ok(PageEncoding::Declared(encoding))
     }
 
     pub(crate) fn lol_html_encoding(self) -> AsciiCompatibleEncoding {
         match self {
-            PageEncoding::Declared(encoding) => AsciiCompatibleEncoding::new(encoding)
-                .unwrap_or_else(AsciiCompatibleEncoding::utf_8),
+            PageEncoding::Declared(encoding) => {
+                AsciiCompatibleEncoding::new(encoding).unwrap_or_else(AsciiCompatibleEncoding::utf_8)
+            }
             PageEncoding::Sniffed => AsciiCompatibleEncoding::utf_8(),
         }
     }
@@ -47,10 +45,7 @@ impl PageEncoding {
 fn charset_param(content_type: &str) -> Option<&str> {
     content_type.split(';').skip(1).find_map(|param| {
         let (name, value) = param.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| value.trim().trim_matches('"'))
-            .filter(|v| !v.is_empty())
+        name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"')).filter(|v| !v.is_empty())
     })
 }
 
@@ -60,14 +55,8 @@ mod tests {
 
     #[test]
     fn charsets_from_content_types() {
-        assert_eq!(
-            PageEncoding::from_content_type(None),
-            Ok(PageEncoding::Sniffed)
-        );
-        assert_eq!(
-            PageEncoding::from_content_type(Some("text/html")),
-            Ok(PageEncoding::Sniffed)
-        );
+        assert_eq!(PageEncoding::from_content_type(None), Ok(PageEncoding::Sniffed));
+        assert_eq!(PageEncoding::from_content_type(Some("text/html")), Ok(PageEncoding::Sniffed));
         assert_eq!(
             PageEncoding::from_content_type(Some("text/html; Charset=\"Windows-1252\"")),
             Ok(PageEncoding::Declared(encoding_rs::WINDOWS_1252))

@@ -15,9 +15,7 @@ use crate::conditions::Condition;
 use crate::handlers::{Markup, Plan, PlannedAction, PlannedRule, Slot, TextRule};
 use crate::pattern::compile_regex;
 use crate::request::RequestContext;
-use crate::rules::{
-    Action, Content, ReplaceText, Rule, RuleError, SourcedRule, TextTarget, parse_entry,
-};
+use crate::rules::{Action, Content, ReplaceText, Rule, RuleError, SourcedRule, TextTarget, parse_entry};
 use crate::selector::parse_selector;
 use crate::template::{Escaping, Template};
 use crate::text::Finder;
@@ -33,6 +31,7 @@ pub struct RuleSet {
 #[derive(Debug, Clone)]
 struct CompiledRule {
     id: String,
+    entry: String,
     selector: Option<Selector>,
     condition: Condition,
     actions: Vec<CompiledAction>,
@@ -43,16 +42,9 @@ enum CompiledAction {
     Insert(Slot, CompiledContent),
     Remove,
     Unwrap,
-    SetAttribute {
-        name: String,
-        value: Template,
-    },
+    SetAttribute { name: String, value: Template },
     RemoveAttribute(String),
-    RewriteAttribute {
-        name: String,
-        pattern: Regex,
-        replacement: String,
-    },
+    RewriteAttribute { name: String, pattern: Regex, replacement: String },
     RenameTag(String),
     RemoveComments,
     ReplaceComments(CompiledContent),
@@ -112,7 +104,7 @@ impl RuleSet {
                 set.disabled.push(rule.id);
                 continue;
             }
-            match compile_rule(&rule) {
+            match compile_rule(&rule, &entry) {
                 Ok(compiled) => set.rules.push(compiled),
                 Err((field, reason)) => errors.push(RuleError::new(entry, rule.id, field, reason)),
             }
@@ -123,6 +115,18 @@ impl RuleSet {
     /// The ids of the rules that may run, in order.
     pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|rule| rule.id.as_str())
+    }
+
+    /// Each rule that may run, in order: its id and the store entry it came from.
+    pub fn rules_by_entry(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.rules.iter().map(|rule| (rule.id.as_str(), rule.entry.as_str()))
+    }
+
+    /// Why the rule `id` does not apply to this request: the first of its conditions that
+    /// does not hold (`when.path`), or `None` when they all hold (or there is no such rule).
+    pub fn why_not(&self, id: &str, context: &RequestContext) -> Option<String> {
+        let rule = self.rules.iter().find(|rule| rule.id == id)?;
+        rule.condition.first_failing(context, &rule.id)
     }
 
     /// The ids of rules kept in the store with `"enabled": false`.
@@ -148,34 +152,19 @@ impl RuleSet {
                 plan.not_applicable.push(&rule.id);
                 continue;
             }
-            let actions = rule
-                .actions
-                .iter()
-                .map(|action| action.plan(context))
-                .collect();
-            plan.rules.push(PlannedRule {
-                id: &rule.id,
-                selector: rule.selector.as_ref(),
-                actions,
-            });
+            let actions = rule.actions.iter().map(|action| action.plan(context)).collect();
+            plan.rules.push(PlannedRule { id: &rule.id, selector: rule.selector.as_ref(), actions });
         }
         plan
     }
 }
 
-fn compile_rule(rule: &Rule) -> Result<CompiledRule, (String, String)> {
+fn compile_rule(rule: &Rule, entry: &str) -> Result<CompiledRule, (String, String)> {
     if rule.actions.is_empty() {
-        return Err((
-            "actions".into(),
-            "the rule has no actions; add at least one, e.g. [\"remove\"]".into(),
-        ));
+        return Err(("actions".into(), "the rule has no actions; add at least one, e.g. [\"remove\"]".into()));
     }
-    let selector = rule
-        .selector
-        .as_deref()
-        .map(parse_selector)
-        .transpose()
-        .map_err(|reason| ("selector".to_owned(), reason))?;
+    let selector =
+        rule.selector.as_deref().map(parse_selector).transpose().map_err(|reason| ("selector".to_owned(), reason))?;
     let condition = match &rule.when {
         Some(when) => Condition::compile(when, "when")?,
         None => Condition::default(),
@@ -186,34 +175,19 @@ fn compile_rule(rule: &Rule) -> Result<CompiledRule, (String, String)> {
         .enumerate()
         .map(|(index, action)| compile_action(action, index, selector.is_some()))
         .collect::<Result<_, _>>()?;
-    Ok(CompiledRule {
-        id: rule.id.clone(),
-        selector,
-        condition,
-        actions,
-    })
+    Ok(CompiledRule { id: rule.id.clone(), entry: entry.to_owned(), selector, condition, actions })
 }
 
-fn compile_action(
-    action: &Action,
-    index: usize,
-    has_selector: bool,
-) -> Result<CompiledAction, (String, String)> {
+fn compile_action(action: &Action, index: usize, has_selector: bool) -> Result<CompiledAction, (String, String)> {
     let name = action_name(action);
     let field = |sub: &str| {
-        if sub.is_empty() {
-            format!("actions[{index}].{name}")
-        } else {
-            format!("actions[{index}].{name}.{sub}")
-        }
+        if sub.is_empty() { format!("actions[{index}].{name}") } else { format!("actions[{index}].{name}.{sub}") }
     };
     match (scope(action), has_selector) {
         (Scope::Element, false) => {
             return Err((
                 "selector".into(),
-                format!(
-                    "`{name}` acts on elements: give the rule a selector, e.g. \"selector\": \"body\""
-                ),
+                format!("`{name}` acts on elements: give the rule a selector, e.g. \"selector\": \"body\""),
             ));
         }
         (Scope::Document, true) => {
@@ -226,8 +200,7 @@ fn compile_action(
         }
         _ => {}
     }
-    let content =
-        |content: &Content| compile_content(content).map_err(|(sub, reason)| (field(sub), reason));
+    let content = |content: &Content| compile_content(content).map_err(|(sub, reason)| (field(sub), reason));
     Ok(match action {
         Action::Before(c) => CompiledAction::Insert(Slot::Before, content(c)?),
         Action::After(c) => CompiledAction::Insert(Slot::After, content(c)?),
@@ -240,10 +213,7 @@ fn compile_action(
         Action::SetAttribute(set) => {
             check_attribute_name(&set.name).map_err(|reason| (field("name"), reason))?;
             let value = Template::parse(&set.value).map_err(|reason| (field("value"), reason))?;
-            CompiledAction::SetAttribute {
-                name: set.name.clone(),
-                value,
-            }
+            CompiledAction::SetAttribute { name: set.name.clone(), value }
         }
         Action::RemoveAttribute(name) => {
             check_attribute_name(name).map_err(|reason| (field(""), reason))?;
@@ -251,10 +221,8 @@ fn compile_action(
         }
         Action::RewriteAttribute(rewrite) => {
             check_attribute_name(&rewrite.name).map_err(|reason| (field("name"), reason))?;
-            let pattern =
-                compile_regex(&rewrite.pattern).map_err(|reason| (field("pattern"), reason))?;
-            check_replacement(&pattern, &rewrite.replacement)
-                .map_err(|reason| (field("replacement"), reason))?;
+            let pattern = compile_regex(&rewrite.pattern).map_err(|reason| (field("pattern"), reason))?;
+            check_replacement(&pattern, &rewrite.replacement).map_err(|reason| (field("replacement"), reason))?;
             CompiledAction::RewriteAttribute {
                 name: rewrite.name.clone(),
                 pattern,
@@ -287,12 +255,8 @@ fn compile_text_rule(rule: &ReplaceText) -> Result<TextRule, (&'static str, Stri
             Finder::literal(find, rule.case_insensitive).map_err(|reason| ("find", reason))?
         }
         (None, Some(pattern)) => {
-            let regex = compile_regex(&format!("{flags}{pattern}")).map_err(|reason| {
-                (
-                    "regex",
-                    reason.replace(&format!("{flags}{pattern}"), pattern),
-                )
-            })?;
+            let regex = compile_regex(&format!("{flags}{pattern}"))
+                .map_err(|reason| ("regex", reason.replace(&format!("{flags}{pattern}"), pattern)))?;
             if regex.is_match("") {
                 return Err((
                     "regex",
@@ -308,34 +272,20 @@ fn compile_text_rule(rule: &ReplaceText) -> Result<TextRule, (&'static str, Stri
             return Err(("", "give `find` (literal text) or `regex`, not both".into()));
         }
         (None, None) => {
-            return Err((
-                "",
-                "say what to look for: `find` (literal text) or `regex`".into(),
-            ));
+            return Err(("", "say what to look for: `find` (literal text) or `regex`".into()));
         }
     };
     if rule.max == Some(0) {
-        return Err((
-            "max",
-            "0 replacements would do nothing; leave `max` out to replace every match".into(),
-        ));
+        return Err(("max", "0 replacements would do nothing; leave `max` out to replace every match".into()));
     }
     let targets = match &rule.targets {
         Some(targets) if targets.is_empty() => {
-            return Err((
-                "in",
-                "an empty list changes nothing; leave `in` out for text and titles".into(),
-            ));
+            return Err(("in", "an empty list changes nothing; leave `in` out for text and titles".into()));
         }
         Some(targets) => targets.clone(),
         None => DEFAULT_TEXT_TARGETS.to_vec(),
     };
-    Ok(TextRule {
-        finder,
-        replacement: rule.replace.clone(),
-        max: rule.max,
-        targets,
-    })
+    Ok(TextRule { finder, replacement: rule.replace.clone(), max: rule.max, targets })
 }
 
 fn compile_content(content: &Content) -> Result<CompiledContent, (&'static str, String)> {
@@ -371,9 +321,7 @@ fn action_name(action: &Action) -> &'static str {
 
 fn scope(action: &Action) -> Scope {
     match action {
-        Action::RemoveComments | Action::ReplaceComments(_) | Action::ReplaceText(_) => {
-            Scope::Content
-        }
+        Action::RemoveComments | Action::ReplaceComments(_) | Action::ReplaceText(_) => Scope::Content,
         Action::AppendToDocument(_) => Scope::Document,
         _ => Scope::Element,
     }
@@ -381,13 +329,9 @@ fn scope(action: &Action) -> Scope {
 
 /// Attribute names lol_html would refuse at run time are refused here instead.
 fn check_attribute_name(name: &str) -> Result<(), String> {
-    let bad = |c: char| {
-        c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '>' | '/' | '=' | '<')
-    };
+    let bad = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '>' | '/' | '=' | '<');
     if name.is_empty() || name.chars().any(bad) {
-        return Err(format!(
-            "{name:?} is not an attribute name (no spaces, quotes, `<`, `>`, `/` or `=`)"
-        ));
+        return Err(format!("{name:?} is not an attribute name (no spaces, quotes, `<`, `>`, `/` or `=`)"));
     }
     Ok(())
 }
@@ -397,9 +341,7 @@ fn check_tag_name(name: &str) -> Result<(), String> {
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
-        return Err(format!(
-            "{name:?} is not a tag name (a letter, then letters, digits, `-` or `_`)"
-        ));
+        return Err(format!("{name:?} is not a tag name (a letter, then letters, digits, `-` or `_`)"));
     }
     Ok(())
 }
@@ -424,21 +366,12 @@ fn check_replacement(pattern: &Regex, replacement: &str) -> Result<(), String> {
                 None => return Err(format!("`${{` without a closing `}}` in {replacement:?}")),
             }
         } else {
-            let len = rest
-                .bytes()
-                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
-                .count();
+            let len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
             (&rest[..len], len)
         };
         let known = match reference.parse::<usize>() {
             Ok(group) => group < pattern.captures_len(),
-            Err(_) => {
-                reference.is_empty()
-                    || pattern
-                        .capture_names()
-                        .flatten()
-                        .any(|name| name == reference)
-            }
+            Err(_) => reference.is_empty() || pattern.capture_names().flatten().any(|name| name == reference),
         };
         if !known {
             return Err(format!(
@@ -454,22 +387,14 @@ fn check_replacement(pattern: &Regex, replacement: &str) -> Result<(), String> {
 
 fn named_groups(pattern: &Regex) -> String {
     let names: Vec<&str> = pattern.capture_names().flatten().collect();
-    if names.is_empty() {
-        String::new()
-    } else {
-        format!(" and named {}", names.join(", "))
-    }
+    if names.is_empty() { String::new() } else { format!(" and named {}", names.join(", ")) }
 }
 
 impl CompiledAction {
     fn plan<'r>(&'r self, context: &RequestContext) -> PlannedAction<'r> {
         let content = |c: &'r CompiledContent| {
             // Markup gets escaped values; text is escaped whole by lol_html on insertion.
-            let escaping = if c.kind == Markup::Html {
-                Escaping::Html
-            } else {
-                Escaping::None
-            };
+            let escaping = if c.kind == Markup::Html { Escaping::Html } else { Escaping::None };
             (c.template.render(context, escaping), c.kind)
         };
         match self {
@@ -483,11 +408,9 @@ impl CompiledAction {
                 PlannedAction::SetAttribute(name, value.render(context, Escaping::Html))
             }
             CompiledAction::RemoveAttribute(name) => PlannedAction::RemoveAttribute(name),
-            CompiledAction::RewriteAttribute {
-                name,
-                pattern,
-                replacement,
-            } => PlannedAction::RewriteAttribute(name, pattern, replacement),
+            CompiledAction::RewriteAttribute { name, pattern, replacement } => {
+                PlannedAction::RewriteAttribute(name, pattern, replacement)
+            }
             CompiledAction::RenameTag(tag) => PlannedAction::RenameTag(tag),
             CompiledAction::RemoveComments => PlannedAction::RemoveComments,
             CompiledAction::ReplaceComments(c) => {
@@ -518,18 +441,14 @@ mod tests {
                 {"id":"broken","selector":"p[","actions":["remove"]}]"#);
         assert_eq!(rules.rule_ids().collect::<Vec<_>>(), ["ok"]);
         assert_eq!(errors.len(), 2);
-        assert_eq!(
-            (errors[0].rule.as_str(), errors[0].field.as_str()),
-            ("bad", "selector")
-        );
+        assert_eq!((errors[0].rule.as_str(), errors[0].field.as_str()), ("bad", "selector"));
         assert!(errors[0].reason.contains("`:last-child`"), "{}", errors[0]);
         assert_eq!(errors[1].rule, "broken");
     }
 
     #[test]
     fn disabled_rules_are_left_out_quietly() {
-        let (rules, errors) =
-            set(r#"{"id":"off","enabled":false,"selector":"p","actions":["remove"]}"#);
+        let (rules, errors) = set(r#"{"id":"off","enabled":false,"selector":"p","actions":["remove"]}"#);
         assert!(rules.is_empty());
         assert!(errors.is_empty());
         assert_eq!(rules.disabled_ids().collect::<Vec<_>>(), ["off"]);
@@ -541,11 +460,7 @@ mod tests {
                 {"id":"twin","selector":"div","actions":["remove"]}]"#);
         assert_eq!(rules.len(), 1);
         assert_eq!(errors[0].field, "id");
-        assert!(
-            errors[0].reason.contains("already has this id"),
-            "{}",
-            errors[0]
-        );
+        assert!(errors[0].reason.contains("already has this id"), "{}", errors[0]);
     }
 
     #[test]
@@ -569,10 +484,7 @@ mod tests {
         assert!(check_replacement(&pattern, "https://${host}${2}").is_ok());
         assert!(check_replacement(&pattern, "cost: $$5").is_ok());
         let err = check_replacement(&pattern, "https://$3").unwrap_err();
-        assert!(
-            err.contains("`$3`") && err.contains("2 numbered group(s) and named host"),
-            "{err}"
-        );
+        assert!(err.contains("`$3`") && err.contains("2 numbered group(s) and named host"), "{err}");
         assert!(check_replacement(&pattern, "${host").is_err());
     }
 }

@@ -24,14 +24,8 @@ enum Check {
     Query(Vec<NamedCheck>),
     Status(Vec<u16>),
     ContentType(Vec<String>),
-    Time {
-        start: Option<i64>,
-        end: Option<i64>,
-    },
-    Rollout {
-        per_10_000: u64,
-        key: StickyKey,
-    },
+    Time { start: Option<i64>, end: Option<i64> },
+    Rollout { per_10_000: u64, key: StickyKey },
     All(Vec<Condition>),
     Any(Vec<Condition>),
     Not(Box<Condition>),
@@ -67,12 +61,7 @@ impl Condition {
         }
         if let Some(methods) = &when.method {
             non_empty(methods, &at("method"))?;
-            checks.push(Check::Method(
-                methods
-                    .iter()
-                    .map(|m| m.trim().to_ascii_uppercase())
-                    .collect(),
-            ));
+            checks.push(Check::Method(methods.iter().map(|m| m.trim().to_ascii_uppercase()).collect()));
         }
         if let Some(headers) = &when.header {
             checks.push(Check::Header(named_checks(headers, &at("header"), true)?));
@@ -85,22 +74,14 @@ impl Condition {
         }
         if let Some(statuses) = &when.status {
             non_empty(statuses, &at("status"))?;
-            if let Some(bad) = statuses
-                .iter()
-                .find(|status| !(100..=599).contains(*status))
-            {
-                return Err((
-                    at("status"),
-                    format!("{bad} is not an HTTP status (100 to 599)"),
-                ));
+            if let Some(bad) = statuses.iter().find(|status| !(100..=599).contains(*status)) {
+                return Err((at("status"), format!("{bad} is not an HTTP status (100 to 599)")));
             }
             checks.push(Check::Status(statuses.clone()));
         }
         if let Some(types) = &when.content_type {
             non_empty(types, &at("content_type"))?;
-            checks.push(Check::ContentType(
-                types.iter().map(|t| media_type(t)).collect(),
-            ));
+            checks.push(Check::ContentType(types.iter().map(|t| media_type(t)).collect()));
         }
         if let Some(window) = &when.time {
             checks.push(time_check(window, &at("time"))?);
@@ -122,32 +103,49 @@ impl Condition {
 
     /// Whether the rule `rule_id` applies to this request.
     pub(crate) fn holds(&self, context: &RequestContext, rule_id: &str) -> bool {
-        self.checks
-            .iter()
-            .all(|check| check.holds(context, rule_id))
+        self.checks.iter().all(|check| check.holds(context, rule_id))
+    }
+
+    /// The first condition that does not hold, by its field (`when.path`), for explaining.
+    pub(crate) fn first_failing(&self, context: &RequestContext, rule_id: &str) -> Option<String> {
+        self.checks.iter().find(|check| !check.holds(context, rule_id)).map(|check| format!("when.{}", check.field()))
     }
 }
 
 impl Check {
+    /// The field of `when` this check came from.
+    fn field(&self) -> &'static str {
+        match self {
+            Check::Path(_) => "path",
+            Check::Host(_) => "host",
+            Check::Method(_) => "method",
+            Check::Header(_) => "header",
+            Check::Cookie(_) => "cookie",
+            Check::Query(_) => "query",
+            Check::Status(_) => "status",
+            Check::ContentType(_) => "content_type",
+            Check::Time { .. } => "time",
+            Check::Rollout { .. } => "rollout",
+            Check::All(_) => "all",
+            Check::Any(_) => "any",
+            Check::Not(_) => "not",
+        }
+    }
+
     fn holds(&self, context: &RequestContext, rule_id: &str) -> bool {
         match self {
             Check::Path(matchers) => matchers.iter().any(|m| m.matches(&context.path)),
             Check::Host(matchers) => matchers.iter().any(|m| m.matches(&context.host)),
-            Check::Method(methods) => methods
-                .iter()
-                .any(|m| m.eq_ignore_ascii_case(&context.method)),
+            Check::Method(methods) => methods.iter().any(|m| m.eq_ignore_ascii_case(&context.method)),
             Check::Header(checks) => checks.iter().any(|c| c.holds(context.header(&c.name))),
             Check::Cookie(checks) => checks.iter().any(|c| c.holds(context.cookie(&c.name))),
             Check::Query(checks) => checks.iter().any(|c| c.holds(context.query_param(&c.name))),
             Check::Status(statuses) => statuses.contains(&context.status),
-            Check::ContentType(types) => context
-                .content_type
-                .as_deref()
-                .map(media_type)
-                .is_some_and(|actual| types.contains(&actual)),
+            Check::ContentType(types) => {
+                context.content_type.as_deref().map(media_type).is_some_and(|actual| types.contains(&actual))
+            }
             Check::Time { start, end } => {
-                start.is_none_or(|start| context.now >= start)
-                    && end.is_none_or(|end| context.now < end)
+                start.is_none_or(|start| context.now >= start) && end.is_none_or(|end| context.now < end)
             }
             Check::Rollout { per_10_000, key } => {
                 sticky_key(context, key).is_some_and(|key| bucket(rule_id, key) < *per_10_000)
@@ -189,29 +187,16 @@ fn non_empty<T>(list: &[T], field: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn matchers(
-    list: &OneOrMany<TextMatch>,
-    field: &str,
-    lowercase: bool,
-) -> Result<Vec<Matcher>, FieldError> {
+fn matchers(list: &OneOrMany<TextMatch>, field: &str, lowercase: bool) -> Result<Vec<Matcher>, FieldError> {
     non_empty(&list.0, field)?;
     list.0
         .iter()
         .enumerate()
         .map(|(i, item)| {
             let field = indexed(field, i, list.0.len());
-            match matcher(
-                &item.equals,
-                &item.prefix,
-                &item.glob,
-                &item.regex,
-                lowercase,
-            ) {
+            match matcher(&item.equals, &item.prefix, &item.glob, &item.regex, lowercase) {
                 Ok(Some(matcher)) => Ok(matcher),
-                Ok(None) => Err((
-                    field,
-                    "give one of `equals`, `prefix`, `glob` or `regex`".into(),
-                )),
+                Ok(None) => Err((field, "give one of `equals`, `prefix`, `glob` or `regex`".into())),
                 Err(reason) => Err((field, reason)),
             }
         })
@@ -227,24 +212,12 @@ fn matcher(
     regex: &Option<String>,
     lowercase: bool,
 ) -> Result<Option<Matcher>, String> {
-    let given = [
-        equals.is_some(),
-        prefix.is_some(),
-        glob.is_some(),
-        regex.is_some(),
-    ]
-    .iter()
-    .filter(|g| **g)
-    .count();
+    let given = [equals.is_some(), prefix.is_some(), glob.is_some(), regex.is_some()].iter().filter(|g| **g).count();
     if given > 1 {
         return Err("give only one of `equals`, `prefix`, `glob` or `regex`".into());
     }
     let fold = |text: &String| {
-        if lowercase {
-            text.to_ascii_lowercase()
-        } else {
-            text.clone()
-        }
+        if lowercase { text.to_ascii_lowercase() } else { text.clone() }
     };
     Ok(if let Some(text) = equals {
         Some(Matcher::Equals(fold(text)))
@@ -277,7 +250,10 @@ fn named_checks(
                 .map_err(|reason| (field.clone(), reason))?;
             let present = match (item.present, &value) {
                 (Some(_), Some(_)) => {
-                    return Err((field, "give `present` or a value test (`equals`, `prefix`, `glob`, `regex`), not both".into()));
+                    return Err((
+                        field,
+                        "give `present` or a value test (`equals`, `prefix`, `glob`, `regex`), not both".into(),
+                    ));
                 }
                 (Some(present), None) => present,
                 (None, Some(_)) => true,
@@ -293,50 +269,34 @@ fn named_checks(
 
 fn time_check(window: &TimeWindow, field: &str) -> Result<Check, FieldError> {
     let parse = |text: &Option<String>, name: &str| {
-        text.as_deref()
-            .map(parse_rfc3339)
-            .transpose()
-            .map_err(|reason| (format!("{field}.{name}"), reason))
+        text.as_deref().map(parse_rfc3339).transpose().map_err(|reason| (format!("{field}.{name}"), reason))
     };
     let (start, end) = (parse(&window.start, "start")?, parse(&window.end, "end")?);
     match (start, end) {
         (None, None) => Err((field.to_owned(), "give `start`, `end` or both".into())),
-        (Some(start), Some(end)) if start >= end => Err((
-            field.to_owned(),
-            "`start` must be before `end`; as written the window never opens".into(),
-        )),
+        (Some(start), Some(end)) if start >= end => {
+            Err((field.to_owned(), "`start` must be before `end`; as written the window never opens".into()))
+        }
         _ => Ok(Check::Time { start, end }),
     }
 }
 
 fn rollout_check(rollout: &Rollout, field: &str) -> Result<Check, FieldError> {
     if !(0.0..=100.0).contains(&rollout.percent) {
-        return Err((
-            format!("{field}.percent"),
-            format!("{} is not a percentage (0 to 100)", rollout.percent),
-        ));
+        return Err((format!("{field}.percent"), format!("{} is not a percentage (0 to 100)", rollout.percent)));
     }
     let key = rollout.sticky_by.clone().unwrap_or(StickyKey::ClientIp);
     if let StickyKey::Cookie(name) | StickyKey::Header(name) = &key
         && name.trim().is_empty()
     {
-        return Err((
-            format!("{field}.sticky_by"),
-            "name the cookie or header".into(),
-        ));
+        return Err((format!("{field}.sticky_by"), "name the cookie or header".into()));
     }
-    Ok(Check::Rollout {
-        per_10_000: (rollout.percent * 100.0).round() as u64,
-        key,
-    })
+    Ok(Check::Rollout { per_10_000: (rollout.percent * 100.0).round() as u64, key })
 }
 
 fn sub_conditions(list: &[When], field: &str) -> Result<Vec<Condition>, FieldError> {
     non_empty(list, field)?;
-    list.iter()
-        .enumerate()
-        .map(|(i, when)| Condition::compile(when, &format!("{field}[{i}]")))
-        .collect()
+    list.iter().enumerate().map(|(i, when)| Condition::compile(when, &format!("{field}[{i}]"))).collect()
 }
 
 /// The key a client's rollout bucket comes from; the IP stands in for a missing cookie or
@@ -363,21 +323,12 @@ pub(crate) fn bucket(rule_id: &str, key: &str) -> u64 {
 }
 
 fn media_type(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 /// `field[i]` when the editor wrote a list, `field` when a single object.
 fn indexed(field: &str, i: usize, len: usize) -> String {
-    if len > 1 {
-        format!("{field}[{i}]")
-    } else {
-        field.to_owned()
-    }
+    if len > 1 { format!("{field}[{i}]") } else { field.to_owned() }
 }
 
 #[cfg(test)]
@@ -389,9 +340,7 @@ mod tests {
     }
 
     fn holds(json: &str, context: &RequestContext) -> bool {
-        Condition::compile(&when(json), "when")
-            .unwrap()
-            .holds(context, "rule")
+        Condition::compile(&when(json), "when").unwrap().holds(context, "rule")
     }
 
     fn error(json: &str) -> FieldError {
@@ -409,18 +358,9 @@ mod tests {
         assert!(!holds(r#"{"path": {"prefix": "/shop/"}}"#, &article));
         assert!(holds(r#"{"path": {"glob": "/news/*.html"}}"#, &article));
         assert!(!holds(r#"{"path": {"glob": "/news/*.htm"}}"#, &article));
-        assert!(holds(
-            r#"{"path": {"regex": "^/news/[0-9]{4}/"}}"#,
-            &article
-        ));
-        assert!(holds(
-            r#"{"path": {"equals": "/news/2026/cats.html"}}"#,
-            &article
-        ));
-        assert!(holds(
-            r#"{"path": [{"prefix": "/shop/"}, {"prefix": "/news/"}]}"#,
-            &article
-        ));
+        assert!(holds(r#"{"path": {"regex": "^/news/[0-9]{4}/"}}"#, &article));
+        assert!(holds(r#"{"path": {"equals": "/news/2026/cats.html"}}"#, &article));
+        assert!(holds(r#"{"path": [{"prefix": "/shop/"}, {"prefix": "/news/"}]}"#, &article));
     }
 
     #[test]
@@ -440,10 +380,7 @@ mod tests {
         assert!(holds(r#"{"status": [200, 203]}"#, &context));
         assert!(!holds(r#"{"status": [200]}"#, &context));
         context.content_type = Some("Application/XHTML+xml; charset=utf-8".into());
-        assert!(holds(
-            r#"{"content_type": ["application/xhtml+xml"]}"#,
-            &context
-        ));
+        assert!(holds(r#"{"content_type": ["application/xhtml+xml"]}"#, &context));
         assert!(!holds(r#"{"content_type": ["text/html"]}"#, &context));
     }
 
@@ -452,42 +389,15 @@ mod tests {
         let mut context = request("/?utm_source=newsletter&debug");
         context.add_header("X-Beta", "yes");
         context.add_header("Cookie", "consent=all; ab=b");
-        assert!(holds(
-            r#"{"header": {"name": "x-BETA", "equals": "yes"}}"#,
-            &context
-        ));
-        assert!(holds(
-            r#"{"header": {"name": "x-missing", "present": false}}"#,
-            &context
-        ));
-        assert!(!holds(
-            r#"{"header": {"name": "x-beta", "present": false}}"#,
-            &context
-        ));
-        assert!(holds(
-            r#"{"cookie": {"name": "consent", "present": true}}"#,
-            &context
-        ));
-        assert!(!holds(
-            r#"{"cookie": {"name": "Consent", "present": true}}"#,
-            &context
-        ));
-        assert!(holds(
-            r#"{"cookie": {"name": "ab", "regex": "^[ab]$"}}"#,
-            &context
-        ));
-        assert!(holds(
-            r#"{"query": {"name": "utm_source", "prefix": "news"}}"#,
-            &context
-        ));
-        assert!(holds(
-            r#"{"query": {"name": "debug", "present": true}}"#,
-            &context
-        ));
-        assert!(!holds(
-            r#"{"query": {"name": "utm_source", "equals": "ads"}}"#,
-            &context
-        ));
+        assert!(holds(r#"{"header": {"name": "x-BETA", "equals": "yes"}}"#, &context));
+        assert!(holds(r#"{"header": {"name": "x-missing", "present": false}}"#, &context));
+        assert!(!holds(r#"{"header": {"name": "x-beta", "present": false}}"#, &context));
+        assert!(holds(r#"{"cookie": {"name": "consent", "present": true}}"#, &context));
+        assert!(!holds(r#"{"cookie": {"name": "Consent", "present": true}}"#, &context));
+        assert!(holds(r#"{"cookie": {"name": "ab", "regex": "^[ab]$"}}"#, &context));
+        assert!(holds(r#"{"query": {"name": "utm_source", "prefix": "news"}}"#, &context));
+        assert!(holds(r#"{"query": {"name": "debug", "present": true}}"#, &context));
+        assert!(!holds(r#"{"query": {"name": "utm_source", "equals": "ads"}}"#, &context));
         assert!(holds(
             r#"{"query": [{"name": "utm_source", "equals": "ads"}, {"name": "debug", "present": true}]}"#,
             &context
@@ -497,22 +407,15 @@ mod tests {
     #[test]
     fn time_windows_include_start_and_exclude_end() {
         let mut context = request("/");
-        let window =
-            r#"{"time": {"start": "2026-11-27T00:00:00Z", "end": "2026-11-30T00:00:00Z"}}"#;
+        let window = r#"{"time": {"start": "2026-11-27T00:00:00Z", "end": "2026-11-30T00:00:00Z"}}"#;
         context.now = parse_rfc3339("2026-11-26T23:59:59Z").unwrap();
         assert!(!holds(window, &context));
         context.now = parse_rfc3339("2026-11-27T00:00:00Z").unwrap();
         assert!(holds(window, &context));
         context.now = parse_rfc3339("2026-11-30T00:00:00Z").unwrap();
         assert!(!holds(window, &context));
-        assert!(holds(
-            r#"{"time": {"start": "2026-11-01T00:00:00Z"}}"#,
-            &context
-        ));
-        assert!(!holds(
-            r#"{"time": {"end": "2026-11-01T00:00:00Z"}}"#,
-            &context
-        ));
+        assert!(holds(r#"{"time": {"start": "2026-11-01T00:00:00Z"}}"#, &context));
+        assert!(!holds(r#"{"time": {"end": "2026-11-01T00:00:00Z"}}"#, &context));
     }
 
     #[test]
@@ -526,10 +429,7 @@ mod tests {
             assert_eq!(first, holds(rollout, &context), "sticky");
             inside += usize::from(first);
         }
-        assert!(
-            (800..1200).contains(&inside),
-            "{inside} of 4000 in a 25% rollout"
-        );
+        assert!((800..1200).contains(&inside), "{inside} of 4000 in a 25% rollout");
         let mut context = request("/");
         assert!(!holds(rollout, &context), "no key at all: outside");
         context.client_ip = Some("10.1.1.1".into());
@@ -551,66 +451,27 @@ mod tests {
     #[test]
     fn all_any_not() {
         let context = request("https://example.com/news/a");
-        assert!(holds(
-            r#"{"not": {"path": {"prefix": "/shop/"}}}"#,
-            &context
-        ));
-        assert!(holds(
-            r#"{"any": [{"path": {"prefix": "/shop/"}}, {"host": {"equals": "example.com"}}]}"#,
-            &context
-        ));
-        assert!(!holds(
-            r#"{"all": [{"path": {"prefix": "/news/"}}, {"host": {"equals": "other.com"}}]}"#,
-            &context
-        ));
-        assert!(
-            !holds(
-                r#"{"path": {"prefix": "/news/"}, "host": {"equals": "other.com"}}"#,
-                &context
-            ),
-            "fields AND"
-        );
+        assert!(holds(r#"{"not": {"path": {"prefix": "/shop/"}}}"#, &context));
+        assert!(holds(r#"{"any": [{"path": {"prefix": "/shop/"}}, {"host": {"equals": "example.com"}}]}"#, &context));
+        assert!(!holds(r#"{"all": [{"path": {"prefix": "/news/"}}, {"host": {"equals": "other.com"}}]}"#, &context));
+        assert!(!holds(r#"{"path": {"prefix": "/news/"}, "host": {"equals": "other.com"}}"#, &context), "fields AND");
     }
 
     #[test]
     fn malformed_conditions_name_their_field() {
         assert_eq!(error(r#"{"path": {}}"#).0, "when.path");
-        assert!(
-            error(r#"{"path": {"prefix": "/a", "regex": "b"}}"#)
-                .1
-                .contains("only one")
-        );
-        assert_eq!(
-            error(r#"{"path": [{"prefix": "/a"}, {"regex": "("}]}"#).0,
-            "when.path[1]"
-        );
-        assert!(
-            error(r#"{"path": {"regex": "("}}"#)
-                .1
-                .contains("invalid regex")
-        );
+        assert!(error(r#"{"path": {"prefix": "/a", "regex": "b"}}"#).1.contains("only one"));
+        assert_eq!(error(r#"{"path": [{"prefix": "/a"}, {"regex": "("}]}"#).0, "when.path[1]");
+        assert!(error(r#"{"path": {"regex": "("}}"#).1.contains("invalid regex"));
         assert_eq!(error(r#"{"status": []}"#).0, "when.status");
         assert!(error(r#"{"status": [700]}"#).1.contains("700"));
         assert_eq!(error(r#"{"time": {"start": "soon"}}"#).0, "when.time.start");
         assert!(
-            error(r#"{"time": {"start": "2026-12-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}}"#)
-                .1
-                .contains("before")
+            error(r#"{"time": {"start": "2026-12-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}}"#).1.contains("before")
         );
-        assert_eq!(
-            error(r#"{"rollout": {"percent": 120}}"#).0,
-            "when.rollout.percent"
-        );
-        assert!(
-            error(r#"{"header": {"name": "x"}}"#)
-                .1
-                .contains("say what to test")
-        );
-        assert!(
-            error(r#"{"cookie": {"name": "x", "present": true, "equals": "y"}}"#)
-                .1
-                .contains("not both")
-        );
+        assert_eq!(error(r#"{"rollout": {"percent": 120}}"#).0, "when.rollout.percent");
+        assert!(error(r#"{"header": {"name": "x"}}"#).1.contains("say what to test"));
+        assert!(error(r#"{"cookie": {"name": "x", "present": true, "equals": "y"}}"#).1.contains("not both"));
         assert_eq!(
             error(r#"{"any": [{"path": {"glob": "/a"}}, {"query": {"name": ""}}]}"#).0,
             "when.any[1].query.name"

@@ -31,9 +31,7 @@ mod tests {
     #[test]
     fn gzip_is_decoded() {
         let mut out = String::new();
-        decoded(Decoding::Gzip, &gzip(b"<p>hello</p>")[..])
-            .read_to_string(&mut out)
-            .unwrap();
+        decoded(Decoding::Gzip, &gzip(b"<p>hello</p>")[..]).read_to_string(&mut out).unwrap();
         assert_eq!(out, "<p>hello</p>");
     }
 

@@ -6,9 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element, TextChunk, TextType};
-use lol_html::{
-    DocumentContentHandlers, ElementContentHandlers, HandlerResult, Selector, Settings,
-};
+use lol_html::{DocumentContentHandlers, ElementContentHandlers, HandlerResult, Selector, Settings};
 use regex::Regex;
 
 use crate::rules::TextTarget;
@@ -114,15 +112,10 @@ impl<'r> Plan<'r> {
         let mut document_end_handlers = Vec::new();
         let mut text_stages = Vec::new();
         for (index, rule) in self.rules.iter().enumerate() {
-            let count = Counter {
-                hits: Rc::clone(hits),
-                index,
-            };
+            let count = Counter { hits: Rc::clone(hits), index };
             let split = ByScope::of(&rule.actions);
-            let (reversed, in_order): (Vec<_>, Vec<_>) = split
-                .element
-                .into_iter()
-                .partition(|action| inserts_in_reverse(action));
+            let (reversed, in_order): (Vec<_>, Vec<_>) =
+                split.element.into_iter().partition(|action| inserts_in_reverse(action));
             let counted_in_order = !in_order.is_empty();
             if let (Some(selector), true) = (rule.selector, counted_in_order) {
                 let count = count.clone();
@@ -130,27 +123,23 @@ impl<'r> Plan<'r> {
                     Cow::Borrowed(selector),
                     ElementContentHandlers::default().element(move |el: &mut Element| {
                         count.add(1);
-                        in_order
-                            .iter()
-                            .try_for_each(|action| apply_to_element(action, el))
+                        in_order.iter().try_for_each(|action| apply_to_element(action, el))
                     }),
                 ));
             }
             if let (Some(selector), false) = (rule.selector, reversed.is_empty()) {
-                reversed_handlers.push((
-                    selector,
-                    reversed,
-                    (!counted_in_order).then(|| count.clone()),
-                ));
+                reversed_handlers.push((selector, reversed, (!counted_in_order).then(|| count.clone())));
             }
             if !split.comments.is_empty() {
                 let count = count.clone();
                 let comments = split.comments;
                 let handler = move |comment: &mut Comment| {
+                    // lol_html reports `<?xml ...?>` as a (bogus) comment; it is not one.
+                    if comment.text().starts_with('?') {
+                        return Ok(());
+                    }
                     count.add(1);
-                    comments
-                        .iter()
-                        .for_each(|action| apply_to_comment(action, comment));
+                    comments.iter().for_each(|action| apply_to_comment(action, comment));
                     Ok(())
                 };
                 settings = match rule.selector {
@@ -158,9 +147,9 @@ impl<'r> Plan<'r> {
                         Cow::Borrowed(selector),
                         ElementContentHandlers::default().comments(handler),
                     )),
-                    None => settings.append_document_content_handler(
-                        DocumentContentHandlers::default().comments(handler),
-                    ),
+                    None => {
+                        settings.append_document_content_handler(DocumentContentHandlers::default().comments(handler))
+                    }
                 };
             }
             for text_rule in split.text {
@@ -175,15 +164,13 @@ impl<'r> Plan<'r> {
         }
         // lol_html runs document-end handlers last registered first.
         for (actions, count) in document_end_handlers.into_iter().rev() {
-            settings = settings.append_document_content_handler(
-                DocumentContentHandlers::default().end(move |end: &mut DocumentEnd| {
+            settings = settings.append_document_content_handler(DocumentContentHandlers::default().end(
+                move |end: &mut DocumentEnd| {
                     count.add(1);
-                    actions
-                        .iter()
-                        .for_each(|action| apply_to_document_end(action, end));
+                    actions.iter().for_each(|action| apply_to_document_end(action, end));
                     Ok(())
-                }),
-            );
+                },
+            ));
         }
         for (selector, actions, count) in reversed_handlers.into_iter().rev() {
             settings = settings.append_element_content_handler((
@@ -192,10 +179,7 @@ impl<'r> Plan<'r> {
                     if let Some(count) = &count {
                         count.add(1);
                     }
-                    actions
-                        .iter()
-                        .rev()
-                        .try_for_each(|action| apply_to_element(action, el))
+                    actions.iter().rev().try_for_each(|action| apply_to_element(action, el))
                 }),
             ));
         }
@@ -227,17 +211,10 @@ struct ByScope<'a, 'r> {
 
 impl<'a, 'r> ByScope<'a, 'r> {
     fn of(actions: &'a [PlannedAction<'r>]) -> Self {
-        let mut split = ByScope {
-            element: Vec::new(),
-            comments: Vec::new(),
-            text: Vec::new(),
-            document: Vec::new(),
-        };
+        let mut split = ByScope { element: Vec::new(), comments: Vec::new(), text: Vec::new(), document: Vec::new() };
         for action in actions {
             match action {
-                PlannedAction::RemoveComments | PlannedAction::ReplaceComments(..) => {
-                    split.comments.push(action)
-                }
+                PlannedAction::RemoveComments | PlannedAction::ReplaceComments(..) => split.comments.push(action),
                 PlannedAction::AppendToDocument(..) => split.document.push(action),
                 PlannedAction::ReplaceText(rule) => split.text.push(rule),
                 _ => split.element.push(action),
@@ -248,21 +225,13 @@ impl<'a, 'r> ByScope<'a, 'r> {
 }
 
 fn inserts_in_reverse(action: &PlannedAction<'_>) -> bool {
-    matches!(
-        action,
-        PlannedAction::Insert(Slot::After | Slot::Prepend, ..)
-    )
+    matches!(action, PlannedAction::Insert(Slot::After | Slot::Prepend, ..))
 }
 
 fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> HandlerResult {
     // Once an element is removed or replaced, lol_html would still emit content appended
     // inside it; editors expect it gone with the element. Only before/after still apply.
-    if el.removed()
-        && !matches!(
-            action,
-            PlannedAction::Insert(Slot::Before | Slot::After, ..)
-        )
-    {
+    if el.removed() && !matches!(action, PlannedAction::Insert(Slot::Before | Slot::After, ..)) {
         return Ok(());
     }
     match action {
@@ -358,15 +327,8 @@ impl<'p> TextPipeline<'p> {
         // Which raw-text owners matter: titles against textareas when a rule takes one but
         // not the other, styles against other raw text when a rule takes styles. Watching
         // any element switches on lol_html's element tracking, so only what is needed.
-        let wants = |target: TextTarget| {
-            stages
-                .iter()
-                .any(|(_, rule, _)| rule.targets.contains(&target))
-        };
-        let watched = match (
-            wants(TextTarget::Title) != wants(TextTarget::Textarea),
-            wants(TextTarget::Style),
-        ) {
+        let wants = |target: TextTarget| stages.iter().any(|(_, rule, _)| rule.targets.contains(&target));
+        let watched = match (wants(TextTarget::Title) != wants(TextTarget::Textarea), wants(TextTarget::Style)) {
             (true, true) => Some("textarea, style"),
             (true, false) => Some("textarea"),
             (false, true) => Some("style"),
@@ -389,11 +351,8 @@ impl<'p> TextPipeline<'p> {
                 }),
             ));
         }
-        let mut pipeline = TextPipeline {
-            stages: Vec::with_capacity(stages.len()),
-            owner,
-            in_scope: Rc::clone(&in_scope),
-        };
+        let mut pipeline =
+            TextPipeline { stages: Vec::with_capacity(stages.len()), owner, in_scope: Rc::clone(&in_scope) };
         for (index, (rule, text_rule, count)) in stages.into_iter().enumerate() {
             if let Some(selector) = rule.selector {
                 let in_scope = Rc::clone(&in_scope);
@@ -409,11 +368,7 @@ impl<'p> TextPipeline<'p> {
                 rule_id: rule.id,
                 scoped: rule.selector.is_some(),
                 targets: &text_rule.targets,
-                replacer: TextReplacer::new(
-                    &text_rule.finder,
-                    &text_rule.replacement,
-                    text_rule.max,
-                ),
+                replacer: TextReplacer::new(&text_rule.finder, &text_rule.replacement, text_rule.max),
                 count,
                 overflows_logged: 0,
             });
@@ -421,8 +376,7 @@ impl<'p> TextPipeline<'p> {
         // Document-level text handlers run after the selector ones for the same chunk, so
         // the scope marks are set by the time the chain runs.
         settings.append_document_content_handler(
-            DocumentContentHandlers::default()
-                .text(move |chunk: &mut TextChunk| pipeline.run(chunk)),
+            DocumentContentHandlers::default().text(move |chunk: &mut TextChunk| pipeline.run(chunk)),
         )
     }
 
@@ -446,8 +400,7 @@ impl<'p> TextPipeline<'p> {
         let mut changed: Option<String> = None;
         for (index, stage) in self.stages.iter_mut().enumerate() {
             let marked = self.in_scope[index].replace(false);
-            let applies =
-                (!stage.scoped || marked) && target.is_some_and(|t| stage.targets.contains(&t));
+            let applies = (!stage.scoped || marked) && target.is_some_and(|t| stage.targets.contains(&t));
             if !applies {
                 continue;
             }

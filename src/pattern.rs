@@ -11,16 +11,14 @@ const REGEX_DFA_LIMIT: usize = 2 << 20;
 
 /// Compiles an editor's regex within size limits; the error quotes the regex engine's.
 pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_DFA_LIMIT)
-        .build()
-        .map_err(|err| match err {
+    RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_DFA_LIMIT).build().map_err(|err| {
+        match err {
             regex::Error::CompiledTooBig(limit) => {
                 format!("the regex {pattern:?} is too large once compiled (over {limit} bytes); simplify it")
             }
             other => format!("invalid regex {pattern:?}: {}", one_line(&other.to_string())),
-        })
+        }
+    })
 }
 
 /// A glob as an anchored regex: `*` is any run of characters, `?` is one; the rest is literal.
@@ -40,12 +38,7 @@ pub fn compile_glob(glob: &str) -> Result<Regex, String> {
 
 /// The regex crate's errors span several lines (pattern, caret, message); logs want one.
 fn one_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    message.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -53,18 +53,12 @@ pub fn decide(facts: &ResponseFacts<'_>) -> Decision {
         return Decision::PassThrough("not HTML");
     }
     let Ok(encoding) = PageEncoding::from_content_type(facts.content_type) else {
-        return Decision::PassThrough(
-            "a charset the rewriter cannot work in (unknown, or not ASCII-compatible)",
-        );
+        return Decision::PassThrough("a charset the rewriter cannot work in (unknown, or not ASCII-compatible)");
     };
     match facts.content_encoding.map(str::trim) {
         None | Some("") => Decision::Rewrite(Decoding::Identity, encoding),
-        Some(coding) if coding.eq_ignore_ascii_case("identity") => {
-            Decision::Rewrite(Decoding::Identity, encoding)
-        }
-        Some(coding)
-            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") =>
-        {
+        Some(coding) if coding.eq_ignore_ascii_case("identity") => Decision::Rewrite(Decoding::Identity, encoding),
+        Some(coding) if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") => {
             Decision::Rewrite(Decoding::Gzip, encoding)
         }
         Some(_) => Decision::PassThrough("content encoding the rewriter cannot decode"),
@@ -74,8 +68,7 @@ pub fn decide(facts: &ResponseFacts<'_>) -> Decision {
 /// True for `text/html` and `application/xhtml+xml`, whatever the parameters and case.
 pub fn is_html(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("text/html")
-        || essence.eq_ignore_ascii_case("application/xhtml+xml")
+    essence.eq_ignore_ascii_case("text/html") || essence.eq_ignore_ascii_case("application/xhtml+xml")
 }
 
 /// The `Accept-Encoding` to send the origin: we can only decode gzip, so ask for gzip when
@@ -99,28 +92,15 @@ pub fn origin_accept_encoding(client_accept_encoding: Option<&str>) -> Option<&'
 /// (`"abc"` becomes `W/"abc"`), so caches may still revalidate with it.
 pub fn weaken_etag(etag: &str) -> String {
     let etag = etag.trim();
-    if etag.starts_with("W/") {
-        etag.to_owned()
-    } else {
-        format!("W/{etag}")
-    }
+    if etag.starts_with("W/") { etag.to_owned() } else { format!("W/{etag}") }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn facts(
-        method: &'static str,
-        status: u16,
-        content_type: Option<&'static str>,
-    ) -> ResponseFacts<'static> {
-        ResponseFacts {
-            method,
-            status,
-            content_type,
-            content_encoding: None,
-        }
+    fn facts(method: &'static str, status: u16, content_type: Option<&'static str>) -> ResponseFacts<'static> {
+        ResponseFacts { method, status, content_type, content_encoding: None }
     }
 
     #[test]
@@ -128,10 +108,7 @@ mod tests {
         let html = Some("text/html; charset=utf-8");
         assert_eq!(
             decide(&facts("GET", 200, html)),
-            Decision::Rewrite(
-                Decoding::Identity,
-                PageEncoding::Declared(encoding_rs::UTF_8)
-            )
+            Decision::Rewrite(Decoding::Identity, PageEncoding::Declared(encoding_rs::UTF_8))
         );
         assert_eq!(
             decide(&facts("GET", 203, Some("application/xhtml+xml"))),
@@ -153,10 +130,7 @@ mod tests {
             ("GET", 200, None),
         ] {
             assert!(
-                matches!(
-                    decide(&facts(method, status, content_type)),
-                    Decision::PassThrough(_)
-                ),
+                matches!(decide(&facts(method, status, content_type)), Decision::PassThrough(_)),
                 "{method} {status} {content_type:?}"
             );
         }
@@ -167,10 +141,7 @@ mod tests {
         let mut f = facts("GET", 200, Some("text/html; charset=windows-1252"));
         assert_eq!(
             decide(&f),
-            Decision::Rewrite(
-                Decoding::Identity,
-                PageEncoding::Declared(encoding_rs::WINDOWS_1252)
-            )
+            Decision::Rewrite(Decoding::Identity, PageEncoding::Declared(encoding_rs::WINDOWS_1252))
         );
         f.content_type = Some("text/html; charset=utf-16");
         assert!(matches!(decide(&f), Decision::PassThrough(_)));
@@ -180,10 +151,7 @@ mod tests {
     fn encodings_we_cannot_decode_pass_through() {
         let mut f = facts("GET", 200, Some("text/html"));
         f.content_encoding = Some("gzip");
-        assert_eq!(
-            decide(&f),
-            Decision::Rewrite(Decoding::Gzip, PageEncoding::Sniffed)
-        );
+        assert_eq!(decide(&f), Decision::Rewrite(Decoding::Gzip, PageEncoding::Sniffed));
         f.content_encoding = Some("br");
         assert!(matches!(decide(&f), Decision::PassThrough(_)));
         f.content_encoding = Some("gzip, br");
@@ -192,14 +160,8 @@ mod tests {
 
     #[test]
     fn origin_is_asked_only_for_gzip() {
-        assert_eq!(
-            origin_accept_encoding(Some("gzip, deflate, br, zstd")),
-            Some("gzip")
-        );
-        assert_eq!(
-            origin_accept_encoding(Some("br;q=1.0, GZIP;q=0.5")),
-            Some("gzip")
-        );
+        assert_eq!(origin_accept_encoding(Some("gzip, deflate, br, zstd")), Some("gzip"));
+        assert_eq!(origin_accept_encoding(Some("br;q=1.0, GZIP;q=0.5")), Some("gzip"));
         assert_eq!(origin_accept_encoding(Some("br, gzip;q=0")), None);
         assert_eq!(origin_accept_encoding(Some("br")), None);
         assert_eq!(origin_accept_encoding(None), None);

@@ -8,22 +8,13 @@ use lol_html::Selector;
 use lol_html::errors::SelectorError;
 
 /// The pseudo-classes lol_html can match.
-const SUPPORTED_PSEUDO_CLASSES: [&str; 5] = [
-    "first-child",
-    "nth-child",
-    "first-of-type",
-    "nth-of-type",
-    "not",
-];
+const SUPPORTED_PSEUDO_CLASSES: [&str; 5] = ["first-child", "nth-child", "first-of-type", "nth-of-type", "not"];
 
-const WHY_STREAMING: &str =
-    "lol_html matches elements while the page streams and cannot see what comes after them";
+const WHY_STREAMING: &str = "lol_html matches elements while the page streams and cannot see what comes after them";
 
 /// Parses a selector, or explains why it cannot be used.
 pub fn parse_selector(selector: &str) -> Result<Selector, String> {
-    selector
-        .parse::<Selector>()
-        .map_err(|err| explain(selector, &err))
+    selector.parse::<Selector>().map_err(|err| explain(selector, &err))
 }
 
 fn explain(selector: &str, err: &SelectorError) -> String {
@@ -43,10 +34,15 @@ fn explain(selector: &str, err: &SelectorError) -> String {
                 format!("the pseudo-element `{pseudo}` is not supported: rules act on elements, not parts of them")
             }
             Some(pseudo) => format!("the pseudo-class `{pseudo}` is not supported"),
-            None => "combinators inside :not() are not supported; :not() takes simple selectors such as `:not(.ad)`".to_owned(),
+            None => "combinators inside :not() are not supported; :not() takes simple selectors such as `:not(.ad)`"
+                .to_owned(),
         },
-        SelectorError::NamespacedSelector => "namespace prefixes (`ns|tag`, `*|*`, `[*|attr]`) are not supported".to_owned(),
-        SelectorError::UnsupportedSyntax => format!(":has(), :is(), :where() and relative selectors are not supported ({WHY_STREAMING})"),
+        SelectorError::NamespacedSelector => {
+            "namespace prefixes (`ns|tag`, `*|*`, `[*|attr]`) are not supported".to_owned()
+        }
+        SelectorError::UnsupportedSyntax => {
+            format!(":has(), :is(), :where() and relative selectors are not supported ({WHY_STREAMING})")
+        }
         SelectorError::EmptySelector => "the selector is empty".to_owned(),
         other => format!("it is not valid CSS: {}", other.to_string().trim_end_matches('.').to_lowercase()),
     };
@@ -80,11 +76,7 @@ fn unsupported_pseudo(selector: &str) -> Option<String> {
                 let name = selector[name_start..i].to_ascii_lowercase();
                 let is_element = name_start - start == 2;
                 if is_element || !SUPPORTED_PSEUDO_CLASSES.contains(&name.as_str()) {
-                    let call = if bytes.get(i) == Some(&b'(') {
-                        "()"
-                    } else {
-                        ""
-                    };
+                    let call = if bytes.get(i) == Some(&b'(') { "()" } else { "" };
                     return Some(format!("{}{name}{call}", &selector[start..name_start]));
                 }
                 continue;
@@ -98,10 +90,7 @@ fn unsupported_pseudo(selector: &str) -> Option<String> {
 
 /// `:before`, `:after`, `:first-line`, `:first-letter`: pseudo-elements in CSS2 syntax.
 fn is_legacy_pseudo_element(pseudo: &str) -> bool {
-    matches!(
-        pseudo,
-        ":before" | ":after" | ":first-line" | ":first-letter"
-    )
+    matches!(pseudo, ":before" | ":after" | ":first-line" | ":first-letter")
 }
 
 #[cfg(test)]
@@ -114,24 +103,16 @@ mod tests {
 
     #[test]
     fn supported_selectors_parse() {
-        for selector in [
-            "div",
-            "a[href^=\"http:\"]",
-            "ul > li:nth-child(2n+1)",
-            "p:not(.x)",
-            "#main .ad",
-            "*",
-            "td:first-of-type",
-        ] {
+        for selector in
+            ["div", "a[href^=\"http:\"]", "ul > li:nth-child(2n+1)", "p:not(.x)", "#main .ad", "*", "td:first-of-type"]
+        {
             assert!(parse_selector(selector).is_ok(), "{selector}");
         }
     }
 
     #[test]
     fn errors_name_what_is_unsupported() {
-        assert!(
-            reason("li:last-child").contains("the pseudo-class `:last-child` is not supported")
-        );
+        assert!(reason("li:last-child").contains("the pseudo-class `:last-child` is not supported"));
         assert!(reason("a:hover").contains("`:hover`"));
         assert!(reason("tr:nth-last-child(2)").contains("`:nth-last-child()`"));
         assert!(reason("p::before").contains("pseudo-element `::before`"));
@@ -139,17 +120,9 @@ mod tests {
         assert!(reason("h1 + p").contains("next-sibling combinator `+`"));
         assert!(reason("h1 ~ p").contains("subsequent-sibling combinator `~`"));
         assert!(reason("div:has(img)").contains(":has()"));
-        assert!(
-            reason("[*|title]").contains("namespace"),
-            "{}",
-            reason("[*|title]")
-        );
+        assert!(reason("[*|title]").contains("namespace"), "{}", reason("[*|title]"));
         assert!(reason("p:not(div p)").contains("inside :not()"));
-        assert!(
-            reason("a[href=\"x:hover\"]:empty").contains("`:empty`"),
-            "{}",
-            reason("a[href=\"x:hover\"]:empty")
-        );
+        assert!(reason("a[href=\"x:hover\"]:empty").contains("`:empty`"), "{}", reason("a[href=\"x:hover\"]:empty"));
         assert!(reason("div[").contains("not valid CSS"));
         assert!(reason("").contains("empty"));
         assert!(reason("li:last-child").starts_with("selector \"li:last-child\" cannot be used"));

@@ -59,10 +59,9 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::NoIndex => write!(f, "the store has no `{INDEX_KEY}` index entry"),
             StoreError::Lookup(err) => write!(f, "looking up `{INDEX_KEY}` failed: {err}"),
-            StoreError::BadIndex(err) => write!(
-                f,
-                "`{INDEX_KEY}` must be a JSON array of entry names, like [\"10-banner\"]: {err}"
-            ),
+            StoreError::BadIndex(err) => {
+                write!(f, "`{INDEX_KEY}` must be a JSON array of entry names, like [\"10-banner\"]: {err}")
+            }
         }
     }
 }
@@ -71,12 +70,8 @@ impl std::error::Error for StoreError {}
 
 /// Reads the index and the entries it lists, within [`LOOKUP_BUDGET`] lookups.
 pub fn read_entries(source: &mut dyn EntrySource) -> Result<StoreEntries, StoreError> {
-    let index_text = source
-        .lookup(INDEX_KEY)
-        .map_err(StoreError::Lookup)?
-        .ok_or(StoreError::NoIndex)?;
-    let names: Vec<String> =
-        serde_json::from_str(&index_text).map_err(|err| StoreError::BadIndex(err.to_string()))?;
+    let index_text = source.lookup(INDEX_KEY).map_err(StoreError::Lookup)?.ok_or(StoreError::NoIndex)?;
+    let names: Vec<String> = serde_json::from_str(&index_text).map_err(|err| StoreError::BadIndex(err.to_string()))?;
 
     let mut read = StoreEntries::default();
     let entry_budget = LOOKUP_BUDGET - 1;
@@ -102,12 +97,7 @@ pub fn read_entries(source: &mut dyn EntrySource) -> Result<StoreEntries, StoreE
                 "",
                 format!("listed in `{INDEX_KEY}` but absent from the store"),
             )),
-            Err(err) => read.errors.push(RuleError::new(
-                name,
-                "",
-                "",
-                format!("lookup failed: {err}"),
-            )),
+            Err(err) => read.errors.push(RuleError::new(name, "", "", format!("lookup failed: {err}"))),
         }
     }
     Ok(read)
@@ -137,21 +127,34 @@ impl MemoryStore {
     ///
     /// Fails, naming the entry, when a key or value is over Fastly's limits.
     pub fn from_entries(entries: &[(String, String)]) -> Result<Self, String> {
+        let (store, errors) = Self::from_valid_entries(entries);
+        match errors.into_iter().next() {
+            Some(error) => Err(error.reason),
+            None => Ok(store),
+        }
+    }
+
+    /// Lays out the entries Fastly would accept and reports each other one, so a check can
+    /// name every problem at once.
+    pub fn from_valid_entries(entries: &[(String, String)]) -> (Self, Vec<RuleError>) {
         let mut values = BTreeMap::new();
-        let names: Vec<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
+        let mut names = Vec::new();
+        let mut errors = Vec::new();
         for (name, text) in entries {
-            check_limits(name, text)?;
-            if name == INDEX_KEY {
-                return Err(format!(
-                    "an entry cannot be named `{INDEX_KEY}`: that key is the index"
-                ));
+            match check_entry(name, text) {
+                Ok(()) => {
+                    names.push(name.as_str());
+                    values.insert(name.clone(), text.clone());
+                }
+                Err(reason) => errors.push(RuleError::new(name, "", "", reason)),
             }
-            values.insert(name.clone(), text.clone());
         }
         let index = serde_json::to_string(&names).expect("a list of strings serialises");
-        check_limits(INDEX_KEY, &index)?;
+        if let Err(reason) = check_limits(INDEX_KEY, &index) {
+            errors.push(RuleError::new(INDEX_KEY, "", "", reason));
+        }
         values.insert(INDEX_KEY.to_owned(), index);
-        Ok(Self::new(values))
+        (Self::new(values), errors)
     }
 
     /// The store as a JSON object of strings, the file Viceroy's local store reads.
@@ -173,12 +176,19 @@ impl EntrySource for MemoryStore {
     }
 }
 
+/// Whether Fastly's config store would take this entry (name and size), and it does not
+/// collide with the index key.
+pub fn check_entry(name: &str, text: &str) -> Result<(), String> {
+    if name == INDEX_KEY {
+        return Err(format!("an entry cannot be named `{INDEX_KEY}`: that key is the index"));
+    }
+    check_limits(name, text)
+}
+
 fn check_limits(key: &str, value: &str) -> Result<(), String> {
     let key_chars = key.chars().count();
     if key_chars == 0 || key_chars > MAX_KEY_CHARS {
-        return Err(format!(
-            "entry name {key:?} must be 1 to {MAX_KEY_CHARS} characters long"
-        ));
+        return Err(format!("entry name {key:?} must be 1 to {MAX_KEY_CHARS} characters long"));
     }
     let value_chars = value.chars().count();
     if value_chars > MAX_VALUE_CHARS {
@@ -204,9 +214,7 @@ pub fn read_rules_dir(dir: &Path) -> std::io::Result<Vec<(String, String)>> {
             let name = path
                 .file_stem()
                 .and_then(|stem| stem.to_str())
-                .ok_or_else(|| {
-                    std::io::Error::other(format!("{}: name is not UTF-8", path.display()))
-                })?
+                .ok_or_else(|| std::io::Error::other(format!("{}: name is not UTF-8", path.display())))?
                 .to_owned();
             Ok((name, std::fs::read_to_string(&path)?))
         })
@@ -231,9 +239,7 @@ mod tests {
     }
 
     fn entries(n: usize) -> Vec<(String, String)> {
-        (0..n)
-            .map(|i| (format!("e{i:02}"), format!("[\"rule {i}\"]")))
-            .collect()
+        (0..n).map(|i| (format!("e{i:02}"), format!("[\"rule {i}\"]"))).collect()
     }
 
     #[test]
@@ -249,19 +255,12 @@ mod tests {
     #[test]
     fn never_more_lookups_than_the_budget() {
         let mut store = MemoryStore::from_entries(&entries(40)).unwrap();
-        let mut counting = Counting {
-            store: &mut store,
-            lookups: 0,
-        };
+        let mut counting = Counting { store: &mut store, lookups: 0 };
         let read = read_entries(&mut counting).unwrap();
         assert_eq!(counting.lookups, LOOKUP_BUDGET);
         assert_eq!(read.entries.len(), LOOKUP_BUDGET - 1);
         assert_eq!(read.errors.len(), 40 - (LOOKUP_BUDGET - 1));
-        assert!(
-            read.errors[0].reason.contains("skipped"),
-            "{}",
-            read.errors[0]
-        );
+        assert!(read.errors[0].reason.contains("skipped"), "{}", read.errors[0]);
         assert_eq!(read.errors[0].entry, "e15");
     }
 
@@ -270,10 +269,7 @@ mod tests {
         let mut empty = MemoryStore::default();
         assert_eq!(read_entries(&mut empty), Err(StoreError::NoIndex));
         let mut bad = MemoryStore::new([(INDEX_KEY.to_owned(), "banner".to_owned())].into());
-        assert!(matches!(
-            read_entries(&mut bad),
-            Err(StoreError::BadIndex(_))
-        ));
+        assert!(matches!(read_entries(&mut bad), Err(StoreError::BadIndex(_))));
     }
 
     #[test]
@@ -282,11 +278,7 @@ mod tests {
         let read = read_entries(&mut store).unwrap();
         assert!(read.entries.is_empty());
         assert_eq!(read.errors[0].entry, "gone");
-        assert!(
-            read.errors[0].reason.contains("absent"),
-            "{}",
-            read.errors[0]
-        );
+        assert!(read.errors[0].reason.contains("absent"), "{}", read.errors[0]);
     }
 
     #[test]

@@ -31,11 +31,7 @@ pub struct RewriteOptions {
 
 impl Default for RewriteOptions {
     fn default() -> Self {
-        Self {
-            max_memory: 4 << 20,
-            read_buffer: 16 << 10,
-            encoding: PageEncoding::Sniffed,
-        }
+        Self { max_memory: 4 << 20, read_buffer: 16 << 10, encoding: PageEncoding::Sniffed }
     }
 }
 
@@ -83,21 +79,9 @@ impl<'r, W: Write> Rewriter<'r, W> {
             // mid-page with bytes already consumed: the page would be cut. Without it the
             // page is always complete; rules may then see such markup as text.
             .with_strict(false);
-        let sink = SharedSink(Rc::new(RefCell::new(SinkState {
-            writer: sink,
-            bytes_out: 0,
-            error: None,
-        })));
+        let sink = SharedSink(Rc::new(RefCell::new(SinkState { writer: sink, bytes_out: 0, error: None })));
         let html = HtmlRewriter::new(settings, sink.clone());
-        Self {
-            html: Some(html),
-            sink,
-            plan,
-            hits,
-            bytes_in: 0,
-            bail_out: None,
-            bailed: false,
-        }
+        Self { html: Some(html), sink, plan, hits, bytes_in: 0, bail_out: None, bailed: false }
     }
 
     /// Rewrites one chunk of input. An error means the sink failed (or, never expected, the
@@ -142,16 +126,11 @@ impl<'r, W: Write> Rewriter<'r, W> {
         let report = Report {
             bytes_in: self.bytes_in,
             bytes_out: self.sink.0.borrow().bytes_out,
-            hits: self
-                .plan
-                .rule_ids()
-                .map(str::to_owned)
-                .zip(self.hits.iter().map(Cell::get))
-                .collect(),
+            hits: self.plan.rule_ids().map(str::to_owned).zip(self.hits.iter().map(Cell::get)).collect(),
             bail_out: self.bail_out.take(),
         };
-        let state = Rc::into_inner(self.sink.0)
-            .expect("the rewriter's sink has no other owner once lol_html is dropped");
+        let state =
+            Rc::into_inner(self.sink.0).expect("the rewriter's sink has no other owner once lol_html is dropped");
         (state.into_inner().writer, report)
     }
 
@@ -166,10 +145,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
             }
             RewritingError::ContentHandlerError(cause) => format!("a rule failed: {cause}"),
             other => {
-                log::error!(
-                    "rewriter failed after {} input bytes: {other}",
-                    self.bytes_in
-                );
+                log::error!("rewriter failed after {} input bytes: {other}", self.bytes_in);
                 return Err(io::Error::other(format!("rewriter failed: {other}")));
             }
         };
@@ -256,12 +232,7 @@ pub struct Streamed<W> {
 
 /// Reads `input` to its end through a [`Rewriter`], flushing the sink after every chunk so
 /// rewritten bytes leave while the input is still arriving.
-pub fn stream<R: Read, W: Write>(
-    plan: &Plan<'_>,
-    options: &RewriteOptions,
-    mut input: R,
-    sink: W,
-) -> Streamed<W> {
+pub fn stream<R: Read, W: Write>(plan: &Plan<'_>, options: &RewriteOptions, mut input: R, sink: W) -> Streamed<W> {
     let mut rewriter = Rewriter::new(plan, options, sink);
     let mut buffer = vec![0; options.read_buffer.max(1)];
     let result = loop {
@@ -271,19 +242,12 @@ pub fn stream<R: Read, W: Write>(
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => break Err(StreamError::Input(err)),
         };
-        if let Err(err) = rewriter
-            .write(&buffer[..read])
-            .and_then(|()| rewriter.flush())
-        {
+        if let Err(err) = rewriter.write(&buffer[..read]).and_then(|()| rewriter.flush()) {
             break Err(StreamError::Output(err));
         }
     };
     let (sink, report) = rewriter.into_parts();
-    Streamed {
-        sink,
-        report,
-        result,
-    }
+    Streamed { sink, report, result }
 }
 
 #[cfg(test)]
@@ -308,8 +272,7 @@ mod tests {
         rewriter.into_parts()
     }
 
-    const BANNER: &str =
-        r#"{"id":"banner","selector":"body","actions":[{"prepend":{"html":"<b>Sale</b>"}}]}"#;
+    const BANNER: &str = r#"{"id":"banner","selector":"body","actions":[{"prepend":{"html":"<b>Sale</b>"}}]}"#;
 
     #[test]
     fn applies_rules_whatever_the_chunking() {
@@ -334,10 +297,7 @@ mod tests {
                 {"id":"h","selector":"p","actions":[{"append":{"html":"<i>&amp;</i>"}}]}]"#,
         );
         let (out, _) = rewrite_in_chunks(&set, b"<p>x</p>", 3);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "<p>x&lt;i&gt;&amp;<i>&amp;</i></p>"
-        );
+        assert_eq!(String::from_utf8(out).unwrap(), "<p>x&lt;i&gt;&amp;<i>&amp;</i></p>");
     }
 
     #[test]
@@ -361,32 +321,18 @@ mod tests {
         );
         let page = b"<h1>Old</h1><div id=ad><p>buy</p></div><span class=tracker>t</span><p>end</p>";
         let (out, _) = rewrite_in_chunks(&set, page, 5);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "<h1>New &amp; improved</h1><i>gone</i><p>end</p>"
-        );
+        assert_eq!(String::from_utf8(out).unwrap(), "<h1>New &amp; improved</h1><i>gone</i><p>end</p>");
     }
 
     #[test]
     fn a_page_over_the_memory_limit_is_passed_through_whole() {
         // A rule on `div` makes lol_html capture whole div start tags: the huge one cannot fit.
-        let set = rules(&format!(
-            r#"[{BANNER}, {{"id":"divs","selector":"div","actions":[{{"append":{{"html":"!"}}}}]}}]"#
-        ));
+        let set =
+            rules(&format!(r#"[{BANNER}, {{"id":"divs","selector":"div","actions":[{{"append":{{"html":"!"}}}}]}}]"#));
         let huge_attribute = "x".repeat(200_000);
-        let page = format!(
-            "<html><body><p>a</p><div data-x=\"{huge_attribute}\"><body>tail</div></body></html>"
-        );
-        let options = RewriteOptions {
-            max_memory: 64 << 10,
-            ..RewriteOptions::default()
-        };
-        let streamed = stream(
-            &set.plan(&RequestContext::default()),
-            &options,
-            page.as_bytes(),
-            Vec::new(),
-        );
+        let page = format!("<html><body><p>a</p><div data-x=\"{huge_attribute}\"><body>tail</div></body></html>");
+        let options = RewriteOptions { max_memory: 64 << 10, ..RewriteOptions::default() };
+        let streamed = stream(&set.plan(&RequestContext::default()), &options, page.as_bytes(), Vec::new());
         streamed.result.unwrap();
         let out = String::from_utf8(streamed.sink).unwrap();
         assert!(streamed.report.bail_out.is_some());
@@ -400,10 +346,7 @@ mod tests {
         impl Read for Failing {
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
                 if self.0 == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::ConnectionReset,
-                        "origin went away",
-                    ));
+                    return Err(io::Error::new(io::ErrorKind::ConnectionReset, "origin went away"));
                 }
                 self.0 -= 1;
                 let part = b"<body><p>part</p>";
@@ -412,18 +355,10 @@ mod tests {
             }
         }
         let set = rules(BANNER);
-        let streamed = stream(
-            &set.plan(&RequestContext::default()),
-            &RewriteOptions::default(),
-            Failing(1),
-            Vec::new(),
-        );
+        let streamed =
+            stream(&set.plan(&RequestContext::default()), &RewriteOptions::default(), Failing(1), Vec::new());
         assert!(matches!(streamed.result, Err(StreamError::Input(_))));
-        assert!(
-            String::from_utf8(streamed.sink)
-                .unwrap()
-                .starts_with("<body><b>Sale</b>")
-        );
+        assert!(String::from_utf8(streamed.sink).unwrap().starts_with("<body><b>Sale</b>"));
     }
 
     #[test]
@@ -439,24 +374,16 @@ mod tests {
         }
         let set = rules(BANNER);
         let page = "<p>x</p>".repeat(10_000);
-        let streamed = stream(
-            &set.plan(&RequestContext::default()),
-            &RewriteOptions::default(),
-            page.as_bytes(),
-            Closed,
-        );
+        let streamed =
+            stream(&set.plan(&RequestContext::default()), &RewriteOptions::default(), page.as_bytes(), Closed);
         assert!(matches!(streamed.result, Err(StreamError::Output(_))));
-        assert!(
-            streamed.report.bytes_in < page.len() as u64,
-            "stopped reading early"
-        );
+        assert!(streamed.report.bytes_in < page.len() as u64, "stopped reading early");
     }
 
     #[test]
     fn ambiguous_markup_is_never_cut() {
         let set = rules(BANNER);
-        let page =
-            b"<body><select><xmp><script>\"use strict\";</script></select><p>after</p></body>";
+        let page = b"<body><select><xmp><script>\"use strict\";</script></select><p>after</p></body>";
         let (out, report) = rewrite_in_chunks(&set, page, 4);
         assert!(report.bail_out.is_none());
         let out = String::from_utf8(out).unwrap();

@@ -102,12 +102,8 @@ impl Template {
                     let value: Cow<'_, str> = match variable {
                         Variable::Path => Cow::Borrowed(&context.path),
                         Variable::Host => Cow::Borrowed(&context.host),
-                        Variable::Query(name) => {
-                            Cow::Borrowed(context.query_param(name).unwrap_or(""))
-                        }
-                        Variable::Country => {
-                            Cow::Borrowed(context.country.as_deref().unwrap_or(""))
-                        }
+                        Variable::Query(name) => Cow::Borrowed(context.query_param(name).unwrap_or("")),
+                        Variable::Country => Cow::Borrowed(context.country.as_deref().unwrap_or("")),
                         Variable::Date => Cow::Owned(utc_date(context.now)),
                     };
                     match escaping {
@@ -145,11 +141,8 @@ mod tests {
     use super::*;
 
     fn context() -> RequestContext {
-        let mut context = RequestContext::for_url(
-            "GET",
-            "https://shop.example.com/sale?q=%3Cscript%3E&ref=news",
-        )
-        .unwrap();
+        let mut context =
+            RequestContext::for_url("GET", "https://shop.example.com/sale?q=%3Cscript%3E&ref=news").unwrap();
         context.country = Some("DE".into());
         context.now = 1_795_489_200;
         context
@@ -157,42 +150,26 @@ mod tests {
 
     #[test]
     fn variables_are_filled_and_escaped() {
-        let template = Template::parse(
-            "<p>{{ host }}{{path}} {{query.q}} {{country}} {{date}} {{query.none}}</p>",
-        )
-        .unwrap();
+        let template =
+            Template::parse("<p>{{ host }}{{path}} {{query.q}} {{country}} {{date}} {{query.none}}</p>").unwrap();
         assert_eq!(
             template.render(&context(), Escaping::Html),
             "<p>shop.example.com/sale &lt;script&gt; DE 2026-11-24 </p>"
         );
-        assert_eq!(
-            template.render(&context(), Escaping::None),
-            "<p>shop.example.com/sale <script> DE 2026-11-24 </p>"
-        );
+        assert_eq!(template.render(&context(), Escaping::None), "<p>shop.example.com/sale <script> DE 2026-11-24 </p>");
     }
 
     #[test]
     fn static_templates_are_borrowed() {
         let template = Template::parse("<b>plain</b>").unwrap();
-        assert!(matches!(
-            template.render(&context(), Escaping::Html),
-            Cow::Borrowed("<b>plain</b>")
-        ));
-        assert_eq!(
-            Template::parse("")
-                .unwrap()
-                .render(&context(), Escaping::Html),
-            ""
-        );
+        assert!(matches!(template.render(&context(), Escaping::Html), Cow::Borrowed("<b>plain</b>")));
+        assert_eq!(Template::parse("").unwrap().render(&context(), Escaping::Html), "");
     }
 
     #[test]
     fn unknown_and_unclosed_variables_are_errors() {
         let err = Template::parse("Hello {{user}}").unwrap_err();
-        assert!(
-            err.contains("unknown template variable `{{user}}`") && err.contains("{{query.NAME}}"),
-            "{err}"
-        );
+        assert!(err.contains("unknown template variable `{{user}}`") && err.contains("{{query.NAME}}"), "{err}");
         assert!(Template::parse("{{query.}}").is_err());
         let err = Template::parse("a {{path").unwrap_err();
         assert!(err.contains("without a closing"), "{err}");
@@ -201,9 +178,6 @@ mod tests {
     #[test]
     fn escaped_braces_are_literal() {
         let template = Template::parse(r"<div v-if=\{{ ok }}>{{path}}</div>").unwrap();
-        assert_eq!(
-            template.render(&context(), Escaping::Html),
-            "<div v-if={{ ok }}>/sale</div>"
-        );
+        assert_eq!(template.render(&context(), Escaping::Html), "<div v-if={{ ok }}>/sale</div>");
     }
 }

@@ -16,19 +16,12 @@ fn rewrite(page: &[u8], content_type: Option<&str>) -> Vec<u8> {
     let plan = rules.plan(&RequestContext::default());
     let encoding = PageEncoding::from_content_type(content_type).unwrap();
     let mut outputs = [1, 3, page.len()].map(|chunk| {
-        let options = RewriteOptions {
-            read_buffer: chunk,
-            encoding,
-            ..RewriteOptions::default()
-        };
+        let options = RewriteOptions { read_buffer: chunk, encoding, ..RewriteOptions::default() };
         let done = stream(&plan, &options, page, Vec::new());
         done.result.unwrap();
         done.sink
     });
-    assert!(
-        outputs.iter().all(|out| *out == outputs[0]),
-        "chunking changed the output"
-    );
+    assert!(outputs.iter().all(|out| *out == outputs[0]), "chunking changed the output");
     std::mem::take(&mut outputs[0])
 }
 
@@ -40,19 +33,12 @@ fn windows_1252(text: &str) -> Vec<u8> {
 fn a_windows_1252_page_declared_by_the_header_stays_windows_1252() {
     let page = windows_1252("<html><body><p>Le café — ouvert</p></body></html>");
     let out = rewrite(&page, Some("text/html; charset=windows-1252"));
-    assert_eq!(
-        out,
-        windows_1252(
-            "<html><body>Soldes à 20 € <p>Le bistro – “chez nous” — ouvert</p></body></html>"
-        )
-    );
+    assert_eq!(out, windows_1252("<html><body>Soldes à 20 € <p>Le bistro – “chez nous” — ouvert</p></body></html>"));
 }
 
 #[test]
 fn a_meta_charset_is_honoured_when_the_header_names_none() {
-    let page = windows_1252(
-        "<html><head><meta charset=\"windows-1252\"></head><body><p>café</p></body></html>",
-    );
+    let page = windows_1252("<html><head><meta charset=\"windows-1252\"></head><body><p>café</p></body></html>");
     let out = rewrite(&page, Some("text/html"));
     assert_eq!(
         out,
@@ -64,15 +50,9 @@ fn a_meta_charset_is_honoured_when_the_header_names_none() {
 
 #[test]
 fn characters_the_page_encoding_lacks_become_references() {
-    let page = encoding_rs::ISO_8859_2
-        .encode("<body><p>café</p></body>")
-        .0
-        .into_owned();
+    let page = encoding_rs::ISO_8859_2.encode("<body><p>café</p></body>").0.into_owned();
     let out = rewrite(&page, Some("text/html; charset=iso-8859-2"));
     let text = encoding_rs::ISO_8859_2.decode(&out).0;
     // ISO-8859-2 has no €, no – and no curly quotes: they arrive as numeric references.
-    assert!(
-        text.contains("20 &#8364; ") && text.contains("bistro &#8211; &#8220;chez nous&#8221;"),
-        "{text}"
-    );
+    assert!(text.contains("20 &#8364; ") && text.contains("bistro &#8211; &#8220;chez nous&#8221;"), "{text}");
 }

@@ -49,10 +49,7 @@ fn every_supported_selector_gives_the_expected_page() {
     let Some((dir, cases)) = cases() else { return };
     let supported: Vec<&Case> = cases.iter().filter(|case| case.supported).collect();
     assert_eq!(supported.len(), 593);
-    let seven_bytes = RewriteOptions {
-        read_buffer: 7,
-        ..RewriteOptions::default()
-    };
+    let seven_bytes = RewriteOptions { read_buffer: 7, ..RewriteOptions::default() };
     let mut failures = Vec::new();
     for case in &supported {
         let (rules, errors) = RuleSet::from_entries(&[("css3".into(), rule_for(&case.selector))]);
@@ -66,19 +63,10 @@ fn every_supported_selector_gives_the_expected_page() {
         let out = stream(&plan, &seven_bytes, &source[..], Vec::new());
         out.result.unwrap();
         if out.sink != expected {
-            failures.push(format!(
-                "{} ({}): output differs from {}",
-                case.selector, case.source, case.expected
-            ));
+            failures.push(format!("{} ({}): output differs from {}", case.selector, case.source, case.expected));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        supported.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), supported.len(), failures.join("\n"));
 }
 
 #[test]
@@ -93,8 +81,7 @@ fn every_unsupported_selector_is_refused_with_a_clear_message() {
             [error] => {
                 error.field == "selector"
                     && error.reason.contains(&format!("{:?}", case.selector))
-                    && (error.reason.contains("is not supported")
-                        || error.reason.contains("are not supported"))
+                    && (error.reason.contains("is not supported") || error.reason.contains("are not supported"))
             }
             _ => false,
         };
@@ -106,10 +93,5 @@ fn every_unsupported_selector_is_refused_with_a_clear_message() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} selectors were not refused clearly:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} selectors were not refused clearly:\n{}", failures.len(), failures.join("\n"));
 }

@@ -28,10 +28,7 @@ fn fenced_blocks(markdown: &str) -> Vec<(String, String)> {
     let mut lines = markdown.lines();
     while let Some(line) = lines.next() {
         if let Some(info) = line.strip_prefix("```") {
-            let body: Vec<&str> = lines
-                .by_ref()
-                .take_while(|l| !l.starts_with("```"))
-                .collect();
+            let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
             blocks.push((info.trim().to_owned(), body.join("\n")));
         }
     }
@@ -52,20 +49,10 @@ fn every_rule_example_in_rules_md_is_valid_and_does_what_it_says() {
         }
         examples += 1;
         let (rules, errors) = RuleSet::from_entries(&[("RULES.md".into(), text.clone())]);
-        assert!(
-            errors.is_empty(),
-            "example {examples} in RULES.md is invalid:\n{text}\n{errors:?}"
-        );
-        let following: Vec<&(String, String)> = blocks[index + 1..]
-            .iter()
-            .take_while(|(info, _)| info != "json rule")
-            .collect();
-        let find = |wanted: &str| {
-            following
-                .iter()
-                .find(|(info, _)| info == wanted)
-                .map(|(_, text)| text.clone())
-        };
+        assert!(errors.is_empty(), "example {examples} in RULES.md is invalid:\n{text}\n{errors:?}");
+        let following: Vec<&(String, String)> =
+            blocks[index + 1..].iter().take_while(|(info, _)| info != "json rule").collect();
+        let find = |wanted: &str| following.iter().find(|(info, _)| info == wanted).map(|(_, text)| text.clone());
         let (Some(input), Some(output)) = (find("html input"), find("html output")) else {
             continue;
         };
@@ -77,23 +64,11 @@ fn every_rule_example_in_rules_md_is_valid_and_does_what_it_says() {
             context.now = parse_rfc3339("2026-11-24T12:00:00Z").unwrap();
         }
         let plan = rules.plan(&context);
-        let done = stream(
-            &plan,
-            &RewriteOptions::default(),
-            input.as_bytes(),
-            Vec::new(),
-        );
+        let done = stream(&plan, &RewriteOptions::default(), input.as_bytes(), Vec::new());
         done.result.unwrap();
-        assert_eq!(
-            String::from_utf8(done.sink).unwrap(),
-            output,
-            "example {examples} in RULES.md:\n{text}"
-        );
+        assert_eq!(String::from_utf8(done.sink).unwrap(), output, "example {examples} in RULES.md:\n{text}");
         demonstrated += 1;
     }
     assert!(examples >= 20, "RULES.md has {examples} rule examples");
-    assert!(
-        demonstrated >= 15,
-        "RULES.md shows input and output for {demonstrated} examples"
-    );
+    assert!(demonstrated >= 15, "RULES.md shows input and output for {demonstrated} examples");
 }

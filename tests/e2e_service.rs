@@ -16,10 +16,8 @@ const BANNER: &str = "<div class=\"edge-banner\" role=\"note\">";
 const ANALYTICS: &str = "https://analytics.example.com/tag.js";
 
 fn store_json(entries: &[(&str, &str)]) -> String {
-    let entries: Vec<(String, String)> = entries
-        .iter()
-        .map(|(name, text)| (name.to_string(), text.to_string()))
-        .collect();
+    let entries: Vec<(String, String)> =
+        entries.iter().map(|(name, text)| (name.to_string(), text.to_string())).collect();
     MemoryStore::from_entries(&entries).unwrap().to_json()
 }
 
@@ -30,45 +28,22 @@ fn fixture(path: &str) -> Vec<u8> {
 #[test]
 fn rules_from_the_local_store_are_applied() {
     let stack = Stack::start().unwrap();
-    let path = format!(
-        "/news/article.html{}",
-        query(&[
-            ("header", "ETag: \"v1\""),
-            ("header", "Vary: Accept-Encoding")
-        ])
-    );
+    let path =
+        format!("/news/article.html{}", query(&[("header", "ETag: \"v1\""), ("header", "Vary: Accept-Encoding")]));
     let response = stack.get(&path).send().unwrap();
     assert_eq!(response.status, 200);
     assert!(response.complete, "{:?}", response.failure);
-    assert_eq!(
-        response.header("etag"),
-        Some("W/\"v1\""),
-        "a rewritten body's ETag is weak"
-    );
+    assert_eq!(response.header("etag"), Some("W/\"v1\""), "a rewritten body's ETag is weak");
     assert_eq!(response.header("vary"), Some("Accept-Encoding"));
     let page = response.text();
-    assert!(
-        page.contains(&format!("<body class=\"article\">{BANNER}")),
-        "{page}"
-    );
-    assert!(
-        page.contains(&format!(
-            "{ANALYTICS}\" data-site=\"edge-demo\"></script></head>"
-        )),
-        "{page}"
-    );
+    assert!(page.contains(&format!("<body class=\"article\">{BANNER}")), "{page}");
+    assert!(page.contains(&format!("{ANALYTICS}\" data-site=\"edge-demo\"></script></head>")), "{page}");
     assert!(!page.contains("ad-slot"), "ads removed: {page}");
-    assert!(
-        page.contains("Get the weekly digest") && !page.contains("old newsletter"),
-        "{page}"
-    );
+    assert!(page.contains("Get the weekly digest") && !page.contains("old newsletter"), "{page}");
     // The rewritten body streams: no Content-Length, and Fastly is asked to compress it.
     assert_eq!(response.header("content-length"), None);
     assert_eq!(response.header("x-compress-hint"), Some("on"));
-    let logs =
-        stack
-            .service
-            .wait_for_lines("/news/article.html: rewritten", 1, Duration::from_secs(5));
+    let logs = stack.service.wait_for_lines("/news/article.html: rewritten", 1, Duration::from_secs(5));
     assert!(logs[0].contains("(\"sale-banner\", 1)"), "{logs:?}");
 }
 
@@ -79,25 +54,12 @@ fn non_html_passes_through_byte_identical() {
         let response = stack.get(path).send().unwrap();
         assert_eq!(response.status, 200, "{path}");
         assert!(response.complete);
-        assert_eq!(
-            response.body,
-            fixture(path),
-            "{path} changed on the way through"
-        );
-        assert_eq!(
-            response.header("content-length"),
-            Some(fixture(path).len().to_string().as_str())
-        );
+        assert_eq!(response.body, fixture(path), "{path} changed on the way through");
+        assert_eq!(response.header("content-length"), Some(fixture(path).len().to_string().as_str()));
         assert_eq!(response.header("x-compress-hint"), None);
     }
     // HTML that is not a 2xx answer to GET is not touched either.
-    let response = stack
-        .get(&format!(
-            "/news/article.html{}",
-            query(&[("status", "500")])
-        ))
-        .send()
-        .unwrap();
+    let response = stack.get(&format!("/news/article.html{}", query(&[("status", "500")]))).send().unwrap();
     assert_eq!(response.status, 500);
     assert_eq!(response.body, fixture("news/article.html"));
 }
@@ -107,19 +69,13 @@ fn first_rewritten_bytes_leave_before_the_origin_has_finished() {
     let stack = Stack::start().unwrap();
     let pieces = 8;
     let delay_ms = 500;
-    let path = format!(
-        "/news/article.html{}",
-        query(&[("chunks", "8"), ("delay_ms", "500")])
-    );
+    let path = format!("/news/article.html{}", query(&[("chunks", "8"), ("delay_ms", "500")]));
     let response = stack.get(&path).send().unwrap();
     assert!(response.complete, "{:?}", response.failure);
     assert!(response.text().contains(BANNER), "rewritten");
     let origin_time = Duration::from_millis(delay_ms * (pieces - 1));
     let first_byte = response.first_body_byte.expect("a body arrived");
-    assert!(
-        response.elapsed >= origin_time,
-        "the origin dripped for {origin_time:?}"
-    );
+    assert!(response.elapsed >= origin_time, "the origin dripped for {origin_time:?}");
     assert!(
         first_byte + Duration::from_millis(2000) < response.elapsed,
         "first body byte after {first_byte:?} of {:?}: the page was buffered, not streamed",
@@ -134,31 +90,15 @@ fn heap_stays_flat_for_a_200_mb_page() {
     assert!(small.complete && small.text().contains(BANNER));
     // Viceroy reports an instance's heap when it exits; with sandbox reuse that is after its
     // idle timeout. Wait for it, so the big page gets an instance (and a figure) of its own.
-    assert_eq!(
-        stack
-            .service
-            .wait_for_heap_reports(1, Duration::from_secs(10))
-            .len(),
-        1
-    );
+    assert_eq!(stack.service.wait_for_heap_reports(1, Duration::from_secs(10)).len(), 1);
 
     let size: u64 = 200_000_000;
-    let big = stack
-        .get(&format!("/generate?bytes={size}"))
-        .keep(64 << 10)
-        .send()
-        .unwrap();
+    let big = stack.get(&format!("/generate?bytes={size}")).keep(64 << 10).send().unwrap();
     assert!(big.complete, "{:?}", big.failure);
-    assert!(
-        big.body_len > size,
-        "banner and tag added: {} bytes",
-        big.body_len
-    );
+    assert!(big.body_len > size, "banner and tag added: {} bytes", big.body_len);
     assert!(String::from_utf8_lossy(&big.body).contains(BANNER));
 
-    let heaps = stack
-        .service
-        .wait_for_heap_reports(2, Duration::from_secs(10));
+    let heaps = stack.service.wait_for_heap_reports(2, Duration::from_secs(10));
     assert_eq!(heaps.len(), 2, "Viceroy reported {heaps:?}");
     let (small_heap, big_heap) = (heaps[0], heaps[1]);
     println!("heap: 1 KB page {small_heap:.2} MiB, 200 MB page {big_heap:.2} MiB");
@@ -180,38 +120,16 @@ fn visibly_incomplete(result: std::io::Result<devstack::http::HttpResponse>) -> 
 #[test]
 fn an_origin_that_dies_mid_body_gives_a_visibly_incomplete_body() {
     let stack = Stack::start().unwrap();
-    for framing in [
-        vec![("abort_after", "300")],
-        vec![("abort_after", "300"), ("chunked", "1")],
-    ] {
+    for framing in [vec![("abort_after", "300")], vec![("abort_after", "300"), ("chunked", "1")]] {
         // Rewritten HTML: the service abandons its stream.
-        let html = stack
-            .get(&format!("/news/article.html{}", query(&framing)))
-            .send();
-        assert!(
-            visibly_incomplete(html),
-            "a cut HTML body must not look whole ({framing:?})"
-        );
+        let html = stack.get(&format!("/news/article.html{}", query(&framing))).send();
+        assert!(visibly_incomplete(html), "a cut HTML body must not look whole ({framing:?})");
         // Passed-through bodies are cut visibly too.
-        let css = stack
-            .get(&format!(
-                "/assets/site.css{}",
-                query(&[("abort_after", "50")])
-            ))
-            .send();
-        assert!(
-            visibly_incomplete(css),
-            "a cut CSS body must not look whole"
-        );
+        let css = stack.get(&format!("/assets/site.css{}", query(&[("abort_after", "50")]))).send();
+        assert!(visibly_incomplete(css), "a cut CSS body must not look whole");
     }
-    let logs = stack
-        .service
-        .wait_for_lines("abandoned", 2, Duration::from_secs(5));
-    assert!(
-        logs.len() >= 2,
-        "each abandoned response is logged: {:?}",
-        stack.service.output()
-    );
+    let logs = stack.service.wait_for_lines("abandoned", 2, Duration::from_secs(5));
+    assert!(logs.len() >= 2, "each abandoned response is logged: {:?}", stack.service.output());
 }
 
 #[test]
@@ -229,40 +147,24 @@ fn an_unreachable_origin_gives_a_502() {
 #[test]
 fn an_invalid_rule_is_skipped_and_the_page_still_served() {
     let store = store_json(&[
-        (
-            "10-bad-selector",
-            r#"{"id":"broken","selector":"p:nth-last-child(2)","actions":["remove"]}"#,
-        ),
+        ("10-bad-selector", r#"{"id":"broken","selector":"p:nth-last-child(2)","actions":["remove"]}"#),
         ("20-bad-json", r#"{"id":"oops", "selector": "#),
-        (
-            "30-good",
-            r#"{"id":"stamp","selector":"h1","actions":[{"append":{"text":" (edited)"}}]}"#,
-        ),
+        ("30-good", r#"{"id":"stamp","selector":"h1","actions":[{"append":{"text":" (edited)"}}]}"#),
     ]);
     let stack = Stack::with_store_json(&store).unwrap();
     let response = stack.get("/news/article.html").send().unwrap();
     assert_eq!(response.status, 200);
     assert!(response.complete);
+    assert!(response.text().contains("cat shelter (edited)</h1>"), "{}", response.text());
+    let skipped = stack.service.wait_for_lines("rule skipped", 2, Duration::from_secs(5));
     assert!(
-        response.text().contains("cat shelter (edited)</h1>"),
-        "{}",
-        response.text()
-    );
-    let skipped = stack
-        .service
-        .wait_for_lines("rule skipped", 2, Duration::from_secs(5));
-    assert!(
-        skipped
-            .iter()
-            .any(|line| line.contains("\"10-bad-selector\"")
-                && line.contains("\"broken\"")
-                && line.contains("`selector`")),
+        skipped.iter().any(|line| line.contains("\"10-bad-selector\"")
+            && line.contains("\"broken\"")
+            && line.contains("`selector`")),
         "{skipped:?}"
     );
     assert!(
-        skipped
-            .iter()
-            .any(|line| line.contains("\"20-bad-json\"") && line.contains("not valid JSON")),
+        skipped.iter().any(|line| line.contains("\"20-bad-json\"") && line.contains("not valid JSON")),
         "{skipped:?}"
     );
 }
@@ -270,11 +172,7 @@ fn an_invalid_rule_is_skipped_and_the_page_still_served() {
 #[test]
 fn gzip_from_the_origin_is_decoded_and_rewritten() {
     let stack = Stack::start().unwrap();
-    let response = stack
-        .get("/news/article.html?gzip=1")
-        .header("Accept-Encoding", "gzip, br")
-        .send()
-        .unwrap();
+    let response = stack.get("/news/article.html?gzip=1").header("Accept-Encoding", "gzip, br").send().unwrap();
     assert_eq!(response.status, 200);
     assert!(response.complete);
     assert_eq!(response.header("content-encoding"), None);
@@ -296,39 +194,21 @@ fn conditions_and_templates_apply_per_request_through_viceroy() {
             "30-greeting",
             r#"{"id":"greeting","selector":"body","actions":[{"prepend":{"html":"<p id=hi>{{country}} {{query.ref}} {{path}}</p>"}}]}"#,
         ),
-        (
-            "40-off",
-            r#"{"id":"off","enabled":false,"selector":"body","actions":["remove"]}"#,
-        ),
+        ("40-off", r#"{"id":"off","enabled":false,"selector":"body","actions":["remove"]}"#),
     ]);
     let stack = Stack::with_store_json(&store).unwrap();
 
-    let news = stack
-        .get(&format!(
-            "/news/article.html{}",
-            query(&[("beta", "1"), ("ref", "<mail>")])
-        ))
-        .send()
-        .unwrap();
+    let news = stack.get(&format!("/news/article.html{}", query(&[("beta", "1"), ("ref", "<mail>")]))).send().unwrap();
     assert_eq!(news.status, 200);
     let page = news.text();
     assert!(page.contains("cat shelter (news)</h1>"), "{page}");
-    assert!(
-        page.contains("<body class=\"article\" data-beta=\"on\">"),
-        "{page}"
-    );
+    assert!(page.contains("<body class=\"article\" data-beta=\"on\">"), "{page}");
     // Viceroy geolocates loopback clients in the US; the query value is escaped.
-    assert!(
-        page.contains("<p id=hi>US &lt;mail&gt; /news/article.html</p>"),
-        "{page}"
-    );
+    assert!(page.contains("<p id=hi>US &lt;mail&gt; /news/article.html</p>"), "{page}");
 
     let home = stack.get("/index.html").send().unwrap();
     let page = home.text();
-    assert!(
-        page.contains("<h1>Welcome</h1>"),
-        "news-only rule stays off the home page: {page}"
-    );
+    assert!(page.contains("<h1>Welcome</h1>"), "news-only rule stays off the home page: {page}");
     assert!(!page.contains("data-beta"), "{page}");
     assert!(page.contains("<p id=hi>US  /index.html</p>"), "{page}");
 }
@@ -338,15 +218,8 @@ fn a_store_without_an_index_falls_back_to_the_built_in_rules() {
     let stack = Stack::with_store_json("{}").unwrap();
     let response = stack.get("/news/article.html").send().unwrap();
     assert_eq!(response.status, 200);
-    assert!(
-        response.text().contains(BANNER),
-        "the built-in rules (rules/store.json) apply"
-    );
-    let logs = stack.service.wait_for_lines(
-        "applying the rules built into this version",
-        1,
-        Duration::from_secs(5),
-    );
+    assert!(response.text().contains(BANNER), "the built-in rules (rules/store.json) apply");
+    let logs = stack.service.wait_for_lines("applying the rules built into this version", 1, Duration::from_secs(5));
     assert!(logs[0].contains("has no `rules` index"), "{logs:?}");
 }
 
@@ -355,14 +228,8 @@ const TEXT_RULES: &[(&str, &str)] = &[
         "10-banner",
         r#"{"id":"banner","selector":"body","actions":[{"prepend":{"html":"<div class=\"edge-banner\" role=\"note\">Sale</div>"}}]}"#,
     ),
-    (
-        "20-cat",
-        r#"{"id":"cat-dog","actions":[{"replace_text":{"find":"cat","replace":"dog"}}]}"#,
-    ),
-    (
-        "30-quick",
-        r#"{"id":"slow","actions":[{"replace_text":{"regex":"quick (brown)","replace":"slow $1"}}]}"#,
-    ),
+    ("20-cat", r#"{"id":"cat-dog","actions":[{"replace_text":{"find":"cat","replace":"dog"}}]}"#),
+    ("30-quick", r#"{"id":"slow","actions":[{"replace_text":{"regex":"quick (brown)","replace":"slow $1"}}]}"#),
 ];
 
 #[test]
@@ -370,48 +237,22 @@ fn heap_stays_flat_for_a_50_mb_text_node_under_text_rules() {
     let stack = Stack::with_store_json(&store_json(TEXT_RULES)).unwrap();
     let small = stack.get("/generate?shape=text&bytes=1024").send().unwrap();
     assert!(small.complete);
-    assert!(
-        small.text().contains("The slow brown dog jumps"),
-        "{}",
-        small.text()
-    );
-    assert_eq!(
-        stack
-            .service
-            .wait_for_heap_reports(1, Duration::from_secs(10))
-            .len(),
-        1
-    );
+    assert!(small.text().contains("The slow brown dog jumps"), "{}", small.text());
+    assert_eq!(stack.service.wait_for_heap_reports(1, Duration::from_secs(10)).len(), 1);
 
     let size: u64 = 50_000_000;
-    let big = stack
-        .get(&format!("/generate?shape=text&bytes={size}"))
-        .keep(256 << 10)
-        .send()
-        .unwrap();
+    let big = stack.get(&format!("/generate?shape=text&bytes={size}")).keep(256 << 10).send().unwrap();
     assert!(big.complete, "{:?}", big.failure);
     let head = String::from_utf8_lossy(&big.body);
     assert!(head.contains(BANNER) && head.contains("The slow brown dog jumps"));
-    assert!(
-        !head.contains(" cat ") && !head.contains("quick"),
-        "every match replaced"
-    );
+    assert!(!head.contains(" cat ") && !head.contains("quick"), "every match replaced");
 
-    let heaps = stack
-        .service
-        .wait_for_heap_reports(2, Duration::from_secs(10));
+    let heaps = stack.service.wait_for_heap_reports(2, Duration::from_secs(10));
     let (small_heap, big_heap) = (heaps[0], heaps[1]);
-    println!(
-        "heap with text rules: 1 KB text node {small_heap:.2} MiB, 50 MB text node {big_heap:.2} MiB"
-    );
-    assert!(
-        big_heap <= small_heap * 1.5,
-        "50 MB text node used {big_heap:.2} MiB, 1 KB {small_heap:.2} MiB"
-    );
+    println!("heap with text rules: 1 KB text node {small_heap:.2} MiB, 50 MB text node {big_heap:.2} MiB");
+    assert!(big_heap <= small_heap * 1.5, "50 MB text node used {big_heap:.2} MiB, 1 KB {small_heap:.2} MiB");
     // The regex rule let go of the node every 64 KiB, and said so once.
-    let overflow = stack
-        .service
-        .wait_for_lines("longer than 64 KiB", 1, Duration::from_secs(5));
+    let overflow = stack.service.wait_for_lines("longer than 64 KiB", 1, Duration::from_secs(5));
     assert_eq!(overflow.len(), 1, "{overflow:?}");
     assert!(overflow[0].contains("\"slow\""), "{overflow:?}");
 }
@@ -419,17 +260,10 @@ fn heap_stays_flat_for_a_50_mb_text_node_under_text_rules() {
 #[test]
 fn text_rules_keep_the_page_streaming() {
     let stack = Stack::with_store_json(&store_json(TEXT_RULES)).unwrap();
-    let path = format!(
-        "/news/article.html{}",
-        query(&[("chunks", "8"), ("delay_ms", "500")])
-    );
+    let path = format!("/news/article.html{}", query(&[("chunks", "8"), ("delay_ms", "500")]));
     let response = stack.get(&path).send().unwrap();
     assert!(response.complete, "{:?}", response.failure);
-    assert!(
-        response.text().contains("new dog shelter"),
-        "{}",
-        response.text()
-    );
+    assert!(response.text().contains("new dog shelter"), "{}", response.text());
     let first_byte = response.first_body_byte.expect("a body arrived");
     assert!(
         first_byte + Duration::from_millis(2000) < response.elapsed,

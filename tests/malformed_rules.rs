@@ -8,55 +8,13 @@ use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, stream};
 /// (what is wrong, entry text, expected rule name, expected field, text the reason contains)
 const CASES: &[(&str, &str, &str, &str, &str)] = &[
     ("not JSON", r#"{"id": "x", "#, "", "", "not valid JSON"),
-    (
-        "a string",
-        r#""remove everything""#,
-        "",
-        "",
-        "found a string",
-    ),
-    (
-        "an array of strings",
-        r#"["x"]"#,
-        "#1",
-        "",
-        "expected a rule object, found a string",
-    ),
-    (
-        "no id",
-        r#"{"selector": "p", "actions": ["remove"]}"#,
-        "#1",
-        "id",
-        "missing field `id`",
-    ),
-    (
-        "id not a string",
-        r#"{"id": 7, "selector": "p", "actions": ["remove"]}"#,
-        "#1",
-        "id",
-        "invalid type: integer",
-    ),
-    (
-        "empty id",
-        r#"{"id": " ", "selector": "p", "actions": ["remove"]}"#,
-        "#1",
-        "id",
-        "the id is empty",
-    ),
-    (
-        "no actions",
-        r#"{"id": "x", "selector": "p"}"#,
-        "x",
-        "actions",
-        "missing field `actions`",
-    ),
-    (
-        "empty actions",
-        r#"{"id": "x", "selector": "p", "actions": []}"#,
-        "x",
-        "actions",
-        "no actions",
-    ),
+    ("a string", r#""remove everything""#, "", "", "found a string"),
+    ("an array of strings", r#"["x"]"#, "#1", "", "expected a rule object, found a string"),
+    ("no id", r#"{"selector": "p", "actions": ["remove"]}"#, "#1", "id", "missing field `id`"),
+    ("id not a string", r#"{"id": 7, "selector": "p", "actions": ["remove"]}"#, "#1", "id", "invalid type: integer"),
+    ("empty id", r#"{"id": " ", "selector": "p", "actions": ["remove"]}"#, "#1", "id", "the id is empty"),
+    ("no actions", r#"{"id": "x", "selector": "p"}"#, "x", "actions", "missing field `actions`"),
+    ("empty actions", r#"{"id": "x", "selector": "p", "actions": []}"#, "x", "actions", "no actions"),
     (
         "misspelt field",
         r#"{"id": "x", "selectr": "p", "actions": ["remove"]}"#,
@@ -113,20 +71,8 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
         "selector",
         "next-sibling combinator `+`",
     ),
-    (
-        ":has()",
-        r#"{"id": "x", "selector": "div:has(img)", "actions": ["remove"]}"#,
-        "x",
-        "selector",
-        ":has()",
-    ),
-    (
-        "broken selector",
-        r#"{"id": "x", "selector": "div[", "actions": ["remove"]}"#,
-        "x",
-        "selector",
-        "not valid CSS",
-    ),
+    (":has()", r#"{"id": "x", "selector": "div:has(img)", "actions": ["remove"]}"#, "x", "selector", ":has()"),
+    ("broken selector", r#"{"id": "x", "selector": "div[", "actions": ["remove"]}"#, "x", "selector", "not valid CSS"),
     (
         "element action without selector",
         r#"{"id": "x", "actions": [{"append": {"html": "<b>"}}]}"#,
@@ -407,41 +353,20 @@ fn every_malformed_rule_gets_its_message_and_the_good_rule_still_applies() {
     assert!(CASES.len() >= 30, "the table keeps at least 30 cases");
     let good = r#"{"id": "good", "selector": "p", "actions": [{"append": {"text": "!"}}]}"#;
     for (what, text, rule, field, reason) in CASES {
-        let entries = [
-            ("10-bad".to_owned(), text.to_string()),
-            ("20-good".to_owned(), good.to_owned()),
-        ];
+        let entries = [("10-bad".to_owned(), text.to_string()), ("20-good".to_owned(), good.to_owned())];
         let (rules, errors) = RuleSet::from_entries(&entries);
-        assert_eq!(
-            errors.len(),
-            1,
-            "{what}: expected one error, got {errors:?}"
-        );
+        assert_eq!(errors.len(), 1, "{what}: expected one error, got {errors:?}");
         let error = &errors[0];
         assert_eq!(error.entry, "10-bad", "{what}");
         assert_eq!(error.rule, *rule, "{what}: {error}");
         assert_eq!(error.field, *field, "{what}: {error}");
-        assert!(
-            error.reason.contains(reason),
-            "{what}: expected {reason:?} in:\n  {error}"
-        );
+        assert!(error.reason.contains(reason), "{what}: expected {reason:?} in:\n  {error}");
         // The message, as logged, names everything an editor needs.
         let line = error.to_string();
-        assert!(
-            line.contains("\"10-bad\"") && line.contains(&error.reason),
-            "{what}: {line}"
-        );
+        assert!(line.contains("\"10-bad\"") && line.contains(&error.reason), "{what}: {line}");
 
         let plan = rules.plan(&RequestContext::default());
-        let out = stream(
-            &plan,
-            &RewriteOptions::default(),
-            &b"<p>ok</p>"[..],
-            Vec::new(),
-        );
-        assert_eq!(
-            out.sink, b"<p>ok!</p>",
-            "{what}: the good rule must still apply"
-        );
+        let out = stream(&plan, &RewriteOptions::default(), &b"<p>ok</p>"[..], Vec::new());
+        assert_eq!(out.sink, b"<p>ok!</p>", "{what}: the good rule must still apply");
     }
 }

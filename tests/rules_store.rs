@@ -7,11 +7,8 @@
 use devstack::project;
 use edge_rewriter::{MemoryStore, RuleSet, read_entries, read_rules_dir};
 
-const BLESS: &str = "EDGE_REWRITER_BLESS";
-
 fn store_from_rules_dir() -> MemoryStore {
-    let entries =
-        read_rules_dir(&project::root().join("rules/live")).expect("rules/live is readable");
+    let entries = read_rules_dir(&project::root().join("rules/live")).expect("rules/live is readable");
     MemoryStore::from_entries(&entries).expect("rules/live fits a config store")
 }
 
@@ -19,14 +16,10 @@ fn store_from_rules_dir() -> MemoryStore {
 fn store_json_is_generated_from_rules_live() {
     let expected = store_from_rules_dir().to_json();
     let path = project::rules_store();
-    if std::env::var_os(BLESS).is_some() {
-        std::fs::write(&path, &expected).unwrap();
-    }
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         actual == expected,
-        "rules/store.json is out of date with rules/live/.\n\
-         Regenerate it: {BLESS}=1 cargo test --test rules_store"
+        "rules/store.json is out of date with rules/live/.\nRegenerate it: cargo run --bin rewrite -- store"
     );
 }
 
@@ -36,35 +29,17 @@ fn every_repository_rule_is_valid() {
     let entries = read_entries(&mut store).unwrap();
     assert!(entries.errors.is_empty(), "{:?}", entries.errors);
     let (rules, errors) = RuleSet::from_entries(&entries.entries);
-    assert!(
-        errors.is_empty(),
-        "{}",
-        errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert!(errors.is_empty(), "{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
     assert!(rules.len() >= 3);
 }
 
 #[test]
 fn fastly_toml_local_store_is_rules_store_json() {
-    let manifest: toml::Table = std::fs::read_to_string(project::root().join("fastly.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let manifest: toml::Table = std::fs::read_to_string(project::root().join("fastly.toml")).unwrap().parse().unwrap();
     let store = &manifest["local_server"]["config_stores"]["edge_rewriter_rules"];
     assert_eq!(store["format"].as_str(), Some("json"));
     assert_eq!(store["file"].as_str(), Some("rules/store.json"));
-    assert_eq!(
-        manifest["local_server"]["backends"]["origin"]["url"].as_str(),
-        Some("http://127.0.0.1:8787")
-    );
-    assert!(
-        manifest["setup"]["config_stores"]
-            .get("edge_rewriter_rules")
-            .is_some()
-    );
+    assert_eq!(manifest["local_server"]["backends"]["origin"]["url"].as_str(), Some("http://127.0.0.1:8787"));
+    assert!(manifest["setup"]["config_stores"].get("edge_rewriter_rules").is_some());
     assert!(manifest["setup"]["backends"].get("origin").is_some());
 }

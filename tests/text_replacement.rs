@@ -7,15 +7,7 @@ use edge_rewriter::{RequestContext, RewriteOptions, Rewriter, RuleSet};
 
 fn rules(entry: &str) -> RuleSet {
     let (rules, errors) = RuleSet::from_entries(&[("test".to_owned(), entry.to_owned())]);
-    assert!(
-        errors.is_empty(),
-        "{}",
-        errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert!(errors.is_empty(), "{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
     rules
 }
 
@@ -41,16 +33,11 @@ fn rewrite(entry: &str, page: &str) -> String {
     let rules = rules(entry);
     let (whole, _) = rewrite_chunked(&rules, page.as_bytes(), &[usize::MAX]);
     let (bytes, _) = rewrite_chunked(&rules, page.as_bytes(), &[1]);
-    assert_eq!(
-        String::from_utf8_lossy(&whole),
-        String::from_utf8_lossy(&bytes),
-        "chunking changed the output"
-    );
+    assert_eq!(String::from_utf8_lossy(&whole), String::from_utf8_lossy(&bytes), "chunking changed the output");
     String::from_utf8(whole).unwrap()
 }
 
-const CAT_TO_DOG: &str =
-    r#"{"id":"cat","actions":[{"replace_text":{"find":"cat","replace":"dog"}}]}"#;
+const CAT_TO_DOG: &str = r#"{"id":"cat","actions":[{"replace_text":{"find":"cat","replace":"dog"}}]}"#;
 
 #[test]
 fn ordinary_text_and_titles_change_by_default_form_fields_scripts_and_styles_do_not() {
@@ -77,10 +64,7 @@ fn scripts_styles_and_textareas_are_opt_in() {
 fn a_selector_scopes_the_rule() {
     let rule = r#"{"id":"main-only","selector":"main","actions":[{"replace_text":{"find":"cat","replace":"dog"}}]}"#;
     assert_eq!(
-        rewrite(
-            rule,
-            "<p>cat</p><main><p>cat <b>cat</b></p></main><p>cat</p>"
-        ),
+        rewrite(rule, "<p>cat</p><main><p>cat <b>cat</b></p></main><p>cat</p>"),
         "<p>cat</p><main><p>dog <b>dog</b></p></main><p>cat</p>"
     );
 }
@@ -89,37 +73,22 @@ fn a_selector_scopes_the_rule() {
 fn character_references_match_as_the_reader_sees_them() {
     let rule = r#"{"id":"tj","actions":[{"replace_text":{"find":"Tom & Jerry","replace":"Cats <& Dogs>"}}]}"#;
     assert_eq!(
-        rewrite(
-            rule,
-            "<p>Tom &amp; Jerry, Tom & Jerry, Tom &#38; Jerry, Tom &amp;amp; Jerry</p>"
-        ),
+        rewrite(rule, "<p>Tom &amp; Jerry, Tom & Jerry, Tom &#38; Jerry, Tom &amp;amp; Jerry</p>"),
         "<p>Cats &lt;&amp; Dogs&gt;, Cats &lt;&amp; Dogs&gt;, Cats &lt;&amp; Dogs&gt;, Tom &amp;amp; Jerry</p>"
     );
     // Bytes outside matches stay exactly as the origin wrote them.
-    assert_eq!(
-        rewrite(CAT_TO_DOG, "<p>caf&eacute; &copy; &#xE9; cat</p>"),
-        "<p>caf&eacute; &copy; &#xE9; dog</p>"
-    );
+    assert_eq!(rewrite(CAT_TO_DOG, "<p>caf&eacute; &copy; &#xE9; cat</p>"), "<p>caf&eacute; &copy; &#xE9; dog</p>");
 }
 
 #[test]
 fn case_insensitive_regex_captures_and_first_n() {
-    let insensitive = r#"{"id":"ci","actions":[{"replace_text":{"find":"CAT","replace":"dog","case_insensitive":true}}]}"#;
-    assert_eq!(
-        rewrite(insensitive, "<p>Cat cAt CAT</p>"),
-        "<p>dog dog dog</p>"
-    );
+    let insensitive =
+        r#"{"id":"ci","actions":[{"replace_text":{"find":"CAT","replace":"dog","case_insensitive":true}}]}"#;
+    assert_eq!(rewrite(insensitive, "<p>Cat cAt CAT</p>"), "<p>dog dog dog</p>");
     let captures = r#"{"id":"re","actions":[{"replace_text":{"regex":"\\b([Cc])at(s?)\\b","replace":"${1}og$2"}}]}"#;
-    assert_eq!(
-        rewrite(captures, "<p>Cats and a cat; catalogue</p>"),
-        "<p>Cogs and a cog; catalogue</p>"
-    );
-    let first_two =
-        r#"{"id":"two","actions":[{"replace_text":{"find":"cat","replace":"dog","max":2}}]}"#;
-    assert_eq!(
-        rewrite(first_two, "<p>cat</p><p>cat cat</p><p>cat</p>"),
-        "<p>dog</p><p>dog cat</p><p>cat</p>"
-    );
+    assert_eq!(rewrite(captures, "<p>Cats and a cat; catalogue</p>"), "<p>Cogs and a cog; catalogue</p>");
+    let first_two = r#"{"id":"two","actions":[{"replace_text":{"find":"cat","replace":"dog","max":2}}]}"#;
+    assert_eq!(rewrite(first_two, "<p>cat</p><p>cat cat</p><p>cat</p>"), "<p>dog</p><p>dog cat</p><p>cat</p>");
 }
 
 #[test]
@@ -131,19 +100,13 @@ fn text_rules_chain_in_order_and_count_their_replacements() {
     for sizes in [&[usize::MAX][..], &[1], &[2, 3, 1]] {
         let (out, hits) = rewrite_chunked(&rules, b"<p>a cat and a dog</p>", sizes);
         assert_eq!(String::from_utf8(out).unwrap(), "<p>a wolf and a wolf</p>");
-        assert_eq!(
-            hits,
-            vec![("cat-dog".to_owned(), 1), ("dog-wolf".to_owned(), 2)]
-        );
+        assert_eq!(hits, vec![("cat-dog".to_owned(), 1), ("dog-wolf".to_owned(), 2)]);
     }
 }
 
 #[test]
 fn matches_do_not_cross_tags() {
-    assert_eq!(
-        rewrite(CAT_TO_DOG, "<p>c<b>at</b> ca<!-- -->t</p>"),
-        "<p>c<b>at</b> ca<!-- -->t</p>"
-    );
+    assert_eq!(rewrite(CAT_TO_DOG, "<p>c<b>at</b> ca<!-- -->t</p>"), "<p>c<b>at</b> ca<!-- -->t</p>");
 }
 
 #[test]
@@ -202,20 +165,14 @@ fn pages() -> Vec<(String, Vec<u8>)> {
     for dir in [fixtures.clone(), fixtures.join("news")] {
         for entry in std::fs::read_dir(&dir).unwrap().flatten() {
             if entry.path().extension().is_some_and(|e| e == "html") {
-                pages.push((
-                    entry.path().display().to_string(),
-                    std::fs::read(entry.path()).unwrap(),
-                ));
+                pages.push((entry.path().display().to_string(), std::fs::read(entry.path()).unwrap()));
             }
         }
     }
     if let Some(corpus) = devstack::project::corpus() {
         for entry in std::fs::read_dir(corpus.join("pages")).unwrap().flatten() {
             if entry.path().extension().is_some_and(|e| e == "html") {
-                pages.push((
-                    entry.path().display().to_string(),
-                    std::fs::read(entry.path()).unwrap(),
-                ));
+                pages.push((entry.path().display().to_string(), std::fs::read(entry.path()).unwrap()));
             }
         }
     }
@@ -230,34 +187,20 @@ fn any_split_of_a_page_gives_the_same_output_as_the_whole_page() {
     let mut splits = Splits(0x9e37_79b9_7f4a_7c15);
     for (name, page) in &pages {
         let (whole, whole_hits) = rewrite_chunked(&rules, page, &[usize::MAX]);
-        assert!(
-            whole_hits.iter().any(|(id, n)| id == "the" && *n > 0),
-            "{name}: the rules must fire"
-        );
+        assert!(whole_hits.iter().any(|(id, n)| id == "the" && *n > 0), "{name}: the rules must fire");
         for round in 0..8 {
             let seed = splits.0;
             let sizes = splits.sizes(64);
             let (split, split_hits) = rewrite_chunked(&rules, page, &sizes);
             if split != whole {
-                let at = split
-                    .iter()
-                    .zip(&whole)
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(split.len().min(whole.len()));
+                let at = split.iter().zip(&whole).position(|(a, b)| a != b).unwrap_or(split.len().min(whole.len()));
                 panic!(
                     "{name}: split round {round} (seed {seed:#x}) differs at byte {at}:\n whole: {:?}\n split: {:?}",
-                    String::from_utf8_lossy(
-                        &whole[at.saturating_sub(40)..(at + 40).min(whole.len())]
-                    ),
-                    String::from_utf8_lossy(
-                        &split[at.saturating_sub(40)..(at + 40).min(split.len())]
-                    ),
+                    String::from_utf8_lossy(&whole[at.saturating_sub(40)..(at + 40).min(whole.len())]),
+                    String::from_utf8_lossy(&split[at.saturating_sub(40)..(at + 40).min(split.len())]),
                 );
             }
-            assert_eq!(
-                split_hits, whole_hits,
-                "{name}: round {round} (seed {seed:#x}) counted differently"
-            );
+            assert_eq!(split_hits, whole_hits, "{name}: round {round} (seed {seed:#x}) counted differently");
         }
     }
 }
@@ -265,10 +208,7 @@ fn any_split_of_a_page_gives_the_same_output_as_the_whole_page() {
 #[test]
 fn an_empty_textarea_does_not_hide_the_next_title() {
     assert_eq!(
-        rewrite(
-            CAT_TO_DOG,
-            "<textarea></textarea><title>cat</title><p>cat</p>"
-        ),
+        rewrite(CAT_TO_DOG, "<textarea></textarea><title>cat</title><p>cat</p>"),
         "<textarea></textarea><title>dog</title><p>dog</p>"
     );
 }

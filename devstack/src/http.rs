@@ -32,10 +32,7 @@ impl HttpResponse {
     /// The first header called `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.as_str())
+        self.headers.iter().find(|(key, _)| *key == name).map(|(_, value)| value.as_str())
     }
 
     /// The kept body as text.
@@ -102,10 +99,10 @@ impl Request {
         let started = Instant::now();
         let mut stream = TcpStream::connect(authority)?;
         stream.set_read_timeout(Some(self.timeout))?;
-        let mut head = format!(
-            "{} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n",
-            self.method
-        );
+        let mut head = format!("{} {path} HTTP/1.1\r\nConnection: close\r\n", self.method);
+        if !self.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+            head.push_str(&format!("Host: {authority}\r\n"));
+        }
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -116,15 +113,9 @@ impl Request {
         let mut response = HttpResponse::default();
         let mut status_line = String::new();
         reader.read_line(&mut status_line)?;
-        response.status = status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("bad status line {status_line:?}"),
-                )
+        response.status =
+            status_line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {status_line:?}"))
             })?;
         loop {
             let mut line = String::new();
@@ -134,30 +125,19 @@ impl Request {
                 break;
             }
             if let Some((name, value)) = line.split_once(':') {
-                response
-                    .headers
-                    .push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+                response.headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
             }
         }
 
-        let mut body = BodyReader {
-            response: &mut response,
-            keep: self.keep,
-            started,
-        };
+        let mut body = BodyReader { response: &mut response, keep: self.keep, started };
         let has_no_body = self.method == "HEAD" || matches!(body.response.status, 204 | 304);
         let outcome = if has_no_body {
             Ok(())
-        } else if body
-            .response
-            .header("transfer-encoding")
-            .is_some_and(|te| te.eq_ignore_ascii_case("chunked"))
-        {
+        } else if body.response.header("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked")) {
             body.read_chunked(&mut reader)
         } else if let Some(length) = body.response.header("content-length") {
-            let length: u64 = length
-                .parse()
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad content-length"))?;
+            let length: u64 =
+                length.parse().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad content-length"))?;
             body.read_exact_len(&mut reader, length)
         } else {
             body.read_to_close(&mut reader)
@@ -186,9 +166,7 @@ impl BodyReader<'_> {
             self.response.first_body_byte = Some(self.started.elapsed());
         }
         let room = self.keep.saturating_sub(self.response.body.len());
-        self.response
-            .body
-            .extend_from_slice(&bytes[..room.min(bytes.len())]);
+        self.response.body.extend_from_slice(&bytes[..room.min(bytes.len())]);
         self.response.body_len += bytes.len() as u64;
     }
 
@@ -200,12 +178,8 @@ impl BodyReader<'_> {
                 return Err(cut("connection closed before the final chunk"));
             }
             let size_text = size_line.trim().split(';').next().unwrap_or("");
-            let mut size = u64::from_str_radix(size_text, 16).map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("bad chunk size {size_line:?}"),
-                )
-            })?;
+            let mut size = u64::from_str_radix(size_text, 16)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("bad chunk size {size_line:?}")))?;
             if size == 0 {
                 // Trailers, then the blank line that ends the message.
                 loop {
@@ -236,9 +210,7 @@ impl BodyReader<'_> {
             let want = (remaining as usize).min(buffer.len());
             let read = reader.read(&mut buffer[..want])?;
             if read == 0 {
-                return Err(cut(&format!(
-                    "connection closed {remaining} bytes short of Content-Length"
-                )));
+                return Err(cut(&format!("connection closed {remaining} bytes short of Content-Length")));
             }
             self.take(&buffer[..read]);
             remaining -= read as u64;

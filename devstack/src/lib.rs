@@ -3,8 +3,10 @@
 //! * [`origin::FixtureOrigin`]: serves `fixtures/pages`, slowly, compressed, huge or broken
 //!   on request;
 //! * [`viceroy::Viceroy`]: the service's wasm under Viceroy on a free port, its output kept;
-//! * [`http`]: a small HTTP/1.1 client that sees timing and truncation.
+//! * [`http`]: a small HTTP/1.1 client that sees timing and truncation;
+//! * [`browser`]: headless Chromium screenshots.
 
+pub mod browser;
 pub mod http;
 pub mod origin;
 pub mod project;

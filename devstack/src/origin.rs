@@ -2,10 +2,12 @@
 //! request, so the service can be tested against slow, compressed, huge and broken origins.
 //!
 //! Any path is a file under the fixture directory (`/` is `index.html`); `/generate` is a
-//! generated HTML page. Query parameters change how the answer is sent:
+//! generated HTML page. Query parameters, or the same as `x-fixture-NAME` request headers,
+//! change how the answer is sent:
 //!
 //! | parameter        | effect                                                              |
 //! |------------------|---------------------------------------------------------------------|
+//! | `file=F`         | serve the file F (under the fixture directory) whatever the path    |
 //! | `status=N`       | answer with status N                                                |
 //! | `type=T`         | Content-Type T (default: from the file extension)                   |
 //! | `header=N:V`     | add a header (repeatable)                                           |
@@ -79,19 +81,12 @@ struct Ask {
 
 impl Ask {
     fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
 
     fn number(&self, name: &str) -> io::Result<Option<u64>> {
         self.param(name)
-            .map(|value| {
-                value
-                    .parse()
-                    .map_err(|_| bad_input(format!("{name}={value} is not a number")))
-            })
+            .map(|value| value.parse().map_err(|_| bad_input(format!("{name}={value} is not a number"))))
             .transpose()
     }
 }
@@ -101,39 +96,32 @@ fn serve_connection(stream: TcpStream, dir: &Path, log_requests: bool) -> io::Re
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
-    let ask = parse_request_line(&line)?;
-    // Drain the request headers; the fixture origin answers from the request line alone.
+    let mut ask = parse_request_line(&line)?;
+    // Headers `x-fixture-NAME: value` work like the query parameter NAME, so a test can
+    // steer the origin while the request URL stays exactly what rules should see.
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
             break;
         }
+        if let Some((name, value)) = header.split_once(':')
+            && let Some(param) = name.trim().to_ascii_lowercase().strip_prefix("x-fixture-")
+        {
+            ask.query.push((param.to_owned(), value.trim().to_owned()));
+        }
     }
     if log_requests {
-        eprintln!(
-            "fixture origin: {} {}",
-            ask.method,
-            line.split_whitespace().nth(1).unwrap_or("")
-        );
+        eprintln!("fixture origin: {} {}", ask.method, line.split_whitespace().nth(1).unwrap_or(""));
     }
     respond(stream, dir, &ask)
 }
 
 fn parse_request_line(line: &str) -> io::Result<Ask> {
     let mut parts = line.split_whitespace();
-    let method = parts
-        .next()
-        .ok_or_else(|| bad_input("empty request".into()))?
-        .to_owned();
-    let target = parts
-        .next()
-        .ok_or_else(|| bad_input("no request target".into()))?;
+    let method = parts.next().ok_or_else(|| bad_input("empty request".into()))?.to_owned();
+    let target = parts.next().ok_or_else(|| bad_input("no request target".into()))?;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    Ok(Ask {
-        method,
-        path: percent_decode(path),
-        query: parse_query(query),
-    })
+    Ok(Ask { method, path: percent_decode(path), query: parse_query(query) })
 }
 
 /// The body to send and its length when known.
@@ -145,11 +133,13 @@ struct Payload {
 }
 
 fn payload_for(dir: &Path, ask: &Ask) -> io::Result<Payload> {
-    if ask.path == "/generate" {
+    let requested = ask.param("file").map(|file| format!("/{file}"));
+    let path = requested.as_deref().unwrap_or(&ask.path);
+    if path == "/generate" {
         let size = ask.number("bytes")?.unwrap_or(1024);
         let shape_name = ask.param("shape").unwrap_or("paragraphs");
-        let shape = Shape::named(shape_name)
-            .ok_or_else(|| bad_input(format!("shape={shape_name}: use paragraphs or text")))?;
+        let shape =
+            Shape::named(shape_name).ok_or_else(|| bad_input(format!("shape={shape_name}: use paragraphs or text")))?;
         return Ok(Payload {
             reader: Box::new(GeneratedPage::new(size, shape)),
             len: Some(size),
@@ -157,7 +147,7 @@ fn payload_for(dir: &Path, ask: &Ask) -> io::Result<Payload> {
             status: 200,
         });
     }
-    let relative = ask.path.trim_start_matches('/');
+    let relative = path.trim_start_matches('/');
     let relative = if relative.is_empty() || relative.ends_with('/') {
         format!("{relative}index.html")
     } else {
@@ -220,10 +210,7 @@ fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
     let abort_after = ask.number("abort_after")?;
 
     let mut head = format!("HTTP/1.1 {} {}\r\n", payload.status, reason(payload.status));
-    head.push_str(&format!(
-        "Content-Type: {}\r\nConnection: close\r\n",
-        payload.content_type
-    ));
+    head.push_str(&format!("Content-Type: {}\r\nConnection: close\r\n", payload.content_type));
     if gzip {
         head.push_str("Content-Encoding: gzip\r\n");
     }
@@ -365,17 +352,12 @@ impl Shape {
 impl GeneratedPage {
     /// A page of `size` bytes in `shape` (a tiny size gives a truncated head, still `size` bytes).
     pub fn new(size: u64, shape: Shape) -> Self {
-        Self {
-            size,
-            position: 0,
-            shape,
-        }
+        Self { size, position: 0, shape }
     }
 
     fn byte_at(&self, position: u64) -> u8 {
         let Shape { head, unit, tail } = self.shape;
-        let (head_len, tail_len, unit_len) =
-            (head.len() as u64, tail.len() as u64, unit.len() as u64);
+        let (head_len, tail_len, unit_len) = (head.len() as u64, tail.len() as u64, unit.len() as u64);
         if self.size < head_len + tail_len {
             return b' ';
         }
@@ -415,9 +397,7 @@ pub fn query(params: &[(&str, &str)]) -> String {
         out.push('=');
         for byte in value.bytes() {
             match byte {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b':' => {
-                    out.push(byte as char)
-                }
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b':' => out.push(byte as char),
                 _ => out.push_str(&format!("%{byte:02X}")),
             }
         }
@@ -433,9 +413,7 @@ mod tests {
     fn generated_pages_have_the_exact_size_and_shape() {
         for size in [0, 10, 200, 1000, 100_003] {
             let mut page = Vec::new();
-            GeneratedPage::new(size, Shape::PARAGRAPHS)
-                .read_to_end(&mut page)
-                .unwrap();
+            GeneratedPage::new(size, Shape::PARAGRAPHS).read_to_end(&mut page).unwrap();
             assert_eq!(page.len() as u64, size);
             if size >= 200 {
                 let text = String::from_utf8(page).unwrap();
@@ -448,9 +426,7 @@ mod tests {
     #[test]
     fn a_text_shaped_page_is_one_text_node() {
         let mut page = String::new();
-        GeneratedPage::new(10_000, Shape::TEXT)
-            .read_to_string(&mut page)
-            .unwrap();
+        GeneratedPage::new(10_000, Shape::TEXT).read_to_string(&mut page).unwrap();
         let body = page.split("<p>").nth(1).unwrap();
         assert!(!body.trim_end_matches("</p></body></html>\n").contains('<'));
         assert_eq!(page.len(), 10_000);
@@ -458,8 +434,7 @@ mod tests {
 
     #[test]
     fn request_lines_are_parsed() {
-        let ask =
-            parse_request_line("GET /a%20b.html?chunks=3&header=X-Y:%20z HTTP/1.1\r\n").unwrap();
+        let ask = parse_request_line("GET /a%20b.html?chunks=3&header=X-Y:%20z HTTP/1.1\r\n").unwrap();
         assert_eq!(ask.path, "/a b.html");
         assert_eq!(ask.param("chunks"), Some("3"));
         assert_eq!(ask.param("header"), Some("X-Y: z"));

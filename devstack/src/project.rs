@@ -7,10 +7,7 @@ use std::sync::OnceLock;
 
 /// The repository root (the directory holding fastly.toml).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("devstack lives in the repository")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("devstack lives in the repository").to_path_buf()
 }
 
 /// `fixtures/pages`, what the fixture origin serves.
@@ -32,10 +29,7 @@ pub fn corpus() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIPPED: no test corpus at {} (set EDGE_REWRITER_CORPUS)",
-            dir.display()
-        );
+        eprintln!("SKIPPED: no test corpus at {} (set EDGE_REWRITER_CORPUS)", dir.display());
         None
     }
 }
@@ -49,33 +43,18 @@ pub fn service_wasm() -> PathBuf {
     WASM.get_or_init(|| {
         if let Some(path) = std::env::var_os("EDGE_REWRITER_WASM") {
             let path = PathBuf::from(path);
-            assert!(
-                path.is_file(),
-                "EDGE_REWRITER_WASM={} is not a file",
-                path.display()
-            );
+            assert!(path.is_file(), "EDGE_REWRITER_WASM={} is not a file", path.display());
             return path;
         }
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(root())
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip1",
-                "--bin",
-                "edge-rewriter",
-            ])
+            .args(["build", "--release", "--target", "wasm32-wasip1", "--bin", "edge-rewriter"])
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the service's wasm failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(|dir| root().join(dir))
-            .unwrap_or_else(|| root().join("target"));
-        target
-            .join("wasm32-wasip1")
-            .join("release")
-            .join("edge-rewriter.wasm")
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map(|dir| root().join(dir)).unwrap_or_else(|| root().join("target"));
+        target.join("wasm32-wasip1").join("release").join("edge-rewriter.wasm")
     })
     .clone()
 }

@@ -100,14 +100,8 @@ impl Viceroy {
             })?;
         let output = Arc::new(Mutex::new(Vec::new()));
         for pipe in [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn io::Read + Send>),
+            child.stdout.take().map(|p| Box::new(p) as Box<dyn io::Read + Send>),
+            child.stderr.take().map(|p| Box::new(p) as Box<dyn io::Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -123,11 +117,7 @@ impl Viceroy {
                 }
             });
         }
-        let mut viceroy = Self {
-            child,
-            addr,
-            output,
-        };
+        let mut viceroy = Self { child, addr, output };
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if TcpStream::connect(addr).is_ok() {
@@ -141,10 +131,7 @@ impl Viceroy {
                 )));
             }
             if Instant::now() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "viceroy did not start listening within 120 s",
-                ));
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "viceroy did not start listening within 120 s"));
             }
             thread::sleep(Duration::from_millis(50));
         }
@@ -174,11 +161,7 @@ impl Viceroy {
     pub fn wait_for_lines(&self, needle: &str, count: usize, timeout: Duration) -> Vec<String> {
         let deadline = Instant::now() + timeout;
         loop {
-            let found: Vec<String> = self
-                .output()
-                .into_iter()
-                .filter(|line| line.contains(needle))
-                .collect();
+            let found: Vec<String> = self.output().into_iter().filter(|line| line.contains(needle)).collect();
             if found.len() >= count || Instant::now() > deadline {
                 return found;
             }
@@ -189,10 +172,7 @@ impl Viceroy {
     /// The WebAssembly heap each request used, in MiB, from Viceroy's `-v` lines
     /// ("request completed using 1.2 MiB of WebAssembly heap"), in completion order.
     pub fn heap_per_request(&self) -> Vec<f64> {
-        self.output()
-            .iter()
-            .filter_map(|line| parse_heap_line(line))
-            .collect()
+        self.output().iter().filter_map(|line| parse_heap_line(line)).collect()
     }
 
     /// Waits until `count` requests have reported their heap, then returns those figures.
@@ -226,9 +206,7 @@ pub fn parse_heap_line(line: &str) -> Option<f64> {
 
 /// The viceroy to run: `VICEROY` if set, else the one on PATH.
 fn viceroy_binary() -> PathBuf {
-    std::env::var_os("VICEROY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("viceroy"))
+    std::env::var_os("VICEROY").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("viceroy"))
 }
 
 /// A loopback port nobody listens on right now.
@@ -239,14 +217,11 @@ pub fn free_port() -> io::Result<SocketAddr> {
 /// A fresh directory under target/devstack for one run's generated files.
 pub fn scratch_dir() -> io::Result<PathBuf> {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = project::root()
-        .join("target")
-        .join("devstack")
-        .join(format!(
-            "run-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+    let dir = project::root().join("target").join("devstack").join(format!(
+        "run-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
@@ -255,9 +230,7 @@ pub fn scratch_dir() -> io::Result<PathBuf> {
 /// manifest stays the single source of everything else.
 fn write_manifest(config: &ServiceConfig) -> io::Result<PathBuf> {
     let text = std::fs::read_to_string(project::root().join("fastly.toml"))?;
-    let mut manifest: toml::Table = text
-        .parse()
-        .map_err(|err| io::Error::other(format!("fastly.toml: {err}")))?;
+    let mut manifest: toml::Table = text.parse().map_err(|err| io::Error::other(format!("fastly.toml: {err}")))?;
     let local = table(&mut manifest, "local_server");
     let origin = table(table(local, "backends"), "origin");
     origin.insert("url".into(), toml::Value::String(config.origin_url.clone()));
@@ -266,10 +239,7 @@ fn write_manifest(config: &ServiceConfig) -> io::Result<PathBuf> {
         if let Some(store) = store.as_table_mut()
             && store.get("format").and_then(|f| f.as_str()) == Some("json")
         {
-            store.insert(
-                "file".into(),
-                toml::Value::String(config.rules_store.display().to_string()),
-            );
+            store.insert("file".into(), toml::Value::String(config.rules_store.display().to_string()));
         }
     }
     let path = scratch_dir()?.join("fastly.toml");
@@ -293,10 +263,7 @@ mod tests {
     fn heap_lines_are_parsed() {
         let line = "2026-11-24T03:00:00Z  INFO request{id=0}: viceroy_lib::execute: request completed using 1.5 MiB of WebAssembly heap";
         assert_eq!(parse_heap_line(line), Some(1.5));
-        assert_eq!(
-            parse_heap_line("request completed using 512 KiB of WebAssembly heap"),
-            Some(0.5)
-        );
+        assert_eq!(parse_heap_line("request completed using 512 KiB of WebAssembly heap"), Some(0.5));
         assert_eq!(parse_heap_line("request completed in 3ms"), None);
     }
 }

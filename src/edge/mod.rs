@@ -12,9 +12,7 @@ mod rules_source;
 
 use std::time::Duration;
 
-use edge_rewriter::{
-    Decision, Decoding, RequestContext, RewriteOptions, RuleCache, decoded, stream,
-};
+use edge_rewriter::{Decision, Decoding, RequestContext, RewriteOptions, RuleCache, decoded, stream};
 use fastly::http::serve::Serve;
 use fastly::{Request, Response};
 
@@ -44,31 +42,20 @@ fn handle(request: Request, cache: &mut RuleCache) {
     let origin_response = match origin::fetch(request) {
         Ok(response) => response,
         Err(err) => {
-            log::error!(
-                "{} {}: origin unreachable: {err}; answering 502",
-                context.method,
-                context.path
-            );
+            log::error!("{} {}: origin unreachable: {err}; answering 502", context.method, context.path);
             response::bad_gateway().send_to_client();
             return;
         }
     };
     match edge_rewriter::decide(&response::facts(&context.method, &origin_response)) {
         Decision::PassThrough(reason) => {
-            log::debug!(
-                "{} {}: passed through untouched ({reason})",
-                context.method,
-                context.path
-            );
+            log::debug!("{} {}: passed through untouched ({reason})", context.method, context.path);
             // The body handle goes straight back to the host: no byte is copied in the guest.
             origin_response.send_to_client();
         }
         Decision::Rewrite(decoding, encoding) => {
             request_context::add_response(&mut context, &origin_response);
-            let options = RewriteOptions {
-                encoding,
-                ..RewriteOptions::default()
-            };
+            let options = RewriteOptions { encoding, ..RewriteOptions::default() };
             rewrite(&context, origin_response, decoding, &options, cache);
         }
     }
@@ -101,11 +88,7 @@ fn rewrite(
                 report.bytes_in,
                 report.bytes_out,
                 report.hits,
-                report
-                    .bail_out
-                    .as_deref()
-                    .map(|why| format!(", bailed out: {why}"))
-                    .unwrap_or_default()
+                report.bail_out.as_deref().map(|why| format!(", bailed out: {why}")).unwrap_or_default()
             );
         }
         Err(err) => {

@@ -22,9 +22,7 @@ fn adjust_accept_encoding(request: &mut Request) {
     if request.get_method_str() != "GET" {
         return;
     }
-    let client = request
-        .get_header(ACCEPT_ENCODING)
-        .and_then(|value| value.to_str().ok());
+    let client = request.get_header(ACCEPT_ENCODING).and_then(|value| value.to_str().ok());
     match origin_accept_encoding(client) {
         Some(encoding) => request.set_header(ACCEPT_ENCODING, encoding),
         None => {
@@ -39,8 +37,7 @@ mod tests {
 
     #[test]
     fn gets_ask_the_origin_for_gzip_at_most() {
-        let mut request =
-            Request::get("http://example.com/").with_header(ACCEPT_ENCODING, "br, gzip");
+        let mut request = Request::get("http://example.com/").with_header(ACCEPT_ENCODING, "br, gzip");
         adjust_accept_encoding(&mut request);
         assert_eq!(request.get_header_str(ACCEPT_ENCODING), Some("gzip"));
 

@@ -11,9 +11,7 @@ const COMPRESS_HINT: &str = "x-compress-hint";
 
 /// A header's value as text; a value that is not UTF-8 counts as absent rather than panic.
 fn header_str(response: &Response, name: HeaderName) -> Option<&str> {
-    response
-        .get_header(name)
-        .and_then(|value| value.to_str().ok())
+    response.get_header(name).and_then(|value| value.to_str().ok())
 }
 
 /// What [`edge_rewriter::decide`] needs to know about this response.
@@ -81,10 +79,7 @@ mod tests {
     fn facts_come_from_the_response() {
         let response = Response::from_status(404).with_header(CONTENT_TYPE, "text/html");
         let facts = facts("GET", &response);
-        assert_eq!(
-            (facts.status, facts.content_type, facts.content_encoding),
-            (404, Some("text/html"), None)
-        );
+        assert_eq!((facts.status, facts.content_type, facts.content_encoding), (404, Some("text/html"), None));
     }
 
     #[test]

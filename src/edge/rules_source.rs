@@ -4,9 +4,7 @@
 
 use std::rc::Rc;
 
-use edge_rewriter::{
-    CacheLookup, EntrySource, MemoryStore, RuleCache, RuleSet, StoreEntries, read_entries,
-};
+use edge_rewriter::{CacheLookup, EntrySource, MemoryStore, RuleCache, RuleSet, StoreEntries, read_entries};
 use fastly::ConfigStore;
 
 /// The config store holding the rules (fastly.toml: local_server and setup).
@@ -39,8 +37,7 @@ fn load_from(store_name: &str, cache: &mut RuleCache) -> Rc<RuleSet> {
 fn read_store(store_name: &str) -> Result<StoreEntries, String> {
     let store = ConfigStore::try_open(store_name)
         .map_err(|err| format!("config store {store_name:?} cannot be opened ({err})"))?;
-    read_entries(&mut FastlyStore(store))
-        .map_err(|err| format!("config store {store_name:?} cannot be used: {err}"))
+    read_entries(&mut FastlyStore(store)).map_err(|err| format!("config store {store_name:?} cannot be used: {err}"))
 }
 
 fn built_in() -> StoreEntries {

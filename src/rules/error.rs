@@ -22,12 +22,7 @@ impl RuleError {
         field: impl Into<String>,
         reason: impl Into<String>,
     ) -> Self {
-        Self {
-            entry: entry.into(),
-            rule: rule.into(),
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Self { entry: entry.into(), rule: rule.into(), field: field.into(), reason: reason.into() }
     }
 }
 

@@ -23,9 +23,7 @@ pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
         Err(err) => {
-            let reason = format!(
-                "not valid JSON ({err}); an entry holds one rule object or an array of rule objects"
-            );
+            let reason = format!("not valid JSON ({err}); an entry holds one rule object or an array of rule objects");
             return (Vec::new(), vec![RuleError::new(entry, "", "", reason)]);
         }
     };
@@ -33,10 +31,7 @@ pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>
         Value::Array(items) => items,
         object @ Value::Object(_) => vec![object],
         other => {
-            let reason = format!(
-                "expected a rule object or an array of rule objects, found {}",
-                json_kind(&other)
-            );
+            let reason = format!("expected a rule object or an array of rule objects, found {}", json_kind(&other));
             return (Vec::new(), vec![RuleError::new(entry, "", "", reason)]);
         }
     };
@@ -45,10 +40,7 @@ pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>
     let mut errors = Vec::new();
     for (position, item) in items.into_iter().enumerate() {
         match parse_rule(entry, position, item) {
-            Ok(rule) => rules.push(SourcedRule {
-                entry: entry.to_owned(),
-                rule,
-            }),
+            Ok(rule) => rules.push(SourcedRule { entry: entry.to_owned(), rule }),
             Err(err) => errors.push(err),
         }
     }
@@ -64,21 +56,12 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
     let rule = serde_path_to_error::deserialize::<_, Rule>(item).map_err(|err| {
         let path = err.path().to_string();
         let reason = err.into_inner().to_string();
-        let field = if path == "." {
-            missing_field_name(&reason).unwrap_or_default().to_owned()
-        } else {
-            path
-        };
+        let field = if path == "." { missing_field_name(&reason).unwrap_or_default().to_owned() } else { path };
         let reason = explain_serde_reason(&field, reason);
         RuleError::new(entry, &name, field, reason)
     })?;
     if rule.id.trim().is_empty() {
-        return Err(RuleError::new(
-            entry,
-            name,
-            "id",
-            "the id is empty; give the rule a name",
-        ));
+        return Err(RuleError::new(entry, name, "id", "the id is empty; give the rule a name"));
     }
     Ok(rule)
 }
@@ -128,19 +111,14 @@ mod tests {
 
     #[test]
     fn one_object_is_one_rule() {
-        let (rules, errors) = parse_entry(
-            "banner",
-            r#"{"id":"b","selector":"body","actions":[{"prepend":{"html":"<p>x</p>"}}]}"#,
-        );
+        let (rules, errors) =
+            parse_entry("banner", r#"{"id":"b","selector":"body","actions":[{"prepend":{"html":"<p>x</p>"}}]}"#);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(rules.len(), 1);
         assert_eq!(rules[0].entry, "banner");
         assert_eq!(rules[0].rule.id, "b");
         assert!(rules[0].rule.enabled);
-        assert_eq!(
-            rules[0].rule.actions,
-            vec![Action::Prepend(Content::Html("<p>x</p>".into()))]
-        );
+        assert_eq!(rules[0].rule.actions, vec![Action::Prepend(Content::Html("<p>x</p>".into()))]);
     }
 
     #[test]
@@ -154,27 +132,16 @@ mod tests {
         assert_eq!(rules[0].rule.id, "good");
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].rule, "typo");
-        assert!(
-            errors[0].reason.contains("unknown field `selectr`"),
-            "{}",
-            errors[0]
-        );
+        assert!(errors[0].reason.contains("unknown field `selectr`"), "{}", errors[0]);
     }
 
     #[test]
     fn errors_name_the_field_even_when_it_is_missing() {
         let (_, errors) = parse_entry("e", r#"{"id":"x","selector":"p"}"#);
         assert_eq!(errors[0].field, "actions");
-        let (_, errors) = parse_entry(
-            "e",
-            r#"{"id":"x","selector":"p","actions":[{"prepend":{"htm":"a"}}]}"#,
-        );
+        let (_, errors) = parse_entry("e", r#"{"id":"x","selector":"p","actions":[{"prepend":{"htm":"a"}}]}"#);
         assert_eq!(errors[0].field, "actions[0].prepend");
-        assert!(
-            errors[0].reason.contains("unknown variant `htm`"),
-            "{}",
-            errors[0]
-        );
+        assert!(errors[0].reason.contains("unknown variant `htm`"), "{}", errors[0]);
     }
 
     #[test]
@@ -183,11 +150,7 @@ mod tests {
         assert!(rules.is_empty());
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].entry, "broken");
-        assert!(
-            errors[0].reason.starts_with("not valid JSON"),
-            "{}",
-            errors[0]
-        );
+        assert!(errors[0].reason.starts_with("not valid JSON"), "{}", errors[0]);
 
         let (_, errors) = parse_entry("scalar", "42");
         assert!(errors[0].reason.contains("found a number"), "{}", errors[0]);
@@ -195,10 +158,7 @@ mod tests {
 
     #[test]
     fn rules_without_an_id_are_named_by_position() {
-        let (_, errors) = parse_entry(
-            "e",
-            r#"[{"id":"a","selector":"p","actions":[]}, {"selector":"p"}]"#,
-        );
+        let (_, errors) = parse_entry("e", r#"[{"id":"a","selector":"p","actions":[]}, {"selector":"p"}]"#);
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].rule, "#2");
         assert_eq!(errors[0].field, "id");

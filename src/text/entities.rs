@@ -38,11 +38,7 @@ impl Decoded<'_> {
             return self.covered;
         }
         let piece = self.pieces[self.pieces.partition_point(|p| p.decoded <= at) - 1];
-        if piece.reference {
-            piece.raw
-        } else {
-            piece.raw + (at - piece.decoded)
-        }
+        if piece.reference { piece.raw } else { piece.raw + (at - piece.decoded) }
     }
 
     /// The source offset where decoded text ending at `at` (exclusive) ends.
@@ -51,22 +47,14 @@ impl Decoded<'_> {
             return at;
         }
         let piece = self.pieces[self.pieces.partition_point(|p| p.decoded < at) - 1];
-        if piece.reference {
-            piece.raw + piece.raw_len
-        } else {
-            piece.raw + (at - piece.decoded)
-        }
+        if piece.reference { piece.raw + piece.raw_len } else { piece.raw + (at - piece.decoded) }
     }
 }
 
 /// Text taken as written, offsets mapping one to one (script and style text, which has
 /// no references).
 pub(super) fn verbatim(raw: &str) -> Decoded<'_> {
-    Decoded {
-        text: Cow::Borrowed(raw),
-        pieces: Vec::new(),
-        covered: raw.len(),
-    }
+    Decoded { text: Cow::Borrowed(raw), pieces: Vec::new(), covered: raw.len() }
 }
 
 /// Decodes the character references in `raw` (`&amp;`, `&#233;`, `&#xE9;` and the HTML 4
@@ -84,12 +72,7 @@ pub(super) fn decode(raw: &str, complete: bool) -> Decoded<'_> {
     let mut covered = raw.len();
     let push_plain = |text: &mut String, pieces: &mut Vec<Piece>, from: usize, to: usize| {
         if from < to {
-            pieces.push(Piece {
-                decoded: text.len(),
-                raw: from,
-                raw_len: to - from,
-                reference: false,
-            });
+            pieces.push(Piece { decoded: text.len(), raw: from, raw_len: to - from, reference: false });
             text.push_str(&raw[from..to]);
         }
     };
@@ -98,12 +81,7 @@ pub(super) fn decode(raw: &str, complete: bool) -> Decoded<'_> {
         match reference_at(&raw[start..]) {
             Reference::Char(c, len) => {
                 push_plain(&mut text, &mut pieces, plain_start, start);
-                pieces.push(Piece {
-                    decoded: text.len(),
-                    raw: start,
-                    raw_len: len,
-                    reference: true,
-                });
+                pieces.push(Piece { decoded: text.len(), raw: start, raw_len: len, reference: true });
                 text.push(c);
                 plain_start = start + len;
                 at = plain_start;
@@ -116,11 +94,7 @@ pub(super) fn decode(raw: &str, complete: bool) -> Decoded<'_> {
         }
     }
     push_plain(&mut text, &mut pieces, plain_start, covered);
-    Decoded {
-        text: Cow::Owned(text),
-        pieces,
-        covered,
-    }
+    Decoded { text: Cow::Owned(text), pieces, covered }
 }
 
 enum Reference {
@@ -154,21 +128,14 @@ fn reference_at(text: &str) -> Reference {
         .count();
     let end = digits_from + name_len;
     if end >= body.len() {
-        return if end + 2 <= MAX_REFERENCE_LEN {
-            Reference::Unfinished
-        } else {
-            Reference::None
-        };
+        return if end + 2 <= MAX_REFERENCE_LEN { Reference::Unfinished } else { Reference::None };
     }
     if body.as_bytes()[end] != b';' || name_len == 0 {
         return Reference::None;
     }
     let name = &body[digits_from..end];
     let decoded = if radix == 0 {
-        NAMED
-            .binary_search_by(|(known, _)| known.cmp(&name))
-            .ok()
-            .map(|i| NAMED[i].1)
+        NAMED.binary_search_by(|(known, _)| known.cmp(&name)).ok().map(|i| NAMED[i].1)
     } else {
         Some(u32::from_str_radix(name, radix).map_or(char::REPLACEMENT_CHARACTER, numeric_char))
     };
@@ -182,9 +149,9 @@ fn reference_at(text: &str) -> Reference {
 /// browsers do), and what is not a character becomes U+FFFD.
 fn numeric_char(value: u32) -> char {
     const WINDOWS_1252: [u32; 32] = [
-        0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-        0x2039, 0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013,
-        0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
+        0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D,
+        0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A,
+        0x0153, 0x9D, 0x017E, 0x0178,
     ];
     let value = match value {
         0x80..=0x9F => WINDOWS_1252[(value - 0x80) as usize],
@@ -214,15 +181,9 @@ mod tests {
         let decoded = decode(raw, true);
         assert_eq!(decoded.text, "Tom & Jerry – café 'x' &unknown; & &");
         let amp = decoded.text.find('&').unwrap();
-        assert_eq!(
-            &raw[decoded.raw_start(amp)..decoded.raw_end(amp + 1)],
-            "&amp;"
-        );
+        assert_eq!(&raw[decoded.raw_start(amp)..decoded.raw_end(amp + 1)], "&amp;");
         let cafe = decoded.text.find("café").unwrap();
-        assert_eq!(
-            &raw[decoded.raw_start(cafe)..decoded.raw_end(cafe + "café".len())],
-            "caf&eacute;"
-        );
+        assert_eq!(&raw[decoded.raw_start(cafe)..decoded.raw_end(cafe + "café".len())], "caf&eacute;");
         assert_eq!(decoded.covered, raw.len());
     }
 
@@ -241,9 +202,6 @@ mod tests {
 
     #[test]
     fn numeric_references_follow_html() {
-        assert_eq!(
-            decode("&#150;&#0;&#xD800;&#1114112;", true).text,
-            "–\u{fffd}\u{fffd}\u{fffd}"
-        );
+        assert_eq!(decode("&#150;&#0;&#xD800;&#1114112;", true).text, "–\u{fffd}\u{fffd}\u{fffd}");
     }
 }

@@ -27,10 +27,7 @@ pub const REGEX_HOLD_LIMIT: usize = 64 << 10;
 #[derive(Debug, Clone)]
 pub(crate) enum Finder {
     /// Exact text, found with a substring search (no regex machinery per piece).
-    Exact {
-        searcher: Box<memmem::Finder<'static>>,
-        pattern: String,
-    },
+    Exact { searcher: Box<memmem::Finder<'static>>, pattern: String },
     /// Text in any case (`(?i)` and the escaped text).
     AnyCase { regex: Regex, pattern: Vec<char> },
     /// A regular expression.
@@ -47,10 +44,7 @@ impl Finder {
             });
         }
         let regex = compile_regex(&format!("(?i){}", regex::escape(text)))?;
-        Ok(Finder::AnyCase {
-            regex,
-            pattern: text.chars().collect(),
-        })
+        Ok(Finder::AnyCase { regex, pattern: text.chars().collect() })
     }
 
     /// Calls `found(start, end, captures)` for each match in `view`, left to right, until
@@ -117,16 +111,7 @@ pub(crate) struct TextReplacer<'p> {
 impl<'p> TextReplacer<'p> {
     pub(crate) fn new(finder: &'p Finder, replacement: &'p str, max: Option<u64>) -> Self {
         let expands = matches!(finder, Finder::Pattern { .. }) && replacement.contains('$');
-        Self {
-            finder,
-            replacement,
-            expands,
-            max,
-            replaced: 0,
-            overflows: 0,
-            held: String::new(),
-            out: String::new(),
-        }
+        Self { finder, replacement, expands, max, replaced: 0, overflows: 0, held: String::new(), out: String::new() }
     }
 
     /// Takes the next piece of a text node; returns what to write in its place, or `None`
@@ -236,10 +221,7 @@ impl<'p> TextReplacer<'p> {
             text.len()
         } else {
             let pending = self.pending_match_start(view, matched_to);
-            decoded
-                .raw_start(pending)
-                .min(decoded.covered)
-                .max(emitted_raw)
+            decoded.raw_start(pending).min(decoded.covered).max(emitted_raw)
         };
         if emitted_raw == 0 && keep_from == text.len() && matched_to == 0 {
             return (text.len(), false);
@@ -252,9 +234,7 @@ impl<'p> TextReplacer<'p> {
     /// `view[from..]` that begins the literal pattern (shorter than the pattern).
     fn pending_match_start(&self, view: &str, from: usize) -> usize {
         let (first, length, case_insensitive) = match self.finder {
-            Finder::Exact { pattern, .. } => {
-                (pattern.chars().next(), pattern.chars().count(), false)
-            }
+            Finder::Exact { pattern, .. } => (pattern.chars().next(), pattern.chars().count(), false),
             Finder::AnyCase { pattern, .. } => (pattern.first().copied(), pattern.len(), true),
             Finder::Pattern { .. } => return view.len(),
         };
@@ -265,11 +245,7 @@ impl<'p> TextReplacer<'p> {
             return view.len();
         }
         let tail = &view[from..];
-        let window = tail
-            .char_indices()
-            .rev()
-            .nth(length - 2)
-            .map_or(0, |(at, _)| at);
+        let window = tail.char_indices().rev().nth(length - 2).map_or(0, |(at, _)| at);
         let pattern_chars = || -> Box<dyn Iterator<Item = char> + '_> {
             match self.finder {
                 Finder::Exact { pattern, .. } => Box::new(pattern.chars()),
@@ -279,10 +255,7 @@ impl<'p> TextReplacer<'p> {
         };
         for (at, c) in tail[window..].char_indices() {
             if same_char(c, first, case_insensitive)
-                && tail[window + at..]
-                    .chars()
-                    .zip(pattern_chars())
-                    .all(|(a, b)| same_char(a, b, case_insensitive))
+                && tail[window + at..].chars().zip(pattern_chars()).all(|(a, b)| same_char(a, b, case_insensitive))
             {
                 return from + window + at;
             }
@@ -293,9 +266,7 @@ impl<'p> TextReplacer<'p> {
 
 /// Characters equal for matching purposes; case-insensitively, as `(?i)` compares them.
 fn same_char(a: char, b: char, case_insensitive: bool) -> bool {
-    a == b
-        || (case_insensitive
-            && (a.to_lowercase().eq(b.to_lowercase()) || a.to_uppercase().eq(b.to_uppercase())))
+    a == b || (case_insensitive && (a.to_lowercase().eq(b.to_lowercase()) || a.to_uppercase().eq(b.to_uppercase())))
 }
 
 /// Where to cut an oversized regex buffer: at the limit, on a character boundary, and not
@@ -308,9 +279,7 @@ fn overflow_split(buffer: &str, syntax: TextSyntax) -> usize {
     }
     if syntax == TextSyntax::Markup {
         let window_start = split.saturating_sub(MAX_REFERENCE_LEN);
-        if let Some(amp) = buffer[..split]
-            .rfind('&')
-            .filter(|&amp| amp >= window_start)
+        if let Some(amp) = buffer[..split].rfind('&').filter(|&amp| amp >= window_start)
             && !buffer[amp..split].contains(';')
             && amp > 0
         {
@@ -341,19 +310,11 @@ mod tests {
     }
 
     fn pattern(regex: &str) -> Finder {
-        Finder::Pattern {
-            regex: compile_regex(regex).unwrap(),
-        }
+        Finder::Pattern { regex: compile_regex(regex).unwrap() }
     }
 
     /// Feeds `text` as one node in pieces of `size` bytes (at char boundaries).
-    fn run(
-        finder: &Finder,
-        replacement: &str,
-        text: &str,
-        size: usize,
-        syntax: TextSyntax,
-    ) -> (String, u64, usize) {
+    fn run(finder: &Finder, replacement: &str, text: &str, size: usize, syntax: TextSyntax) -> (String, u64, usize) {
         let mut replacer = TextReplacer::new(finder, replacement, None);
         let mut out = String::new();
         let mut max_held = 0;
@@ -391,10 +352,7 @@ mod tests {
     fn case_insensitive_literals() {
         let finder = literal("cat", true);
         for size in [1, 2, 5, 100] {
-            assert_eq!(
-                run(&finder, "dog", "Cat CAT cAt", size, TextSyntax::Markup).0,
-                "dog dog dog"
-            );
+            assert_eq!(run(&finder, "dog", "Cat CAT cAt", size, TextSyntax::Markup).0, "dog dog dog");
         }
     }
 
@@ -404,10 +362,7 @@ mod tests {
         let text = "&lt;b&gt; Tom &amp; Jerry &copy; Tom & Jerry";
         for size in 1..=text.len() {
             let (out, replaced, _) = run(&finder, "Cats & Dogs", text, size, TextSyntax::Markup);
-            assert_eq!(
-                out, "&lt;b&gt; Cats &amp; Dogs &copy; Cats &amp; Dogs",
-                "pieces of {size}"
-            );
+            assert_eq!(out, "&lt;b&gt; Cats &amp; Dogs &copy; Cats &amp; Dogs", "pieces of {size}");
             assert_eq!(replaced, 2);
         }
     }
@@ -415,10 +370,7 @@ mod tests {
     #[test]
     fn raw_text_is_matched_and_replaced_as_written() {
         let finder = literal("a&amp;b", false);
-        assert_eq!(
-            run(&finder, "x<y", "var s = 'a&amp;b';", 3, TextSyntax::Raw).0,
-            "var s = 'x<y';"
-        );
+        assert_eq!(run(&finder, "x<y", "var s = 'a&amp;b';", 3, TextSyntax::Raw).0, "var s = 'x<y';");
     }
 
     #[test]
@@ -426,10 +378,7 @@ mod tests {
         let finder = pattern(r"\bcat(s?)\b");
         let text = "cats and a cat, but not a catalogue";
         for size in 1..=text.len() {
-            assert_eq!(
-                run(&finder, "dog$1", text, size, TextSyntax::Markup).0,
-                "dogs and a dog, but not a catalogue"
-            );
+            assert_eq!(run(&finder, "dog$1", text, size, TextSyntax::Markup).0, "dogs and a dog, but not a catalogue");
         }
     }
 
@@ -437,43 +386,25 @@ mod tests {
     fn the_first_n_only() {
         let finder = literal("a", false);
         let mut replacer = TextReplacer::new(&finder, "b", Some(2));
-        assert_eq!(
-            replacer.feed("aaaa", true, TextSyntax::Markup),
-            Some("bbaa")
-        );
-        assert_eq!(
-            replacer.feed("aa", true, TextSyntax::Markup),
-            None,
-            "the page's budget is spent"
-        );
+        assert_eq!(replacer.feed("aaaa", true, TextSyntax::Markup), Some("bbaa"));
+        assert_eq!(replacer.feed("aa", true, TextSyntax::Markup), None, "the page's budget is spent");
         assert_eq!(replacer.replaced, 2);
     }
 
     #[test]
     fn a_regex_lets_go_of_huge_text_nodes_at_the_limit() {
         let finder = pattern("needle");
-        let text = format!(
-            "{}needle{}",
-            "x".repeat(REGEX_HOLD_LIMIT * 2),
-            "y".repeat(10)
-        );
+        let text = format!("{}needle{}", "x".repeat(REGEX_HOLD_LIMIT * 2), "y".repeat(10));
         let mut replacer = TextReplacer::new(&finder, "pin", None);
         let mut out = String::new();
         let mut max_held = 0;
         for piece in text.as_bytes().chunks(4096) {
             let piece = std::str::from_utf8(piece).unwrap();
-            out.push_str(
-                replacer
-                    .feed(piece, false, TextSyntax::Markup)
-                    .unwrap_or(piece),
-            );
+            out.push_str(replacer.feed(piece, false, TextSyntax::Markup).unwrap_or(piece));
             max_held = max_held.max(replacer.held.len());
         }
         out.push_str(replacer.feed("", true, TextSyntax::Markup).unwrap_or(""));
-        assert!(
-            out == text.replace("needle", "pin"),
-            "the needle past the first limit was not replaced"
-        );
+        assert!(out == text.replace("needle", "pin"), "the needle past the first limit was not replaced");
         assert!(max_held <= REGEX_HOLD_LIMIT + 4096, "held {max_held}");
         assert!(replacer.overflows >= 1);
     }
@@ -482,14 +413,8 @@ mod tests {
     fn pieces_without_matches_pass_unchanged() {
         let finder = literal("cat", false);
         let mut replacer = TextReplacer::new(&finder, "dog", None);
-        assert_eq!(
-            replacer.feed("nothing here", false, TextSyntax::Markup),
-            None
-        );
-        assert_eq!(
-            replacer.feed("ends with c", false, TextSyntax::Markup),
-            Some("ends with ")
-        );
+        assert_eq!(replacer.feed("nothing here", false, TextSyntax::Markup), None);
+        assert_eq!(replacer.feed("ends with c", false, TextSyntax::Markup), Some("ends with "));
         assert_eq!(replacer.feed("at!", true, TextSyntax::Markup), Some("dog!"));
     }
 }

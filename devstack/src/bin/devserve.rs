@@ -10,26 +10,14 @@ use devstack::project;
 use devstack::viceroy::{ServiceConfig, Viceroy};
 
 fn main() {
-    let origin = FixtureOrigin::start_on(
-        &preferred_or_free(8787).to_string(),
-        project::fixture_pages(),
-        true,
-    )
-    .unwrap_or_else(|err| fail(&format!("starting the fixture origin: {err}")));
-    let config = ServiceConfig {
-        addr: Some(preferred_or_free(7676)),
-        echo: true,
-        ..ServiceConfig::new(&origin.url())
-    };
-    let mut viceroy =
-        Viceroy::start(&config).unwrap_or_else(|err| fail(&format!("starting viceroy: {err}")));
+    let origin = FixtureOrigin::start_on(&preferred_or_free(8787).to_string(), project::fixture_pages(), true)
+        .unwrap_or_else(|err| fail(&format!("starting the fixture origin: {err}")));
+    let config = ServiceConfig { addr: Some(preferred_or_free(7676)), echo: true, ..ServiceConfig::new(&origin.url()) };
+    let mut viceroy = Viceroy::start(&config).unwrap_or_else(|err| fail(&format!("starting viceroy: {err}")));
     println!();
     println!("edge-rewriter is serving {}", viceroy.url("/"));
     println!("  origin: {}/ (fixtures/pages)", origin.url());
-    println!(
-        "  rules:  {} (regenerate after editing rules/live: see README)",
-        config.rules_store.display()
-    );
+    println!("  rules:  {} (regenerate after editing rules/live: see README)", config.rules_store.display());
     println!("  Ctrl-C stops both.");
     println!();
     viceroy.wait();
@@ -39,9 +27,7 @@ fn preferred_or_free(port: u16) -> SocketAddr {
     let preferred = SocketAddr::from(([127, 0, 0, 1], port));
     match TcpListener::bind(preferred) {
         Ok(_) => preferred,
-        Err(_) => TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap_or(preferred),
+        Err(_) => TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap_or(preferred),
     }
 }
 

@@ -22,11 +22,7 @@ fn main() {
     }
     match FixtureOrigin::start_on(&addr, &dir, true) {
         Ok(origin) => {
-            println!(
-                "fixture origin serving {} at {}/",
-                dir.display(),
-                origin.url()
-            );
+            println!("fixture origin serving {} at {}/", dir.display(), origin.url());
             loop {
                 std::thread::park();
             }

@@ -1,0 +1,203 @@
+//! `rewrite check`: every fixture case against its expected output.
+//!
+//! A case (`fixtures/cases/NAME.toml`) names a page under `fixtures/pages`, the request it
+//! simulates, the rules, and the response's content type; its expected output is
+//! `fixtures/expected/NAME.html` unless it says otherwise.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use edge_rewriter::{Report, RequestContext};
+use serde::{Deserialize, Serialize};
+
+use crate::CheckArgs;
+use crate::diff::{display_text, unified, use_color};
+use crate::inputs::{LoadedRules, Rewritten, load_rules, read_page, report_rule_errors, rewrite_into};
+use crate::report;
+
+/// A case as written in its TOML file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    /// What the case shows, for people.
+    description: String,
+    /// The page, relative to `pages/`.
+    page: String,
+    /// The simulated request: `GET https://host/path`, then headers and `@fact value` lines.
+    request: String,
+    /// The rules, relative to the repository (the fixtures directory's parent).
+    #[serde(default)]
+    rules: Option<String>,
+    /// The response's Content-Type. Default: by the page's extension, as the fixture origin
+    /// sends it.
+    #[serde(default)]
+    content_type: Option<String>,
+    /// The expected output, relative to `expected/`. Default: `NAME.html`.
+    #[serde(default)]
+    expected: Option<String>,
+}
+
+/// A case ready to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Case {
+    pub name: String,
+    pub description: String,
+    /// The page, relative to `pages/` (the fixture origin serves it at `/` + this).
+    pub page: String,
+    pub page_file: PathBuf,
+    pub request: String,
+    pub content_type: String,
+    pub rules: PathBuf,
+    pub expected: PathBuf,
+}
+
+/// What running a case gave.
+pub struct Outcome {
+    pub case: Case,
+    pub original: Vec<u8>,
+    pub rewritten: Vec<u8>,
+    pub context: RequestContext,
+    pub report: Option<Report>,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Same,
+    Different,
+    NoExpected,
+    Blessed,
+}
+
+/// The cases in `dir/cases`, sorted by name.
+pub fn cases(dir: &Path) -> Result<Vec<Case>, String> {
+    let cases_dir = dir.join("cases");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&cases_dir)
+        .map_err(|err| format!("{}: {err}", cases_dir.display()))?
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    let root = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+    files.iter().map(|file| read_case(file, dir, &root)).collect()
+}
+
+fn read_case(file: &Path, dir: &Path, root: &Path) -> Result<Case, String> {
+    let text = std::fs::read_to_string(file).map_err(|err| format!("{}: {err}", file.display()))?;
+    let spec: CaseFile = toml::from_str(&text).map_err(|err| format!("{}: {err}", file.display()))?;
+    let name = file.file_stem().and_then(|stem| stem.to_str()).unwrap_or("case").to_owned();
+    if spec.request.lines().any(|line| line.trim_start().starts_with("@content-type")) {
+        return Err(format!("{}: give the content type as `content_type`, not in the request", file.display()));
+    }
+    let page_file = dir.join("pages").join(&spec.page);
+    let content_type = spec.content_type.unwrap_or_else(|| content_type_for(&spec.page).to_owned());
+    Ok(Case {
+        expected: dir.join("expected").join(spec.expected.unwrap_or_else(|| format!("{name}.html"))),
+        rules: root.join(spec.rules.unwrap_or_else(|| "rules/live".to_owned())),
+        name,
+        description: spec.description,
+        page: spec.page,
+        page_file,
+        request: spec.request,
+        content_type,
+    })
+}
+
+/// The Content-Type the fixture origin sends for a page.
+fn content_type_for(page: &str) -> &'static str {
+    if page.ends_with(".xhtml") { "application/xhtml+xml" } else { "text/html; charset=utf-8" }
+}
+
+/// Runs one case against already loaded rules.
+pub fn run_case(case: &Case, rules: &LoadedRules) -> Result<Outcome, String> {
+    let mut context =
+        RequestContext::parse_simulated(&case.request).map_err(|err| format!("case {}: request: {err}", case.name))?;
+    context.content_type = Some(case.content_type.clone());
+    let original = read_page(&case.page_file)?;
+    let (rewritten, report) = match rewrite_into(&rules.rules, &context, &original[..], Vec::new())? {
+        Rewritten::Done(done) => (done.sink, Some(done.report)),
+        Rewritten::PassedThrough(sink) => (sink, None),
+    };
+    let verdict = match std::fs::read(&case.expected) {
+        Ok(expected) if expected == rewritten => Verdict::Same,
+        Ok(_) => Verdict::Different,
+        Err(_) => Verdict::NoExpected,
+    };
+    Ok(Outcome { case: case.clone(), original, rewritten, context, report, verdict })
+}
+
+/// `rewrite check`.
+pub fn run(args: &CheckArgs) -> Result<i32, String> {
+    let mut cases = cases(&args.dir)?;
+    if let Some(only) = &args.only {
+        cases.retain(|case| case.name.contains(only.as_str()));
+    }
+    if args.list_json {
+        println!("{}", serde_json::to_string_pretty(&cases).map_err(|err| err.to_string())?);
+        return Ok(0);
+    }
+    if cases.is_empty() {
+        return Err(format!("no cases in {}", args.dir.join("cases").display()));
+    }
+    let color = use_color(args.color.color);
+    let mut loaded: BTreeMap<PathBuf, LoadedRules> = BTreeMap::new();
+    let mut outcomes = Vec::new();
+    for case in &cases {
+        if !loaded.contains_key(&case.rules) {
+            let rules = load_rules(&case.rules)?;
+            report_rule_errors(&rules);
+            loaded.insert(case.rules.clone(), rules);
+        }
+        let mut outcome = run_case(case, &loaded[&case.rules])?;
+        if args.bless && outcome.verdict != Verdict::Same {
+            if let Some(parent) = case.expected.parent() {
+                std::fs::create_dir_all(parent).map_err(|err| format!("{}: {err}", parent.display()))?;
+            }
+            std::fs::write(&case.expected, &outcome.rewritten)
+                .map_err(|err| format!("{}: {err}", case.expected.display()))?;
+            outcome.verdict = Verdict::Blessed;
+        }
+        print_outcome(&outcome, color);
+        outcomes.push(outcome);
+    }
+    let failed = outcomes.iter().filter(|o| matches!(o.verdict, Verdict::Different | Verdict::NoExpected)).count();
+    let blessed = outcomes.iter().filter(|o| o.verdict == Verdict::Blessed).count();
+    println!(
+        "{} cases: {} ok, {failed} failed{}",
+        outcomes.len(),
+        outcomes.len() - failed - blessed,
+        if blessed > 0 { format!(", {blessed} blessed") } else { String::new() }
+    );
+    if let Some(path) = &args.html {
+        std::fs::write(path, report::html(&outcomes)).map_err(|err| format!("{}: {err}", path.display()))?;
+        println!("report: {}", path.display());
+    }
+    if failed > 0 && !args.bless {
+        println!("update the expected outputs, once the differences are right: rewrite check --bless");
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn print_outcome(outcome: &Outcome, color: bool) {
+    let case = &outcome.case;
+    match outcome.verdict {
+        Verdict::Same => println!("ok      {}", case.name),
+        Verdict::Blessed => println!("blessed {} -> {}", case.name, case.expected.display()),
+        Verdict::NoExpected => println!("FAIL    {}: no expected output at {}", case.name, case.expected.display()),
+        Verdict::Different => {
+            println!("FAIL    {}: output differs from {}", case.name, case.expected.display());
+            let expected = std::fs::read(&case.expected).unwrap_or_default();
+            print!(
+                "{}",
+                unified(
+                    &display_text(&expected, &outcome.context),
+                    &display_text(&outcome.rewritten, &outcome.context),
+                    &format!("{} (expected)", case.expected.display()),
+                    &format!("{} (actual)", case.name),
+                    color,
+                )
+            );
+        }
+    }
+}

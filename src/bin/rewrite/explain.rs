@@ -1,0 +1,73 @@
+//! `rewrite explain`: for a request and a page, which rules apply and how often each fired.
+
+use std::io;
+
+use crate::PageArgs;
+use crate::inputs::{Rewritten, load_rules, open_page, request_context, rewrite_into};
+
+pub fn run(args: &PageArgs) -> Result<i32, String> {
+    let loaded = load_rules(&args.rules.rules)?;
+    let context = request_context(&args.request)?;
+    let page = open_page(&args.page)?;
+    let hits = match rewrite_into(&loaded.rules, &context, page, io::sink())? {
+        Rewritten::Done(done) => Some(done.report.hits),
+        Rewritten::PassedThrough(_) => None,
+    };
+    println!(
+        "{} {}{} — {} rules from {} entries in {}",
+        context.method,
+        context.host,
+        context.path,
+        loaded.rules.len() + loaded.rules.disabled_ids().count(),
+        loaded.entries,
+        args.rules.rules.display()
+    );
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    let mut never_fired = 0;
+    for (id, entry) in loaded.rules.rules_by_entry() {
+        let fired = hits.as_ref().and_then(|hits| hits.iter().find(|(hit, _)| hit == id)).map(|(_, n)| *n);
+        let (applies, count, note) = match (fired, loaded.rules.why_not(id, &context)) {
+            (_, Some(failing)) => ("no".to_owned(), "-".to_owned(), format!("{failing} does not hold")),
+            (Some(0), None) => {
+                never_fired += 1;
+                (
+                    "yes".to_owned(),
+                    "0".to_owned(),
+                    "NEVER FIRED on this page: its selector or pattern matched nothing".to_owned(),
+                )
+            }
+            (Some(n), None) => ("yes".to_owned(), n.to_string(), String::new()),
+            (None, None) => ("yes".to_owned(), "-".to_owned(), "the response is passed through untouched".to_owned()),
+        };
+        rows.push([format!("{id} ({entry})"), applies, count, note]);
+    }
+    for id in loaded.rules.disabled_ids() {
+        rows.push([id.to_owned(), "disabled".to_owned(), "-".to_owned(), "\"enabled\": false".to_owned()]);
+    }
+    for error in &loaded.errors {
+        let name = if error.rule.is_empty() {
+            format!("({})", error.entry)
+        } else {
+            format!("{} ({})", error.rule, error.entry)
+        };
+        let field = if error.field.is_empty() { String::new() } else { format!("field `{}`: ", error.field) };
+        rows.push([name, "invalid".to_owned(), "-".to_owned(), format!("{field}{}", error.reason)]);
+    }
+    let widths = [0, 1, 2].map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0).max(5));
+    println!(
+        "{:<w0$}  {:<w1$}  {:>w2$}  note",
+        "rule (entry)",
+        "applies",
+        "fired",
+        w0 = widths[0],
+        w1 = widths[1],
+        w2 = widths[2]
+    );
+    for [rule, applies, count, note] in &rows {
+        println!("{rule:<w0$}  {applies:<w1$}  {count:>w2$}  {note}", w0 = widths[0], w1 = widths[1], w2 = widths[2]);
+    }
+    if never_fired > 0 {
+        println!("{never_fired} rule(s) apply to this request but never fired on this page");
+    }
+    Ok(0)
+}

@@ -1,0 +1,204 @@
+//! What every command starts from: rules (read and checked as the service reads them), the
+//! simulated request, the page. And `apply`, the simplest use of them.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use edge_rewriter::{
+    Decision, MemoryStore, PageEncoding, RequestContext, ResponseFacts, RewriteOptions, RuleError, RuleSet, Streamed,
+    decide, read_entries, read_rules_dir, stream,
+};
+
+use crate::{PageArgs, RequestArgs};
+
+/// Rules as the service would use them, and every problem found on the way.
+pub struct LoadedRules {
+    pub rules: RuleSet,
+    pub errors: Vec<RuleError>,
+    pub source: RulesSource,
+    /// How many entries (files) and rules were read.
+    pub entries: usize,
+}
+
+/// What `--rules` named.
+pub enum RulesSource {
+    /// A directory of entry files.
+    Dir(PathBuf),
+    /// One entry file.
+    File(PathBuf),
+    /// A store file (a JSON object with a `rules` index).
+    Store(PathBuf),
+}
+
+impl RulesSource {
+    /// Where an entry lives, for messages editors act on: the file to open.
+    pub fn locate(&self, entry: &str) -> String {
+        match self {
+            RulesSource::Dir(dir) => format!("{}", dir.join(format!("{entry}.json")).display()),
+            RulesSource::File(file) => format!("{}", file.display()),
+            RulesSource::Store(file) => format!("{} (entry {entry:?})", file.display()),
+        }
+    }
+}
+
+/// Reads rules from a directory, entry file or store file, through the same store layout,
+/// lookup budget and checks as the service.
+pub fn load_rules(path: &Path) -> Result<LoadedRules, String> {
+    let (mut store, mut errors, source) = if path.is_dir() {
+        let entries = read_rules_dir(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        let (store, errors) = MemoryStore::from_valid_entries(&entries);
+        (store, errors, RulesSource::Dir(path.to_owned()))
+    } else {
+        let text = std::fs::read_to_string(path).map_err(|err| match err.kind() {
+            io::ErrorKind::NotFound => {
+                format!("{}: no such file or directory (give rules with --rules PATH)", path.display())
+            }
+            _ => format!("{}: {err}", path.display()),
+        })?;
+        if is_store_file(&text) {
+            let store = MemoryStore::from_json(&text).map_err(|err| format!("{}: {err}", path.display()))?;
+            (store, Vec::new(), RulesSource::Store(path.to_owned()))
+        } else {
+            let name = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or("rules").to_owned();
+            let (store, errors) = MemoryStore::from_valid_entries(&[(name, text)]);
+            (store, errors, RulesSource::File(path.to_owned()))
+        }
+    };
+    let read = read_entries(&mut store).map_err(|err| format!("{}: {err}", path.display()))?;
+    errors.extend(read.errors);
+    let (rules, rule_errors) = RuleSet::from_entries(&read.entries);
+    errors.extend(rule_errors);
+    Ok(LoadedRules { rules, errors, source, entries: read.entries.len() })
+}
+
+/// A store file is a JSON object whose values are all strings and which has the index.
+fn is_store_file(text: &str) -> bool {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => {
+            map.get(edge_rewriter::INDEX_KEY).is_some_and(serde_json::Value::is_string)
+                && map.values().all(serde_json::Value::is_string)
+        }
+        _ => false,
+    }
+}
+
+/// Prints what the service would log for each unusable rule.
+pub fn report_rule_errors(loaded: &LoadedRules) {
+    for error in &loaded.errors {
+        eprintln!("rewrite: rule skipped: {}: {}", loaded.source.locate(&error.entry), error);
+    }
+}
+
+/// The simulated request from `--request FILE`, or from `--url`, `--header` and `--fact`.
+pub fn request_context(args: &RequestArgs) -> Result<RequestContext, String> {
+    let mut context = match &args.request {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).map_err(|err| format!("{}: {err}", file.display()))?;
+            RequestContext::parse_simulated(&text).map_err(|err| format!("{}: {err}", file.display()))?
+        }
+        None => {
+            let mut context = RequestContext::for_url(&args.method, &args.url)?;
+            for header in &args.headers {
+                let (name, value) =
+                    header.split_once(':').ok_or_else(|| format!("--header {header:?}: write it as `Name: value`"))?;
+                context.add_header(name, value);
+            }
+            if let Some(host) = context.header("host").map(str::to_owned) {
+                context.set_host(&host);
+            }
+            for fact in &args.facts {
+                let (name, value) =
+                    fact.split_once('=').ok_or_else(|| format!("--fact {fact:?}: write it as `name=value`"))?;
+                context.set_fact(name.trim(), value.trim()).map_err(|err| format!("--fact {fact:?}: {err}"))?;
+            }
+            context
+        }
+    };
+    if args.request.is_none() || context.content_type.is_none() {
+        context.content_type = Some(args.content_type.clone());
+    }
+    Ok(context)
+}
+
+/// Opens the page: a file, or standard input for `-`.
+pub fn open_page(path: &Path) -> Result<Box<dyn Read>, String> {
+    if path == Path::new("-") {
+        return Ok(Box::new(io::stdin().lock()));
+    }
+    let file = std::fs::File::open(path).map_err(|err| format!("{}: {err}", path.display()))?;
+    Ok(Box::new(io::BufReader::new(file)))
+}
+
+/// Reads the whole page (for commands that compare before and after).
+pub fn read_page(path: &Path) -> Result<Vec<u8>, String> {
+    let mut page = Vec::new();
+    open_page(path)?.read_to_end(&mut page).map_err(|err| format!("{}: {err}", path.display()))?;
+    Ok(page)
+}
+
+/// What the service would do with this response: rewrite it (in which encoding), or pass
+/// it through (why).
+pub fn verdict(context: &RequestContext) -> Result<PageEncoding, &'static str> {
+    let facts = ResponseFacts {
+        method: &context.method,
+        status: context.status,
+        content_type: context.content_type.as_deref(),
+        content_encoding: None,
+    };
+    match decide(&facts) {
+        Decision::Rewrite(_, encoding) => Ok(encoding),
+        Decision::PassThrough(why) => Err(why),
+    }
+}
+
+/// Streams `page` through the rules for `context` into `sink`, or copies it unchanged when
+/// the service would pass it through.
+pub fn rewrite_into<W: Write>(
+    rules: &RuleSet,
+    context: &RequestContext,
+    page: impl Read,
+    mut sink: W,
+) -> Result<Rewritten<W>, String> {
+    let encoding = match verdict(context) {
+        Ok(encoding) => encoding,
+        Err(why) => {
+            eprintln!("rewrite: the service would pass this response through untouched: {why}");
+            let mut page = page;
+            io::copy(&mut page, &mut sink).map_err(|err| format!("copying the page: {err}"))?;
+            return Ok(Rewritten::PassedThrough(sink));
+        }
+    };
+    let plan = rules.plan(context);
+    let options = RewriteOptions { encoding, ..RewriteOptions::default() };
+    let done = stream(&plan, &options, page, sink);
+    if let Err(err) = &done.result {
+        return Err(err.to_string());
+    }
+    Ok(Rewritten::Done(done))
+}
+
+/// What [`rewrite_into`] did.
+pub enum Rewritten<W> {
+    Done(Streamed<W>),
+    PassedThrough(W),
+}
+
+impl<W> Rewritten<W> {
+    pub fn into_sink(self) -> W {
+        match self {
+            Rewritten::Done(done) => done.sink,
+            Rewritten::PassedThrough(sink) => sink,
+        }
+    }
+}
+
+/// `rewrite apply`: the rewritten page on standard output, streamed.
+pub fn apply(args: &PageArgs) -> Result<i32, String> {
+    let loaded = load_rules(&args.rules.rules)?;
+    report_rule_errors(&loaded);
+    let context = request_context(&args.request)?;
+    let page = open_page(&args.page)?;
+    let stdout = io::stdout().lock();
+    rewrite_into(&loaded.rules, &context, page, stdout)?;
+    Ok(0)
+}

@@ -1,0 +1,23 @@
+//! `rewrite validate`: the service's own checks, with messages that say where to look.
+
+use crate::ValidateArgs;
+use crate::inputs::load_rules;
+
+pub fn run(args: &ValidateArgs) -> Result<i32, String> {
+    let loaded = load_rules(&args.path)?;
+    for error in &loaded.errors {
+        let rule = if error.rule.is_empty() { String::new() } else { format!(", rule {:?}", error.rule) };
+        let field = if error.field.is_empty() { String::new() } else { format!(", field `{}`", error.field) };
+        println!("{}: entry {:?}{rule}{field}: {}", loaded.source.locate(&error.entry), error.entry, error.reason);
+    }
+    let rules = loaded.rules.len() + loaded.rules.disabled_ids().count();
+    let problems = loaded.errors.len();
+    println!(
+        "{}: {rules} valid rule(s) in {} entr{}, {problems} problem{}",
+        args.path.display(),
+        loaded.entries,
+        if loaded.entries == 1 { "y" } else { "ies" },
+        if problems == 1 { "" } else { "s" }
+    );
+    Ok(if problems > 0 { 1 } else { 0 })
+}
