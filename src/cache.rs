@@ -18,6 +18,7 @@ pub struct RuleCache {
     fingerprint: Option<u64>,
     rules: Rc<RuleSet>,
     builds: usize,
+    errors: usize,
 }
 
 /// What [`RuleCache::get`] did.
@@ -51,12 +52,18 @@ impl RuleCache {
         self.rules = Rc::new(rules);
         self.fingerprint = Some(fingerprint);
         self.builds += 1;
+        self.errors = errors.len();
         CacheLookup::Built(Rc::clone(&self.rules), errors)
     }
 
     /// How many times rules were compiled.
     pub fn builds(&self) -> usize {
         self.builds
+    }
+
+    /// How many rules or entries the current rule set had to leave out.
+    pub fn errors(&self) -> usize {
+        self.errors
     }
 }
 

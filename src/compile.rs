@@ -13,6 +13,7 @@ use regex::Regex;
 
 use crate::conditions::Condition;
 use crate::handlers::{Markup, Plan, PlannedAction, PlannedRule, Slot, TextRule};
+use crate::nonce::with_nonce;
 use crate::pattern::compile_regex;
 use crate::request::RequestContext;
 use crate::rules::{Action, Content, ReplaceText, Rule, RuleError, SourcedRule, TextTarget, parse_entry};
@@ -392,10 +393,18 @@ fn named_groups(pattern: &Regex) -> String {
 
 impl CompiledAction {
     fn plan<'r>(&'r self, context: &RequestContext) -> PlannedAction<'r> {
-        let content = |c: &'r CompiledContent| {
-            // Markup gets escaped values; text is escaped whole by lol_html on insertion.
-            let escaping = if c.kind == Markup::Html { Escaping::Html } else { Escaping::None };
-            (c.template.render(context, escaping), c.kind)
+        let content = |c: &'r CompiledContent| match c.kind {
+            // Markup gets escaped values, and the page's CSP nonce on scripts and styles.
+            Markup::Html => {
+                let html = c.template.render(context, Escaping::Html);
+                let html = match &context.csp_nonce {
+                    Some(nonce) => with_nonce(html, nonce),
+                    None => html,
+                };
+                (html, Markup::Html)
+            }
+            // Text is escaped whole by lol_html on insertion.
+            Markup::Text => (c.template.render(context, Escaping::None), Markup::Text),
         };
         match self {
             CompiledAction::Insert(slot, c) => {

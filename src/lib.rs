@@ -39,11 +39,13 @@ mod compile;
 mod conditions;
 mod decode;
 mod handlers;
+mod nonce;
 mod pattern;
 mod policy;
 mod request;
 mod rules;
 mod selector;
+mod sites;
 mod store;
 mod stream;
 mod template;
@@ -55,15 +57,17 @@ pub use clock::parse_rfc3339;
 pub use compile::RuleSet;
 pub use decode::decoded;
 pub use handlers::Plan;
-pub use policy::{Decision, Decoding, ResponseFacts, decide, is_html, origin_accept_encoding, weaken_etag};
+pub use nonce::csp_nonce;
+pub use policy::{Decision, Decoding, ResponseFacts, decide, is_html, origin_accept_encoding, sniff_html, weaken_etag};
 pub use request::{RequestContext, parse_query, percent_decode};
 pub use rules::{
     Action, Content, NamedMatch, OneOrMany, ReplaceText, RewriteAttribute, Rollout, Rule, RuleError, SetAttribute,
     SourcedRule, StickyKey, TextMatch, TextTarget, TimeWindow, When, json_schema, parse_entry,
 };
+pub use sites::{Site, Sites};
 pub use store::{
-    EntrySource, INDEX_KEY, LOOKUP_BUDGET, MAX_KEY_CHARS, MAX_VALUE_CHARS, MemoryStore, StoreEntries, StoreError,
-    check_entry, read_entries, read_rules_dir,
+    DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, LOOKUP_BUDGET, MAX_ENTRIES, MAX_KEY_CHARS, MAX_VALUE_CHARS, MemoryStore,
+    SITES_KEY, StoreEntries, StoreError, check_entry, read_entries, read_entries_at, read_rules_dir,
 };
 pub use stream::{Report, RewriteOptions, Rewriter, StreamError, Streamed, stream};
 pub use text::REGEX_HOLD_LIMIT;

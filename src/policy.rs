@@ -17,6 +17,17 @@ pub struct ResponseFacts<'a> {
     pub content_type: Option<&'a str>,
     /// The origin response's `Content-Encoding`.
     pub content_encoding: Option<&'a str>,
+    /// The origin response's `Cache-Control`: `no-transform` forbids rewriting.
+    pub cache_control: Option<&'a str>,
+    /// Whether the client asked for a byte range (a `Range` header).
+    pub range_request: bool,
+}
+
+impl<'a> ResponseFacts<'a> {
+    /// Facts for `method` and `status` with no headers: fill in the rest field by field.
+    pub fn new(method: &'a str, status: u16) -> Self {
+        Self { method, status, content_type: None, content_encoding: None, cache_control: None, range_request: false }
+    }
 }
 
 /// How the body reaches the rewriter.
@@ -37,17 +48,24 @@ pub enum Decision {
     PassThrough(&'static str),
 }
 
-/// Decides whether a response is rewritten: only successful answers to GET that carry HTML
-/// in an encoding we can decode.
+/// Decides whether a response is rewritten: only successful, whole answers to GET (and
+/// HEAD, which gets the headers GET would get) that carry HTML in a charset and an encoding
+/// the rewriter can work with, and that the origin allows to be transformed.
 pub fn decide(facts: &ResponseFacts<'_>) -> Decision {
-    if facts.method != "GET" {
-        return Decision::PassThrough("not a GET request");
+    if facts.method != "GET" && facts.method != "HEAD" {
+        return Decision::PassThrough("not a GET or HEAD request");
+    }
+    if facts.range_request {
+        return Decision::PassThrough("a range request: byte ranges of the origin's body must stay valid");
     }
     if !(200..300).contains(&facts.status) {
         return Decision::PassThrough("not a 2xx response");
     }
     if facts.status == 204 || facts.status == 206 {
         return Decision::PassThrough("no body or a partial body (204/206)");
+    }
+    if facts.cache_control.is_some_and(forbids_transform) {
+        return Decision::PassThrough("the origin sent Cache-Control: no-transform");
     }
     if !facts.content_type.is_some_and(is_html) {
         return Decision::PassThrough("not HTML");
@@ -61,8 +79,43 @@ pub fn decide(facts: &ResponseFacts<'_>) -> Decision {
         Some(coding) if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") => {
             Decision::Rewrite(Decoding::Gzip, encoding)
         }
-        Some(_) => Decision::PassThrough("content encoding the rewriter cannot decode"),
+        Some(_) => Decision::PassThrough("a content encoding the rewriter cannot decode (only gzip)"),
     }
+}
+
+fn forbids_transform(cache_control: &str) -> bool {
+    cache_control.split(',').any(|directive| directive.trim().eq_ignore_ascii_case("no-transform"))
+}
+
+/// Whether a body that came without a Content-Type is HTML, by its first bytes, as browsers
+/// sniff it (the WHATWG MIME Sniffing patterns for HTML: a tag such as `<!DOCTYPE HTML`,
+/// `<html`, `<p`, or `<!--`, after leading whitespace). Give it up to 512 bytes.
+pub fn sniff_html(prefix: &[u8]) -> bool {
+    const TAGS: [&[u8]; 17] = [
+        b"<!DOCTYPE HTML",
+        b"<HTML",
+        b"<HEAD",
+        b"<SCRIPT",
+        b"<IFRAME",
+        b"<H1",
+        b"<DIV",
+        b"<FONT",
+        b"<TABLE",
+        b"<A",
+        b"<STYLE",
+        b"<TITLE",
+        b"<B",
+        b"<BODY",
+        b"<BR",
+        b"<P",
+        b"<!--",
+    ];
+    let start =
+        prefix.iter().position(|b| !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')).unwrap_or(prefix.len());
+    let text = &prefix[start..];
+    TAGS.iter().any(|tag| {
+        text.len() > tag.len() && text[..tag.len()].eq_ignore_ascii_case(tag) && matches!(text[tag.len()], b' ' | b'>')
+    })
 }
 
 /// True for `text/html` and `application/xhtml+xml`, whatever the parameters and case.
@@ -100,7 +153,7 @@ mod tests {
     use super::*;
 
     fn facts(method: &'static str, status: u16, content_type: Option<&'static str>) -> ResponseFacts<'static> {
-        ResponseFacts { method, status, content_type, content_encoding: None }
+        ResponseFacts { content_type, ..ResponseFacts::new(method, status) }
     }
 
     #[test]
@@ -118,9 +171,14 @@ mod tests {
             decide(&facts("GET", 200, Some("TEXT/HTML"))),
             Decision::Rewrite(Decoding::Identity, PageEncoding::Sniffed)
         );
+        assert_eq!(
+            decide(&facts("HEAD", 200, html)),
+            Decision::Rewrite(Decoding::Identity, PageEncoding::Declared(encoding_rs::UTF_8)),
+            "HEAD gets the headers GET would get"
+        );
         for (method, status, content_type) in [
             ("POST", 200, html),
-            ("HEAD", 200, html),
+            ("OPTIONS", 200, html),
             ("GET", 404, html),
             ("GET", 304, html),
             ("GET", 204, html),
@@ -133,6 +191,32 @@ mod tests {
                 matches!(decide(&facts(method, status, content_type)), Decision::PassThrough(_)),
                 "{method} {status} {content_type:?}"
             );
+        }
+    }
+
+    #[test]
+    fn ranges_and_no_transform_pass_through() {
+        let html = Some("text/html");
+        let range = ResponseFacts { range_request: true, ..facts("GET", 200, html) };
+        assert!(matches!(decide(&range), Decision::PassThrough(why) if why.contains("range")));
+        let frozen =
+            ResponseFacts { cache_control: Some("public, No-Transform, max-age=60"), ..facts("GET", 200, html) };
+        assert!(matches!(decide(&frozen), Decision::PassThrough(why) if why.contains("no-transform")));
+        let cached = ResponseFacts { cache_control: Some("public, max-age=60"), ..facts("GET", 200, html) };
+        assert!(matches!(decide(&cached), Decision::Rewrite(..)));
+    }
+
+    #[test]
+    fn html_is_sniffed_from_the_first_bytes() {
+        for html in
+            [&b"<!doctype html><html>"[..], b"\n\t  <HTML lang=en>", b"<p>hi</p>", b"<!-- c -->", b"<a href=x>", b"<b>"]
+        {
+            assert!(sniff_html(html), "{}", String::from_utf8_lossy(html));
+        }
+        for other in
+            [&b"{\"json\": 1}"[..], b"plain text", b"<?xml version=\"1.0\"?>", b"<pre>", b"<a", b"", b"\x89PNG"]
+        {
+            assert!(!sniff_html(other), "{}", String::from_utf8_lossy(other));
         }
     }
 

@@ -31,6 +31,9 @@ pub struct RequestContext {
     pub status: u16,
     /// The response's `Content-Type`, e.g. `text/html; charset=utf-8`.
     pub content_type: Option<String>,
+    /// The nonce the response's Content-Security-Policy allows scripts and styles by:
+    /// injected `<script>` and `<style>` elements get it.
+    pub csp_nonce: Option<String>,
 }
 
 impl Default for RequestContext {
@@ -48,6 +51,7 @@ impl Default for RequestContext {
             now: unix_now(),
             status: 200,
             content_type: Some("text/html".into()),
+            csp_nonce: None,
         }
     }
 }
@@ -117,7 +121,7 @@ impl RequestContext {
     }
 
     /// Sets a platform fact by name: `client-ip`, `country`, `now` (RFC 3339), `status`,
-    /// `content-type`.
+    /// `content-type`, `csp-nonce`.
     pub fn set_fact(&mut self, name: &str, value: &str) -> Result<(), String> {
         match name.to_ascii_lowercase().as_str() {
             "client-ip" => self.client_ip = Some(value.to_owned()),
@@ -131,9 +135,10 @@ impl RequestContext {
                     .ok_or_else(|| format!("@status {value:?} is not an HTTP status"))?
             }
             "content-type" => self.content_type = Some(value.trim().to_owned()),
+            "csp-nonce" => self.csp_nonce = Some(value.trim().to_owned()),
             other => {
                 return Err(format!(
-                    "unknown fact @{other}; the facts are @client-ip, @country, @now, @status, @content-type"
+                    "unknown fact @{other}; the facts are @client-ip, @country, @now, @status, @content-type, @csp-nonce"
                 ));
             }
         }

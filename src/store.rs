@@ -7,10 +7,14 @@
 //!   `["10-sale-banner", "20-analytics"]`;
 //! * each named entry holds one rule object or an array of rule objects.
 //!
-//! One request reads the index and then each entry once: at most [`LOOKUP_BUDGET`] lookups,
-//! so at most `LOOKUP_BUDGET - 1` entries. Entries listed past that are skipped with an error
-//! that says so. Values are limited to [`MAX_VALUE_CHARS`] characters by Fastly; a rule set
-//! larger than that is simply spread over several entries.
+//! A request makes at most [`LOOKUP_BUDGET`] lookups: one for the sites map ([`SITES_KEY`]),
+//! one for the index, and one per entry, so at most [`MAX_ENTRIES`] entries. Entries listed
+//! past that are skipped with an error that says so. Values are limited to
+//! [`MAX_VALUE_CHARS`] characters by Fastly; a rule set larger than that is spread over
+//! several entries, each holding an array of rules.
+//!
+//! A draft rule set for previews lives beside the live one, under its own index
+//! ([`DRAFT_INDEX_KEY`]); its entries may be shared with the live set or be its own.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,8 +24,14 @@ use crate::rules::RuleError;
 
 /// The key holding the ordered list of rule entries.
 pub const INDEX_KEY: &str = "rules";
+/// The key holding the draft rule set's index, for previews.
+pub const DRAFT_INDEX_KEY: &str = "rules.draft";
+/// The key holding the host-to-origin map, when the service fronts several sites.
+pub const SITES_KEY: &str = "sites";
 /// Config store lookups one request may make (the lowest limit Fastly documents).
 pub const LOOKUP_BUDGET: usize = 16;
+/// Entries a request reads at most: the budget less the sites map and the index.
+pub const MAX_ENTRIES: usize = LOOKUP_BUDGET - 2;
 /// The longest value a Fastly config store accepts, in characters.
 pub const MAX_VALUE_CHARS: usize = 8_000;
 /// The longest key a Fastly config store accepts, in characters.
@@ -46,21 +56,21 @@ pub struct StoreEntries {
 /// Why a store's rules cannot be used at all (callers fall back to built-in rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
-    /// The store has no `rules` index.
-    NoIndex,
-    /// The index could not be read.
-    Lookup(String),
-    /// The index is not a JSON array of entry names.
-    BadIndex(String),
+    /// The store has no such index key.
+    NoIndex(String),
+    /// The index could not be read: its key, and why.
+    Lookup(String, String),
+    /// The index is not a JSON array of entry names: its key, and why.
+    BadIndex(String, String),
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::NoIndex => write!(f, "the store has no `{INDEX_KEY}` index entry"),
-            StoreError::Lookup(err) => write!(f, "looking up `{INDEX_KEY}` failed: {err}"),
-            StoreError::BadIndex(err) => {
-                write!(f, "`{INDEX_KEY}` must be a JSON array of entry names, like [\"10-banner\"]: {err}")
+            StoreError::NoIndex(key) => write!(f, "the store has no `{key}` index entry"),
+            StoreError::Lookup(key, err) => write!(f, "looking up `{key}` failed: {err}"),
+            StoreError::BadIndex(key, err) => {
+                write!(f, "`{key}` must be a JSON array of entry names, like [\"10-banner\"]: {err}")
             }
         }
     }
@@ -68,35 +78,36 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// Reads the index and the entries it lists, within [`LOOKUP_BUDGET`] lookups.
+/// Reads the live index and the entries it lists, within the lookup budget.
 pub fn read_entries(source: &mut dyn EntrySource) -> Result<StoreEntries, StoreError> {
-    let index_text = source.lookup(INDEX_KEY).map_err(StoreError::Lookup)?.ok_or(StoreError::NoIndex)?;
-    let names: Vec<String> = serde_json::from_str(&index_text).map_err(|err| StoreError::BadIndex(err.to_string()))?;
+    read_entries_at(source, INDEX_KEY)
+}
+
+/// Reads the index at `index_key` and the entries it lists: at most [`MAX_ENTRIES`].
+pub fn read_entries_at(source: &mut dyn EntrySource, index_key: &str) -> Result<StoreEntries, StoreError> {
+    let index_text = source
+        .lookup(index_key)
+        .map_err(|err| StoreError::Lookup(index_key.to_owned(), err))?
+        .ok_or_else(|| StoreError::NoIndex(index_key.to_owned()))?;
+    let names: Vec<String> =
+        serde_json::from_str(&index_text).map_err(|err| StoreError::BadIndex(index_key.to_owned(), err.to_string()))?;
 
     let mut read = StoreEntries::default();
-    let entry_budget = LOOKUP_BUDGET - 1;
     for (position, name) in names.into_iter().enumerate() {
-        if position >= entry_budget {
-            read.errors.push(RuleError::new(
-                name,
-                "",
-                "",
-                format!(
-                    "skipped: the index lists more than {entry_budget} entries and a request may \
-                     make only {LOOKUP_BUDGET} store lookups; put several rules in one entry as \
-                     a JSON array"
-                ),
-            ));
+        if position >= MAX_ENTRIES {
+            let reason = format!(
+                "skipped: `{index_key}` lists more than {MAX_ENTRIES} entries and a request may make only \
+                 {LOOKUP_BUDGET} store lookups; put several rules in one entry as a JSON array"
+            );
+            read.errors.push(RuleError::new(name, "", "", reason));
             continue;
         }
         match source.lookup(&name) {
             Ok(Some(text)) => read.entries.push((name, text)),
-            Ok(None) => read.errors.push(RuleError::new(
-                name,
-                "",
-                "",
-                format!("listed in `{INDEX_KEY}` but absent from the store"),
-            )),
+            Ok(None) => {
+                let reason = format!("listed in `{index_key}` but absent from the store");
+                read.errors.push(RuleError::new(name, "", "", reason));
+            }
             Err(err) => read.errors.push(RuleError::new(name, "", "", format!("lookup failed: {err}"))),
         }
     }
@@ -257,19 +268,20 @@ mod tests {
         let mut store = MemoryStore::from_entries(&entries(40)).unwrap();
         let mut counting = Counting { store: &mut store, lookups: 0 };
         let read = read_entries(&mut counting).unwrap();
-        assert_eq!(counting.lookups, LOOKUP_BUDGET);
-        assert_eq!(read.entries.len(), LOOKUP_BUDGET - 1);
-        assert_eq!(read.errors.len(), 40 - (LOOKUP_BUDGET - 1));
+        // The index and the entries; the sites map takes the budget's last lookup.
+        assert_eq!(counting.lookups, LOOKUP_BUDGET - 1);
+        assert_eq!(read.entries.len(), MAX_ENTRIES);
+        assert_eq!(read.errors.len(), 40 - MAX_ENTRIES);
         assert!(read.errors[0].reason.contains("skipped"), "{}", read.errors[0]);
-        assert_eq!(read.errors[0].entry, "e15");
+        assert_eq!(read.errors[0].entry, "e14");
     }
 
     #[test]
     fn missing_index_and_bad_index_are_store_errors() {
         let mut empty = MemoryStore::default();
-        assert_eq!(read_entries(&mut empty), Err(StoreError::NoIndex));
+        assert_eq!(read_entries(&mut empty), Err(StoreError::NoIndex("rules".into())));
         let mut bad = MemoryStore::new([(INDEX_KEY.to_owned(), "banner".to_owned())].into());
-        assert!(matches!(read_entries(&mut bad), Err(StoreError::BadIndex(_))));
+        assert!(matches!(read_entries(&mut bad), Err(StoreError::BadIndex(..))));
     }
 
     #[test]

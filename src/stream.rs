@@ -51,52 +51,56 @@ pub struct Report {
 /// A streaming rewriter over a sink: [`write`](Self::write) chunks, then
 /// [`finish`](Self::finish), then take the sink back with [`into_parts`](Self::into_parts).
 pub struct Rewriter<'r, W: Write> {
-    /// `None` once finished or bailed out.
-    html: Option<HtmlRewriter<'r, SharedSink<W>>>,
+    stage: Stage<'r, W>,
     sink: SharedSink<W>,
     plan: &'r Plan<'r>,
+    options: RewriteOptions,
     hits: Rc<[Cell<u64>]>,
     bytes_in: u64,
     bail_out: Option<String>,
-    bailed: bool,
 }
+
+enum Stage<'r, W: Write> {
+    /// The first bytes, held until a byte-order mark can be ruled in or out.
+    Sniffing(Vec<u8>),
+    Rewriting(Box<HtmlRewriter<'r, SharedSink<W>>>),
+    /// Copying input through unchanged: after a bail-out, or for a UTF-16 page.
+    PassingThrough,
+    Finished,
+}
+
+/// Bytes needed to recognise a byte-order mark.
+const BOM_LEN: usize = 3;
 
 impl<'r, W: Write> Rewriter<'r, W> {
     /// A rewriter applying `plan` (the rules for one request) and writing to `sink`.
     pub fn new(plan: &'r Plan<'r>, options: &RewriteOptions, sink: W) -> Self {
-        let hits: Rc<[Cell<u64>]> = (0..plan.len()).map(|_| Cell::new(0)).collect();
-        let memory = MemorySettings::new()
-            .with_max_allowed_memory_usage(options.max_memory)
-            .with_graceful_bail_out_on_memory_limit_exceeded(true);
-        let settings = plan
-            .settings(&hits)
-            .with_memory_settings(memory)
-            .with_graceful_bail_out_on_content_handler_error(true)
-            .with_encoding(options.encoding.lol_html_encoding())
-            // A header charset wins; without one, `<meta charset>` decides, as in browsers.
-            .with_adjust_charset_on_meta_tag(options.encoding == PageEncoding::Sniffed)
-            // Strict mode refuses ambiguous markup (`<select><xmp><script>`) by failing
-            // mid-page with bytes already consumed: the page would be cut. Without it the
-            // page is always complete; rules may then see such markup as text.
-            .with_strict(false);
-        let sink = SharedSink(Rc::new(RefCell::new(SinkState { writer: sink, bytes_out: 0, error: None })));
-        let html = HtmlRewriter::new(settings, sink.clone());
-        Self { html: Some(html), sink, plan, hits, bytes_in: 0, bail_out: None, bailed: false }
+        Self {
+            stage: Stage::Sniffing(Vec::with_capacity(BOM_LEN)),
+            sink: SharedSink(Rc::new(RefCell::new(SinkState { writer: sink, bytes_out: 0, error: None }))),
+            plan,
+            options: options.clone(),
+            hits: (0..plan.len()).map(|_| Cell::new(0)).collect(),
+            bytes_in: 0,
+            bail_out: None,
+        }
     }
 
     /// Rewrites one chunk of input. An error means the sink failed (or, never expected, the
     /// rewriter lost bytes): the output is incomplete and must not be finished as whole.
     pub fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
         self.bytes_in += chunk.len() as u64;
-        match self.html.as_mut() {
-            Some(html) => {
-                if let Err(err) = html.write(chunk) {
-                    self.html = None;
-                    self.bail(err)?;
+        match &mut self.stage {
+            Stage::Sniffing(head) => {
+                head.extend_from_slice(chunk);
+                if head.len() >= BOM_LEN {
+                    let head = std::mem::take(head);
+                    self.start(&head)?;
                 }
             }
-            None if self.bailed => self.sink.0.borrow_mut().write(chunk),
-            None => return Err(io::Error::other("write after finish")),
+            Stage::Rewriting(_) => self.rewrite(chunk)?,
+            Stage::PassingThrough => self.sink.0.borrow_mut().write(chunk),
+            Stage::Finished => return Err(io::Error::other("write after finish")),
         }
         self.sink.0.borrow_mut().take_error()
     }
@@ -108,12 +112,16 @@ impl<'r, W: Write> Rewriter<'r, W> {
 
     /// Ends the input: emits what lol_html still holds and flushes the sink.
     pub fn finish(&mut self) -> io::Result<()> {
-        if let Some(html) = self.html.take()
+        if let Stage::Sniffing(head) = &mut self.stage {
+            let head = std::mem::take(head);
+            self.start(&head)?;
+        }
+        if let Stage::Rewriting(html) = std::mem::replace(&mut self.stage, Stage::Finished)
             && let Err(err) = html.end()
         {
             self.bail(err)?;
         }
-        self.bailed = false;
+        self.stage = Stage::Finished;
         self.sink.0.borrow_mut().take_error()?;
         self.flush()
     }
@@ -122,7 +130,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
     /// the sink back and abandon it.
     pub fn into_parts(mut self) -> (W, Report) {
         // Drop lol_html first: it holds the other handle to the sink.
-        self.html = None;
+        self.stage = Stage::Finished;
         let report = Report {
             bytes_in: self.bytes_in,
             bytes_out: self.sink.0.borrow().bytes_out,
@@ -134,13 +142,56 @@ impl<'r, W: Write> Rewriter<'r, W> {
         (state.into_inner().writer, report)
     }
 
+    /// Starts rewriting once the first bytes are in: a byte-order mark overrides any
+    /// declared charset (as in browsers); a UTF-16 one means the page cannot be rewritten.
+    fn start(&mut self, head: &[u8]) -> io::Result<()> {
+        let encoding = match head {
+            [0xEF, 0xBB, 0xBF, ..] => PageEncoding::Declared(encoding_rs::UTF_8),
+            [0xFE, 0xFF, ..] | [0xFF, 0xFE, ..] => {
+                let reason = "the page starts with a UTF-16 byte-order mark, a charset the rewriter cannot work in";
+                log::warn!("{reason}; it passes through unchanged");
+                self.bail_out = Some(reason.to_owned());
+                self.stage = Stage::PassingThrough;
+                self.sink.0.borrow_mut().write(head);
+                return Ok(());
+            }
+            _ => self.options.encoding,
+        };
+        let memory = MemorySettings::new()
+            .with_max_allowed_memory_usage(self.options.max_memory)
+            .with_graceful_bail_out_on_memory_limit_exceeded(true);
+        let settings = self
+            .plan
+            .settings(&self.hits)
+            .with_memory_settings(memory)
+            .with_graceful_bail_out_on_content_handler_error(true)
+            .with_encoding(encoding.lol_html_encoding())
+            // A header charset wins; without one, `<meta charset>` decides, as in browsers.
+            .with_adjust_charset_on_meta_tag(encoding == PageEncoding::Sniffed)
+            // Strict mode refuses ambiguous markup (`<select><xmp><script>`) by failing
+            // mid-page with bytes already consumed: the page would be cut. Without it the
+            // page is always complete; rules may then see such markup as text.
+            .with_strict(false);
+        self.stage = Stage::Rewriting(Box::new(HtmlRewriter::new(settings, self.sink.clone())));
+        self.rewrite(head)
+    }
+
+    fn rewrite(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let Stage::Rewriting(html) = &mut self.stage else { return Ok(()) };
+        if let Err(err) = html.write(chunk) {
+            self.stage = Stage::PassingThrough;
+            self.bail(err)?;
+        }
+        Ok(())
+    }
+
     /// Handles an error lol_html returned: a graceful bail-out (it has flushed everything it
     /// held, unchanged) switches to copying input through; anything else loses bytes.
     fn bail(&mut self, err: RewritingError) -> io::Result<()> {
         let reason = match &err {
             RewritingError::MemoryLimitExceeded(_) => {
-                "the page needs more parser memory than the limit allows (a huge tag, attribute \
-                 or comment, or very deep nesting)"
+                "the page needs more parser memory than the limit allows (a huge \
+                                                       tag, attribute or comment, or very deep nesting)"
                     .to_owned()
             }
             RewritingError::ContentHandlerError(cause) => format!("a rule failed: {cause}"),
@@ -150,12 +201,14 @@ impl<'r, W: Write> Rewriter<'r, W> {
             }
         };
         log::warn!(
-            "rewriting stopped after {} input bytes: {reason}; the rest of the page passes \
-             through unchanged",
+            "rewriting stopped after {} input bytes: {reason}; the rest of the page passes through unchanged",
             self.bytes_in
         );
         self.bail_out = Some(reason);
-        self.bailed = true;
+        if matches!(self.stage, Stage::Finished) {
+            return Ok(());
+        }
+        self.stage = Stage::PassingThrough;
         Ok(())
     }
 }

@@ -151,3 +151,24 @@ fn disabled_rules_do_nothing() {
     let rule = r#"{"id":"off","enabled":false,"selector":"p","actions":["remove"]}"#;
     assert_eq!(rewrite(rule, PAGE), PAGE);
 }
+
+#[test]
+fn injected_scripts_and_styles_carry_the_pages_csp_nonce() {
+    let (rules, errors) = RuleSet::from_entries(&[(
+        "t".into(),
+        r#"[{"id":"tag","selector":"head","actions":[{"append":{"html":"<script src=\"/t.js\"></script><style>p{}</style>"}}]},
+            {"id":"txt","selector":"p","actions":[{"append":{"text":"<script>"}}]}]"#
+            .into(),
+    )]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let context = RequestContext {
+        csp_nonce: edge_rewriter::csp_nonce("script-src 'nonce-n0nce'; style-src 'nonce-n0nce'"),
+        ..RequestContext::default()
+    };
+    let plan = rules.plan(&context);
+    let out = stream(&plan, &RewriteOptions::default(), &b"<head></head><p>x</p>"[..], Vec::new());
+    assert_eq!(
+        String::from_utf8(out.sink).unwrap(),
+        "<head><script src=\"/t.js\" nonce=\"n0nce\"></script><style nonce=\"n0nce\">p{}</style></head><p>x&lt;script&gt;</p>"
+    );
+}

@@ -56,3 +56,27 @@ fn characters_the_page_encoding_lacks_become_references() {
     // ISO-8859-2 has no €, no – and no curly quotes: they arrive as numeric references.
     assert!(text.contains("20 &#8364; ") && text.contains("bistro &#8211; &#8220;chez nous&#8221;"), "{text}");
 }
+
+#[test]
+fn a_utf8_byte_order_mark_beats_the_header() {
+    let page = "\u{feff}<body><p>café</p></body>".as_bytes().to_vec();
+    let out = rewrite(&page, Some("text/html; charset=windows-1252"));
+    assert_eq!(String::from_utf8(out).unwrap(), "\u{feff}<body>Soldes à 20 € <p>bistro – “chez nous”</p></body>");
+}
+
+#[test]
+fn a_utf16_page_passes_through_unchanged() {
+    let mut page = vec![0xFF, 0xFE];
+    for unit in "<body><p>café</p></body>".encode_utf16() {
+        page.extend_from_slice(&unit.to_le_bytes());
+    }
+    let (rules, _) = RuleSet::from_entries(&[("t".into(), RULES.into())]);
+    let plan = rules.plan(&RequestContext::default());
+    for chunk in [1, 2, 5, page.len()] {
+        let options = RewriteOptions { read_buffer: chunk, ..RewriteOptions::default() };
+        let done = stream(&plan, &options, &page[..], Vec::new());
+        done.result.unwrap();
+        assert_eq!(done.sink, page, "chunks of {chunk}");
+        assert!(done.report.bail_out.as_deref().unwrap_or("").contains("UTF-16"));
+    }
+}

@@ -9,7 +9,7 @@
 //! |------------------|---------------------------------------------------------------------|
 //! | `file=F`         | serve the file F (under the fixture directory) whatever the path    |
 //! | `status=N`       | answer with status N                                                |
-//! | `type=T`         | Content-Type T (default: from the file extension)                   |
+//! | `type=T`         | Content-Type T (default: from the file extension; `none`: no header)|
 //! | `header=N:V`     | add a header (repeatable)                                           |
 //! | `bytes=N`        | with `/generate`: an HTML page of exactly N bytes, made on the fly  |
 //! | `shape=S`        | with `/generate`: `paragraphs` (default) or `text` (one text node)  |
@@ -22,7 +22,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -33,6 +33,25 @@ use flate2::read::GzEncoder;
 /// A running fixture origin; it serves until the process exits.
 pub struct FixtureOrigin {
     addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+/// A request as the origin received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// `GET`, `HEAD` ...
+    pub method: String,
+    /// The request target: path and query.
+    pub target: String,
+    /// Headers, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Received {
+    /// The first header called `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
 }
 
 impl FixtureOrigin {
@@ -46,11 +65,14 @@ impl FixtureOrigin {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let dir = Arc::new(dir.into());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&received);
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let dir = Arc::clone(&dir);
+                let log = Arc::clone(&log);
                 thread::spawn(move || {
-                    if let Err(err) = serve_connection(stream, &dir, log_requests)
+                    if let Err(err) = serve_connection(stream, &dir, &log, log_requests)
                         && log_requests
                     {
                         eprintln!("fixture origin: {err}");
@@ -58,7 +80,12 @@ impl FixtureOrigin {
                 });
             }
         });
-        Ok(Self { addr })
+        Ok(Self { addr, received })
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("origin log lock").clone()
     }
 
     /// `http://127.0.0.1:PORT`
@@ -91,12 +118,18 @@ impl Ask {
     }
 }
 
-fn serve_connection(stream: TcpStream, dir: &Path, log_requests: bool) -> io::Result<()> {
+fn serve_connection(
+    stream: TcpStream,
+    dir: &Path,
+    received: &Mutex<Vec<Received>>,
+    log_requests: bool,
+) -> io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut ask = parse_request_line(&line)?;
+    let mut headers = Vec::new();
     // Headers `x-fixture-NAME: value` work like the query parameter NAME, so a test can
     // steer the origin while the request URL stays exactly what rules should see.
     loop {
@@ -104,15 +137,19 @@ fn serve_connection(stream: TcpStream, dir: &Path, log_requests: bool) -> io::Re
         if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
             break;
         }
-        if let Some((name, value)) = header.split_once(':')
-            && let Some(param) = name.trim().to_ascii_lowercase().strip_prefix("x-fixture-")
-        {
-            ask.query.push((param.to_owned(), value.trim().to_owned()));
+        if let Some((name, value)) = header.split_once(':') {
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+            if let Some(param) = name.strip_prefix("x-fixture-") {
+                ask.query.push((param.to_owned(), value.clone()));
+            }
+            headers.push((name, value));
         }
     }
+    let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
     if log_requests {
-        eprintln!("fixture origin: {} {}", ask.method, line.split_whitespace().nth(1).unwrap_or(""));
+        eprintln!("fixture origin: {} {target}", ask.method);
     }
+    received.lock().expect("origin log lock").push(Received { method: ask.method.clone(), target, headers });
     respond(stream, dir, &ask)
 }
 
@@ -210,7 +247,10 @@ fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
     let abort_after = ask.number("abort_after")?;
 
     let mut head = format!("HTTP/1.1 {} {}\r\n", payload.status, reason(payload.status));
-    head.push_str(&format!("Content-Type: {}\r\nConnection: close\r\n", payload.content_type));
+    if payload.content_type != "none" {
+        head.push_str(&format!("Content-Type: {}\r\n", payload.content_type));
+    }
+    head.push_str("Connection: close\r\n");
     if gzip {
         head.push_str("Content-Encoding: gzip\r\n");
     }

@@ -4,17 +4,24 @@
 //! [`edge_rewriter::RuleSet::plan`], and the rewrite itself by [`edge_rewriter::stream`];
 //! this module only moves bytes and headers between Fastly's types and the engine.
 
+mod access;
 mod logging;
 mod origin;
 mod request_context;
 mod response;
+mod rewrite;
 mod rules_source;
+mod sites;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use edge_rewriter::{Decision, Decoding, RequestContext, RewriteOptions, RuleCache, decoded, stream};
+use edge_rewriter::{Decision, is_html};
+use fastly::Request;
+use fastly::http::header::{CONTENT_TYPE, RANGE};
 use fastly::http::serve::Serve;
-use fastly::{Request, Response};
+
+use rules_source::RuleSource;
+use sites::Route;
 
 /// Requests one instance may serve before it is recycled (Fastly's sandbox reuse).
 const MAX_REQUESTS_PER_INSTANCE: usize = 200;
@@ -27,79 +34,64 @@ const MAX_HEAP_MIB: u32 = 64;
 /// requests one instance serves and rebuilt when the store's content changes.
 pub fn serve() {
     logging::init();
-    let mut cache = RuleCache::default();
+    let mut rules = RuleSource::default();
     // `#[fastly::main]` would buffer the response; `Serve` hands us requests and lets the
     // handler stream its answer.
     Serve::new()
         .with_max_requests(MAX_REQUESTS_PER_INSTANCE)
         .with_timeout(IDLE_TIMEOUT)
         .with_max_memory(MAX_HEAP_MIB)
-        .run_with_context(handle, &mut cache);
+        .run_with_context(handle, &mut rules);
 }
 
-fn handle(request: Request, cache: &mut RuleCache) {
+fn handle(mut request: Request, rules: &mut RuleSource) {
+    let grants = access::check(&mut request);
     let mut context = request_context::from_request(&request);
-    let origin_response = match origin::fetch(request) {
+    let (method, path) = (context.method.clone(), context.path.clone());
+    let backend = match sites::route(&context.host) {
+        Route::To(backend) => backend,
+        Route::UnknownHost => {
+            log::warn!("{method} {path}: host {:?} is not in the sites map; answering 421", context.host);
+            response::misdirected().send_to_client();
+            return;
+        }
+        Route::Broken(why) => {
+            log::error!("{method} {path}: {why}; answering 503");
+            response::unavailable().send_to_client();
+            return;
+        }
+    };
+    let range_request = request.contains_header(RANGE);
+    let sent = Instant::now();
+    let mut origin_response = match origin::fetch(request, backend) {
         Ok(response) => response,
         Err(err) => {
-            log::error!("{} {}: origin unreachable: {err}; answering 502", context.method, context.path);
+            log::error!("{method} {path}: origin unreachable: {err}; answering 502");
             response::bad_gateway().send_to_client();
             return;
         }
     };
-    match edge_rewriter::decide(&response::facts(&context.method, &origin_response)) {
+    let origin_time = sent.elapsed();
+    response::sniff_content_type(&mut origin_response);
+    match edge_rewriter::decide(&response::facts(&method, &origin_response, range_request)) {
         Decision::PassThrough(reason) => {
-            log::debug!("{} {}: passed through untouched ({reason})", context.method, context.path);
+            let html = response::header_str(&origin_response, CONTENT_TYPE).is_some_and(is_html);
+            if html {
+                log::info!("{method} {path}: HTML passed through untouched: {reason}");
+            } else {
+                log::debug!("{method} {path}: passed through untouched: {reason}");
+            }
+            if grants.preview {
+                rewrite::mark_preview(&mut origin_response, "not rewritten");
+            }
             // The body handle goes straight back to the host: no byte is copied in the guest.
             origin_response.send_to_client();
         }
         Decision::Rewrite(decoding, encoding) => {
             request_context::add_response(&mut context, &origin_response);
-            let options = RewriteOptions { encoding, ..RewriteOptions::default() };
-            rewrite(&context, origin_response, decoding, &options, cache);
-        }
-    }
-}
-
-/// Streams an HTML response through the rules that apply, flushing to the client after
-/// every chunk.
-fn rewrite(
-    context: &RequestContext,
-    mut origin_response: Response,
-    decoding: Decoding,
-    options: &RewriteOptions,
-    cache: &mut RuleCache,
-) {
-    let path = &context.path;
-    let rules = rules_source::load(cache);
-    let plan = rules.plan(context);
-    let body = origin_response.take_body();
-    response::prepare_rewritten_headers(&mut origin_response, decoding);
-    let client_body = origin_response.stream_to_client();
-    let streamed = stream(&plan, options, decoded(decoding, body), client_body);
-    let report = &streamed.report;
-    match streamed.result {
-        Ok(()) => {
-            if let Err(err) = streamed.sink.finish() {
-                log::warn!("{path}: finishing the client response failed: {err}");
-            }
-            log::info!(
-                "{path}: rewritten, {} bytes in, {} bytes out, rule hits {:?}{}",
-                report.bytes_in,
-                report.bytes_out,
-                report.hits,
-                report.bail_out.as_deref().map(|why| format!(", bailed out: {why}")).unwrap_or_default()
-            );
-        }
-        Err(err) => {
-            // The client must be able to tell the body is incomplete: abandon, never finish.
-            log::error!(
-                "{path}: {err}; client response abandoned after {} bytes so it is visibly incomplete",
-                report.bytes_out
-            );
-            if let Err(err) = streamed.sink.abandon() {
-                log::warn!("{path}: abandoning the client response failed: {err}");
-            }
+            let job =
+                rewrite::Job { context: &context, response: origin_response, decoding, encoding, grants, origin_time };
+            rewrite::run(job, rules);
         }
     }
 }

@@ -1,25 +1,21 @@
-//! The backend every request goes to.
+//! The request the origin gets.
 
 use edge_rewriter::origin_accept_encoding;
-use fastly::Request;
-use fastly::Response;
 use fastly::http::header::ACCEPT_ENCODING;
 use fastly::http::request::SendError;
-
-/// The backend name in fastly.toml (`[local_server.backends]` and `[setup.backends]`).
-pub const ORIGIN_BACKEND: &str = "origin";
+use fastly::{Backend, Request, Response};
 
 /// Sends the client's request to the origin; returns once the response headers arrive, the
 /// body streams later.
-pub fn fetch(mut request: Request) -> Result<Response, SendError> {
+pub fn fetch(mut request: Request, backend: Backend) -> Result<Response, SendError> {
     adjust_accept_encoding(&mut request);
-    request.send(ORIGIN_BACKEND)
+    request.send(backend)
 }
 
-/// An HTML answer must arrive in an encoding the rewriter can decode; only GET answers are
-/// rewritten, so other methods keep the client's header.
+/// An HTML answer must arrive in an encoding the rewriter can decode. Only GET and HEAD
+/// answers are rewritten, so other methods keep the client's header.
 fn adjust_accept_encoding(request: &mut Request) {
-    if request.get_method_str() != "GET" {
+    if !matches!(request.get_method_str(), "GET" | "HEAD") {
         return;
     }
     let client = request.get_header(ACCEPT_ENCODING).and_then(|value| value.to_str().ok());

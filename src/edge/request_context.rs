@@ -29,6 +29,10 @@ pub fn from_request(request: &Request) -> RequestContext {
 /// Adds the response's status and content type, which conditions may also test.
 pub fn add_response(context: &mut RequestContext, response: &Response) {
     context.status = response.get_status().as_u16();
+    context.csp_nonce = response
+        .get_header("content-security-policy")
+        .and_then(|value| value.to_str().ok())
+        .and_then(edge_rewriter::csp_nonce);
     context.content_type = response
         .get_header(fastly::http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

@@ -4,7 +4,10 @@
 
 use std::rc::Rc;
 
-use edge_rewriter::{CacheLookup, EntrySource, MemoryStore, RuleCache, RuleSet, StoreEntries, read_entries};
+use edge_rewriter::{
+    CacheLookup, DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, MemoryStore, RuleCache, RuleSet, StoreEntries, StoreError,
+    read_entries, read_entries_at,
+};
 use fastly::ConfigStore;
 
 /// The config store holding the rules (fastly.toml: local_server and setup).
@@ -13,17 +16,59 @@ pub const STORE_NAME: &str = "edge_rewriter_rules";
 /// rules/store.json as it was when this binary was built: the local store's content.
 const BUILT_IN_STORE: &str = include_str!("../../rules/store.json");
 
-/// The rules for this request. Never fails: problems are logged and the page is served.
-pub fn load(cache: &mut RuleCache) -> Rc<RuleSet> {
-    load_from(STORE_NAME, cache)
+/// Which rule set a response is rewritten with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edition {
+    Live,
+    /// The draft set (`rules.draft`), for a preview.
+    Draft,
+    /// A preview was asked for but the store has no draft: the live rules.
+    NoDraft,
 }
 
-fn load_from(store_name: &str, cache: &mut RuleCache) -> Rc<RuleSet> {
-    let entries = read_store(store_name).unwrap_or_else(|why| {
-        log::error!("{why}; applying the rules built into this version instead");
-        built_in()
-    });
-    match cache.get(&entries) {
+/// Compiled live and draft rules, each kept while its content is unchanged.
+#[derive(Debug, Default)]
+pub struct RuleSource {
+    live: RuleCache,
+    draft: RuleCache,
+}
+
+impl RuleSource {
+    /// The live rules. Never fails: problems are logged and the page is served.
+    pub fn live(&mut self) -> Rc<RuleSet> {
+        self.live_from(STORE_NAME)
+    }
+
+    /// The draft rules for a preview, or the live ones when there is no draft.
+    pub fn preview(&mut self) -> (Rc<RuleSet>, Edition) {
+        match read_store(STORE_NAME, DRAFT_INDEX_KEY) {
+            Ok(entries) => (compiled(&mut self.draft, &entries), Edition::Draft),
+            Err(why) => {
+                log::warn!("preview asked for, but {why}; previewing the live rules");
+                (self.live(), Edition::NoDraft)
+            }
+        }
+    }
+
+    /// Rules left out of the set in use because they are invalid.
+    pub fn errors(&self, edition: Edition) -> usize {
+        match edition {
+            Edition::Draft => self.draft.errors(),
+            Edition::Live | Edition::NoDraft => self.live.errors(),
+        }
+    }
+
+    fn live_from(&mut self, store_name: &str) -> Rc<RuleSet> {
+        let entries = read_store(store_name, INDEX_KEY).unwrap_or_else(|why| {
+            log::error!("{why}; applying the rules built into this version instead");
+            built_in()
+        });
+        compiled(&mut self.live, &entries)
+    }
+}
+
+fn compiled(cache: &mut RuleCache, entries: &StoreEntries) -> Rc<RuleSet> {
+    match cache.get(entries) {
         CacheLookup::Reused(rules) => rules,
         CacheLookup::Built(rules, errors) => {
             for err in &errors {
@@ -34,10 +79,11 @@ fn load_from(store_name: &str, cache: &mut RuleCache) -> Rc<RuleSet> {
     }
 }
 
-fn read_store(store_name: &str) -> Result<StoreEntries, String> {
+fn read_store(store_name: &str, index: &str) -> Result<StoreEntries, String> {
     let store = ConfigStore::try_open(store_name)
         .map_err(|err| format!("config store {store_name:?} cannot be opened ({err})"))?;
-    read_entries(&mut FastlyStore(store)).map_err(|err| format!("config store {store_name:?} cannot be used: {err}"))
+    read_entries_at(&mut FastlyStore(store), index)
+        .map_err(|err: StoreError| format!("config store {store_name:?} cannot be used: {err}"))
 }
 
 fn built_in() -> StoreEntries {
@@ -62,39 +108,53 @@ impl EntrySource for FastlyStore {
 mod tests {
     use super::*;
 
-    fn built_in_ids() -> Vec<String> {
-        let (rules, errors) = RuleSet::from_entries(&built_in().entries);
-        assert!(errors.is_empty(), "{errors:?}");
+    fn ids(rules: &RuleSet) -> Vec<String> {
         rules.rule_ids().map(str::to_owned).collect()
     }
 
-    fn ids(rules: &RuleSet) -> Vec<String> {
-        rules.rule_ids().map(str::to_owned).collect()
+    fn built_in_ids() -> Vec<String> {
+        let (rules, errors) = RuleSet::from_entries(&built_in().entries);
+        assert!(errors.is_empty(), "{errors:?}");
+        ids(&rules)
     }
 
     #[test]
     fn the_local_store_serves_the_repositorys_rules() {
         // Viceroy runs these tests with fastly.toml, whose local store is rules/store.json.
-        let entries = read_store(STORE_NAME).expect("the local store is configured");
+        let entries = read_store(STORE_NAME, INDEX_KEY).expect("the local store is configured");
         assert!(entries.errors.is_empty(), "{:?}", entries.errors);
-        let rules = load(&mut RuleCache::default());
+        let rules = RuleSource::default().live();
         assert!(!rules.is_empty());
         assert_eq!(ids(&rules), built_in_ids());
     }
 
     #[test]
     fn a_missing_store_falls_back_to_the_built_in_rules() {
-        assert!(read_store("no_such_store").is_err());
-        let rules = load_from("no_such_store", &mut RuleCache::default());
+        assert!(read_store("no_such_store", INDEX_KEY).is_err());
+        let rules = RuleSource::default().live_from("no_such_store");
         assert_eq!(ids(&rules), built_in_ids());
     }
 
     #[test]
-    fn a_reused_instance_compiles_the_store_once() {
-        let mut cache = RuleCache::default();
-        let first = load(&mut cache);
-        let second = load(&mut cache);
+    fn a_reused_instance_compiles_the_store_once_and_again_when_it_changes() {
+        let mut source = RuleSource::default();
+        let first = source.live();
+        let second = source.live();
         assert!(Rc::ptr_eq(&first, &second));
-        assert_eq!(cache.builds(), 1);
+        assert_eq!(source.live.builds(), 1);
+        // The same instance, the store updated (a second local store stands in for the
+        // first one after an editor's change): the next request sees the new rules.
+        let updated = source.live_from("edge_rewriter_rules_updated");
+        assert_eq!(source.live.builds(), 2);
+        assert_eq!(ids(&updated), ["updated-rule"]);
+        assert!(!Rc::ptr_eq(&first, &updated));
+    }
+
+    #[test]
+    fn without_a_draft_a_preview_shows_the_live_rules() {
+        let mut source = RuleSource::default();
+        let (rules, edition) = source.preview();
+        assert_eq!(edition, Edition::NoDraft);
+        assert_eq!(ids(&rules), built_in_ids());
     }
 }

@@ -140,10 +140,8 @@ pub fn read_page(path: &Path) -> Result<Vec<u8>, String> {
 /// it through (why).
 pub fn verdict(context: &RequestContext) -> Result<PageEncoding, &'static str> {
     let facts = ResponseFacts {
-        method: &context.method,
-        status: context.status,
         content_type: context.content_type.as_deref(),
-        content_encoding: None,
+        ..ResponseFacts::new(&context.method, context.status)
     };
     match decide(&facts) {
         Decision::Rewrite(_, encoding) => Ok(encoding),

@@ -1,0 +1,173 @@
+//! One HTML response rewritten and streamed to the client, and the structured log line
+//! that says how it went.
+
+use std::time::{Duration, Instant};
+
+use edge_rewriter::{Decoding, PageEncoding, Plan, Report, RequestContext, RewriteOptions, Streamed, decoded, stream};
+use fastly::Response;
+use fastly::http::header::CACHE_CONTROL;
+use serde_json::json;
+
+use super::access::{Grants, PREVIEW_HEADER};
+use super::response;
+use super::rules_source::{Edition, RuleSource};
+
+/// Which rules ran, for debugging (only with a valid token).
+const RULES_HEADER: &str = "x-edge-rewriter-rules";
+
+/// A response the policy says to rewrite.
+pub struct Job<'a> {
+    pub context: &'a RequestContext,
+    pub response: Response,
+    pub decoding: Decoding,
+    pub encoding: PageEncoding,
+    pub grants: Grants,
+    /// From sending the request to the origin's response headers.
+    pub origin_time: Duration,
+}
+
+/// Rewrites the response body into the client's, chunk by chunk, and logs one JSON line.
+pub fn run(job: Job<'_>, source: &mut RuleSource) {
+    let Job { context, mut response, decoding, encoding, grants, origin_time } = job;
+    let rules_started = Instant::now();
+    let (rules, edition) = if grants.preview { source.preview() } else { (source.live(), Edition::Live) };
+    let plan = rules.plan(context);
+    let rules_time = rules_started.elapsed();
+
+    let body = response.take_body();
+    response::prepare_rewritten_headers(&mut response, decoding);
+    if grants.preview {
+        mark_preview(&mut response, edition_label(edition));
+    }
+    if grants.debug {
+        response.set_header("server-timing", server_timing(&[("origin", origin_time), ("rules", rules_time)]));
+        // The rewrite's own time is known only once the body has gone, after the headers:
+        // it is in the log line instead.
+        response.set_header(RULES_HEADER, plan.rule_ids().collect::<Vec<_>>().join(", "));
+    }
+    let mut line =
+        LogLine { context, plan: &plan, edition, rule_errors: source.errors(edition), origin_time, rules_time };
+    if context.method == "HEAD" {
+        // The headers GET would get, without a body.
+        response.send_to_client();
+        line.log(None, Duration::ZERO, "headers only (HEAD)");
+        return;
+    }
+
+    let client = response.stream_to_client();
+    let rewrite_started = Instant::now();
+    let options = RewriteOptions { encoding, ..RewriteOptions::default() };
+    let Streamed { sink: client, report, result } = stream(&plan, &options, decoded(decoding, body), client);
+    let rewrite_time = rewrite_started.elapsed();
+    let outcome = match &result {
+        Ok(()) => match client.finish() {
+            Ok(()) => "complete",
+            Err(err) => {
+                log::warn!("{}: finishing the client response failed: {err}", context.path);
+                "client gone"
+            }
+        },
+        Err(err) => {
+            // The client must be able to tell the body is incomplete: abandon, never finish.
+            log::error!(
+                "{}: {err}; client response abandoned after {} bytes so it is visibly incomplete",
+                context.path,
+                report.bytes_out
+            );
+            if let Err(err) = client.abandon() {
+                log::warn!("{}: abandoning the client response failed: {err}", context.path);
+            }
+            "abandoned"
+        }
+    };
+    line.log(Some(&report), rewrite_time, outcome);
+}
+
+/// Says on a response that it is a preview (and keeps caches from storing it).
+pub fn mark_preview(response: &mut Response, label: &str) {
+    response.set_header(PREVIEW_HEADER, label);
+    response.set_header(CACHE_CONTROL, "private, no-store");
+}
+
+fn edition_label(edition: Edition) -> &'static str {
+    match edition {
+        Edition::Live => "live",
+        Edition::Draft => "draft",
+        Edition::NoDraft => "no draft in the store: live rules",
+    }
+}
+
+/// `name;dur=milliseconds, ...`
+fn server_timing(parts: &[(&str, Duration)]) -> String {
+    parts
+        .iter()
+        .map(|(name, time)| format!("{name};dur={:.2}", time.as_secs_f64() * 1e3))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The facts of one rewrite, logged as one JSON line.
+struct LogLine<'a> {
+    context: &'a RequestContext,
+    plan: &'a Plan<'a>,
+    edition: Edition,
+    rule_errors: usize,
+    origin_time: Duration,
+    rules_time: Duration,
+}
+
+impl LogLine<'_> {
+    fn log(&mut self, report: Option<&Report>, rewrite_time: Duration, outcome: &str) {
+        let ms = |time: Duration| (time.as_secs_f64() * 1e5).round() / 1e2;
+        let hits: serde_json::Map<String, serde_json::Value> = match report {
+            Some(report) => report.hits.iter().map(|(id, n)| (id.clone(), json!(n))).collect(),
+            None => self.plan.rule_ids().map(|id| (id.to_owned(), json!(null))).collect(),
+        };
+        let line = json!({
+            "event": "rewrite",
+            "method": self.context.method,
+            "host": self.context.host,
+            "path": self.context.path,
+            "status": self.context.status,
+            "rules": self.edition_name(),
+            "hits": hits,
+            "not_applicable": self.plan.not_applicable(),
+            "rule_errors": self.rule_errors,
+            "bytes_in": report.map(|r| r.bytes_in),
+            "bytes_out": report.map(|r| r.bytes_out),
+            "bail_out": report.and_then(|r| r.bail_out.clone()),
+            "outcome": outcome,
+            "ms": { "origin": ms(self.origin_time), "rules": ms(self.rules_time), "rewrite": ms(rewrite_time) },
+        });
+        log::info!("{line}");
+    }
+
+    fn edition_name(&self) -> &'static str {
+        match self.edition {
+            Edition::Live => "live",
+            Edition::Draft => "draft",
+            Edition::NoDraft => "live (no draft)",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_timing_is_in_milliseconds() {
+        assert_eq!(
+            server_timing(&[("origin", Duration::from_micros(12_345)), ("rules", Duration::from_micros(250))]),
+            "origin;dur=12.35, rules;dur=0.25"
+        );
+    }
+
+    #[test]
+    fn previews_say_so_and_are_not_cached() {
+        let mut response = Response::from_status(200).with_header(CACHE_CONTROL, "public, max-age=600");
+        mark_preview(&mut response, "draft");
+        assert_eq!(response.get_header_str(PREVIEW_HEADER), Some("draft"));
+        assert_eq!(response.get_header_str(CACHE_CONTROL), Some("private, no-store"));
+    }
+}
