@@ -67,7 +67,7 @@ pub use rules::{
 pub use sites::{Site, Sites};
 pub use store::{
     DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, LOOKUP_BUDGET, MAX_ENTRIES, MAX_KEY_CHARS, MAX_VALUE_CHARS, MemoryStore,
-    SITES_KEY, StoreEntries, StoreError, check_entry, read_entries, read_entries_at, read_rules_dir,
+    SITES_KEY, StoreEntries, StoreError, check_entry, read_entries, read_entries_at, read_rules_dir, store_from_dirs,
 };
 pub use stream::{Report, RewriteOptions, Rewriter, StreamError, Streamed, stream};
 pub use text::REGEX_HOLD_LIMIT;

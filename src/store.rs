@@ -168,6 +168,29 @@ impl MemoryStore {
         (Self::new(values), errors)
     }
 
+    /// Adds a draft rule set for previews: the live entries, with those of the same name
+    /// replaced by the draft's and the draft's new ones added, in name order, under
+    /// [`DRAFT_INDEX_KEY`]. Draft entries are stored as `draft/NAME`, beside the live ones.
+    pub fn add_draft(&mut self, draft: &[(String, String)]) -> Result<(), String> {
+        let live: Vec<String> = read_entries(&mut self.clone())
+            .map_err(|err| err.to_string())?
+            .entries
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        let mut names: BTreeMap<&str, String> = live.iter().map(|name| (name.as_str(), name.clone())).collect();
+        for (name, text) in draft {
+            let key = format!("draft/{name}");
+            check_entry(&key, text)?;
+            self.values.insert(key.clone(), text.clone());
+            names.insert(name.as_str(), key);
+        }
+        let index = serde_json::to_string(&names.values().collect::<Vec<_>>()).expect("a list of strings serialises");
+        check_limits(DRAFT_INDEX_KEY, &index)?;
+        self.values.insert(DRAFT_INDEX_KEY.to_owned(), index);
+        Ok(())
+    }
+
     /// The store as a JSON object of strings, the file Viceroy's local store reads.
     pub fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(&self.values).expect("strings serialise");
@@ -209,6 +232,17 @@ fn check_limits(key: &str, value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The store for a live rules directory and, if given, a draft directory beside it (see
+/// [`MemoryStore::add_draft`]): what `rewrite store` writes and the service embeds.
+pub fn store_from_dirs(live: &Path, draft: Option<&Path>) -> Result<MemoryStore, String> {
+    let read = |dir: &Path| read_rules_dir(dir).map_err(|err| format!("{}: {err}", dir.display()));
+    let mut store = MemoryStore::from_entries(&read(live)?).map_err(|err| format!("{}: {err}", live.display()))?;
+    if let Some(draft) = draft {
+        store.add_draft(&read(draft)?).map_err(|err| format!("{}: {err}", draft.display()))?;
+    }
+    Ok(store)
 }
 
 /// Reads a rules directory: each `*.json` file is one entry named after the file (without
@@ -300,6 +334,18 @@ mod tests {
         assert!(err.contains("\"huge\"") && err.contains("8000"), "{err}");
         let exact = vec![("exact".to_owned(), "x".repeat(MAX_VALUE_CHARS))];
         assert!(MemoryStore::from_entries(&exact).is_ok());
+    }
+
+    #[test]
+    fn a_draft_overrides_and_adds_entries_beside_the_live_ones() {
+        let mut store = MemoryStore::from_entries(&entries(3)).unwrap();
+        store.add_draft(&[("e01".into(), "[\"changed\"]".into()), ("e05".into(), "[\"new\"]".into())]).unwrap();
+        let live = read_entries(&mut store.clone()).unwrap();
+        assert_eq!(live.entries, entries(3), "the live set is untouched");
+        let draft = read_entries_at(&mut store, DRAFT_INDEX_KEY).unwrap();
+        let names: Vec<&str> = draft.entries.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["e00", "draft/e01", "e02", "draft/e05"]);
+        assert_eq!(draft.entries[1].1, "[\"changed\"]");
     }
 
     #[test]

@@ -281,13 +281,15 @@ fn store_output_matches_the_committed_local_store_and_publishes_index_last() {
     let store: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(project::rules_store()).unwrap()).unwrap();
     let index: Vec<String> = serde_json::from_str(store["rules"].as_str().unwrap()).unwrap();
+    let draft_index: Vec<String> = serde_json::from_str(store["rules.draft"].as_str().unwrap()).unwrap();
     let mut expected: Vec<&str> = index.iter().map(String::as_str).collect();
-    expected.push("rules");
-    assert_eq!(keys, expected, "entries in index order, then the index");
+    expected.extend(draft_index.iter().map(String::as_str).filter(|key| key.starts_with("draft/")));
+    expected.extend(["rules", "rules.draft"]);
+    assert_eq!(keys, expected, "entries in index order, the draft's own entries, then the indexes");
 
     let bulk: serde_json::Value = serde_json::from_slice(&rewrite(&["store", "--bulk-json"]).stdout).unwrap();
     let items = bulk["items"].as_array().unwrap();
-    assert_eq!(items.len(), index.len() + 1);
+    assert_eq!(items.len(), expected.len());
     for item in items {
         let key = item["item_key"].as_str().unwrap();
         assert_eq!(item["item_value"], store[key], "{key}: the same value as the local store");

@@ -1,15 +1,16 @@
-//! rules/live/ is what editors and reviewers read; rules/store.json is what the local
-//! Viceroy store serves and what the binary embeds as its fallback. They must not drift.
+//! rules/live/ (and rules/draft/) are what editors and reviewers read; rules/store.json is
+//! what the local Viceroy store serves and what the binary embeds as its fallback. They
+//! must not drift.
 
 // Native only: these tests drive Viceroy and the fixture origin from outside.
 #![cfg(not(target_arch = "wasm32"))]
 
 use devstack::project;
-use edge_rewriter::{MemoryStore, RuleSet, read_entries, read_rules_dir};
+use edge_rewriter::{DRAFT_INDEX_KEY, MemoryStore, RuleSet, read_entries, read_entries_at, store_from_dirs};
 
 fn store_from_rules_dir() -> MemoryStore {
-    let entries = read_rules_dir(&project::root().join("rules/live")).expect("rules/live is readable");
-    MemoryStore::from_entries(&entries).expect("rules/live fits a config store")
+    let rules = project::root().join("rules");
+    store_from_dirs(&rules.join("live"), Some(&rules.join("draft"))).expect("rules/ fits a config store")
 }
 
 #[test]
@@ -31,6 +32,10 @@ fn every_repository_rule_is_valid() {
     let (rules, errors) = RuleSet::from_entries(&entries.entries);
     assert!(errors.is_empty(), "{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
     assert!(rules.len() >= 3);
+    let draft = read_entries_at(&mut store, DRAFT_INDEX_KEY).unwrap();
+    let (draft_rules, errors) = RuleSet::from_entries(&draft.entries);
+    assert!(errors.is_empty() && draft.errors.is_empty(), "{errors:?} {:?}", draft.errors);
+    assert_eq!(draft_rules.len(), rules.len(), "the draft changes rules, it does not lose them");
 }
 
 #[test]

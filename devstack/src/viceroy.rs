@@ -119,8 +119,11 @@ impl Viceroy {
         }
         let mut viceroy = Self { child, addr, output };
         let deadline = Instant::now() + Duration::from_secs(120);
+        // Our Viceroy must say it listens: a connect could reach another test's process
+        // that got the same "free" port first (this one would then fail to bind).
+        let listening = format!("Listening on http://{addr}");
         loop {
-            if TcpStream::connect(addr).is_ok() {
+            if viceroy.output().iter().any(|line| line.contains(&listening)) && TcpStream::connect(addr).is_ok() {
                 return Ok(viceroy);
             }
             if let Some(status) = viceroy.child.try_wait()? {

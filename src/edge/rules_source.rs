@@ -41,11 +41,15 @@ impl RuleSource {
 
     /// The draft rules for a preview, or the live ones when there is no draft.
     pub fn preview(&mut self) -> (Rc<RuleSet>, Edition) {
-        match read_store(STORE_NAME, DRAFT_INDEX_KEY) {
+        self.preview_from(STORE_NAME)
+    }
+
+    fn preview_from(&mut self, store_name: &str) -> (Rc<RuleSet>, Edition) {
+        match read_store(store_name, DRAFT_INDEX_KEY) {
             Ok(entries) => (compiled(&mut self.draft, &entries), Edition::Draft),
             Err(why) => {
                 log::warn!("preview asked for, but {why}; previewing the live rules");
-                (self.live(), Edition::NoDraft)
+                (self.live_from(store_name), Edition::NoDraft)
             }
         }
     }
@@ -151,10 +155,21 @@ mod tests {
     }
 
     #[test]
+    fn a_preview_uses_the_draft_beside_the_live_rules() {
+        // The local store holds rules/draft as `rules.draft`: the same rules, one changed.
+        let mut source = RuleSource::default();
+        let (draft, edition) = source.preview();
+        assert_eq!(edition, Edition::Draft);
+        assert_eq!(ids(&draft), built_in_ids());
+        assert!(!Rc::ptr_eq(&draft, &source.live()), "drafts and live rules are compiled apart");
+        assert_eq!((source.draft.builds(), source.live.builds()), (1, 1));
+    }
+
+    #[test]
     fn without_a_draft_a_preview_shows_the_live_rules() {
         let mut source = RuleSource::default();
-        let (rules, edition) = source.preview();
+        let (rules, edition) = source.preview_from("edge_rewriter_rules_updated");
         assert_eq!(edition, Edition::NoDraft);
-        assert_eq!(ids(&rules), built_in_ids());
+        assert_eq!(ids(&rules), ["updated-rule"]);
     }
 }

@@ -214,6 +214,10 @@ mod cli_args {
     pub struct StoreArgs {
         #[command(flatten)]
         pub rules: RulesArg,
+        /// The draft rules for previews, when the directory exists: entries that replace
+        /// the live ones of the same name, or add to them (index `rules.draft`).
+        #[arg(long, value_name = "DIR", default_value = "rules/draft")]
+        pub draft: PathBuf,
         /// Where to write the store file.
         #[arg(long, value_name = "FILE", default_value = "rules/store.json")]
         pub out: PathBuf,

@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use edge_rewriter::{INDEX_KEY, MemoryStore, read_entries, read_rules_dir};
+use edge_rewriter::{DRAFT_INDEX_KEY, INDEX_KEY, MemoryStore, read_entries, read_entries_at, store_from_dirs};
 
 use crate::StoreArgs;
 
 pub fn run(args: &StoreArgs) -> Result<i32, String> {
-    let store = layout(&args.rules.rules)?;
+    let store = layout(&args.rules.rules, &args.draft)?;
     if args.fastly_commands {
         print!("{}", fastly_commands(&store)?);
         return Ok(0);
@@ -28,31 +28,39 @@ pub fn run(args: &StoreArgs) -> Result<i32, String> {
         return Ok(1);
     }
     std::fs::write(&args.out, &json).map_err(|err| format!("{}: {err}", args.out.display()))?;
-    let entries = store.values().len() - 1;
-    println!("wrote {} ({entries} entries from {})", args.out.display(), args.rules.rules.display());
+    let draft = store.values().keys().filter(|key| key.starts_with("draft/")).count();
+    let live = store.values().len() - draft - 1 - usize::from(store.values().contains_key(DRAFT_INDEX_KEY));
+    let draft_note = if draft > 0 { format!(", {draft} from {}", args.draft.display()) } else { String::new() };
+    println!("wrote {} ({live} entries from {}{draft_note})", args.out.display(), args.rules.rules.display());
     Ok(0)
 }
 
-/// The store for a rules directory (or an existing store file), refusing what Fastly would.
-fn layout(path: &Path) -> Result<MemoryStore, String> {
+/// The store for a rules directory (with its draft directory, if there is one) or an
+/// existing store file, refusing what Fastly would.
+fn layout(path: &Path, draft: &Path) -> Result<MemoryStore, String> {
     if path.is_dir() {
-        let entries = read_rules_dir(path).map_err(|err| format!("{}: {err}", path.display()))?;
-        return MemoryStore::from_entries(&entries).map_err(|err| format!("{}: {err}", path.display()));
+        return store_from_dirs(path, draft.is_dir().then_some(draft));
     }
     let text = std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
     MemoryStore::from_json(&text).map_err(|err| format!("{}: {err}", path.display()))
 }
 
-/// The entries in index order, then the index: publishing in this order never leaves the
-/// live index naming an entry that is not there yet.
+/// The entries in index order, then the draft's own entries, then the indexes: publishing
+/// in this order never leaves a live index naming an entry that is not there yet.
 fn publish_order(store: &MemoryStore) -> Result<Vec<(String, String)>, String> {
     let mut reader = store.clone();
-    let read = read_entries(&mut reader).map_err(|err| err.to_string())?;
-    if let Some(error) = read.errors.first() {
+    let live = read_entries(&mut reader).map_err(|err| err.to_string())?;
+    if let Some(error) = live.errors.first() {
         return Err(error.to_string());
     }
-    let mut order = read.entries;
-    order.push((INDEX_KEY.to_owned(), store.values()[INDEX_KEY].clone()));
+    let mut order = live.entries;
+    let mut indexes = vec![INDEX_KEY];
+    if store.values().contains_key(DRAFT_INDEX_KEY) {
+        let draft = read_entries_at(&mut reader, DRAFT_INDEX_KEY).map_err(|err| err.to_string())?;
+        order.extend(draft.entries.into_iter().filter(|(key, _)| key.starts_with("draft/")));
+        indexes.push(DRAFT_INDEX_KEY);
+    }
+    order.extend(indexes.into_iter().map(|key| (key.to_owned(), store.values()[key].clone())));
     Ok(order)
 }
 
