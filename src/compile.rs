@@ -34,6 +34,7 @@ struct CompiledRule {
     id: String,
     entry: String,
     selector: Option<Selector>,
+    selector_source: Option<String>,
     condition: Condition,
     actions: Vec<CompiledAction>,
 }
@@ -154,7 +155,12 @@ impl RuleSet {
                 continue;
             }
             let actions = rule.actions.iter().map(|action| action.plan(context)).collect();
-            plan.rules.push(PlannedRule { id: &rule.id, selector: rule.selector.as_ref(), actions });
+            plan.rules.push(PlannedRule {
+                id: &rule.id,
+                selector: rule.selector.as_ref(),
+                selector_source: rule.selector_source.as_deref(),
+                actions,
+            });
         }
         plan
     }
@@ -176,7 +182,14 @@ fn compile_rule(rule: &Rule, entry: &str) -> Result<CompiledRule, (String, Strin
         .enumerate()
         .map(|(index, action)| compile_action(action, index, selector.is_some()))
         .collect::<Result<_, _>>()?;
-    Ok(CompiledRule { id: rule.id.clone(), entry: entry.to_owned(), selector, condition, actions })
+    Ok(CompiledRule {
+        id: rule.id.clone(),
+        entry: entry.to_owned(),
+        selector_source: rule.selector.clone(),
+        selector,
+        condition,
+        actions,
+    })
 }
 
 fn compile_action(action: &Action, index: usize, has_selector: bool) -> Result<CompiledAction, (String, String)> {

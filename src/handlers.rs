@@ -23,6 +23,8 @@ pub struct Plan<'r> {
 pub(crate) struct PlannedRule<'r> {
     pub id: &'r str,
     pub selector: Option<&'r Selector>,
+    /// The selector as written, to tell rules with the same scope.
+    pub selector_source: Option<&'r str>,
     pub actions: Vec<PlannedAction<'r>>,
 }
 
@@ -280,6 +282,15 @@ fn apply_to_document_end(action: &PlannedAction<'_>, end: &mut DocumentEnd) {
     }
 }
 
+/// Whether two rules act on the same text: both on the whole page, or on the same selector.
+fn same_scope(a: &PlannedRule<'_>, b: &PlannedRule<'_>) -> bool {
+    match (a.selector_source, b.selector_source) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.trim() == b.trim(),
+        _ => false,
+    }
+}
+
 /// Which element the current raw-text node belongs to. lol_html says "RCDATA" for both
 /// `<title>` and `<textarea>`, and "raw text" for `<style>` and a few others; rules tell them
 /// apart. Such elements cannot contain other elements, so the start tag seen last is the
@@ -311,7 +322,8 @@ struct TextPipeline<'p> {
 struct TextStage<'p> {
     rule_id: &'p str,
     scoped: bool,
-    targets: &'p [TextTarget],
+    /// Bit `1 << target as u8` for each target the rule takes.
+    targets: u8,
     replacer: TextReplacer<'p>,
     count: Counter,
     overflows_logged: u64,
@@ -351,10 +363,14 @@ impl<'p> TextPipeline<'p> {
                 }),
             ));
         }
+        // When every text rule has the same scope (all the whole page, or all one selector),
+        // the chain can run as that scope's own handler: one lol_html call per chunk, and no
+        // marks. Otherwise selector handlers mark their scope for a document-level chain.
+        let shared_scope = stages.iter().all(|(rule, ..)| same_scope(rule, stages[0].0)).then(|| stages[0].0.selector);
         let mut pipeline =
             TextPipeline { stages: Vec::with_capacity(stages.len()), owner, in_scope: Rc::clone(&in_scope) };
         for (index, (rule, text_rule, count)) in stages.into_iter().enumerate() {
-            if let Some(selector) = rule.selector {
+            if let (Some(selector), None) = (rule.selector, shared_scope) {
                 let in_scope = Rc::clone(&in_scope);
                 settings = settings.append_element_content_handler((
                     Cow::Borrowed(selector),
@@ -366,18 +382,23 @@ impl<'p> TextPipeline<'p> {
             }
             pipeline.stages.push(TextStage {
                 rule_id: rule.id,
-                scoped: rule.selector.is_some(),
-                targets: &text_rule.targets,
+                scoped: rule.selector.is_some() && shared_scope.is_none(),
+                targets: text_rule.targets.iter().fold(0, |bits, target| bits | (1 << *target as u8)),
                 replacer: TextReplacer::new(&text_rule.finder, &text_rule.replacement, text_rule.max),
                 count,
                 overflows_logged: 0,
             });
         }
-        // Document-level text handlers run after the selector ones for the same chunk, so
-        // the scope marks are set by the time the chain runs.
-        settings.append_document_content_handler(
-            DocumentContentHandlers::default().text(move |chunk: &mut TextChunk| pipeline.run(chunk)),
-        )
+        let chain = move |chunk: &mut TextChunk| pipeline.run(chunk);
+        match shared_scope {
+            Some(Some(selector)) => settings.append_element_content_handler((
+                Cow::Borrowed(selector),
+                ElementContentHandlers::default().text(chain),
+            )),
+            // Document-level text handlers run after the selector ones for the same chunk,
+            // so the scope marks are set by the time the chain runs.
+            _ => settings.append_document_content_handler(DocumentContentHandlers::default().text(chain)),
+        }
     }
 
     fn run(&mut self, chunk: &mut TextChunk) -> HandlerResult {
@@ -400,7 +421,7 @@ impl<'p> TextPipeline<'p> {
         let mut changed: Option<String> = None;
         for (index, stage) in self.stages.iter_mut().enumerate() {
             let marked = self.in_scope[index].replace(false);
-            let applies = (!stage.scoped || marked) && target.is_some_and(|t| stage.targets.contains(&t));
+            let applies = (!stage.scoped || marked) && target.is_some_and(|t| stage.targets & (1 << t as u8) != 0);
             if !applies {
                 continue;
             }

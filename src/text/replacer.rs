@@ -133,6 +133,27 @@ impl<'p> TextReplacer<'p> {
 
     fn feed_literal(&mut self, piece: &str, last: bool, syntax: TextSyntax) -> Option<&str> {
         if self.held.is_empty() {
+            // One pass settles most pieces: with no `&` and not the pattern's first byte,
+            // nothing can match, start a match, or decode to part of one.
+            let nothing_to_do = match self.finder {
+                Finder::Exact { pattern, .. } => pattern
+                    .as_bytes()
+                    .first()
+                    .is_some_and(|&first| memchr::memchr2(b'&', first, piece.as_bytes()).is_none()),
+                // `(?i)` also matches `k` with the Kelvin sign and `s` with the long s: those two
+                // letters cannot be looked for byte-wise.
+                Finder::AnyCase { pattern, .. } => pattern
+                    .first()
+                    .filter(|first| first.is_ascii_alphabetic() && !matches!(first.to_ascii_lowercase(), 'k' | 's'))
+                    .is_some_and(|first| {
+                        let (lower, upper) = (first.to_ascii_lowercase() as u8, first.to_ascii_uppercase() as u8);
+                        memchr::memchr3(b'&', lower, upper, piece.as_bytes()).is_none()
+                    }),
+                Finder::Pattern { .. } => false,
+            };
+            if nothing_to_do {
+                return None;
+            }
             let (consumed, changed) = self.process(piece, last, syntax);
             if !changed {
                 return None;
@@ -233,35 +254,48 @@ impl<'p> TextReplacer<'p> {
     /// Where a match that the next piece may complete could start: the longest tail of
     /// `view[from..]` that begins the literal pattern (shorter than the pattern).
     fn pending_match_start(&self, view: &str, from: usize) -> usize {
-        let (first, length, case_insensitive) = match self.finder {
-            Finder::Exact { pattern, .. } => (pattern.chars().next(), pattern.chars().count(), false),
-            Finder::AnyCase { pattern, .. } => (pattern.first().copied(), pattern.len(), true),
-            Finder::Pattern { .. } => return view.len(),
-        };
-        let Some(first) = first else {
-            return view.len();
-        };
-        if length < 2 || self.exhausted() {
+        if self.exhausted() {
             return view.len();
         }
         let tail = &view[from..];
-        let window = tail.char_indices().rev().nth(length - 2).map_or(0, |(at, _)| at);
-        let pattern_chars = || -> Box<dyn Iterator<Item = char> + '_> {
-            match self.finder {
-                Finder::Exact { pattern, .. } => Box::new(pattern.chars()),
-                Finder::AnyCase { pattern, .. } => Box::new(pattern.iter().copied()),
-                Finder::Pattern { .. } => Box::new(std::iter::empty()),
-            }
-        };
-        for (at, c) in tail[window..].char_indices() {
-            if same_char(c, first, case_insensitive)
-                && tail[window + at..].chars().zip(pattern_chars()).all(|(a, b)| same_char(a, b, case_insensitive))
-            {
-                return from + window + at;
-            }
+        match self.finder {
+            Finder::Exact { pattern, .. } => from + exact_pending_start(tail.as_bytes(), pattern.as_bytes()),
+            Finder::AnyCase { pattern, .. } => from + any_case_pending_start(tail, pattern),
+            Finder::Pattern { .. } => view.len(),
         }
-        view.len()
     }
+}
+
+/// The start of the longest tail of `text` that begins `pattern` (shorter than it), or
+/// `text.len()`. Bytewise: a pattern starts at a character boundary, and a UTF-8 byte that
+/// starts a character never continues one, so a byte match is a character match.
+fn exact_pending_start(text: &[u8], pattern: &[u8]) -> usize {
+    let Some(&first) = pattern.first() else { return text.len() };
+    let window = text.len().saturating_sub(pattern.len() - 1);
+    let mut at = window;
+    while let Some(found) = memchr::memchr(first, &text[at..]) {
+        let start = at + found;
+        if pattern.starts_with(&text[start..]) {
+            return start;
+        }
+        at = start + 1;
+    }
+    text.len()
+}
+
+/// The same for a case-insensitive pattern, character by character.
+fn any_case_pending_start(text: &str, pattern: &[char]) -> usize {
+    let Some(&first) = pattern.first() else { return text.len() };
+    if pattern.len() < 2 {
+        return text.len();
+    }
+    let window = text.char_indices().rev().nth(pattern.len() - 2).map_or(0, |(at, _)| at);
+    for (at, c) in text[window..].char_indices() {
+        if same_char(c, first, true) && text[window + at..].chars().zip(pattern).all(|(a, b)| same_char(a, *b, true)) {
+            return window + at;
+        }
+    }
+    text.len()
 }
 
 /// Characters equal for matching purposes; case-insensitively, as `(?i)` compares them.
@@ -345,6 +379,19 @@ mod tests {
             assert_eq!(out, "the dog sat; condogenate dog. CAT", "pieces of {size}");
             assert_eq!(replaced, 3);
             assert!(held <= 2, "held {held} bytes for a 3-character pattern");
+        }
+    }
+
+    #[test]
+    fn case_insensitive_literals_match_non_ascii_case_variants() {
+        // U+212A KELVIN SIGN and U+017F LATIN SMALL LETTER LONG S fold to k and s.
+        let finder = literal("kiss", true);
+        for size in [1, 3, 100] {
+            assert_eq!(
+                run(&finder, "x", "\u{212A}i\u{17F}s KISS", size, TextSyntax::Markup).0,
+                "x x",
+                "pieces of {size}"
+            );
         }
     }
 
