@@ -4,10 +4,12 @@
 //!   on request;
 //! * [`viceroy::Viceroy`]: the service's wasm under Viceroy on a free port, its output kept;
 //! * [`http`]: a small HTTP/1.1 client that sees timing and truncation;
-//! * [`browser`]: headless Chromium screenshots.
+//! * [`browser`]: headless Chromium screenshots;
+//! * [`load`]: concurrent clients that check every answer.
 
 pub mod browser;
 pub mod http;
+pub mod load;
 pub mod origin;
 pub mod project;
 pub mod viceroy;

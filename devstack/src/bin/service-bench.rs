@@ -1,0 +1,185 @@
+//! The service under Viceroy, measured: heap per request by body size, time to first byte,
+//! requests per second rewriting against passing through, the guest's own rewrite speed,
+//! and nginx's `sub_filter` on the same page for comparison. Run by `scripts/bench`.
+//!
+//!     cargo run --release -p devstack --bin service-bench [-- --quick]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use devstack::http::HttpResponse;
+use devstack::load::{self, LoadReport, Target};
+use devstack::origin::{FixtureOrigin, query};
+use devstack::project;
+use devstack::viceroy::{ServiceConfig, Viceroy, free_port, scratch_dir};
+use edge_rewriter::MemoryStore;
+
+const STANDARD_SET: &str = include_str!("../../../benches/standard-set.json");
+const BIG_PAGE: &str = "html-parsing-spec.html";
+
+fn main() {
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    let store = MemoryStore::from_entries(&[("standard".into(), STANDARD_SET.into())]).unwrap().to_json();
+    println!(
+        "service-bench{}: the release wasm under Viceroy with the standard set (benches/standard-set.json)",
+        if quick { " (quick)" } else { "" }
+    );
+    heap_by_size(&store, quick);
+    time_to_first_byte(&store);
+    throughput(&store, quick);
+}
+
+fn service(origin: &FixtureOrigin, store: &str) -> Viceroy {
+    let config = ServiceConfig::new(&origin.url()).with_store_json(store).expect("a store file");
+    Viceroy::start(&config).expect("viceroy starts")
+}
+
+/// Heap per request as Viceroy reports it, each size in an instance of its own.
+fn heap_by_size(store: &str, quick: bool) {
+    println!("\n== wasm heap per request (Viceroy -v), generated pages ==");
+    let origin = FixtureOrigin::start(project::fixture_pages()).unwrap();
+    let service = service(&origin, store);
+    let sizes: &[(&str, u64)] = if quick {
+        &[("1 KB", 1_000), ("1 MB", 1_000_000), ("20 MB", 20_000_000)]
+    } else {
+        &[("1 KB", 1_000), ("1 MB", 1_000_000), ("100 MB", 100_000_000), ("1 GB", 1_000_000_000)]
+    };
+    for (index, (label, size)) in sizes.iter().enumerate() {
+        let started = std::time::Instant::now();
+        let response = devstack::http::get(&service.url(&format!("/generate?bytes={size}"))).keep(1024).send().unwrap();
+        let elapsed = started.elapsed();
+        let heaps = service.wait_for_heap_reports(index + 1, Duration::from_secs(30));
+        println!(
+            "  {label:>7}: {:>6.2} MiB   ({} bytes out, complete: {}, {:.1} s)",
+            heaps.get(index).copied().unwrap_or(f64::NAN),
+            response.body_len,
+            response.complete,
+            elapsed.as_secs_f64()
+        );
+    }
+}
+
+fn time_to_first_byte(store: &str) {
+    println!("\n== time to first byte, the article dripped in 8 pieces 250 ms apart ==");
+    let origin = FixtureOrigin::start(project::fixture_pages()).unwrap();
+    let service = service(&origin, store);
+    let path = format!("/news/article.html{}", query(&[("chunks", "8"), ("delay_ms", "250")]));
+    let response = devstack::http::get(&service.url(&path)).send().unwrap();
+    println!(
+        "  first rewritten byte after {:.0} ms; last after {:.0} ms (the origin needs 1750 ms)",
+        response.first_body_byte.unwrap_or_default().as_secs_f64() * 1e3,
+        response.elapsed.as_secs_f64() * 1e3
+    );
+}
+
+fn throughput(store: &str, quick: bool) {
+    let Some(corpus) = project::corpus() else { return };
+    let pages = corpus.join("pages");
+    let page = std::fs::read(pages.join(BIG_PAGE)).unwrap();
+    let origin = FixtureOrigin::start(&pages).unwrap();
+    let service = service(&origin, store);
+    let (concurrency, seconds) = if quick { (4, 3) } else { (4, 10) };
+    println!("\n== {BIG_PAGE} ({} KB) through Viceroy: {concurrency} clients, {seconds} s each ==", page.len() / 1024);
+    let page_len = page.len() as u64;
+    let rewritten = run_load(&service.url(&format!("/{BIG_PAGE}")), concurrency, seconds, move |response| {
+        if response.body_len > page_len { Ok(()) } else { Err("not rewritten".into()) }
+    });
+    print_load("rewritten", &rewritten);
+    let untouched = page.clone();
+    let passed = run_load(
+        &service.url(&format!("/{BIG_PAGE}{}", query(&[("header", "Cache-Control: no-transform")]))),
+        concurrency,
+        seconds,
+        move |response| if response.body == untouched { Ok(()) } else { Err("changed".into()) },
+    );
+    print_load("passed through", &passed);
+    println!("  rewriting / passing through: {:.2} of the requests per second", rewritten.rps() / passed.rps());
+
+    // The guest's own time per page, from the service's log lines.
+    let lines = service.output();
+    let (mut bytes, mut ms, mut rules_ms) = (0f64, 0f64, Vec::new());
+    for line in lines.iter().filter(|line| line.contains("\"event\":\"rewrite\"")) {
+        if let Some(json) =
+            line.split(" :: ").nth(1).and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        {
+            bytes += json["bytes_in"].as_f64().unwrap_or(0.0);
+            ms += json["ms"]["rewrite"].as_f64().unwrap_or(0.0);
+            rules_ms.push(json["ms"]["rules"].as_f64().unwrap_or(0.0));
+        }
+    }
+    rules_ms.sort_by(f64::total_cmp);
+    println!(
+        "  inside the wasm: rewriting at {:.1} MB/s ({} pages); rules loaded and planned in {:.3} ms (median)",
+        bytes / (ms / 1e3) / 1e6,
+        rules_ms.len(),
+        rules_ms.get(rules_ms.len() / 2).copied().unwrap_or(f64::NAN)
+    );
+    nginx_sub_filter(&pages, &page, concurrency, seconds);
+}
+
+fn run_load(
+    url: &str,
+    concurrency: usize,
+    seconds: u64,
+    check: impl Fn(&HttpResponse) -> Result<(), String> + Send + Sync + 'static,
+) -> LoadReport {
+    let target = Target { url: url.to_owned(), headers: Vec::new(), check: Box::new(check) };
+    load::run(&[target], concurrency, Duration::from_secs(seconds))
+}
+
+fn print_load(label: &str, report: &LoadReport) {
+    println!(
+        "  {label:<15} {:>7.1} req/s  {:>7.1} MB/s  p50 {:>6.1} ms  p99 {:>6.1} ms  errors {}{}",
+        report.rps(),
+        report.bytes as f64 / report.elapsed.as_secs_f64() / 1e6,
+        report.latency(0.5).as_secs_f64() * 1e3,
+        report.latency(0.99).as_secs_f64() * 1e3,
+        report.errors,
+        report.error_samples.first().map(|e| format!(" ({e})")).unwrap_or_default()
+    );
+}
+
+/// nginx with `sub_filter 'cat' 'dog'` on the same page, one worker, on loopback.
+fn nginx_sub_filter(pages: &std::path::Path, page: &[u8], concurrency: usize, seconds: u64) {
+    println!("\n== nginx sub_filter cat -> dog on the same page (1 worker, same load) ==");
+    let Some(nginx) =
+        ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].into_iter().find(|path| std::path::Path::new(path).is_file())
+    else {
+        println!("  skipped: no nginx (apt-get install nginx-light; scripts/bench installs it)");
+        return;
+    };
+    let dir = scratch_dir().unwrap();
+    let port = free_port().unwrap().port();
+    let config = format!(
+        "worker_processes 1; daemon off; error_log stderr error; pid {dir}/nginx.pid;\n\
+         events {{ worker_connections 1024; }}\n\
+         http {{ include /etc/nginx/mime.types; access_log off;\n\
+           client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir}; uwsgi_temp_path {dir}; scgi_temp_path {dir};\n\
+           server {{ listen 127.0.0.1:{port}; root {root};\n\
+             location / {{ sub_filter 'cat' 'dog'; sub_filter_once off; sub_filter_types text/html; }} }} }}\n",
+        dir = dir.display(),
+        root = pages.display()
+    );
+    let conf = dir.join("nginx.conf");
+    std::fs::write(&conf, config).unwrap();
+    let mut child: Child =
+        match Command::new(nginx).arg("-p").arg(&dir).arg("-c").arg(&conf).stderr(Stdio::inherit()).spawn() {
+            Ok(child) => child,
+            Err(err) => {
+                println!("  skipped: nginx did not start: {err}");
+                return;
+            }
+        };
+    std::thread::sleep(Duration::from_millis(500));
+    let original_cats = count(page, b"cat");
+    let report = run_load(&format!("http://127.0.0.1:{port}/{BIG_PAGE}"), concurrency, seconds, move |response| {
+        if count(&response.body, b"cat") < original_cats { Ok(()) } else { Err("nothing replaced".into()) }
+    });
+    print_load("nginx", &report);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack.windows(needle.len()).filter(|window| *window == needle).count()
+}
