@@ -271,3 +271,31 @@ fn text_rules_keep_the_page_streaming() {
         response.elapsed
     );
 }
+
+/// The quick form of `scripts/bench`'s heap figures, as a property: with the benchmark's
+/// standard set (banner, analytics, https links, cat -> dog, comments removed) the heap of
+/// a 20 MB page is the heap of a 1 KB one.
+#[test]
+fn heap_stays_flat_under_the_benchmark_standard_set() {
+    let standard_set = include_str!("../benches/standard-set.json");
+    let stack = Stack::with_store_json(&store_json(&[("standard", standard_set)])).unwrap();
+    let mut heaps_seen = 0;
+    for size in [1_000u64, 1_000_000, 20_000_000] {
+        let page = stack.get(&format!("/generate?bytes={size}")).keep(64 << 10).send().unwrap();
+        assert!(page.complete, "{size} bytes: {:?}", page.failure);
+        let head = page.text();
+        assert!(head.contains("Winter sale") && head.contains("brown dog jumps"), "{size} bytes: rules applied");
+        assert!(head.contains("https://example.com/") && !head.contains("http://example.com/"), "links rewritten");
+        heaps_seen += 1;
+        // One instance per page, so each page gets a figure of its own (see above).
+        assert_eq!(stack.service.wait_for_heap_reports(heaps_seen, Duration::from_secs(15)).len(), heaps_seen);
+    }
+    let heaps = stack.service.heap_per_request();
+    println!(
+        "heap with the standard set: 1 KB {:.2} MiB, 1 MB {:.2} MiB, 20 MB {:.2} MiB",
+        heaps[0], heaps[1], heaps[2]
+    );
+    for (label, heap) in [("1 MB", heaps[1]), ("20 MB", heaps[2])] {
+        assert!(heap <= heaps[0] * 1.25, "a {label} page used {heap:.2} MiB, a 1 KB one {:.2} MiB", heaps[0]);
+    }
+}

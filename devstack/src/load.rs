@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::http::{self, HttpResponse};
 
+/// Says whether an answer is right (`Ok`) or why not.
+pub type Check<'a> = Box<dyn Fn(&HttpResponse) -> Result<(), String> + Send + Sync + 'a>;
+
 /// One kind of request in the mix, and what its answer must look like.
 pub struct Target<'a> {
     /// The URL to GET.
@@ -16,7 +19,7 @@ pub struct Target<'a> {
     /// Extra request headers.
     pub headers: Vec<(String, String)>,
     /// `Ok` when the answer is right; else why not.
-    pub check: Box<dyn Fn(&HttpResponse) -> Result<(), String> + Send + Sync + 'a>,
+    pub check: Check<'a>,
 }
 
 /// What a load run saw.

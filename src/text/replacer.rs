@@ -383,6 +383,19 @@ mod tests {
     }
 
     #[test]
+    fn periodic_patterns_match_across_every_split() {
+        // Their possible starts overlap: "abab" may begin at either "ab" of a held "abab".
+        let finder = literal("abab", false);
+        for size in 1..=12 {
+            assert_eq!(
+                run(&finder, "X", "abababab aba babab", size, TextSyntax::Markup).0,
+                "XX aba bX",
+                "pieces of {size}"
+            );
+        }
+    }
+
+    #[test]
     fn case_insensitive_literals_match_non_ascii_case_variants() {
         // U+212A KELVIN SIGN and U+017F LATIN SMALL LETTER LONG S fold to k and s.
         let finder = literal("kiss", true);

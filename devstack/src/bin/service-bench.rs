@@ -4,7 +4,7 @@
 //!
 //!     cargo run --release -p devstack --bin service-bench [-- --quick]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use devstack::http::HttpResponse;
@@ -162,21 +162,24 @@ fn nginx_sub_filter(pages: &std::path::Path, page: &[u8], concurrency: usize, se
     );
     let conf = dir.join("nginx.conf");
     std::fs::write(&conf, config).unwrap();
-    let mut child: Child =
-        match Command::new(nginx).arg("-p").arg(&dir).arg("-c").arg(&conf).stderr(Stdio::inherit()).spawn() {
-            Ok(child) => child,
-            Err(err) => {
-                println!("  skipped: nginx did not start: {err}");
-                return;
-            }
-        };
+    // nginx's own messages go to a file: a worker that outlived its master would otherwise
+    // hold this program's output open.
+    let log = std::fs::File::create(dir.join("nginx.log")).unwrap();
+    let mut child: Child = match Command::new(nginx).arg("-p").arg(&dir).arg("-c").arg(&conf).stderr(log).spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            println!("  skipped: nginx did not start: {err}");
+            return;
+        }
+    };
     std::thread::sleep(Duration::from_millis(500));
     let original_cats = count(page, b"cat");
     let report = run_load(&format!("http://127.0.0.1:{port}/{BIG_PAGE}"), concurrency, seconds, move |response| {
         if count(&response.body, b"cat") < original_cats { Ok(()) } else { Err("nothing replaced".into()) }
     });
     print_load("nginx", &report);
-    let _ = child.kill();
+    // A graceful stop, so the master takes its worker with it.
+    let _ = Command::new("kill").arg("-QUIT").arg(child.id().to_string()).status();
     let _ = child.wait();
 }
 
