@@ -8,18 +8,11 @@
 
 use std::time::Duration;
 
-use devstack::Stack;
 use devstack::origin::query;
-use edge_rewriter::MemoryStore;
+use devstack::{Stack, store_json};
 
 const BANNER: &str = "<div class=\"edge-banner\" role=\"note\">";
 const ANALYTICS: &str = "https://analytics.example.com/tag.js";
-
-fn store_json(entries: &[(&str, &str)]) -> String {
-    let entries: Vec<(String, String)> =
-        entries.iter().map(|(name, text)| (name.to_string(), text.to_string())).collect();
-    MemoryStore::from_entries(&entries).unwrap().to_json()
-}
 
 fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(devstack::project::fixture_pages().join(path.trim_start_matches('/'))).unwrap()

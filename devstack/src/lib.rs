@@ -16,6 +16,14 @@ pub mod viceroy;
 
 use std::io;
 
+/// A rules store (the JSON file Viceroy reads) holding `entries` and an index listing them
+/// in order.
+pub fn store_json(entries: &[(&str, &str)]) -> String {
+    let entries: Vec<(String, String)> =
+        entries.iter().map(|(name, text)| (name.to_string(), text.to_string())).collect();
+    edge_rewriter::MemoryStore::from_entries(&entries).expect("entries make a store").to_json()
+}
+
 /// A fixture origin with the service under Viceroy in front of it: one end-to-end setup.
 pub struct Stack {
     /// The origin (serves fixtures/pages and the test modes).

@@ -12,11 +12,20 @@
 //! | `type=T`         | Content-Type T (default: from the file extension; `none`: no header)|
 //! | `header=N:V`     | add a header (repeatable)                                           |
 //! | `bytes=N`        | with `/generate`: an HTML page of exactly N bytes, made on the fly  |
-//! | `shape=S`        | with `/generate`: `paragraphs` (default) or `text` (one text node)  |
+//! | `shape=S`        | with `/generate`: `paragraphs` (default), `text` (one text node),   |
+//! |                  | `attribute` (one attribute value), `nested` (`<div>`s never closed),|
+//! |                  | `end-tags` (stray `</div>`s)                                         |
 //! | `chunks=N`       | send the body in N chunked-encoding pieces ...                      |
 //! | `delay_ms=D`     | ... waiting D ms before each piece after the first (a drip)         |
 //! | `gzip=1`         | gzip the body (Content-Encoding: gzip)                              |
+//! | `gzip=corrupt`   | gzip it, then garble the compressed bytes from `garble_from` on     |
+//! |                  | (default 200)                                                       |
+//! | `gzip=garbage`   | label the body gzip without compressing it                          |
 //! | `abort_after=N`  | close the connection after N body bytes, mid-body                   |
+//! | `reset_after=N`  | the same, but reset the connection (TCP RST) instead of closing it  |
+//! | `stall_after=N`  | after N body bytes, go silent for `stall_ms` (default 60000), then  |
+//! |                  | close                                                               |
+//! | `content_length=N` | declare Content-Length N whatever the body's real length          |
 //! | `chunked=1`      | chunked transfer encoding instead of Content-Length                 |
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -175,8 +184,9 @@ fn payload_for(dir: &Path, ask: &Ask) -> io::Result<Payload> {
     if path == "/generate" {
         let size = ask.number("bytes")?.unwrap_or(1024);
         let shape_name = ask.param("shape").unwrap_or("paragraphs");
-        let shape =
-            Shape::named(shape_name).ok_or_else(|| bad_input(format!("shape={shape_name}: use paragraphs or text")))?;
+        let shape = Shape::named(shape_name).ok_or_else(|| {
+            bad_input(format!("shape={shape_name}: use paragraphs, text, attribute, nested or end-tags"))
+        })?;
         return Ok(Payload {
             reader: Box::new(GeneratedPage::new(size, shape)),
             len: Some(size),
@@ -236,22 +246,37 @@ fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
     if let Some(content_type) = ask.param("type") {
         payload.content_type = content_type.to_owned();
     }
-    let gzip = ask.param("gzip") == Some("1");
-    if gzip {
-        payload.reader = Box::new(GzEncoder::new(payload.reader, Compression::fast()));
+    let gzip = ask.param("gzip");
+    match gzip {
+        None => {}
+        Some("1") => payload.reader = Box::new(GzEncoder::new(payload.reader, Compression::fast())),
+        Some("corrupt") => {
+            let packed = GzEncoder::new(payload.reader, Compression::fast());
+            let from = ask.number("garble_from")?.unwrap_or(200);
+            payload.reader = Box::new(Garbled { inner: packed, position: 0, from });
+        }
+        Some("garbage") => {}
+        Some(other) => return Err(bad_input(format!("gzip={other}: use 1, corrupt or garbage"))),
+    }
+    if gzip.is_some() {
         payload.len = None;
     }
+    let declared_length = ask.number("content_length")?;
     let pieces = ask.number("chunks")?;
     let delay = Duration::from_millis(ask.number("delay_ms")?.unwrap_or(0));
-    let chunked = pieces.is_some() || payload.len.is_none() || ask.param("chunked") == Some("1");
-    let abort_after = ask.number("abort_after")?;
+    let chunked =
+        declared_length.is_none() && (pieces.is_some() || payload.len.is_none() || ask.param("chunked") == Some("1"));
+    let reset_after = ask.number("reset_after")?;
+    let abort_after = ask.number("abort_after")?.or(reset_after);
+    let stall_after = ask.number("stall_after")?;
+    let stall = Duration::from_millis(ask.number("stall_ms")?.unwrap_or(60_000));
 
     let mut head = format!("HTTP/1.1 {} {}\r\n", payload.status, reason(payload.status));
     if payload.content_type != "none" {
         head.push_str(&format!("Content-Type: {}\r\n", payload.content_type));
     }
     head.push_str("Connection: close\r\n");
-    if gzip {
+    if gzip.is_some() {
         head.push_str("Content-Encoding: gzip\r\n");
     }
     for (key, value) in &ask.query {
@@ -261,7 +286,7 @@ fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
             head.push_str(&format!("{}: {}\r\n", name.trim(), value.trim()));
         }
     }
-    match (chunked, payload.len) {
+    match (chunked, declared_length.or(payload.len)) {
         (false, Some(len)) => head.push_str(&format!("Content-Length: {len}\r\n")),
         _ => head.push_str("Transfer-Encoding: chunked\r\n"),
     }
@@ -296,6 +321,13 @@ fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
             piece = &piece[..(limit - sent) as usize];
             aborting = true;
         }
+        let mut stalling = false;
+        if let Some(limit) = stall_after
+            && sent + piece.len() as u64 >= limit
+        {
+            piece = &piece[..(limit - sent) as usize];
+            stalling = true;
+        }
         if chunked {
             write!(stream, "{:x}\r\n", piece.len())?;
             stream.write_all(piece)?;
@@ -305,8 +337,19 @@ fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
         }
         stream.flush()?;
         sent += piece.len() as u64;
+        if stalling {
+            // Silent with the connection open, as a hung application server would be.
+            thread::sleep(stall);
+            stream.shutdown(std::net::Shutdown::Both)?;
+            return Ok(());
+        }
         if aborting {
-            // Mid-body: no terminating chunk, fewer bytes than Content-Length. Close hard.
+            // Mid-body: no terminating chunk, fewer bytes than Content-Length.
+            if reset_after.is_some() {
+                // Lingering for zero seconds makes the close a TCP reset.
+                socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO))?;
+                return Ok(());
+            }
             stream.shutdown(std::net::Shutdown::Both)?;
             return Ok(());
         }
@@ -315,6 +358,26 @@ fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
         stream.write_all(b"0\r\n\r\n")?;
     }
     stream.flush()
+}
+
+/// A reader whose bytes from position `from` on are garbled (for corrupt gzip streams).
+struct Garbled<R> {
+    inner: R,
+    position: u64,
+    from: u64,
+}
+
+impl<R: Read> Read for Garbled<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        for (offset, byte) in buf[..read].iter_mut().enumerate() {
+            if self.position + offset as u64 >= self.from {
+                *byte ^= 0x5A;
+            }
+        }
+        self.position += read as u64;
+        Ok(read)
+    }
 }
 
 /// Fills `buffer` unless the reader ends first (so drip pieces have the asked size).
@@ -379,11 +442,34 @@ impl Shape {
         tail: b"</p></body></html>\n",
     };
 
+    /// One start tag whose attribute value is the whole size.
+    pub const ATTRIBUTE: Shape = Shape {
+        head:
+            b"<!doctype html><html><head><title>Generated attribute</title></head><body><p>The cat</p><div data-big=\"",
+        unit: b"0123456789",
+        tail: b"\">The cat</div></body></html>\n",
+    };
+    /// `<div>` after `<div>`, never closed: the deepest nesting a page can ask for.
+    pub const NESTED: Shape = Shape {
+        head: b"<!doctype html><html><head><title>Generated nesting</title></head><body><p>The cat</p>",
+        unit: b"<div>",
+        tail: b"The cat</body></html>\n",
+    };
+    /// End tags with no element to close.
+    pub const END_TAGS: Shape = Shape {
+        head: b"<!doctype html><html><head><title>Generated end tags</title></head><body><p>The cat</p>",
+        unit: b"</div>",
+        tail: b"<p>The cat</p></body></html>\n",
+    };
+
     /// The shape called `name` in a query.
     pub fn named(name: &str) -> Option<Shape> {
         match name {
             "paragraphs" => Some(Shape::PARAGRAPHS),
             "text" => Some(Shape::TEXT),
+            "attribute" => Some(Shape::ATTRIBUTE),
+            "nested" => Some(Shape::NESTED),
+            "end-tags" => Some(Shape::END_TAGS),
             _ => None,
         }
     }

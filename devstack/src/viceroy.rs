@@ -24,6 +24,8 @@ pub struct ServiceConfig {
     pub addr: Option<SocketAddr>,
     /// Print Viceroy's output as it comes (for `devserve`), besides capturing it.
     pub echo: bool,
+    /// The origin's between-bytes timeout, instead of fastly.toml's.
+    pub between_bytes_timeout_ms: Option<u64>,
 }
 
 impl ServiceConfig {
@@ -35,6 +37,7 @@ impl ServiceConfig {
             rules_store: project::rules_store(),
             addr: None,
             echo: false,
+            between_bytes_timeout_ms: None,
         }
     }
 
@@ -237,6 +240,9 @@ fn write_manifest(config: &ServiceConfig) -> io::Result<PathBuf> {
     let local = table(&mut manifest, "local_server");
     let origin = table(table(local, "backends"), "origin");
     origin.insert("url".into(), toml::Value::String(config.origin_url.clone()));
+    if let Some(timeout) = config.between_bytes_timeout_ms {
+        origin.insert("between_bytes_timeout_ms".into(), toml::Value::Integer(timeout as i64));
+    }
     let stores = table(local, "config_stores");
     for (_, store) in stores.iter_mut() {
         if let Some(store) = store.as_table_mut()

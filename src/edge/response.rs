@@ -81,6 +81,15 @@ pub fn bad_gateway() -> Response {
     )
 }
 
+/// The origin answered, but its body failed before a single byte could be used.
+pub fn broken_origin_body() -> Response {
+    error_page(
+        StatusCode::BAD_GATEWAY,
+        "Bad Gateway",
+        "The site's origin server sent a response that could not be read. Please try again in a moment.",
+    )
+}
+
 /// The host is not one this service serves.
 pub fn misdirected() -> Response {
     error_page(StatusCode::MISDIRECTED_REQUEST, "Misdirected Request", "This service does not serve this host name.")

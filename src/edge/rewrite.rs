@@ -1,6 +1,7 @@
 //! One HTML response rewritten and streamed to the client, and the structured log line
 //! that says how it went.
 
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use edge_rewriter::{Decoding, PageEncoding, Plan, Report, RequestContext, RewriteOptions, Streamed, decoded, stream};
@@ -54,10 +55,23 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
         return;
     }
 
+    let options = RewriteOptions { encoding, ..RewriteOptions::default() };
+    let mut input = decoded(decoding, body);
+    // The headers leave once the first bytes are in hand: a body that fails before its first
+    // byte (a reset, a stream that is not gzip) gets a clear 502, not a 200 cut at nothing.
+    let first = match read_first(&mut input, options.read_buffer) {
+        Ok(first) => first,
+        Err(err) => {
+            log::error!("{}: the origin's body failed before its first byte: {err}; answering 502", context.path);
+            response::broken_origin_body().send_to_client();
+            line.log(None, Duration::ZERO, "bad gateway: the origin's body could not be read");
+            return;
+        }
+    };
     let client = response.stream_to_client();
     let rewrite_started = Instant::now();
-    let options = RewriteOptions { encoding, ..RewriteOptions::default() };
-    let Streamed { sink: client, report, result } = stream(&plan, &options, decoded(decoding, body), client);
+    let input = std::io::Cursor::new(first).chain(input);
+    let Streamed { sink: client, report, result } = stream(&plan, &options, input, client);
     let rewrite_time = rewrite_started.elapsed();
     let outcome = match &result {
         Ok(()) => match client.finish() {
@@ -81,6 +95,21 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
         }
     };
     line.log(Some(&report), rewrite_time, outcome);
+}
+
+/// The first piece of `input`: whatever one read returns (empty at the end of input).
+fn read_first(input: &mut dyn Read, limit: usize) -> std::io::Result<Vec<u8>> {
+    let mut first = vec![0; limit];
+    loop {
+        match input.read(&mut first) {
+            Ok(read) => {
+                first.truncate(read);
+                return Ok(first);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        }
+    }
 }
 
 /// Says on a response that it is a preview (and keeps caches from storing it).

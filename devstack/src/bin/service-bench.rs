@@ -12,14 +12,13 @@ use devstack::load::{self, LoadReport, Target};
 use devstack::origin::{FixtureOrigin, query};
 use devstack::project;
 use devstack::viceroy::{ServiceConfig, Viceroy, free_port, scratch_dir};
-use edge_rewriter::MemoryStore;
 
 const STANDARD_SET: &str = include_str!("../../../benches/standard-set.json");
 const BIG_PAGE: &str = "html-parsing-spec.html";
 
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
-    let store = MemoryStore::from_entries(&[("standard".into(), STANDARD_SET.into())]).unwrap().to_json();
+    let store = devstack::store_json(&[("standard", STANDARD_SET)]);
     println!(
         "service-bench{}: the release wasm under Viceroy with the standard set (benches/standard-set.json)",
         if quick { " (quick)" } else { "" }
