@@ -5,13 +5,15 @@
 //! * [`viceroy::Viceroy`]: the service's wasm under Viceroy on a free port, its output kept;
 //! * [`http`]: a small HTTP/1.1 client that sees timing and truncation;
 //! * [`browser`]: headless Chromium screenshots;
-//! * [`load`]: concurrent clients that check every answer.
+//! * [`load`]: concurrent clients that check every answer;
+//! * [`soak`]: the service under sustained load over a mix of fixture pages.
 
 pub mod browser;
 pub mod http;
 pub mod load;
 pub mod origin;
 pub mod project;
+pub mod soak;
 pub mod viceroy;
 
 use std::io;
