@@ -42,7 +42,7 @@ fn an_index_over_the_lookup_budget_uses_its_first_entries_and_says_which_it_skip
     let stack = Stack::with_store_json(&store_json(&pairs)).unwrap();
     let page = article(&stack);
     let last_read = format!("m{:03}", MAX_ENTRIES - 1);
-    assert!(page.contains(&format!("<i>m000</i>")) && page.contains(&last_read), "the first {MAX_ENTRIES} apply");
+    assert!(page.contains("<i>m000</i>") && page.contains(&last_read), "the first {MAX_ENTRIES} apply");
     assert!(!page.contains(&format!("m{MAX_ENTRIES:03}")), "the rest do not");
     // One line, however many were skipped.
     let skipped = stack.service.wait_for_lines("rule skipped", 1, Duration::from_secs(5));

@@ -5,7 +5,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, Rewriter};
+use edge_rewriter::{RequestContext, RewriteOptions, Rewriter, RuleSet};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
@@ -48,8 +48,25 @@ enum ActionSpec {
 }
 
 const SELECTORS: &[&str] = &[
-    "*", "p", "div", "body", "head", "title", "a[href]", "[id]", ".a", "p > a", "ul li:nth-child(2n+1)", "script",
-    "style", "textarea", "svg", "select option", "table td", "div:not(.a)", "h1, h2",
+    "*",
+    "p",
+    "div",
+    "body",
+    "head",
+    "title",
+    "a[href]",
+    "[id]",
+    ".a",
+    "p > a",
+    "ul li:nth-child(2n+1)",
+    "script",
+    "style",
+    "textarea",
+    "svg",
+    "select option",
+    "table td",
+    "div:not(.a)",
+    "h1, h2",
 ];
 const ATTRIBUTE_PATTERNS: &[&str] = &["^http:", "(\\w+)", "x", "$", "^"];
 const TEXT_PATTERNS: &[&str] = &["cat", "a+", "(\\w)(\\w)", "\\s+", "&", "[<>]", "é|ü", "(?i)the"];
@@ -88,7 +105,8 @@ fn rule(index: usize, spec: &RuleSpec) -> Value {
         ActionSpec::ReplaceComments => json!({ "replace_comments": content(text, spec.html) }),
         ActionSpec::AppendToDocument => json!({ "append_to_document": content(text, spec.html) }),
         ActionSpec::ReplaceText { case_insensitive, max, targets: bits } => {
-            let mut replace = json!({ "find": text, "replace": "<x&y>", "case_insensitive": case_insensitive, "in": targets(*bits) });
+            let mut replace =
+                json!({ "find": text, "replace": "<x&y>", "case_insensitive": case_insensitive, "in": targets(*bits) });
             if let Some(max) = max {
                 replace["max"] = json!(max);
             }
@@ -109,7 +127,7 @@ fn rule(index: usize, spec: &RuleSpec) -> Value {
             | ActionSpec::ReplaceRegex { .. }
     );
     let mut rule = json!({ "id": format!("r{index}"), "actions": [action] });
-    if !document_wide || spec.selector % 2 == 0 {
+    if !document_wide || spec.selector.is_multiple_of(2) {
         rule["selector"] = json!(selector);
     }
     rule
@@ -136,5 +154,10 @@ fuzz_target!(|input: Input| {
     let (rules, _refused) = RuleSet::from_entries(&[("fuzz".to_owned(), Value::Array(rules).to_string())]);
     let whole = rewrite(&rules, &input.page, &[]);
     let split = rewrite(&rules, &input.page, &input.cuts);
-    assert!(whole == split, "chunking changed the output:\nwhole: {:?}\nsplit: {:?}", String::from_utf8_lossy(&whole), String::from_utf8_lossy(&split));
+    assert!(
+        whole == split,
+        "chunking changed the output:\nwhole: {:?}\nsplit: {:?}",
+        String::from_utf8_lossy(&whole),
+        String::from_utf8_lossy(&split)
+    );
 });
