@@ -120,8 +120,15 @@ fn lol_html_into(page: &[u8], handlers: bool, sink: impl FnMut(&[u8])) {
             }));
     }
     let mut rewriter = HtmlRewriter::new(settings, sink);
-    for piece in page.chunks(CHUNK) {
-        rewriter.write(piece).unwrap();
+    // Read into a buffer, as a service reads a body and as the engine's `stream` does, so
+    // the three sides pay the same copy.
+    let (mut input, mut buffer) = (page, vec![0; CHUNK]);
+    loop {
+        let read = std::io::Read::read(&mut input, &mut buffer).unwrap();
+        if read == 0 {
+            break;
+        }
+        rewriter.write(&buffer[..read]).unwrap();
     }
     rewriter.end().unwrap();
 }

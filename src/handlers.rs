@@ -403,6 +403,15 @@ impl<'p> TextPipeline<'p> {
 
     fn run(&mut self, chunk: &mut TextChunk) -> HandlerResult {
         let last = chunk.last_in_text_node();
+        if last && matches!(chunk.text_type(), TextType::RCData | TextType::RawText) {
+            self.owner.clear();
+        }
+        // lol_html ends every text node with an empty fragment: half the calls. With nothing
+        // held back there is nothing to do but forget this fragment's scope marks.
+        if chunk.as_str().is_empty() && self.stages.iter().all(|stage| !stage.replacer.holds()) {
+            self.in_scope.iter().for_each(|mark| mark.set(false));
+            return Ok(());
+        }
         let target = match chunk.text_type() {
             TextType::Data => Some(TextTarget::Text),
             TextType::RCData if self.owner.textarea.get() => Some(TextTarget::Textarea),
@@ -411,9 +420,6 @@ impl<'p> TextPipeline<'p> {
             TextType::RawText if self.owner.style.get() => Some(TextTarget::Style),
             _ => None,
         };
-        if last && matches!(chunk.text_type(), TextType::RCData | TextType::RawText) {
-            self.owner.clear();
-        }
         let syntax = match target {
             Some(TextTarget::Script | TextTarget::Style) => TextSyntax::Raw,
             _ => TextSyntax::Markup,
@@ -428,7 +434,9 @@ impl<'p> TextPipeline<'p> {
             let input = changed.as_deref().unwrap_or(chunk.as_str());
             let before = stage.replacer.replaced;
             let output = stage.replacer.feed(input, last, syntax).map(str::to_owned);
-            stage.count.add(stage.replacer.replaced - before);
+            if stage.replacer.replaced > before {
+                stage.count.add(stage.replacer.replaced - before);
+            }
             if stage.replacer.overflows > stage.overflows_logged {
                 stage.overflows_logged = stage.replacer.overflows;
                 if stage.overflows_logged == 1 {

@@ -82,6 +82,19 @@ impl Finder {
     }
 }
 
+/// Whether `piece` has no `&` and no place where `pattern` starts: neither whole nor, when
+/// more of the node follows, cut off by the piece's end. One `memchr2` pass for `&` and the
+/// pattern's first byte, with a short comparison at each candidate.
+fn literal_absent(piece: &[u8], pattern: &[u8], last: bool) -> bool {
+    let Some(&first) = pattern.first() else { return false };
+    memchr::memchr2_iter(b'&', first, piece).all(|at| {
+        let rest = &piece[at..];
+        let starts_here =
+            if rest.len() >= pattern.len() { rest.starts_with(pattern) } else { !last && pattern.starts_with(rest) };
+        piece[at] != b'&' && !starts_here
+    })
+}
+
 /// How replaced text is written into the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TextSyntax {
@@ -114,6 +127,11 @@ impl<'p> TextReplacer<'p> {
         Self { finder, replacement, expands, max, replaced: 0, overflows: 0, held: String::new(), out: String::new() }
     }
 
+    /// Whether text is held back, waiting for the node's next piece.
+    pub(crate) fn holds(&self) -> bool {
+        !self.held.is_empty()
+    }
+
     /// Takes the next piece of a text node; returns what to write in its place, or `None`
     /// when the piece passes unchanged.
     pub(crate) fn feed(&mut self, piece: &str, last: bool, syntax: TextSyntax) -> Option<&str> {
@@ -133,13 +151,10 @@ impl<'p> TextReplacer<'p> {
 
     fn feed_literal(&mut self, piece: &str, last: bool, syntax: TextSyntax) -> Option<&str> {
         if self.held.is_empty() {
-            // One pass settles most pieces: with no `&` and not the pattern's first byte,
-            // nothing can match, start a match, or decode to part of one.
+            // One pass settles most pieces: with no `&` (nothing decodes to part of a match)
+            // and no place where the pattern starts, the piece passes as it is.
             let nothing_to_do = match self.finder {
-                Finder::Exact { pattern, .. } => pattern
-                    .as_bytes()
-                    .first()
-                    .is_some_and(|&first| memchr::memchr2(b'&', first, piece.as_bytes()).is_none()),
+                Finder::Exact { pattern, .. } => literal_absent(piece.as_bytes(), pattern.as_bytes(), last),
                 // `(?i)` also matches `k` with the Kelvin sign and `s` with the long s: those two
                 // letters cannot be looked for byte-wise.
                 Finder::AnyCase { pattern, .. } => pattern
@@ -380,6 +395,16 @@ mod tests {
             assert_eq!(replaced, 3);
             assert!(held <= 2, "held {held} bytes for a 3-character pattern");
         }
+    }
+
+    #[test]
+    fn pieces_without_a_match_or_its_start_are_recognised_in_one_pass() {
+        assert!(literal_absent(b"the cap on cats", b"cot", true));
+        assert!(!literal_absent(b"the cap on cats", b"cat", true));
+        assert!(!literal_absent(b"a &amp; b", b"cat", true), "a reference may decode to part of a match");
+        assert!(!literal_absent(b"the c", b"cat", false), "a match may continue in the next piece");
+        assert!(literal_absent(b"the c", b"cat", true), "not in the node's last piece");
+        assert!(!literal_absent(b"", b"", true), "an empty pattern is never settled here");
     }
 
     #[test]
