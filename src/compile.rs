@@ -9,17 +9,17 @@
 use std::collections::HashMap;
 
 use lol_html::Selector;
-use regex::Regex;
 
+use crate::budget::{Cost, Spent};
 use crate::conditions::Condition;
 use crate::handlers::{Markup, Plan, PlannedAction, PlannedRule, Slot, TextRule};
 use crate::nonce::with_nonce;
-use crate::pattern::compile_regex;
+use crate::pattern::{Pattern, Use};
 use crate::request::RequestContext;
 use crate::rules::{Action, Content, ReplaceText, Rule, RuleError, SourcedRule, TextTarget, parse_entry};
 use crate::selector::parse_selector;
 use crate::template::{Escaping, Template};
-use crate::text::Finder;
+use crate::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
 
 /// Rules ready to run: each selector parsed, each action and condition checked. Build it
 /// once per rule-set version (the service caches it); [`plan`](Self::plan) it per request.
@@ -46,7 +46,7 @@ enum CompiledAction {
     Unwrap,
     SetAttribute { name: String, value: Template },
     RemoveAttribute(String),
-    RewriteAttribute { name: String, pattern: Regex, replacement: String },
+    RewriteAttribute { name: String, pattern: Pattern, replacement: String },
     RenameTag(String),
     RemoveComments,
     ReplaceComments(CompiledContent),
@@ -92,6 +92,7 @@ impl RuleSet {
         let mut set = RuleSet::default();
         let mut errors = Vec::new();
         let mut seen: HashMap<String, String> = HashMap::new();
+        let mut spent = Spent::default();
         for SourcedRule { entry, rule } in rules {
             if let Some(first_entry) = seen.get(&rule.id) {
                 let reason = format!(
@@ -106,7 +107,11 @@ impl RuleSet {
                 set.disabled.push(rule.id);
                 continue;
             }
-            match compile_rule(&rule, &entry) {
+            let admitted = compile_rule(&rule, &entry).and_then(|(compiled, cost)| {
+                cost.check_rule().and_then(|()| spent.admit(&cost)).map_err(|over| (over.field, over.reason))?;
+                Ok(compiled)
+            });
+            match admitted {
                 Ok(compiled) => set.rules.push(compiled),
                 Err((field, reason)) => errors.push(RuleError::new(entry, rule.id, field, reason)),
             }
@@ -166,30 +171,43 @@ impl RuleSet {
     }
 }
 
-fn compile_rule(rule: &Rule, entry: &str) -> Result<CompiledRule, (String, String)> {
+/// Compiles one rule and says what it costs against the budgets.
+fn compile_rule(rule: &Rule, entry: &str) -> Result<(CompiledRule, Cost), (String, String)> {
     if rule.actions.is_empty() {
         return Err(("actions".into(), "the rule has no actions; add at least one, e.g. [\"remove\"]".into()));
     }
-    let selector =
-        rule.selector.as_deref().map(parse_selector).transpose().map_err(|reason| ("selector".to_owned(), reason))?;
+    let mut cost = Cost::default();
+    let selector = match rule.selector.as_deref().map(parse_selector).transpose() {
+        Ok(Some((selector, shape))) => {
+            cost.selector_parts.add("selector", shape.parts);
+            Some(selector)
+        }
+        Ok(None) => None,
+        Err(reason) => return Err(("selector".to_owned(), reason)),
+    };
     let condition = match &rule.when {
         Some(when) => Condition::compile(when, "when")?,
         None => Condition::default(),
     };
-    let actions = rule
+    cost.regex_memory.add("when", condition.regex_memory());
+    let actions: Vec<CompiledAction> = rule
         .actions
         .iter()
         .enumerate()
         .map(|(index, action)| compile_action(action, index, selector.is_some()))
         .collect::<Result<_, _>>()?;
-    Ok(CompiledRule {
+    for (index, (action, compiled)) in rule.actions.iter().zip(&actions).enumerate() {
+        compiled.add_cost(&format!("actions[{index}].{}", action_name(action)), &mut cost);
+    }
+    let compiled = CompiledRule {
         id: rule.id.clone(),
         entry: entry.to_owned(),
         selector_source: rule.selector.clone(),
         selector,
         condition,
         actions,
-    })
+    };
+    Ok((compiled, cost))
 }
 
 fn compile_action(action: &Action, index: usize, has_selector: bool) -> Result<CompiledAction, (String, String)> {
@@ -235,7 +253,7 @@ fn compile_action(action: &Action, index: usize, has_selector: bool) -> Result<C
         }
         Action::RewriteAttribute(rewrite) => {
             check_attribute_name(&rewrite.name).map_err(|reason| (field("name"), reason))?;
-            let pattern = compile_regex(&rewrite.pattern).map_err(|reason| (field("pattern"), reason))?;
+            let pattern = Pattern::regex(&rewrite.pattern, Use::Page).map_err(|reason| (field("pattern"), reason))?;
             check_replacement(&pattern, &rewrite.replacement).map_err(|reason| (field("replacement"), reason))?;
             CompiledAction::RewriteAttribute {
                 name: rewrite.name.clone(),
@@ -269,7 +287,7 @@ fn compile_text_rule(rule: &ReplaceText) -> Result<TextRule, (&'static str, Stri
             Finder::literal(find, rule.case_insensitive).map_err(|reason| ("find", reason))?
         }
         (None, Some(pattern)) => {
-            let regex = compile_regex(&format!("{flags}{pattern}"))
+            let regex = Pattern::regex(&format!("{flags}{pattern}"), Use::Page)
                 .map_err(|reason| ("regex", reason.replace(&format!("{flags}{pattern}"), pattern)))?;
             if regex.is_match("") {
                 return Err((
@@ -361,7 +379,7 @@ fn check_tag_name(name: &str) -> Result<(), String> {
 }
 
 /// `$2` in a replacement for a regex with one group silently inserts nothing; say so now.
-fn check_replacement(pattern: &Regex, replacement: &str) -> Result<(), String> {
+fn check_replacement(pattern: &Pattern, replacement: &str) -> Result<(), String> {
     let bytes = replacement.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -384,13 +402,13 @@ fn check_replacement(pattern: &Regex, replacement: &str) -> Result<(), String> {
             (&rest[..len], len)
         };
         let known = match reference.parse::<usize>() {
-            Ok(group) => group < pattern.captures_len(),
-            Err(_) => reference.is_empty() || pattern.capture_names().flatten().any(|name| name == reference),
+            Ok(group) => group < pattern.group_count(),
+            Err(_) => reference.is_empty() || pattern.group_names().any(|name| name == reference),
         };
         if !known {
             return Err(format!(
                 "`${reference}` refers to a capture group the pattern does not have (it has {} numbered group(s){}); write `$$` for a literal `$`",
-                pattern.captures_len() - 1,
+                pattern.group_count() - 1,
                 named_groups(pattern)
             ));
         }
@@ -399,12 +417,36 @@ fn check_replacement(pattern: &Regex, replacement: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn named_groups(pattern: &Regex) -> String {
-    let names: Vec<&str> = pattern.capture_names().flatten().collect();
+fn named_groups(pattern: &Pattern) -> String {
+    let names: Vec<&str> = pattern.group_names().collect();
     if names.is_empty() { String::new() } else { format!(" and named {}", names.join(", ")) }
 }
 
 impl CompiledAction {
+    /// Adds what this action costs against the budgets; `field` is where it is written.
+    fn add_cost(&self, field: &str, cost: &mut Cost) {
+        match self {
+            CompiledAction::RewriteAttribute { pattern, .. } => {
+                cost.regex_memory.add(&format!("{field}.pattern"), pattern.memory());
+            }
+            CompiledAction::ReplaceText(rule) => {
+                let (regex, held) = match &rule.finder {
+                    Finder::Exact { pattern, .. } => (None, pattern.len() + MAX_REFERENCE_LEN),
+                    Finder::AnyCase { regex, pattern } => {
+                        (Some(("find", regex)), pattern.len() * 4 + MAX_REFERENCE_LEN)
+                    }
+                    Finder::Pattern { regex } => (Some(("regex", regex)), REGEX_HOLD_LIMIT),
+                };
+                if let Some((sub, regex)) = regex {
+                    cost.regex_memory.add(&format!("{field}.{sub}"), regex.memory());
+                }
+                cost.held_text.add(field, held);
+                cost.text_rules.add(field, 1);
+            }
+            _ => {}
+        }
+    }
+
     fn plan<'r>(&'r self, context: &RequestContext) -> PlannedAction<'r> {
         let content = |c: &'r CompiledContent| match c.kind {
             // Markup gets escaped values, and the page's CSP nonce on scripts and styles.
@@ -501,7 +543,7 @@ mod tests {
 
     #[test]
     fn replacement_references_are_checked() {
-        let pattern = compile_regex("^http://(?P<host>[^/]+)(/.*)$").unwrap();
+        let pattern = Pattern::regex("^http://(?P<host>[^/]+)(/.*)$", Use::Page).unwrap();
         assert!(check_replacement(&pattern, "https://$host$2").is_ok());
         assert!(check_replacement(&pattern, "https://${host}${2}").is_ok());
         assert!(check_replacement(&pattern, "cost: $$5").is_ok());

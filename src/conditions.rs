@@ -1,10 +1,8 @@
 //! When a rule applies: editors' `"when"` compiled once (regexes built, times parsed) and
 //! evaluated per request against a [`RequestContext`].
 
-use regex::Regex;
-
 use crate::clock::parse_rfc3339;
-use crate::pattern::{compile_glob, compile_regex};
+use crate::pattern::{Pattern, Use};
 use crate::request::RequestContext;
 use crate::rules::{NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};
 
@@ -35,7 +33,7 @@ enum Check {
 enum Matcher {
     Equals(String),
     Prefix(String),
-    Pattern(Regex),
+    Pattern(Pattern),
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +99,11 @@ impl Condition {
         Ok(Condition { checks })
     }
 
+    /// Memory this condition's regexes and globs may hold, for the rule's budget.
+    pub(crate) fn regex_memory(&self) -> usize {
+        self.checks.iter().map(Check::regex_memory).sum()
+    }
+
     /// Whether the rule `rule_id` applies to this request.
     pub(crate) fn holds(&self, context: &RequestContext, rule_id: &str) -> bool {
         self.checks.iter().all(|check| check.holds(context, rule_id))
@@ -113,6 +116,18 @@ impl Condition {
 }
 
 impl Check {
+    fn regex_memory(&self) -> usize {
+        let matchers = |list: &[Matcher]| list.iter().map(Matcher::memory).sum::<usize>();
+        let named = |list: &[NamedCheck]| list.iter().filter_map(|c| c.value.as_ref()).map(Matcher::memory).sum();
+        match self {
+            Check::Path(list) | Check::Host(list) => matchers(list),
+            Check::Header(list) | Check::Cookie(list) | Check::Query(list) => named(list),
+            Check::All(conditions) | Check::Any(conditions) => conditions.iter().map(Condition::regex_memory).sum(),
+            Check::Not(condition) => condition.regex_memory(),
+            _ => 0,
+        }
+    }
+
     /// The field of `when` this check came from.
     fn field(&self) -> &'static str {
         match self {
@@ -158,6 +173,13 @@ impl Check {
 }
 
 impl Matcher {
+    fn memory(&self) -> usize {
+        match self {
+            Matcher::Pattern(pattern) => pattern.memory(),
+            Matcher::Equals(_) | Matcher::Prefix(_) => 0,
+        }
+    }
+
     fn matches(&self, text: &str) -> bool {
         match self {
             Matcher::Equals(expected) => text == expected,
@@ -224,9 +246,9 @@ fn matcher(
     } else if let Some(text) = prefix {
         Some(Matcher::Prefix(fold(text)))
     } else if let Some(text) = glob {
-        Some(Matcher::Pattern(compile_glob(&fold(text))?))
+        Some(Matcher::Pattern(Pattern::glob(&fold(text))?))
     } else if let Some(text) = regex {
-        Some(Matcher::Pattern(compile_regex(text)?))
+        Some(Matcher::Pattern(Pattern::regex(text, Use::Condition)?))
     } else {
         None
     })

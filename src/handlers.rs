@@ -7,8 +7,8 @@ use std::rc::Rc;
 
 use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element, TextChunk, TextType};
 use lol_html::{DocumentContentHandlers, ElementContentHandlers, HandlerResult, Selector, Settings};
-use regex::Regex;
 
+use crate::pattern::Pattern;
 use crate::rules::TextTarget;
 use crate::text::{Finder, TextReplacer, TextSyntax};
 
@@ -36,7 +36,7 @@ pub(crate) enum PlannedAction<'r> {
     Unwrap,
     SetAttribute(&'r str, Cow<'r, str>),
     RemoveAttribute(&'r str),
-    RewriteAttribute(&'r str, &'r Regex, &'r str),
+    RewriteAttribute(&'r str, &'r Pattern, &'r str),
     RenameTag(&'r str),
     RemoveComments,
     ReplaceComments(Cow<'r, str>, Markup),
@@ -254,7 +254,7 @@ fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> HandlerResu
         PlannedAction::RemoveAttribute(name) => el.remove_attribute(name),
         PlannedAction::RewriteAttribute(name, pattern, replacement) => {
             if let Some(value) = el.get_attribute(name)
-                && let Cow::Owned(rewritten) = pattern.replace_all(&value, *replacement)
+                && let Cow::Owned(rewritten) = pattern.replace_all(&value, replacement)
             {
                 el.set_attribute(name, &rewritten)?;
             }
@@ -434,6 +434,7 @@ impl<'p> TextPipeline<'p> {
             let input = changed.as_deref().unwrap_or(chunk.as_str());
             let before = stage.replacer.replaced;
             let output = stage.replacer.feed(input, last, syntax).map(str::to_owned);
+            stage.replacer.trim();
             if stage.replacer.replaced > before {
                 stage.count.add(stage.replacer.replaced - before);
             }

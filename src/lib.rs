@@ -32,6 +32,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 #![warn(missing_docs)]
 
+mod budget;
 mod cache;
 mod charset;
 mod clock;

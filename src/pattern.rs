@@ -1,42 +1,164 @@
-//! Editors' patterns: regular expressions with limits, and globs (compiled to the same
-//! engine so there is one matcher to trust).
+//! Editors' patterns: regular expressions and globs (compiled to the same engine so there is
+//! one matcher to trust), each with the memory it may use, so a rule set's regexes can be
+//! held to a budget.
+//!
+//! The engine is `regex-automata`'s meta regex (what the `regex` crate wraps): unlike the
+//! wrapper it reports the memory a compiled regex holds, and lets each use size its match
+//! cache. A regex's cost is its compiled size plus the most its match cache may grow to,
+//! which is what 160 copies of `\w{20}` multiply into a heap the service does not have.
 
-use regex::{Regex, RegexBuilder};
+use std::borrow::Cow;
 
-/// Compiled size an editor's regex may reach. Generous for any sensible pattern; stops
-/// `(a{1000}){1000}`-style expressions from eating the 128 MB heap.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
-/// Memory the lazy DFA may use per regex.
-const REGEX_DFA_LIMIT: usize = 2 << 20;
+use regex_automata::PatternID;
+use regex_automata::meta::{BuildError, Regex};
+use regex_automata::nfa::thompson::WhichCaptures;
+use regex_automata::util::captures::Captures;
+use regex_automata::util::syntax;
 
-/// Compiles an editor's regex within size limits; the error quotes the regex engine's.
-pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_DFA_LIMIT).build().map_err(|err| {
-        match err {
-            regex::Error::CompiledTooBig(limit) => {
-                format!("the regex {pattern:?} is too large once compiled (over {limit} bytes); simplify it")
-            }
-            other => format!("invalid regex {pattern:?}: {}", one_line(&other.to_string())),
-        }
-    })
+/// Compiled size one regex may reach. Generous for any sensible pattern; stops
+/// `(a{1000}){1000}`-style expressions at compile time.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// What a regex is used for, which decides how big its match cache may grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// A condition (`when`) or glob: tested once per request against a short value (a path,
+    /// a header). A small cache is plenty, and no capture groups are needed.
+    Condition,
+    /// `replace_text` or `rewrite_attribute`: run over page text, where a lazy DFA with room
+    /// to grow keeps matching fast, and capture groups may be expanded.
+    Page,
 }
 
-/// A glob as an anchored regex: `*` is any run of characters, `?` is one; the rest is literal.
-pub fn compile_glob(glob: &str) -> Result<Regex, String> {
-    let mut pattern = String::with_capacity(glob.len() + 8);
-    pattern.push('^');
-    for c in glob.chars() {
-        match c {
-            '*' => pattern.push_str(".*"),
-            '?' => pattern.push('.'),
-            c => pattern.push_str(&regex::escape(&c.to_string())),
+impl Use {
+    /// The most the lazy DFA's cache may grow to. Past it the cache is cleared and reused,
+    /// or the regex falls back to a slower matcher: memory stays bounded either way.
+    fn cache_capacity(self) -> usize {
+        match self {
+            Use::Condition => 32 << 10,
+            Use::Page => 512 << 10,
         }
     }
-    pattern.push('$');
-    compile_regex(&pattern)
 }
 
-/// The regex crate's errors span several lines (pattern, caret, message); logs want one.
+/// A compiled regex, with the memory it may hold.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    regex: Regex,
+    /// Bytes: the compiled regex plus the most its match caches may hold.
+    memory: usize,
+}
+
+impl Pattern {
+    /// Compiles an editor's regex within the size limit; the error quotes the regex.
+    pub fn regex(pattern: &str, used_for: Use) -> Result<Pattern, String> {
+        let which_captures = match used_for {
+            Use::Condition => WhichCaptures::None,
+            Use::Page => WhichCaptures::All,
+        };
+        let config = Regex::config()
+            .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+            .hybrid_cache_capacity(used_for.cache_capacity())
+            .which_captures(which_captures)
+            // The bounded backtracker's visited set grows with the text searched (up to
+            // 256 KiB a regex); conditions search request values that a client chooses.
+            .backtrack(used_for == Use::Page);
+        let regex = Regex::builder()
+            .configure(config)
+            .syntax(syntax::Config::new().nest_limit(NEST_LIMIT))
+            .build(pattern)
+            .map_err(|err| explain_build_error(pattern, &err))?;
+        let memory = regex.memory_usage() + regex.create_cache().memory_usage() + used_for.cache_capacity();
+        Ok(Pattern { regex, memory })
+    }
+
+    /// A glob as an anchored regex: `*` is any run of characters, `?` is one; the rest is
+    /// literal. Globs are conditions.
+    pub fn glob(glob: &str) -> Result<Pattern, String> {
+        let mut pattern = String::with_capacity(glob.len() + 8);
+        pattern.push('^');
+        for c in glob.chars() {
+            match c {
+                '*' => pattern.push_str(".*"),
+                '?' => pattern.push('.'),
+                c => pattern.push_str(&escape(&c.to_string())),
+            }
+        }
+        pattern.push('$');
+        Pattern::regex(&pattern, Use::Condition)
+    }
+
+    /// Bytes this regex may hold: compiled form and match caches at their largest.
+    pub fn memory(&self) -> usize {
+        self.memory
+    }
+
+    /// Whether `text` contains a match.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.regex.is_match(text)
+    }
+
+    /// Each match in `text`, left to right, as byte ranges.
+    pub fn find_iter<'a>(&'a self, text: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
+        self.regex.find_iter(text).map(|m| (m.start(), m.end()))
+    }
+
+    /// Each match in `text`, left to right, with its capture groups.
+    pub fn captures_iter<'a>(&'a self, text: &'a str) -> impl Iterator<Item = Captures> + 'a {
+        self.regex.captures_iter(text)
+    }
+
+    /// Every match in `text` replaced by `replacement`, where `$1`, `${name}` insert capture
+    /// groups and `$$` is a `$`; borrowed when nothing matched.
+    pub fn replace_all<'t>(&self, text: &'t str, replacement: &str) -> Cow<'t, str> {
+        let mut out = String::new();
+        let mut copied = 0;
+        let mut matched = false;
+        for captures in self.regex.captures_iter(text) {
+            let whole = captures.get_match().expect("a reported match has a span");
+            out.push_str(&text[copied..whole.start()]);
+            captures.interpolate_string_into(text, replacement, &mut out);
+            copied = whole.end();
+            matched = true;
+        }
+        if !matched {
+            return Cow::Borrowed(text);
+        }
+        out.push_str(&text[copied..]);
+        Cow::Owned(out)
+    }
+
+    /// How many capture groups the regex has, the whole match (group 0) included.
+    pub fn group_count(&self) -> usize {
+        self.regex.group_info().group_len(PatternID::ZERO)
+    }
+
+    /// The names of its named capture groups.
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.regex.group_info().pattern_names(PatternID::ZERO).flatten()
+    }
+}
+
+/// How deep groups and repetitions may nest. The regex parser keeps its own stack on the
+/// heap, but later passes recurse: a bound keeps them well inside the wasm guest's stack.
+const NEST_LIMIT: u32 = 64;
+
+/// `text` with regex metacharacters escaped, to be matched literally.
+pub fn escape(text: &str) -> String {
+    regex_syntax::escape(text)
+}
+
+fn explain_build_error(pattern: &str, err: &BuildError) -> String {
+    if let Some(limit) = err.size_limit() {
+        return format!("the regex {pattern:?} is too large once compiled (over {limit} bytes); simplify it");
+    }
+    match err.syntax_error() {
+        Some(syntax) => format!("invalid regex {pattern:?}: {}", one_line(&syntax.to_string())),
+        None => format!("invalid regex {pattern:?}: {}", one_line(&err.to_string())),
+    }
+}
+
+/// The regex parser's errors span several lines (pattern, caret, message); logs want one.
 fn one_line(message: &str) -> String {
     message.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" ")
 }
@@ -47,18 +169,18 @@ mod tests {
 
     #[test]
     fn globs_match_whole_texts() {
-        let glob = compile_glob("/shop/*/item-?.html").unwrap();
+        let glob = Pattern::glob("/shop/*/item-?.html").unwrap();
         assert!(glob.is_match("/shop/shoes/item-1.html"));
         assert!(glob.is_match("/shop/a/b/item-x.html"));
         assert!(!glob.is_match("/shop/shoes/item-10.html"));
         assert!(!glob.is_match("/x/shop/a/item-1.html"));
-        assert!(compile_glob("a.b").unwrap().is_match("a.b"));
-        assert!(!compile_glob("a.b").unwrap().is_match("axb"));
+        assert!(Pattern::glob("a.b").unwrap().is_match("a.b"));
+        assert!(!Pattern::glob("a.b").unwrap().is_match("axb"));
     }
 
     #[test]
     fn regex_errors_quote_the_regex_and_the_reason() {
-        let err = compile_regex("a(b").unwrap_err();
+        let err = Pattern::regex("a(b", Use::Page).unwrap_err();
         assert!(err.starts_with("invalid regex \"a(b\":"), "{err}");
         assert!(err.contains("unclosed group"), "{err}");
         assert!(!err.contains('\n'));
@@ -66,7 +188,33 @@ mod tests {
 
     #[test]
     fn huge_regexes_are_refused() {
-        let err = compile_regex("(?:a{1000}){1000}").unwrap_err();
+        let err = Pattern::regex("(?:a{1000}){1000}", Use::Page).unwrap_err();
         assert!(err.contains("too large"), "{err}");
+    }
+
+    #[test]
+    fn deeply_nested_regexes_are_refused() {
+        let deep = format!("{}a{}", "(".repeat(100), ")".repeat(100));
+        assert!(Pattern::regex(&deep, Use::Page).unwrap_err().contains("nest"));
+    }
+
+    #[test]
+    fn memory_counts_the_compiled_regex_and_its_cache() {
+        let small = Pattern::regex("^/news/", Use::Condition).unwrap();
+        let unicode_words = Pattern::regex(r"\w{20}", Use::Condition).unwrap();
+        assert!(small.memory() < 64 << 10, "{}", small.memory());
+        assert!(unicode_words.memory() > 1 << 19, "{}", unicode_words.memory());
+        let page = Pattern::regex("^/news/", Use::Page).unwrap();
+        assert!(page.memory() > small.memory(), "a page regex may grow a larger cache");
+    }
+
+    #[test]
+    fn replace_all_expands_groups() {
+        let pattern = Pattern::regex("^http://(?P<host>[^/]+)(/.*)$", Use::Page).unwrap();
+        assert_eq!(pattern.replace_all("http://a.example/x", "https://$host$2"), "https://a.example/x");
+        assert!(matches!(pattern.replace_all("ftp://a", "x"), Cow::Borrowed("ftp://a")));
+        assert_eq!(Pattern::regex("a", Use::Page).unwrap().replace_all("banana", "$$"), "b$n$n$");
+        assert_eq!(pattern.group_count(), 3);
+        assert_eq!(pattern.group_names().collect::<Vec<_>>(), ["host"]);
     }
 }

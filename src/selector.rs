@@ -7,14 +7,98 @@
 use lol_html::Selector;
 use lol_html::errors::SelectorError;
 
+use crate::budget::{MAX_SELECTOR_CHARS, MAX_SELECTOR_DEPTH};
+
 /// The pseudo-classes lol_html can match.
 const SUPPORTED_PSEUDO_CLASSES: [&str; 5] = ["first-child", "nth-child", "first-of-type", "nth-of-type", "not"];
 
 const WHY_STREAMING: &str = "lol_html matches elements while the page streams and cannot see what comes after them";
 
-/// Parses a selector, or explains why it cannot be used.
-pub fn parse_selector(selector: &str) -> Result<Selector, String> {
-    selector.parse::<Selector>().map_err(|err| explain(selector, &err))
+/// Parses a selector, or explains why it cannot be used. Its [`Shape`] is checked against
+/// the selector budgets first: lol_html compiles a chain of compound selectors by recursion,
+/// and the guest's stack is 1 MiB.
+pub fn parse_selector(selector: &str) -> Result<(Selector, Shape), String> {
+    let shape = Shape::of(selector);
+    if shape.depth > MAX_SELECTOR_DEPTH {
+        return Err(format!(
+            "over the selector depth budget: the selector chains {} compound selectors, a selector may chain \
+             {MAX_SELECTOR_DEPTH} (`div p > a` chains 3); select by a class or id instead",
+            shape.depth
+        ));
+    }
+    let chars = selector.chars().count();
+    if chars > MAX_SELECTOR_CHARS {
+        return Err(format!(
+            "over the selector length budget: the selector is {chars} characters long, a selector may have \
+             {MAX_SELECTOR_CHARS}; select by a class or id instead"
+        ));
+    }
+    let parsed = selector.parse::<Selector>().map_err(|err| explain(selector, &err))?;
+    Ok((parsed, shape))
+}
+
+/// How big a selector is for lol_html: compound selectors (`div.a`, `p`, `#x`) chained by
+/// combinators, over the items of a selector list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// The longest chain in one item of the list (`div p > a` is 3).
+    pub depth: usize,
+    /// Compound selectors over the whole list (`a, div p` is 3).
+    pub parts: usize,
+}
+
+impl Shape {
+    /// Counts by scanning the text: combinators outside quotes, brackets and parentheses
+    /// separate compound selectors; commas there separate the list's items.
+    pub fn of(selector: &str) -> Shape {
+        let mut shape = Shape { depth: 0, parts: 0 };
+        let (mut chain, mut in_compound) = (0, false);
+        let mut quote: Option<char> = None;
+        let mut nesting = 0usize;
+        let mut chars = selector.chars();
+        let end_item = |chain: &mut usize, shape: &mut Shape| {
+            shape.depth = shape.depth.max(*chain);
+            shape.parts += *chain;
+            *chain = 0;
+        };
+        while let Some(c) = chars.next() {
+            if let Some(q) = quote {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    c if c == q => quote = None,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' | '\'' => quote = Some(c),
+                '[' | '(' => nesting += 1,
+                ']' | ')' => nesting = nesting.saturating_sub(1),
+                _ if nesting > 0 => {}
+                ',' => {
+                    end_item(&mut chain, &mut shape);
+                    in_compound = false;
+                    continue;
+                }
+                c if c.is_whitespace() || matches!(c, '>' | '+' | '~') => {
+                    in_compound = false;
+                    continue;
+                }
+                _ => {}
+            }
+            if !in_compound {
+                chain += 1;
+                in_compound = true;
+            }
+        }
+        end_item(&mut chain, &mut shape);
+        shape
+    }
 }
 
 fn explain(selector: &str, err: &SelectorError) -> String {
@@ -99,6 +183,28 @@ mod tests {
 
     fn reason(selector: &str) -> String {
         parse_selector(selector).unwrap_err()
+    }
+
+    #[test]
+    fn shapes_count_compound_selectors() {
+        assert_eq!(Shape::of("div"), Shape { depth: 1, parts: 1 });
+        assert_eq!(Shape::of("div.a p > a#x"), Shape { depth: 3, parts: 3 });
+        assert_eq!(Shape::of("a, div  p,ul>li"), Shape { depth: 2, parts: 5 });
+        assert_eq!(Shape::of("a[title=\"x y > z, w\"] b"), Shape { depth: 2, parts: 2 });
+        assert_eq!(Shape::of("p:not(.a .b) i"), Shape { depth: 2, parts: 2 });
+        assert_eq!(Shape::of("  h1 +  p ~ span  "), Shape { depth: 3, parts: 3 });
+        assert_eq!(Shape::of(&"div ".repeat(1200)), Shape { depth: 1200, parts: 1200 });
+    }
+
+    #[test]
+    fn selectors_over_budget_are_refused_before_lol_html_sees_them() {
+        let deep = "div ".repeat(1200);
+        let err = reason(&deep);
+        assert!(err.contains("selector depth budget") && err.contains("chains 1200") && err.contains("32"), "{err}");
+        let at_budget = vec!["div"; MAX_SELECTOR_DEPTH].join(" ");
+        assert!(parse_selector(&at_budget).is_ok());
+        let long = format!("p[title=\"{}\"]", "x".repeat(MAX_SELECTOR_CHARS));
+        assert!(reason(&long).contains("selector length budget"), "{}", reason(&long));
     }
 
     #[test]

@@ -6,6 +6,10 @@
 use serde_json::Value;
 
 use super::{Rule, RuleError};
+use crate::budget::{MAX_RULE_JSON_DEPTH, json_depth};
+
+/// The longest rule id.
+pub const MAX_ID_CHARS: usize = 64;
 
 /// A rule together with the entry it was read from, for error messages and reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +57,16 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
         let reason = format!("expected a rule object, found {}", json_kind(&item));
         return Err(RuleError::new(entry, name, "", reason));
     }
+    // Reading a rule recurses once per level of nesting; a limit far below what the guest's
+    // stack takes is checked first, without recursion.
+    let depth = json_depth(&item);
+    if depth > MAX_RULE_JSON_DEPTH {
+        let reason = format!(
+            "over the JSON depth budget: the rule nests {depth} levels deep, a rule may nest {MAX_RULE_JSON_DEPTH}; \
+             flatten `all`/`any`/`not` (a list of matchers already means any of them)"
+        );
+        return Err(RuleError::new(entry, name, "", reason));
+    }
     let rule = serde_path_to_error::deserialize::<_, Rule>(item).map_err(|err| {
         let path = err.path().to_string();
         let reason = err.into_inner().to_string();
@@ -63,14 +77,44 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
     if rule.id.trim().is_empty() {
         return Err(RuleError::new(entry, name, "id", "the id is empty; give the rule a name"));
     }
+    check_id(&rule.id).map_err(|reason| RuleError::new(entry, name, "id", reason))?;
     Ok(rule)
 }
 
-/// The name errors use for a rule: its id when it has a readable one, else its position.
+/// The name errors use for a rule: its id when it is a valid one, else its position.
 pub(crate) fn rule_name(item: &Value, position: usize) -> String {
     match item.get("id").and_then(Value::as_str) {
-        Some(id) if !id.trim().is_empty() => id.to_owned(),
+        Some(id) if check_id(id).is_ok() => id.to_owned(),
         _ => format!("#{}", position + 1),
+    }
+}
+
+/// Ids name rules in logs, in a debug response header and in the edge cache's keys: letters,
+/// digits, `-`, `_`, `.` and `:`, starting with a letter or digit.
+pub fn check_id(id: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+    let count = id.chars().count();
+    let starts_well = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if count > MAX_ID_CHARS {
+        return Err(format!("the id is {count} characters long; an id has at most {MAX_ID_CHARS}"));
+    }
+    match id.chars().find(|c| !allowed(*c)) {
+        Some(bad) => Err(format!(
+            "the id {id:?} has {}; ids use letters, digits, `-`, `_`, `.` and `:`, e.g. \"sale-banner\"",
+            describe_char(bad)
+        )),
+        None if !starts_well => Err(format!("the id {id:?} must start with a letter or digit, e.g. \"sale-banner\"")),
+        None => Ok(()),
+    }
+}
+
+fn describe_char(c: char) -> String {
+    if c.is_control() {
+        format!("a control character (U+{:04X})", c as u32)
+    } else if c.is_whitespace() {
+        "a space".to_owned()
+    } else {
+        format!("the character {c:?}")
     }
 }
 

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use super::entities_table::NAMED;
 
 /// The longest reference we look for, `&` and `;` included (`&thetasym;` is 10).
-pub(super) const MAX_REFERENCE_LEN: usize = 32;
+pub const MAX_REFERENCE_LEN: usize = 32;
 
 /// Text as a reader sees it, and where each part came from in the source.
 #[derive(Debug)]

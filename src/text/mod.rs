@@ -5,5 +5,6 @@ mod entities;
 mod entities_table;
 mod replacer;
 
+pub use entities::MAX_REFERENCE_LEN;
 pub use replacer::REGEX_HOLD_LIMIT;
 pub(crate) use replacer::{Finder, TextReplacer, TextSyntax};

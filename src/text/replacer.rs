@@ -15,10 +15,10 @@
 //! in one piece, whatever the split. Outside matches, the source bytes pass unchanged.
 
 use memchr::memmem;
-use regex::{Captures, Regex};
+use regex_automata::util::captures::Captures;
 
 use super::entities::{MAX_REFERENCE_LEN, decode, verbatim};
-use crate::pattern::compile_regex;
+use crate::pattern::{Pattern, Use, escape};
 
 /// Text a regex rule keeps per text node before it must let go of it.
 pub const REGEX_HOLD_LIMIT: usize = 64 << 10;
@@ -29,9 +29,9 @@ pub(crate) enum Finder {
     /// Exact text, found with a substring search (no regex machinery per piece).
     Exact { searcher: Box<memmem::Finder<'static>>, pattern: String },
     /// Text in any case (`(?i)` and the escaped text).
-    AnyCase { regex: Regex, pattern: Vec<char> },
+    AnyCase { regex: Pattern, pattern: Vec<char> },
     /// A regular expression.
-    Pattern { regex: Regex },
+    Pattern { regex: Pattern },
 }
 
 impl Finder {
@@ -43,7 +43,7 @@ impl Finder {
                 pattern: text.to_owned(),
             });
         }
-        let regex = compile_regex(&format!("(?i){}", regex::escape(text)))?;
+        let regex = Pattern::regex(&format!("(?i){}", escape(text)), Use::Page)?;
         Ok(Finder::AnyCase { regex, pattern: text.chars().collect() })
     }
 
@@ -53,7 +53,7 @@ impl Finder {
         &self,
         view: &str,
         with_captures: bool,
-        mut found: impl FnMut(usize, usize, Option<&Captures<'_>>) -> bool,
+        mut found: impl FnMut(usize, usize, Option<&Captures>) -> bool,
     ) {
         match self {
             Finder::Exact { searcher, pattern } => {
@@ -64,15 +64,15 @@ impl Finder {
                 }
             }
             Finder::AnyCase { regex, .. } | Finder::Pattern { regex } if !with_captures => {
-                for m in regex.find_iter(view) {
-                    if !found(m.start(), m.end(), None) {
+                for (start, end) in regex.find_iter(view) {
+                    if !found(start, end, None) {
                         return;
                     }
                 }
             }
             Finder::AnyCase { regex, .. } | Finder::Pattern { regex } => {
                 for captures in regex.captures_iter(view) {
-                    let whole = captures.get(0).expect("group 0 is the match");
+                    let whole = captures.get_match().expect("a reported match has a span");
                     if !found(whole.start(), whole.end(), Some(&captures)) {
                         return;
                     }
@@ -125,6 +125,20 @@ impl<'p> TextReplacer<'p> {
     pub(crate) fn new(finder: &'p Finder, replacement: &'p str, max: Option<u64>) -> Self {
         let expands = matches!(finder, Finder::Pattern { .. }) && replacement.contains('$');
         Self { finder, replacement, expands, max, replaced: 0, overflows: 0, held: String::new(), out: String::new() }
+    }
+
+    /// Gives back buffer space beyond what a typical piece needs. At the end of a long text
+    /// node each rule of a chain flushes what it held together with what the rules before it
+    /// flushed, so the k-th rule's output buffer grows to k holds; kept, those buffers would
+    /// add up to the square of the number of rules.
+    pub(crate) fn trim(&mut self) {
+        const KEEP: usize = 16 << 10;
+        if self.out.capacity() > KEEP {
+            self.out = String::new();
+        }
+        if self.held.is_empty() && self.held.capacity() > KEEP {
+            self.held = String::new();
+        }
     }
 
     /// Whether text is held back, waiting for the node's next piece.
@@ -239,7 +253,7 @@ impl<'p> TextReplacer<'p> {
             let with = match captures {
                 Some(captures) => {
                     expanded.clear();
-                    captures.expand(replacement, &mut expanded);
+                    captures.interpolate_string_into(view, replacement, &mut expanded);
                     expanded.as_str()
                 }
                 None => replacement,
@@ -359,7 +373,7 @@ mod tests {
     }
 
     fn pattern(regex: &str) -> Finder {
-        Finder::Pattern { regex: compile_regex(regex).unwrap() }
+        Finder::Pattern { regex: Pattern::regex(regex, Use::Page).unwrap() }
     }
 
     /// Feeds `text` as one node in pieces of `size` bytes (at char boundaries).

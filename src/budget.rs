@@ -1,0 +1,362 @@
+//! Budgets: what one rule, and a whole rule set, may cost.
+//!
+//! A rule can be valid and still too expensive: a regex that compiles to a megabyte, copied
+//! 160 times, fills the 128 MiB wasm heap on every request; a selector chaining 1,200
+//! compound selectors recurses past the guest's 1 MiB stack when lol_html compiles it. Such
+//! a rule must cost itself, never the site. Each costly dimension has a budget per rule and
+//! for the whole set; rules are admitted in store order, and a rule past a budget is refused
+//! with a message naming the budget and the figure it reached, while the rules before it
+//! (and later ones that still fit) apply.
+//!
+//! The figures are computed, never found out by running into a limit: the native CLI has a
+//! far bigger stack than the wasm guest, so "it works natively" proves nothing. Stack-bound
+//! budgets (selector depth, JSON depth) are set well below what the guest's stack takes, and
+//! a test run inside the wasm guest under Viceroy checks a multiple of each.
+
+use std::fmt;
+
+/// Enabled rules in one rule set: each is matched against every element or text chunk.
+pub const MAX_RULES: usize = 1_000;
+/// `replace_text` rules in one set: all of them run on every text chunk of a page.
+pub const MAX_TEXT_RULES: usize = 64;
+/// Memory one rule's regexes (and globs) may hold, compiled and with their match caches.
+pub const MAX_REGEX_MEMORY_PER_RULE: usize = 4 << 20;
+/// Memory all of a set's regexes may hold.
+pub const MAX_REGEX_MEMORY: usize = 24 << 20;
+/// Characters in one selector.
+pub const MAX_SELECTOR_CHARS: usize = 1_024;
+/// Compound selectors chained by combinators in one selector (`div p > a` is 3). lol_html
+/// compiles a chain by recursion, one level per compound selector.
+pub const MAX_SELECTOR_DEPTH: usize = 32;
+/// Compound selectors in one rule's selector, all of a list's selectors together.
+pub const MAX_SELECTOR_PARTS_PER_RULE: usize = 256;
+/// Compound selectors in the whole set: lol_html matches them on every element.
+pub const MAX_SELECTOR_PARTS: usize = 4_096;
+/// Text all of a set's `replace_text` rules may keep back at once, waiting for the rest of a
+/// text node (a regex rule keeps up to 64 KiB, a literal one its length).
+pub const MAX_HELD_TEXT: usize = 2 << 20;
+/// How deep one rule's JSON may nest (objects and arrays; `when` with `all`, `any`, `not`).
+/// Reading and checking a rule recurses once per level.
+pub const MAX_RULE_JSON_DEPTH: usize = 32;
+
+/// One budget, as documented for editors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// What is counted.
+    pub name: &'static str,
+    /// The most one rule may spend, if the budget has a per-rule part.
+    pub per_rule: Option<usize>,
+    /// The most the whole set may spend, if the budget has a set part.
+    pub per_set: Option<usize>,
+    /// How amounts print.
+    pub unit: Unit,
+}
+
+/// How a budget's amounts print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A count of things.
+    Count,
+    /// Bytes, printed in KiB or MiB.
+    Bytes,
+}
+
+impl Unit {
+    /// `amount` as editors read it: `1,200` or `1.5 MiB`.
+    pub fn format(self, amount: usize) -> String {
+        match self {
+            Unit::Count => group_thousands(amount),
+            Unit::Bytes if amount >= 1 << 20 => trim_zero(format!("{:.1} MiB", amount as f64 / f64::from(1 << 20))),
+            Unit::Bytes if amount >= 1 << 10 => trim_zero(format!("{:.1} KiB", amount as f64 / f64::from(1 << 10))),
+            Unit::Bytes => format!("{amount} bytes"),
+        }
+    }
+}
+
+/// Every budget, for docs and reports.
+pub const BUDGETS: [Budget; 7] = [
+    Budget { name: "rules", per_rule: None, per_set: Some(MAX_RULES), unit: Unit::Count },
+    Budget { name: "text rules", per_rule: None, per_set: Some(MAX_TEXT_RULES), unit: Unit::Count },
+    Budget {
+        name: "regex memory",
+        per_rule: Some(MAX_REGEX_MEMORY_PER_RULE),
+        per_set: Some(MAX_REGEX_MEMORY),
+        unit: Unit::Bytes,
+    },
+    Budget { name: "held text", per_rule: None, per_set: Some(MAX_HELD_TEXT), unit: Unit::Bytes },
+    Budget {
+        name: "selector parts",
+        per_rule: Some(MAX_SELECTOR_PARTS_PER_RULE),
+        per_set: Some(MAX_SELECTOR_PARTS),
+        unit: Unit::Count,
+    },
+    Budget { name: "selector depth", per_rule: Some(MAX_SELECTOR_DEPTH), per_set: None, unit: Unit::Count },
+    Budget { name: "selector length", per_rule: Some(MAX_SELECTOR_CHARS), per_set: None, unit: Unit::Count },
+];
+
+/// What one rule costs on each dimension the set pays for, and which field cost most.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Cost {
+    pub regex_memory: Spend,
+    pub selector_parts: Spend,
+    pub held_text: Spend,
+    pub text_rules: Spend,
+}
+
+/// An amount, and the field that contributed most to it (for the message).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Spend {
+    pub amount: usize,
+    pub field: String,
+    largest: usize,
+}
+
+impl Spend {
+    /// Adds what `field` costs.
+    pub fn add(&mut self, field: &str, amount: usize) {
+        self.amount += amount;
+        if amount > self.largest || self.field.is_empty() {
+            self.largest = amount;
+            self.field = field.to_owned();
+        }
+    }
+}
+
+/// A budget a rule went past: the field to blame and why, for a `RuleError`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OverBudget {
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for OverBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "field `{}`: {}", self.field, self.reason)
+    }
+}
+
+impl Cost {
+    /// Checks the per-rule budgets this cost is held to.
+    pub fn check_rule(&self) -> Result<(), OverBudget> {
+        over_rule(&self.regex_memory, &BUDGETS[2], "simplify the regexes, or use `prefix`, `equals` or `glob`")?;
+        over_rule(&self.selector_parts, &BUDGETS[4], "split the selector list over several rules")
+    }
+}
+
+fn over_rule(spend: &Spend, budget: &Budget, fix: &str) -> Result<(), OverBudget> {
+    let Some(limit) = budget.per_rule else { return Ok(()) };
+    if spend.amount <= limit {
+        return Ok(());
+    }
+    Err(OverBudget {
+        field: spend.field.clone(),
+        reason: format!(
+            "over the {} budget: this rule needs {}, a rule may have {}; {fix}",
+            budget.name,
+            budget.unit.format(spend.amount),
+            budget.unit.format(limit)
+        ),
+    })
+}
+
+/// What the rules admitted so far cost together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Spent {
+    rules: usize,
+    text_rules: usize,
+    regex_memory: usize,
+    selector_parts: usize,
+    held_text: usize,
+}
+
+impl Spent {
+    /// Admits a rule costing `cost`, or says which set budget it would go past; a refused
+    /// rule spends nothing.
+    pub fn admit(&mut self, cost: &Cost) -> Result<(), OverBudget> {
+        let after = Spent {
+            rules: self.rules + 1,
+            text_rules: self.text_rules + cost.text_rules.amount,
+            regex_memory: self.regex_memory + cost.regex_memory.amount,
+            selector_parts: self.selector_parts + cost.selector_parts.amount,
+            held_text: self.held_text + cost.held_text.amount,
+        };
+        let whole_rule = Spend { amount: 1, field: "id".into(), largest: 1 };
+        over_set(
+            after.rules,
+            &whole_rule,
+            &BUDGETS[0],
+            "put rules that belong together in one rule with several actions",
+        )?;
+        over_set(after.text_rules, &cost.text_rules, &BUDGETS[1], "combine words into one regex, e.g. `cat|kitten`")?;
+        over_set(
+            after.regex_memory,
+            &cost.regex_memory,
+            &BUDGETS[2],
+            "simplify regexes, or use `prefix`, `equals` or `glob`",
+        )?;
+        over_set(after.held_text, &cost.held_text, &BUDGETS[3], "use a literal `find`, or fewer regex text rules")?;
+        over_set(after.selector_parts, &cost.selector_parts, &BUDGETS[4], "use shorter selectors, or fewer rules")?;
+        *self = after;
+        Ok(())
+    }
+}
+
+fn over_set(total: usize, spend: &Spend, budget: &Budget, fix: &str) -> Result<(), OverBudget> {
+    let Some(limit) = budget.per_set else { return Ok(()) };
+    if spend.amount == 0 || total <= limit {
+        return Ok(());
+    }
+    Err(OverBudget {
+        field: spend.field.clone(),
+        reason: format!(
+            "over the rule set's {} budget: with this rule the set would need {} ({} for this rule), the set may \
+             have {}; the rules before it still apply; {fix}",
+            budget.name,
+            budget.unit.format(total),
+            budget.unit.format(spend.amount),
+            budget.unit.format(limit)
+        ),
+    })
+}
+
+/// How deep a JSON value nests (a scalar is 0, `[]` and `{}` are 1), without recursion.
+pub(crate) fn json_depth(value: &serde_json::Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &serde_json::Value>> = match value {
+            serde_json::Value::Array(items) => Box::new(items.iter()),
+            serde_json::Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
+}
+
+fn group_thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn trim_zero(text: String) -> String {
+    text.replace(".0 ", " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cost(regex: usize, parts: usize) -> Cost {
+        let mut cost = Cost::default();
+        cost.regex_memory.add("when.path", regex);
+        cost.selector_parts.add("selector", parts);
+        cost
+    }
+
+    #[test]
+    fn amounts_print_as_editors_read_them() {
+        assert_eq!(Unit::Count.format(1_200), "1,200");
+        assert_eq!(Unit::Count.format(32), "32");
+        assert_eq!(Unit::Bytes.format(24 << 20), "24 MiB");
+        assert_eq!(Unit::Bytes.format(1_700_000), "1.6 MiB");
+        assert_eq!(Unit::Bytes.format(64 << 10), "64 KiB");
+        assert_eq!(Unit::Bytes.format(12), "12 bytes");
+    }
+
+    #[test]
+    fn a_set_admits_rules_until_a_budget_would_be_passed() {
+        let mut spent = Spent::default();
+        let big = cost(10 << 20, 1);
+        spent.admit(&big).unwrap();
+        spent.admit(&big).unwrap();
+        let err = spent.admit(&big).unwrap_err();
+        assert_eq!(err.field, "when.path");
+        assert!(err.reason.contains("regex memory budget"), "{err}");
+        assert!(err.reason.contains("30 MiB (10 MiB for this rule)") && err.reason.contains("24 MiB"), "{err}");
+        // A refused rule spends nothing: a cheaper one still fits.
+        spent.admit(&cost(1 << 20, 1)).unwrap();
+    }
+
+    #[test]
+    fn per_rule_budgets_name_the_costliest_field() {
+        let mut cost = Cost::default();
+        cost.regex_memory.add("when.path", 1 << 20);
+        cost.regex_memory.add("actions[0].replace_text.regex", 4 << 20);
+        let err = cost.check_rule().unwrap_err();
+        assert_eq!(err.field, "actions[0].replace_text.regex");
+        assert!(err.reason.contains("5 MiB") && err.reason.contains("4 MiB"), "{err}");
+    }
+
+    #[test]
+    fn the_rule_count_is_a_set_budget() {
+        let mut spent = Spent::default();
+        for _ in 0..MAX_RULES {
+            spent.admit(&Cost::default()).unwrap();
+        }
+        let err = spent.admit(&Cost::default()).unwrap_err();
+        assert!(err.reason.contains("1,001") && err.reason.contains("1,000"), "{err}");
+    }
+
+    /// Also run inside the wasm guest under Viceroy (scripts/test), whose stack is the 1 MiB
+    /// the service gets: the stack-bound budgets leave room to spare. A selector chaining
+    /// four times the depth budget is compiled and matched by lol_html, and a rule nested
+    /// twice the JSON depth budget is read, compiled and evaluated, bypassing the checks.
+    #[test]
+    fn stack_bound_budgets_leave_room_on_the_guest_stack() {
+        use lol_html::html_content::Element;
+        use lol_html::{ElementContentHandlers, HtmlRewriter, Selector, Settings};
+
+        let depth = 4 * MAX_SELECTOR_DEPTH;
+        let selector: Selector = vec!["div"; depth].join(" ").parse().unwrap();
+        let mut hits = 0;
+        let mut out = Vec::new();
+        {
+            let settings = Settings::new().append_element_content_handler((
+                std::borrow::Cow::Owned(selector),
+                ElementContentHandlers::default().element(|_: &mut Element| {
+                    hits += 1;
+                    Ok(())
+                }),
+            ));
+            let mut rewriter = HtmlRewriter::new(settings, |chunk: &[u8]| out.extend_from_slice(chunk));
+            rewriter.write("<div>".repeat(depth + 1).as_bytes()).unwrap();
+            rewriter.end().unwrap();
+        }
+        assert_eq!(hits, 2, "the two innermost divs have {depth} div ancestors-or-self");
+
+        let levels = 2 * MAX_RULE_JSON_DEPTH;
+        let mut when = r#"{"path": {"prefix": "/"}}"#.to_owned();
+        for _ in 0..levels - 2 {
+            when = format!(r#"{{"not": {when}}}"#);
+        }
+        let value: serde_json::Value = serde_json::from_str(&when).unwrap();
+        assert_eq!(json_depth(&value), levels);
+        let when: crate::rules::When = serde_json::from_value(value).unwrap();
+        let condition = crate::conditions::Condition::compile(&when, "when").unwrap();
+        let context = crate::request::RequestContext::default();
+        assert_eq!(condition.holds(&context, "deep"), levels % 2 == 0);
+    }
+
+    #[test]
+    fn json_depth_is_measured_without_recursion() {
+        assert_eq!(json_depth(&serde_json::json!(1)), 0);
+        assert_eq!(json_depth(&serde_json::json!({"a": [1, {"b": {}}]})), 4);
+        // serde_json's parser refuses such nesting (128 levels); build it by hand.
+        let mut value = serde_json::Value::Null;
+        for _ in 0..10_000 {
+            value = serde_json::Value::Array(vec![value]);
+        }
+        assert_eq!(json_depth(&value), 10_000);
+        // Dropping a 10,000-deep value recurses; leak it in this test instead.
+        std::mem::forget(value);
+    }
+}
