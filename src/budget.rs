@@ -24,7 +24,7 @@ pub const MAX_REGEX_MEMORY_PER_RULE: usize = 4 << 20;
 /// Memory all of a set's regexes may hold.
 pub const MAX_REGEX_MEMORY: usize = 24 << 20;
 /// Characters in one selector.
-pub const MAX_SELECTOR_CHARS: usize = 1_024;
+pub const MAX_SELECTOR_CHARS: usize = 4_096;
 /// Compound selectors chained by combinators in one selector (`div p > a` is 3). lol_html
 /// compiles a chain by recursion, one level per compound selector.
 pub const MAX_SELECTOR_DEPTH: usize = 32;

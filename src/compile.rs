@@ -18,7 +18,7 @@ use crate::pattern::{Pattern, Use};
 use crate::request::RequestContext;
 use crate::rules::{Action, Content, ReplaceText, Rule, RuleError, SourcedRule, TextTarget, parse_entry};
 use crate::selector::parse_selector;
-use crate::template::{Escaping, Template};
+use crate::template::{Landing, Template};
 use crate::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
 
 /// Rules ready to run: each selector parsed, each action and condition checked. Build it
@@ -244,7 +244,8 @@ fn compile_action(action: &Action, index: usize, has_selector: bool) -> Result<C
         Action::Unwrap => CompiledAction::Unwrap,
         Action::SetAttribute(set) => {
             check_attribute_name(&set.name).map_err(|reason| (field("name"), reason))?;
-            let value = Template::parse(&set.value).map_err(|reason| (field("value"), reason))?;
+            let value = Template::parse(&set.value, &Landing::Attribute(set.name.clone()))
+                .map_err(|reason| (field("value"), reason))?;
             CompiledAction::SetAttribute { name: set.name.clone(), value }
         }
         Action::RemoveAttribute(name) => {
@@ -321,11 +322,11 @@ fn compile_text_rule(rule: &ReplaceText) -> Result<TextRule, (&'static str, Stri
 }
 
 fn compile_content(content: &Content) -> Result<CompiledContent, (&'static str, String)> {
-    let (text, kind, field) = match content {
-        Content::Html(text) => (text, Markup::Html, "html"),
-        Content::Text(text) => (text, Markup::Text, "text"),
+    let (text, kind, field, landing) = match content {
+        Content::Html(text) => (text, Markup::Html, "html", Landing::Markup),
+        Content::Text(text) => (text, Markup::Text, "text", Landing::Text),
     };
-    let template = Template::parse(text).map_err(|reason| (field, reason))?;
+    let template = Template::parse(text, &landing).map_err(|reason| (field, reason))?;
     Ok(CompiledContent { template, kind })
 }
 
@@ -449,9 +450,10 @@ impl CompiledAction {
 
     fn plan<'r>(&'r self, context: &RequestContext) -> PlannedAction<'r> {
         let content = |c: &'r CompiledContent| match c.kind {
-            // Markup gets escaped values, and the page's CSP nonce on scripts and styles.
+            // Markup gets values escaped where they land, and the page's CSP nonce on the
+            // scripts and styles an editor wrote.
             Markup::Html => {
-                let html = c.template.render(context, Escaping::Html);
+                let html = c.template.render(context);
                 let html = match &context.csp_nonce {
                     Some(nonce) => with_nonce(html, nonce),
                     None => html,
@@ -459,18 +461,16 @@ impl CompiledAction {
                 (html, Markup::Html)
             }
             // Text is escaped whole by lol_html on insertion.
-            Markup::Text => (c.template.render(context, Escaping::None), Markup::Text),
+            Markup::Text => (c.template.render(context), Markup::Text),
         };
         match self {
             CompiledAction::Insert(slot, c) => {
                 let (text, kind) = content(c);
-                PlannedAction::Insert(*slot, text, kind)
+                PlannedAction::Insert(*slot, text, kind, c.template.has_variables())
             }
             CompiledAction::Remove => PlannedAction::Remove,
             CompiledAction::Unwrap => PlannedAction::Unwrap,
-            CompiledAction::SetAttribute { name, value } => {
-                PlannedAction::SetAttribute(name, value.render(context, Escaping::Html))
-            }
+            CompiledAction::SetAttribute { name, value } => PlannedAction::SetAttribute(name, value.render(context)),
             CompiledAction::RemoveAttribute(name) => PlannedAction::RemoveAttribute(name),
             CompiledAction::RewriteAttribute { name, pattern, replacement } => {
                 PlannedAction::RewriteAttribute(name, pattern, replacement)

@@ -31,7 +31,8 @@ pub(crate) struct PlannedRule<'r> {
 /// An action with its templates filled in for this request.
 #[derive(Debug)]
 pub(crate) enum PlannedAction<'r> {
-    Insert(Slot, Cow<'r, str>, Markup),
+    /// Content for a slot; `true` when it holds request values (from template variables).
+    Insert(Slot, Cow<'r, str>, Markup, bool),
     Remove,
     Unwrap,
     SetAttribute(&'r str, Cow<'r, str>),
@@ -237,7 +238,19 @@ fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> HandlerResu
         return Ok(());
     }
     match action {
-        PlannedAction::Insert(slot, text, kind) => {
+        PlannedAction::Insert(slot, text, kind, from_request) => {
+            // Inside a script or style, text is code: request values escaped for markup or
+            // text could still end a string there. Such content is not inserted.
+            if *from_request
+                && matches!(slot, Slot::Prepend | Slot::Append | Slot::SetInner)
+                && matches!(el.tag_name().as_str(), "script" | "style")
+            {
+                log::warn!(
+                    "content with template values was not inserted into a <{}>: values there would be code",
+                    el.tag_name()
+                );
+                return Ok(());
+            }
             let kind = kind.content_type();
             match slot {
                 Slot::Before => el.before(text, kind),

@@ -60,7 +60,9 @@ impl RequestContext {
     /// A request for `url` (`https://host[:port]/path?query`, or just `/path?query`).
     pub fn for_url(method: &str, url: &str) -> Result<Self, String> {
         let mut context = Self { method: method.to_ascii_uppercase(), ..Self::default() };
-        let rest = match url.split_once("://") {
+        // A path may hold `://` in its query: only a URL not starting with `/` has a scheme.
+        let absolute = if url.starts_with('/') { None } else { url.split_once("://") };
+        let rest = match absolute {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {
                 let (authority, path) = rest.find('/').map_or((rest, "/"), |slash| rest.split_at(slash));
                 context.set_host(authority);

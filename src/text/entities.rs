@@ -57,6 +57,12 @@ pub(super) fn verbatim(raw: &str) -> Decoded<'_> {
     Decoded { text: Cow::Borrowed(raw), pieces: Vec::new(), covered: raw.len() }
 }
 
+/// `text` with its character references decoded, as a reader (or a script engine reading
+/// an attribute) sees it.
+pub(crate) fn decode_references(text: &str) -> String {
+    decode(text, true).text.into_owned()
+}
+
 /// Decodes the character references in `raw` (`&amp;`, `&#233;`, `&#xE9;` and the HTML 4
 /// names, each ending in `;`). Unless `complete`, a possible reference at the very end,
 /// which the next chunk may complete, is left out of [`Decoded::covered`].

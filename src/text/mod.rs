@@ -6,5 +6,6 @@ mod entities_table;
 mod replacer;
 
 pub use entities::MAX_REFERENCE_LEN;
+pub(crate) use entities::decode_references;
 pub use replacer::REGEX_HOLD_LIMIT;
 pub(crate) use replacer::{Finder, TextReplacer, TextSyntax};
