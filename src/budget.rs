@@ -239,7 +239,7 @@ fn group_thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -343,7 +343,7 @@ mod tests {
         let when: crate::rules::When = serde_json::from_value(value).unwrap();
         let condition = crate::conditions::Condition::compile(&when, "when").unwrap();
         let context = crate::request::RequestContext::default();
-        assert_eq!(condition.holds(&context, "deep"), levels % 2 == 0);
+        assert_eq!(condition.holds(&context, "deep"), levels.is_multiple_of(2));
     }
 
     #[test]

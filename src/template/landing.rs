@@ -644,15 +644,14 @@ fn url_escape(
     if rest.contains(['?', '#']) {
         return Ok(Escape::UrlComponent);
     }
-    if let Some(authority) = rest.strip_prefix("//") {
-        if !authority.contains('/') {
-            if active {
-                return Err(format!(
-                    "a template variable in the host of `{name}`{on} could load a script, style or frame from any \
-                     site; write the host out"
-                ));
-            }
-        }
+    if let Some(authority) = rest.strip_prefix("//")
+        && !authority.contains('/')
+        && active
+    {
+        return Err(format!(
+            "a template variable in the host of `{name}`{on} could load a script, style or frame from any site; \
+             write the host out"
+        ));
     }
     Ok(Escape::UrlPath { after_root: rest == "/" })
 }
