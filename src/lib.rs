@@ -40,6 +40,8 @@ mod compile;
 mod conditions;
 mod decode;
 mod handlers;
+mod http;
+mod invalid_bytes;
 mod nonce;
 mod pattern;
 mod policy;
@@ -59,7 +61,10 @@ pub use compile::RuleSet;
 pub use decode::decoded;
 pub use handlers::Plan;
 pub use nonce::csp_nonce;
-pub use policy::{Decision, Decoding, ResponseFacts, decide, is_html, origin_accept_encoding, sniff_html, weaken_etag};
+pub use policy::{
+    Decision, Decoding, ResponseFacts, body_decoding, content_type, decide, is_html, may_sniff, origin_accept_encoding,
+    sniff_html, weaken_etag,
+};
 pub use request::{RequestContext, parse_query, percent_decode};
 pub use rules::{
     Action, Content, NamedMatch, OneOrMany, ReplaceText, RewriteAttribute, Rollout, Rule, RuleError, SetAttribute,

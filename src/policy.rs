@@ -13,20 +13,32 @@ pub struct ResponseFacts<'a> {
     pub method: &'a str,
     /// The origin response's status.
     pub status: u16,
-    /// The origin response's `Content-Type`.
+    /// The origin response's media type, as [`content_type`] reads its `Content-Type`
+    /// lines (all of them, as browsers do).
     pub content_type: Option<&'a str>,
-    /// The origin response's `Content-Encoding`.
+    /// The origin response's `Content-Encoding`: every line's value, joined with `, `.
     pub content_encoding: Option<&'a str>,
     /// The origin response's `Cache-Control`: `no-transform` forbids rewriting.
     pub cache_control: Option<&'a str>,
     /// Whether the client asked for a byte range (a `Range` header).
     pub range_request: bool,
+    /// Whether the response says `X-Content-Type-Options: nosniff`: its type is never
+    /// guessed from its bytes.
+    pub nosniff: bool,
 }
 
 impl<'a> ResponseFacts<'a> {
     /// Facts for `method` and `status` with no headers: fill in the rest field by field.
     pub fn new(method: &'a str, status: u16) -> Self {
-        Self { method, status, content_type: None, content_encoding: None, cache_control: None, range_request: false }
+        Self {
+            method,
+            status,
+            content_type: None,
+            content_encoding: None,
+            cache_control: None,
+            range_request: false,
+            nosniff: false,
+        }
     }
 }
 
@@ -52,20 +64,8 @@ pub enum Decision {
 /// HEAD, which gets the headers GET would get) that carry HTML in a charset and an encoding
 /// the rewriter can work with, and that the origin allows to be transformed.
 pub fn decide(facts: &ResponseFacts<'_>) -> Decision {
-    if facts.method != "GET" && facts.method != "HEAD" {
-        return Decision::PassThrough("not a GET or HEAD request");
-    }
-    if facts.range_request {
-        return Decision::PassThrough("a range request: byte ranges of the origin's body must stay valid");
-    }
-    if !(200..300).contains(&facts.status) {
-        return Decision::PassThrough("not a 2xx response");
-    }
-    if facts.status == 204 || facts.status == 206 {
-        return Decision::PassThrough("no body or a partial body (204/206)");
-    }
-    if facts.cache_control.is_some_and(forbids_transform) {
-        return Decision::PassThrough("the origin sent Cache-Control: no-transform");
+    if let Some(reason) = untouchable(facts) {
+        return Decision::PassThrough(reason);
     }
     if !facts.content_type.is_some_and(is_html) {
         return Decision::PassThrough("not HTML");
@@ -73,14 +73,66 @@ pub fn decide(facts: &ResponseFacts<'_>) -> Decision {
     let Ok(encoding) = PageEncoding::from_content_type(facts.content_type) else {
         return Decision::PassThrough("a charset the rewriter cannot work in (unknown, or not ASCII-compatible)");
     };
-    match facts.content_encoding.map(str::trim) {
-        None | Some("") => Decision::Rewrite(Decoding::Identity, encoding),
-        Some(coding) if coding.eq_ignore_ascii_case("identity") => Decision::Rewrite(Decoding::Identity, encoding),
-        Some(coding) if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") => {
-            Decision::Rewrite(Decoding::Gzip, encoding)
-        }
-        Some(_) => Decision::PassThrough("a content encoding the rewriter cannot decode (only gzip)"),
+    match body_decoding(facts.content_encoding) {
+        Some(decoding) => Decision::Rewrite(decoding, encoding),
+        None => Decision::PassThrough("a content encoding the rewriter cannot decode exactly (only gzip, once)"),
     }
+}
+
+/// Whether a response without a `Content-Type` may have its type sniffed from its first
+/// bytes: only one that would be rewritten if it were HTML, whose origin did not say
+/// `nosniff`, and whose body is not encoded. Sniffing never touches a response that passes
+/// through anyway (a POST, a range, an error).
+pub fn may_sniff(facts: &ResponseFacts<'_>) -> bool {
+    facts.content_type.is_none()
+        && !facts.nosniff
+        && untouchable(facts).is_none()
+        && body_decoding(facts.content_encoding) == Some(Decoding::Identity)
+}
+
+/// Why a response must pass through whatever its type, if it must.
+fn untouchable(facts: &ResponseFacts<'_>) -> Option<&'static str> {
+    if facts.method != "GET" && facts.method != "HEAD" {
+        return Some("not a GET or HEAD request");
+    }
+    if facts.range_request {
+        return Some("a range request: byte ranges of the origin's body must stay valid");
+    }
+    if !(200..300).contains(&facts.status) {
+        return Some("not a 2xx response");
+    }
+    if facts.status == 204 || facts.status == 206 {
+        return Some("no body or a partial body (204/206)");
+    }
+    if facts.cache_control.is_some_and(forbids_transform) {
+        return Some("the origin sent Cache-Control: no-transform");
+    }
+    None
+}
+
+/// How to decode a body with this `Content-Encoding` list (codings in the order applied),
+/// or `None` when it cannot be decoded exactly. `identity` adds nothing; one gzip is all
+/// the rewriter decodes (two, or gzip and another coding, would need both undone).
+pub fn body_decoding(content_encoding: Option<&str>) -> Option<Decoding> {
+    let codings: Vec<&str> = content_encoding
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
+        .collect();
+    match codings.as_slice() {
+        [] => Some(Decoding::Identity),
+        [coding] if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") => {
+            Some(Decoding::Gzip)
+        }
+        _ => None,
+    }
+}
+
+/// The media type of a response whose `Content-Type` lines are `values`, read as browsers
+/// read them: the last valid type wins (see [`crate::http::mime`]).
+pub fn content_type<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    crate::http::mime::extract(values)
 }
 
 fn forbids_transform(cache_control: &str) -> bool {
@@ -240,6 +292,27 @@ mod tests {
         assert!(matches!(decide(&f), Decision::PassThrough(_)));
         f.content_encoding = Some("gzip, br");
         assert!(matches!(decide(&f), Decision::PassThrough(_)));
+        // Two lines, joined: gzip twice is not decoded once.
+        f.content_encoding = Some("gzip, gzip");
+        assert!(matches!(decide(&f), Decision::PassThrough(_)));
+        f.content_encoding = Some("identity, gzip");
+        assert_eq!(decide(&f), Decision::Rewrite(Decoding::Gzip, PageEncoding::Sniffed));
+        f.content_encoding = Some("identity, ");
+        assert_eq!(decide(&f), Decision::Rewrite(Decoding::Identity, PageEncoding::Sniffed));
+        f.content_encoding = Some("gzip, \u{fffd}");
+        assert!(matches!(decide(&f), Decision::PassThrough(_)), "an unreadable line is not ignored");
+    }
+
+    #[test]
+    fn only_what_could_be_rewritten_is_sniffed() {
+        let untyped = facts("GET", 200, None);
+        assert!(may_sniff(&untyped));
+        assert!(!may_sniff(&ResponseFacts { nosniff: true, ..untyped }), "nosniff");
+        assert!(!may_sniff(&facts("POST", 200, None)));
+        assert!(!may_sniff(&ResponseFacts { range_request: true, ..untyped }));
+        assert!(!may_sniff(&facts("GET", 404, None)));
+        assert!(!may_sniff(&ResponseFacts { content_encoding: Some("gzip"), ..untyped }));
+        assert!(!may_sniff(&facts("GET", 200, Some("text/plain"))), "typed responses are never sniffed");
     }
 
     #[test]

@@ -16,6 +16,8 @@ use lol_html::{HtmlRewriter, MemorySettings, OutputSink};
 
 use crate::charset::PageEncoding;
 use crate::handlers::Plan;
+use crate::http::prescan::{Prescan, prescan};
+use crate::invalid_bytes::{Carry, Uncarry};
 
 /// Knobs for one rewrite.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,10 +63,15 @@ pub struct Rewriter<'r, W: Write> {
     hits: Rc<[Cell<u64>]>,
     bytes_in: u64,
     bail_out: Option<String>,
+    /// For a page known to be UTF-8: carries bytes that are not through lol_html.
+    carry: Option<Carry>,
 }
 
 enum Stage<'r, W: Write> {
-    /// The first bytes, held until a byte-order mark can be ruled in or out.
+    /// The first bytes, held until the page's encoding is known: a byte-order mark ruled in
+    /// or out and, when the headers name no charset, the `<meta>` prescan done (up to
+    /// 1,024 bytes, and usually far fewer: it ends at the first `<meta charset>` or with
+    /// the head).
     Sniffing(Vec<u8>),
     Rewriting(Box<HtmlRewriter<'r, SharedSink<W>>>),
     /// Copying input through unchanged: after a bail-out, or for a UTF-16 page.
@@ -75,17 +82,57 @@ enum Stage<'r, W: Write> {
 /// Bytes needed to recognise a byte-order mark.
 const BOM_LEN: usize = 3;
 
+/// Whether `head`, the first bytes so far, settles the page's encoding.
+fn encoding_known(head: &[u8], declared: PageEncoding) -> bool {
+    if head.len() < BOM_LEN {
+        return false;
+    }
+    let bom = matches!(head, [0xEF, 0xBB, 0xBF, ..] | [0xFE, 0xFF, ..] | [0xFF, 0xFE, ..]);
+    bom || declared != PageEncoding::Sniffed || prescan(head, false) != Prescan::NeedMore
+}
+
+/// The encoding to rewrite a page in whose first bytes are `head`, or why it cannot be.
+fn page_encoding(head: &[u8], declared: PageEncoding) -> Result<PageEncoding, String> {
+    match head {
+        [0xEF, 0xBB, 0xBF, ..] => return Ok(PageEncoding::Declared(encoding_rs::UTF_8)),
+        [0xFE, 0xFF, ..] | [0xFF, 0xFE, ..] => {
+            return Err("the page starts with a UTF-16 byte-order mark, a charset the rewriter cannot work in".into());
+        }
+        _ => {}
+    }
+    if declared != PageEncoding::Sniffed {
+        return Ok(declared);
+    }
+    match prescan(head, true) {
+        Prescan::Declared(label) => match encoding_rs::Encoding::for_label_no_replacement(label.as_bytes()) {
+            Some(encoding) if encoding.is_ascii_compatible() => Ok(PageEncoding::Declared(encoding)),
+            Some(encoding) => Err(format!(
+                "the page's <meta> declares {}, a charset that is not ASCII-compatible, and the headers name none",
+                encoding.name()
+            )),
+            None => Err(format!("the page's <meta> declares the unknown charset {label:?}, and the headers name none")),
+        },
+        Prescan::None | Prescan::NeedMore => Ok(PageEncoding::Sniffed),
+    }
+}
+
 impl<'r, W: Write> Rewriter<'r, W> {
     /// A rewriter applying `plan` (the rules for one request) and writing to `sink`.
     pub fn new(plan: &'r Plan<'r>, options: &RewriteOptions, sink: W) -> Self {
         Self {
             stage: Stage::Sniffing(Vec::with_capacity(BOM_LEN)),
-            sink: SharedSink(Rc::new(RefCell::new(SinkState { writer: sink, bytes_out: 0, error: None }))),
+            sink: SharedSink(Rc::new(RefCell::new(SinkState {
+                writer: sink,
+                bytes_out: 0,
+                error: None,
+                uncarry: None,
+            }))),
             plan,
             options: options.clone(),
             hits: (0..plan.len()).map(|_| Cell::new(0)).collect(),
             bytes_in: 0,
             bail_out: None,
+            carry: None,
         }
     }
 
@@ -96,13 +143,13 @@ impl<'r, W: Write> Rewriter<'r, W> {
         match &mut self.stage {
             Stage::Sniffing(head) => {
                 head.extend_from_slice(chunk);
-                if head.len() >= BOM_LEN {
+                if encoding_known(head, self.options.encoding) {
                     let head = std::mem::take(head);
                     self.start(&head)?;
                 }
             }
             Stage::Rewriting(_) => self.rewrite(chunk)?,
-            Stage::PassingThrough => self.sink.0.borrow_mut().write(chunk),
+            Stage::PassingThrough => self.sink.0.borrow_mut().write_raw(chunk),
             Stage::Finished => return Err(io::Error::other("write after finish")),
         }
         self.sink.0.borrow_mut().take_error()
@@ -119,12 +166,17 @@ impl<'r, W: Write> Rewriter<'r, W> {
             let head = std::mem::take(head);
             self.start(&head)?;
         }
+        if let Stage::Rewriting(_) = self.stage {
+            // A character cut by the end of the page: its bytes, carried.
+            self.rewrite(&[])?;
+        }
         if let Stage::Rewriting(html) = std::mem::replace(&mut self.stage, Stage::Finished)
             && let Err(err) = html.end()
         {
             self.bail(err)?;
         }
         self.stage = Stage::Finished;
+        self.sink.0.borrow_mut().finish_carried();
         self.sink.0.borrow_mut().take_error()?;
         self.flush()
     }
@@ -146,20 +198,23 @@ impl<'r, W: Write> Rewriter<'r, W> {
     }
 
     /// Starts rewriting once the first bytes are in: a byte-order mark overrides any
-    /// declared charset (as in browsers); a UTF-16 one means the page cannot be rewritten.
+    /// declared charset (as in browsers), then the header's charset, then a `<meta>` in
+    /// the first bytes. A charset the rewriter cannot work in (UTF-16, ISO-2022-JP, an
+    /// unknown one) means the page passes through untouched, never parsed as UTF-8.
     fn start(&mut self, head: &[u8]) -> io::Result<()> {
-        let encoding = match head {
-            [0xEF, 0xBB, 0xBF, ..] => PageEncoding::Declared(encoding_rs::UTF_8),
-            [0xFE, 0xFF, ..] | [0xFF, 0xFE, ..] => {
-                let reason = "the page starts with a UTF-16 byte-order mark, a charset the rewriter cannot work in";
-                log::warn!("{reason}; it passes through unchanged");
-                self.bail_out = Some(reason.to_owned());
+        let encoding = match page_encoding(head, self.options.encoding) {
+            Ok(encoding) => encoding,
+            Err(reason) => {
+                log::warn!("{reason}; the page passes through unchanged");
+                self.bail_out = Some(reason);
                 self.stage = Stage::PassingThrough;
-                self.sink.0.borrow_mut().write(head);
+                self.sink.0.borrow_mut().write_raw(head);
                 return Ok(());
             }
-            _ => self.options.encoding,
         };
+        if encoding == PageEncoding::Declared(encoding_rs::UTF_8) {
+            self.carry = Some(Carry::default());
+        }
         let memory = MemorySettings::new()
             .with_max_allowed_memory_usage(self.options.max_memory)
             .with_graceful_bail_out_on_memory_limit_exceeded(true);
@@ -179,11 +234,30 @@ impl<'r, W: Write> Rewriter<'r, W> {
         self.rewrite(head)
     }
 
+    /// Feeds `chunk` to lol_html (empty at the end of the page, to release a cut
+    /// character).
     fn rewrite(&mut self, chunk: &[u8]) -> io::Result<()> {
         let Stage::Rewriting(html) = &mut self.stage else { return Ok(()) };
-        if let Err(err) = html.write(chunk) {
+        let carried = match &mut self.carry {
+            Some(carry) => {
+                let carried = carry.encode(chunk, chunk.is_empty());
+                if carry.used {
+                    self.sink.0.borrow_mut().carrying();
+                }
+                carried
+            }
+            None => std::borrow::Cow::Borrowed(chunk),
+        };
+        if carried.is_empty() {
+            return Ok(());
+        }
+        if let Err(err) = html.write(&carried) {
             self.stage = Stage::PassingThrough;
             self.bail(err)?;
+            // Bytes of a character cut by this chunk's end never reached lol_html.
+            if let Some(carry) = self.carry.take() {
+                self.sink.0.borrow_mut().write_raw(&carry.pending);
+            }
         }
         Ok(())
     }
@@ -221,9 +295,40 @@ struct SinkState<W> {
     bytes_out: u64,
     /// The first write error; lol_html's sink callback cannot return one.
     error: Option<io::Error>,
+    /// Once invalid bytes were carried through lol_html, puts them back in its output.
+    uncarry: Option<Uncarry>,
 }
 
 impl<W: Write> SinkState<W> {
+    /// Output from lol_html: carried bytes are put back.
+    fn write_rewritten(&mut self, bytes: &[u8]) {
+        match self.uncarry.take() {
+            Some(mut uncarry) => {
+                uncarry.decode(bytes, &mut |bytes| self.write(bytes));
+                self.uncarry = Some(uncarry);
+            }
+            None => self.write(bytes),
+        }
+    }
+
+    /// Input copied through unchanged (after a bail-out): never looked at for carriers.
+    fn write_raw(&mut self, bytes: &[u8]) {
+        self.finish_carried();
+        self.write(bytes);
+    }
+
+    /// From now on, lol_html's output may hold carried bytes.
+    fn carrying(&mut self) {
+        self.uncarry.get_or_insert_with(Uncarry::default);
+    }
+
+    /// Writes what the carrier decoder still holds.
+    fn finish_carried(&mut self) {
+        if let Some(mut uncarry) = self.uncarry.take() {
+            uncarry.finish(&mut |bytes| self.write(bytes));
+        }
+    }
+
     fn write(&mut self, bytes: &[u8]) {
         if self.error.is_some() {
             return;
@@ -251,7 +356,7 @@ impl<W> Clone for SharedSink<W> {
 
 impl<W: Write> OutputSink for SharedSink<W> {
     fn handle_chunk(&mut self, chunk: &[u8]) {
-        self.0.borrow_mut().write(chunk);
+        self.0.borrow_mut().write_rewritten(chunk);
     }
 }
 

@@ -80,3 +80,32 @@ fn a_utf16_page_passes_through_unchanged() {
         assert!(done.report.bail_out.as_deref().unwrap_or("").contains("UTF-16"));
     }
 }
+
+#[test]
+fn a_meta_charset_that_is_not_ascii_compatible_passes_through_untouched() {
+    let iso_2022_jp = encoding_rs::ISO_2022_JP
+        .encode("<html><head><meta charset=\"iso-2022-jp\"></head><body><p>café 日本</p></body></html>")
+        .0;
+    let utf_16 = b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-16le\"></head><body><p>caf\xc3\xa9</p></body></html>";
+    let utf_7 = b"<html><head><meta charset=UTF-7></head><body><p>caf+AOk-</p></body></html>";
+    for page in [&iso_2022_jp[..], &utf_16[..], &utf_7[..]] {
+        assert_eq!(rewrite(page, None), page, "{}", String::from_utf8_lossy(page));
+    }
+    // With the charset in the header instead, the policy passes such pages through before
+    // any byte is read; a header charset also wins over the page's <meta>.
+    assert_eq!(
+        rewrite(utf_7, Some("text/html; charset=utf-8")),
+        b"<html><head><meta charset=UTF-7></head><body>Soldes \xc3\xa0 20 \xe2\x82\xac <p>caf+AOk-</p></body></html>"
+    );
+}
+
+#[test]
+fn the_prescan_says_why_a_page_passed_through() {
+    let (rules, _) = RuleSet::from_entries(&[("t".into(), RULES.into())]);
+    let plan = rules.plan(&RequestContext::default());
+    let page = b"<meta charset=utf-16><body>x</body>";
+    let done = stream(&plan, &RewriteOptions::default(), &page[..], Vec::new());
+    assert_eq!(done.sink, page);
+    let reason = done.report.bail_out.unwrap();
+    assert!(reason.contains("UTF-16LE") && reason.contains("not ASCII-compatible"), "{reason}");
+}

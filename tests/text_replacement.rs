@@ -212,3 +212,47 @@ fn an_empty_textarea_does_not_hide_the_next_title() {
         "<textarea></textarea><title>dog</title><p>dog</p>"
     );
 }
+
+#[test]
+fn bytes_that_are_not_utf8_are_kept() {
+    // A page declared UTF-8 with invalid bytes (a stray Latin-1 é, a lone continuation
+    // byte, a cut sequence), in nodes without a match and next to matches.
+    let page: &[u8] =
+        b"<meta charset=utf-8><p>caf\xe9 \x80 au lait \xe2\x82</p><p>a cat sat</p><p>\xff concatenation c\xe9t cat</p>";
+    let cases = [
+        (CAT_TO_DOG, "<p>\u{ff} condogenation c\u{e9}t dog</p>"),
+        (
+            r#"{"id":"cat","actions":[{"replace_text":{"regex":"\\bc(a)t\\b","replace":"d${1}g"}}]}"#,
+            "<p>\u{ff} concatenation c\u{e9}t dag</p>",
+        ),
+        (
+            r#"{"id":"cat","actions":[{"replace_text":{"find":"CAT","case_insensitive":true,"replace":"dog"}}]}"#,
+            "<p>\u{ff} condogenation c\u{e9}t dog</p>",
+        ),
+    ];
+    for (entry, last_node) in cases {
+        let rules = rules(entry);
+        let sat = if entry.contains("regex") { "a dag sat" } else { "a dog sat" };
+        let expected = [
+            &b"<meta charset=utf-8><p>caf\xe9 \x80 au lait \xe2\x82</p><p>"[..],
+            sat.as_bytes(),
+            b"</p>",
+            &latin1(last_node),
+        ]
+        .concat();
+        for sizes in [&[usize::MAX][..], &[1], &[3, 5, 2], &[7]] {
+            let (out, _) = rewrite_chunked(&rules, page, sizes);
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&expected),
+                "{entry} in pieces of {sizes:?}"
+            );
+            assert_eq!(out, expected, "{entry} in pieces of {sizes:?}: bytes changed");
+        }
+    }
+}
+
+/// `text`'s characters below U+0100 as single bytes (to write invalid UTF-8 in a literal).
+fn latin1(text: &str) -> Vec<u8> {
+    text.chars().map(|c| c as u32 as u8).collect()
+}

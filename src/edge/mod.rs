@@ -15,9 +15,9 @@ mod sites;
 
 use std::time::{Duration, Instant};
 
-use edge_rewriter::{Decision, is_html};
+use edge_rewriter::{Decision, decide, is_html, may_sniff};
 use fastly::Request;
-use fastly::http::header::{CONTENT_TYPE, RANGE};
+use fastly::http::header::RANGE;
 use fastly::http::serve::Serve;
 
 use rules_source::RuleSource;
@@ -72,10 +72,15 @@ fn handle(mut request: Request, rules: &mut RuleSource) {
         }
     };
     let origin_time = sent.elapsed();
-    response::sniff_content_type(&mut origin_response);
-    match edge_rewriter::decide(&response::facts(&method, &origin_response, range_request)) {
+    let status = origin_response.get_status().as_u16();
+    let mut headers = response::DecisionHeaders::of(&origin_response);
+    if may_sniff(&headers.facts(&method, status, range_request)) && response::sniff_html_body(&mut origin_response) {
+        log::info!("{method} {path}: a response without a Content-Type starts like HTML: treated as text/html");
+        headers.content_type = Some("text/html".to_owned());
+    }
+    match decide(&headers.facts(&method, status, range_request)) {
         Decision::PassThrough(reason) => {
-            let html = response::header_str(&origin_response, CONTENT_TYPE).is_some_and(is_html);
+            let html = headers.content_type.as_deref().is_some_and(is_html);
             if html {
                 log::info!("{method} {path}: HTML passed through untouched: {reason}");
             } else {
@@ -89,8 +94,17 @@ fn handle(mut request: Request, rules: &mut RuleSource) {
         }
         Decision::Rewrite(decoding, encoding) => {
             request_context::add_response(&mut context, &origin_response);
-            let job =
-                rewrite::Job { context: &context, response: origin_response, decoding, encoding, grants, origin_time };
+            context.content_type = headers.content_type.clone();
+            let content_type = headers.content_type.unwrap_or_default();
+            let job = rewrite::Job {
+                context: &context,
+                response: origin_response,
+                decoding,
+                encoding,
+                content_type,
+                grants,
+                origin_time,
+            };
             rewrite::run(job, rules);
         }
     }

@@ -1,7 +1,7 @@
 //! Responses: the facts the rewrite decision needs, the header changes a rewrite implies, and
 //! the short pages sent when the service cannot reach or pick an origin.
 
-use edge_rewriter::{Decoding, ResponseFacts, sniff_html, weaken_etag};
+use edge_rewriter::{Decoding, ResponseFacts, content_type, sniff_html, weaken_etag};
 use fastly::Response;
 use fastly::http::StatusCode;
 use fastly::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderName};
@@ -16,45 +16,81 @@ pub fn header_str(response: &Response, name: HeaderName) -> Option<&str> {
     response.get_header(name).and_then(|value| value.to_str().ok())
 }
 
-/// What [`edge_rewriter::decide`] needs to know about this response.
-pub fn facts<'a>(method: &'a str, response: &'a Response, range_request: bool) -> ResponseFacts<'a> {
-    ResponseFacts {
-        content_type: header_str(response, CONTENT_TYPE),
-        content_encoding: header_str(response, CONTENT_ENCODING),
-        cache_control: header_str(response, CACHE_CONTROL),
-        range_request,
-        ..ResponseFacts::new(method, response.get_status().as_u16())
+/// The headers the rewrite decision reads, each from all its lines, as a browser reads
+/// them: a second `Content-Encoding` or `Content-Type` line is never ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionHeaders {
+    /// The media type all `Content-Type` lines give (the last valid one wins).
+    pub content_type: Option<String>,
+    /// Every `Content-Encoding` value, joined with `, `.
+    pub content_encoding: Option<String>,
+    /// Every `Cache-Control` value, joined with `, `.
+    pub cache_control: Option<String>,
+    /// `X-Content-Type-Options: nosniff`.
+    pub nosniff: bool,
+}
+
+impl DecisionHeaders {
+    /// Reads them off `response`.
+    pub fn of(response: &Response) -> Self {
+        let lines = |name: HeaderName| header_lines(response, name);
+        let joined = |name: HeaderName| Some(lines(name).join(", ")).filter(|value| !value.is_empty());
+        let nosniff = lines(HeaderName::from_static("x-content-type-options"))
+            .first()
+            .and_then(|value| value.split(',').next())
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("nosniff"));
+        Self {
+            content_type: content_type(lines(CONTENT_TYPE).iter().map(String::as_str)),
+            content_encoding: joined(CONTENT_ENCODING),
+            cache_control: joined(CACHE_CONTROL),
+            nosniff,
+        }
+    }
+
+    /// What [`edge_rewriter::decide`] needs to know about this response.
+    pub fn facts<'a>(&'a self, method: &'a str, status: u16, range_request: bool) -> ResponseFacts<'a> {
+        ResponseFacts {
+            content_type: self.content_type.as_deref(),
+            content_encoding: self.content_encoding.as_deref(),
+            cache_control: self.cache_control.as_deref(),
+            range_request,
+            nosniff: self.nosniff,
+            ..ResponseFacts::new(method, status)
+        }
     }
 }
 
-/// A 2xx body that came without a Content-Type is HTML if its first bytes say so, as a
-/// browser would sniff it; it is then labelled `text/html`. The bytes looked at stay in the
-/// body (the prefix is put back), and nothing is read past the first 512.
-pub fn sniff_content_type(response: &mut Response) {
-    if response.get_header(CONTENT_TYPE).is_some()
-        || !response.get_status().is_success()
-        || header_str(response, CONTENT_ENCODING).is_some_and(|coding| !coding.eq_ignore_ascii_case("identity"))
-    {
-        return;
-    }
-    let looks_html = match response.get_body_mut().try_get_prefix_mut(SNIFF_BYTES) {
+/// Every value of a header, in order. A value that is not UTF-8 is kept as U+FFFD, so that
+/// it is never mistaken for an absent one (an unreadable encoding is not "no encoding").
+fn header_lines(response: &Response, name: HeaderName) -> Vec<String> {
+    response
+        .get_header_all(name)
+        .map(|value| value.to_str().map_or_else(|_| "\u{fffd}".to_owned(), str::to_owned))
+        .collect()
+}
+
+/// Whether a body that came without a Content-Type starts like HTML, as a browser would
+/// sniff it. The bytes looked at stay in the body (the prefix is put back), and nothing is
+/// read past the first 512. Only asked when [`edge_rewriter::may_sniff`] allows it.
+pub fn sniff_html_body(response: &mut Response) -> bool {
+    match response.get_body_mut().try_get_prefix_mut(SNIFF_BYTES) {
         Ok(prefix) => sniff_html(&prefix),
         Err(err) => {
             log::warn!("reading the start of a body without a Content-Type failed: {err}");
             false
         }
-    };
-    if looks_html {
-        log::info!("a response without a Content-Type starts like HTML: treated as text/html");
-        response.set_header(CONTENT_TYPE, "text/html");
     }
 }
 
 /// The rewritten body has a new length and new bytes: the length goes (the body streams),
 /// the ETag becomes weak, a decoded body loses its encoding, and Fastly is asked to
 /// compress what we send. `Vary` and the rest stay.
-pub fn prepare_rewritten_headers(response: &mut Response, decoding: Decoding) {
+///
+/// `Content-Type` becomes the one line the rewrite was decided on, so the client reads the
+/// body exactly as the service did.
+pub fn prepare_rewritten_headers(response: &mut Response, decoding: Decoding, content_type: &str) {
     response.remove_header(CONTENT_LENGTH);
+    response.set_header(CONTENT_TYPE, content_type);
     if let Some(weak) = header_str(response, ETAG).map(weaken_etag) {
         response.set_header(ETAG, weak);
     }
@@ -115,7 +151,7 @@ mod tests {
             .with_header(CONTENT_LENGTH, "1234")
             .with_header(ETAG, "\"v1\"")
             .with_header("vary", "Accept-Encoding");
-        prepare_rewritten_headers(&mut response, Decoding::Identity);
+        prepare_rewritten_headers(&mut response, Decoding::Identity, "text/html");
         assert_eq!(response.get_header(CONTENT_LENGTH), None);
         assert_eq!(response.get_header_str(ETAG), Some("W/\"v1\""));
         assert_eq!(response.get_header_str("vary"), Some("Accept-Encoding"));
@@ -125,29 +161,33 @@ mod tests {
     #[test]
     fn decoded_responses_lose_their_encoding() {
         let mut response = Response::from_status(200).with_header(CONTENT_ENCODING, "gzip");
-        prepare_rewritten_headers(&mut response, Decoding::Gzip);
+        prepare_rewritten_headers(&mut response, Decoding::Gzip, "text/html");
         assert_eq!(response.get_header(CONTENT_ENCODING), None);
     }
 
     #[test]
-    fn facts_come_from_the_response() {
-        let response = Response::from_status(404)
+    fn facts_come_from_every_line_of_the_response() {
+        let mut response = Response::from_status(404)
             .with_header(CONTENT_TYPE, "text/html")
-            .with_header(CACHE_CONTROL, "no-transform");
-        let facts = facts("GET", &response, true);
-        assert_eq!((facts.status, facts.content_type, facts.content_encoding), (404, Some("text/html"), None));
-        assert_eq!((facts.cache_control, facts.range_request), (Some("no-transform"), true));
+            .with_header(CACHE_CONTROL, "no-transform")
+            .with_header("x-content-type-options", "NoSniff");
+        response.append_header(CONTENT_TYPE, "text/plain");
+        response.append_header(CONTENT_ENCODING, "identity");
+        response.append_header(CONTENT_ENCODING, "gzip");
+        let headers = DecisionHeaders::of(&response);
+        let facts = headers.facts("GET", 404, true);
+        assert_eq!((facts.status, facts.content_type), (404, Some("text/plain")), "the last type wins");
+        assert_eq!(facts.content_encoding, Some("identity, gzip"));
+        assert_eq!((facts.cache_control, facts.range_request, facts.nosniff), (Some("no-transform"), true, true));
     }
 
     #[test]
     fn an_untyped_html_body_is_sniffed_and_kept_whole() {
         let mut html = Response::from_status(200).with_body("  <!DOCTYPE html><p>hello</p>");
-        sniff_content_type(&mut html);
-        assert_eq!(html.get_header_str(CONTENT_TYPE), Some("text/html"));
+        assert!(sniff_html_body(&mut html));
         assert_eq!(html.take_body_str(), "  <!DOCTYPE html><p>hello</p>", "the prefix went back into the body");
         let mut json = Response::from_status(200).with_body("{\"a\": 1}");
-        sniff_content_type(&mut json);
-        assert_eq!(json.get_header(CONTENT_TYPE), None);
+        assert!(!sniff_html_body(&mut json));
         assert_eq!(json.take_body_str(), "{\"a\": 1}");
     }
 

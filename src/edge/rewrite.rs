@@ -22,6 +22,9 @@ pub struct Job<'a> {
     pub response: Response,
     pub decoding: Decoding,
     pub encoding: PageEncoding,
+    /// The media type the rewrite was decided on; the client gets it as the one
+    /// `Content-Type` line.
+    pub content_type: String,
     pub grants: Grants,
     /// From sending the request to the origin's response headers.
     pub origin_time: Duration,
@@ -29,14 +32,14 @@ pub struct Job<'a> {
 
 /// Rewrites the response body into the client's, chunk by chunk, and logs one JSON line.
 pub fn run(job: Job<'_>, source: &mut RuleSource) {
-    let Job { context, mut response, decoding, encoding, grants, origin_time } = job;
+    let Job { context, mut response, decoding, encoding, content_type, grants, origin_time } = job;
     let rules_started = Instant::now();
     let (rules, edition) = if grants.preview { source.preview() } else { (source.live(), Edition::Live) };
     let plan = rules.plan(context);
     let rules_time = rules_started.elapsed();
 
     let body = response.take_body();
-    response::prepare_rewritten_headers(&mut response, decoding);
+    response::prepare_rewritten_headers(&mut response, decoding, &content_type);
     if grants.preview {
         mark_preview(&mut response, edition_label(edition));
     }

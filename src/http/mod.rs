@@ -1,0 +1,4 @@
+//! Facts about requests and responses as browsers read them.
+
+pub mod mime;
+pub mod prescan;
