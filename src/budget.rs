@@ -159,6 +159,44 @@ fn over_rule(spend: &Spend, budget: &Budget, fix: &str) -> Result<(), OverBudget
     })
 }
 
+/// The room one rule's regexes have while the rule compiles: its own budget, or what the
+/// set has left if that is less. Each regex is counted as soon as it is compiled, so a rule
+/// listing 160 heavy regexes stops at the one that goes past, never holding them all.
+#[derive(Debug, Clone)]
+pub(crate) struct RegexRoom {
+    spend: Spend,
+    /// What the set had spent on regexes before this rule.
+    set_spent: usize,
+}
+
+impl RegexRoom {
+    /// Counts a compiled regex found at `field`, or says which budget it goes past.
+    pub fn take(&mut self, field: &str, memory: usize) -> Result<(), OverBudget> {
+        self.spend.add(field, memory);
+        // The regex that goes past is the one to blame.
+        let so_far = Spend { field: field.to_owned(), ..self.spend.clone() };
+        let budget = &BUDGETS[2];
+        over_rule(&so_far, budget, "simplify the regexes, or use `prefix`, `equals` or `glob`")?;
+        over_set(
+            self.set_spent + so_far.amount,
+            &so_far,
+            budget,
+            "simplify regexes, or use `prefix`, `equals` or `glob`",
+        )
+    }
+
+    /// Room for a condition compiled outside a rule set (tests, tools).
+    #[cfg(test)]
+    pub fn unlimited() -> RegexRoom {
+        RegexRoom { spend: Spend::default(), set_spent: 0 }
+    }
+
+    /// What the rule's regexes cost, for [`Cost::regex_memory`].
+    pub fn into_spend(self) -> Spend {
+        self.spend
+    }
+}
+
 /// What the rules admitted so far cost together.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Spent {
@@ -170,6 +208,11 @@ pub(crate) struct Spent {
 }
 
 impl Spent {
+    /// The room the next rule's regexes have.
+    pub fn regex_room(&self) -> RegexRoom {
+        RegexRoom { spend: Spend::default(), set_spent: self.regex_memory }
+    }
+
     /// Admits a rule costing `cost`, or says which set budget it would go past; a refused
     /// rule spends nothing.
     pub fn admit(&mut self, cost: &Cost) -> Result<(), OverBudget> {
@@ -341,7 +384,7 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&when).unwrap();
         assert_eq!(json_depth(&value), levels);
         let when: crate::rules::When = serde_json::from_value(value).unwrap();
-        let condition = crate::conditions::Condition::compile(&when, "when").unwrap();
+        let condition = crate::conditions::Condition::compile(&when, "when", &mut RegexRoom::unlimited()).unwrap();
         let context = crate::request::RequestContext::default();
         assert_eq!(condition.holds(&context, "deep"), levels.is_multiple_of(2));
     }

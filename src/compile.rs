@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use lol_html::Selector;
 
-use crate::budget::{Cost, Spent};
+use crate::budget::{Cost, RegexRoom, Spent};
 use crate::conditions::Condition;
 use crate::handlers::{Markup, Plan, PlannedAction, PlannedRule, Slot, TextRule};
 use crate::nonce::with_nonce;
@@ -107,7 +107,7 @@ impl RuleSet {
                 set.disabled.push(rule.id);
                 continue;
             }
-            let admitted = compile_rule(&rule, &entry).and_then(|(compiled, cost)| {
+            let admitted = compile_rule(&rule, &entry, &spent).and_then(|(compiled, cost)| {
                 cost.check_rule().and_then(|()| spent.admit(&cost)).map_err(|over| (over.field, over.reason))?;
                 Ok(compiled)
             });
@@ -172,7 +172,7 @@ impl RuleSet {
 }
 
 /// Compiles one rule and says what it costs against the budgets.
-fn compile_rule(rule: &Rule, entry: &str) -> Result<(CompiledRule, Cost), (String, String)> {
+fn compile_rule(rule: &Rule, entry: &str, spent: &Spent) -> Result<(CompiledRule, Cost), (String, String)> {
     if rule.actions.is_empty() {
         return Err(("actions".into(), "the rule has no actions; add at least one, e.g. [\"remove\"]".into()));
     }
@@ -185,17 +185,18 @@ fn compile_rule(rule: &Rule, entry: &str) -> Result<(CompiledRule, Cost), (Strin
         Ok(None) => None,
         Err(reason) => return Err(("selector".to_owned(), reason)),
     };
+    let mut room = spent.regex_room();
     let condition = match &rule.when {
-        Some(when) => Condition::compile(when, "when")?,
+        Some(when) => Condition::compile(when, "when", &mut room)?,
         None => Condition::default(),
     };
-    cost.regex_memory.add("when", condition.regex_memory());
     let actions: Vec<CompiledAction> = rule
         .actions
         .iter()
         .enumerate()
-        .map(|(index, action)| compile_action(action, index, selector.is_some()))
+        .map(|(index, action)| compile_action(action, index, selector.is_some(), &mut room))
         .collect::<Result<_, _>>()?;
+    cost.regex_memory = room.into_spend();
     for (index, (action, compiled)) in rule.actions.iter().zip(&actions).enumerate() {
         compiled.add_cost(&format!("actions[{index}].{}", action_name(action)), &mut cost);
     }
@@ -210,7 +211,12 @@ fn compile_rule(rule: &Rule, entry: &str) -> Result<(CompiledRule, Cost), (Strin
     Ok((compiled, cost))
 }
 
-fn compile_action(action: &Action, index: usize, has_selector: bool) -> Result<CompiledAction, (String, String)> {
+fn compile_action(
+    action: &Action,
+    index: usize,
+    has_selector: bool,
+    room: &mut RegexRoom,
+) -> Result<CompiledAction, (String, String)> {
     let name = action_name(action);
     let field = |sub: &str| {
         if sub.is_empty() { format!("actions[{index}].{name}") } else { format!("actions[{index}].{name}.{sub}") }
@@ -255,6 +261,7 @@ fn compile_action(action: &Action, index: usize, has_selector: bool) -> Result<C
         Action::RewriteAttribute(rewrite) => {
             check_attribute_name(&rewrite.name).map_err(|reason| (field("name"), reason))?;
             let pattern = Pattern::regex(&rewrite.pattern, Use::Page).map_err(|reason| (field("pattern"), reason))?;
+            room.take(&field("pattern"), pattern.memory()).map_err(|over| (over.field, over.reason))?;
             check_replacement(&pattern, &rewrite.replacement).map_err(|reason| (field("replacement"), reason))?;
             CompiledAction::RewriteAttribute {
                 name: rewrite.name.clone(),
@@ -269,9 +276,18 @@ fn compile_action(action: &Action, index: usize, has_selector: bool) -> Result<C
         Action::RemoveComments => CompiledAction::RemoveComments,
         Action::ReplaceComments(c) => CompiledAction::ReplaceComments(content(c)?),
         Action::AppendToDocument(c) => CompiledAction::AppendToDocument(content(c)?),
-        Action::ReplaceText(replace) => CompiledAction::ReplaceText(Box::new(
-            compile_text_rule(replace).map_err(|(sub, reason)| (field(sub), reason))?,
-        )),
+        Action::ReplaceText(replace) => {
+            let rule = compile_text_rule(replace).map_err(|(sub, reason)| (field(sub), reason))?;
+            let regex = match &rule.finder {
+                Finder::Exact { .. } => None,
+                Finder::AnyCase { regex, .. } => Some(("find", regex)),
+                Finder::Pattern { regex } => Some(("regex", regex)),
+            };
+            if let Some((sub, regex)) = regex {
+                room.take(&field(sub), regex.memory()).map_err(|over| (over.field, over.reason))?;
+            }
+            CompiledAction::ReplaceText(Box::new(rule))
+        }
     })
 }
 
@@ -426,25 +442,14 @@ fn named_groups(pattern: &Pattern) -> String {
 impl CompiledAction {
     /// Adds what this action costs against the budgets; `field` is where it is written.
     fn add_cost(&self, field: &str, cost: &mut Cost) {
-        match self {
-            CompiledAction::RewriteAttribute { pattern, .. } => {
-                cost.regex_memory.add(&format!("{field}.pattern"), pattern.memory());
-            }
-            CompiledAction::ReplaceText(rule) => {
-                let (regex, held) = match &rule.finder {
-                    Finder::Exact { pattern, .. } => (None, pattern.len() + MAX_REFERENCE_LEN),
-                    Finder::AnyCase { regex, pattern } => {
-                        (Some(("find", regex)), pattern.len() * 4 + MAX_REFERENCE_LEN)
-                    }
-                    Finder::Pattern { regex } => (Some(("regex", regex)), REGEX_HOLD_LIMIT),
-                };
-                if let Some((sub, regex)) = regex {
-                    cost.regex_memory.add(&format!("{field}.{sub}"), regex.memory());
-                }
-                cost.held_text.add(field, held);
-                cost.text_rules.add(field, 1);
-            }
-            _ => {}
+        if let CompiledAction::ReplaceText(rule) = self {
+            let held = match &rule.finder {
+                Finder::Exact { pattern, .. } => pattern.len() + MAX_REFERENCE_LEN,
+                Finder::AnyCase { pattern, .. } => pattern.len() * 4 + MAX_REFERENCE_LEN,
+                Finder::Pattern { .. } => REGEX_HOLD_LIMIT,
+            };
+            cost.held_text.add(field, held);
+            cost.text_rules.add(field, 1);
         }
     }
 

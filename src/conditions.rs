@@ -1,6 +1,7 @@
 //! When a rule applies: editors' `"when"` compiled once (regexes built, times parsed) and
 //! evaluated per request against a [`RequestContext`].
 
+use crate::budget::RegexRoom;
 use crate::clock::parse_rfc3339;
 use crate::pattern::{Pattern, Use};
 use crate::request::RequestContext;
@@ -48,27 +49,28 @@ pub(crate) type FieldError = (String, String);
 
 impl Condition {
     /// Compiles `when`, found at `field` (e.g. `when`).
-    pub(crate) fn compile(when: &When, field: &str) -> Result<Self, FieldError> {
+    /// Each regex and glob compiled is taken from `room`.
+    pub(crate) fn compile(when: &When, field: &str, room: &mut RegexRoom) -> Result<Self, FieldError> {
         let mut checks = Vec::new();
         let at = |name: &str| format!("{field}.{name}");
         if let Some(path) = &when.path {
-            checks.push(Check::Path(matchers(path, &at("path"), false)?));
+            checks.push(Check::Path(matchers(path, &at("path"), false, room)?));
         }
         if let Some(host) = &when.host {
-            checks.push(Check::Host(matchers(host, &at("host"), true)?));
+            checks.push(Check::Host(matchers(host, &at("host"), true, room)?));
         }
         if let Some(methods) = &when.method {
             non_empty(methods, &at("method"))?;
             checks.push(Check::Method(methods.iter().map(|m| m.trim().to_ascii_uppercase()).collect()));
         }
         if let Some(headers) = &when.header {
-            checks.push(Check::Header(named_checks(headers, &at("header"), true)?));
+            checks.push(Check::Header(named_checks(headers, &at("header"), true, room)?));
         }
         if let Some(cookies) = &when.cookie {
-            checks.push(Check::Cookie(named_checks(cookies, &at("cookie"), false)?));
+            checks.push(Check::Cookie(named_checks(cookies, &at("cookie"), false, room)?));
         }
         if let Some(query) = &when.query {
-            checks.push(Check::Query(named_checks(query, &at("query"), false)?));
+            checks.push(Check::Query(named_checks(query, &at("query"), false, room)?));
         }
         if let Some(statuses) = &when.status {
             non_empty(statuses, &at("status"))?;
@@ -88,20 +90,15 @@ impl Condition {
             checks.push(rollout_check(rollout, &at("rollout"))?);
         }
         if let Some(all) = &when.all {
-            checks.push(Check::All(sub_conditions(all, &at("all"))?));
+            checks.push(Check::All(sub_conditions(all, &at("all"), room)?));
         }
         if let Some(any) = &when.any {
-            checks.push(Check::Any(sub_conditions(any, &at("any"))?));
+            checks.push(Check::Any(sub_conditions(any, &at("any"), room)?));
         }
         if let Some(not) = &when.not {
-            checks.push(Check::Not(Box::new(Condition::compile(not, &at("not"))?)));
+            checks.push(Check::Not(Box::new(Condition::compile(not, &at("not"), room)?)));
         }
         Ok(Condition { checks })
-    }
-
-    /// Memory this condition's regexes and globs may hold, for the rule's budget.
-    pub(crate) fn regex_memory(&self) -> usize {
-        self.checks.iter().map(Check::regex_memory).sum()
     }
 
     /// Whether the rule `rule_id` applies to this request.
@@ -116,18 +113,6 @@ impl Condition {
 }
 
 impl Check {
-    fn regex_memory(&self) -> usize {
-        let matchers = |list: &[Matcher]| list.iter().map(Matcher::memory).sum::<usize>();
-        let named = |list: &[NamedCheck]| list.iter().filter_map(|c| c.value.as_ref()).map(Matcher::memory).sum();
-        match self {
-            Check::Path(list) | Check::Host(list) => matchers(list),
-            Check::Header(list) | Check::Cookie(list) | Check::Query(list) => named(list),
-            Check::All(conditions) | Check::Any(conditions) => conditions.iter().map(Condition::regex_memory).sum(),
-            Check::Not(condition) => condition.regex_memory(),
-            _ => 0,
-        }
-    }
-
     /// The field of `when` this check came from.
     fn field(&self) -> &'static str {
         match self {
@@ -209,7 +194,12 @@ fn non_empty<T>(list: &[T], field: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn matchers(list: &OneOrMany<TextMatch>, field: &str, lowercase: bool) -> Result<Vec<Matcher>, FieldError> {
+fn matchers(
+    list: &OneOrMany<TextMatch>,
+    field: &str,
+    lowercase: bool,
+    room: &mut RegexRoom,
+) -> Result<Vec<Matcher>, FieldError> {
     non_empty(&list.0, field)?;
     list.0
         .iter()
@@ -217,7 +207,10 @@ fn matchers(list: &OneOrMany<TextMatch>, field: &str, lowercase: bool) -> Result
         .map(|(i, item)| {
             let field = indexed(field, i, list.0.len());
             match matcher(&item.equals, &item.prefix, &item.glob, &item.regex, lowercase) {
-                Ok(Some(matcher)) => Ok(matcher),
+                Ok(Some(matcher)) => {
+                    room.take(&field, matcher.memory()).map_err(|over| (over.field, over.reason))?;
+                    Ok(matcher)
+                }
                 Ok(None) => Err((field, "give one of `equals`, `prefix`, `glob` or `regex`".into())),
                 Err(reason) => Err((field, reason)),
             }
@@ -258,6 +251,7 @@ fn named_checks(
     list: &OneOrMany<NamedMatch>,
     field: &str,
     case_insensitive_name: bool,
+    room: &mut RegexRoom,
 ) -> Result<Vec<NamedCheck>, FieldError> {
     non_empty(&list.0, field)?;
     list.0
@@ -270,6 +264,9 @@ fn named_checks(
             }
             let value = matcher(&item.equals, &item.prefix, &item.glob, &item.regex, false)
                 .map_err(|reason| (field.clone(), reason))?;
+            if let Some(value) = &value {
+                room.take(&field, value.memory()).map_err(|over| (over.field, over.reason))?;
+            }
             let present = match (item.present, &value) {
                 (Some(_), Some(_)) => {
                     return Err((
@@ -316,9 +313,9 @@ fn rollout_check(rollout: &Rollout, field: &str) -> Result<Check, FieldError> {
     Ok(Check::Rollout { per_10_000: (rollout.percent * 100.0).round() as u64, key })
 }
 
-fn sub_conditions(list: &[When], field: &str) -> Result<Vec<Condition>, FieldError> {
+fn sub_conditions(list: &[When], field: &str, room: &mut RegexRoom) -> Result<Vec<Condition>, FieldError> {
     non_empty(list, field)?;
-    list.iter().enumerate().map(|(i, when)| Condition::compile(when, &format!("{field}[{i}]"))).collect()
+    list.iter().enumerate().map(|(i, when)| Condition::compile(when, &format!("{field}[{i}]"), room)).collect()
 }
 
 /// The key a client's rollout bucket comes from; the IP stands in for a missing cookie or
@@ -362,11 +359,11 @@ mod tests {
     }
 
     fn holds(json: &str, context: &RequestContext) -> bool {
-        Condition::compile(&when(json), "when").unwrap().holds(context, "rule")
+        Condition::compile(&when(json), "when", &mut RegexRoom::unlimited()).unwrap().holds(context, "rule")
     }
 
     fn error(json: &str) -> FieldError {
-        Condition::compile(&when(json), "when").unwrap_err()
+        Condition::compile(&when(json), "when", &mut RegexRoom::unlimited()).unwrap_err()
     }
 
     fn request(url: &str) -> RequestContext {

@@ -64,9 +64,9 @@ impl RequestContext {
         let absolute = if url.starts_with('/') { None } else { url.split_once("://") };
         let rest = match absolute {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {
-                let (authority, path) = rest.find('/').map_or((rest, "/"), |slash| rest.split_at(slash));
-                context.set_host(authority);
-                path.to_owned()
+                let (authority, path) = rest.find(['/', '?', '#']).map_or((rest, ""), |end| rest.split_at(end));
+                context.host = parse_host(authority).map_err(|err| format!("{url:?}: {err}"))?;
+                if path.starts_with('/') { path.to_owned() } else { format!("/{path}") }
             }
             Some((scheme, _)) => {
                 return Err(format!("{url:?}: only http and https URLs are supported, not {scheme}"));
@@ -116,9 +116,7 @@ impl RequestContext {
                 context.add_header(name, value);
             }
         }
-        if let Some(host) = context.header("host").map(str::to_owned) {
-            context.set_host(&host);
-        }
+        context.apply_host_header()?;
         Ok(context)
     }
 
@@ -147,15 +145,14 @@ impl RequestContext {
         Ok(())
     }
 
-    /// Sets the host from a `Host` header value or URL authority: port and case dropped.
-    pub fn set_host(&mut self, authority: &str) {
-        let authority = authority.rsplit('@').next().unwrap_or(authority);
-        let host = if authority.starts_with('[') {
-            authority.split_inclusive(']').next().unwrap_or(authority)
-        } else {
-            authority.split(':').next().unwrap_or(authority)
-        };
-        self.host = host.to_ascii_lowercase();
+    /// Takes the host from the request's `Host` header, if it has one: port and case
+    /// dropped. A value that is not a host (userinfo such as `www.example.com:@other.example`,
+    /// a path, spaces) is an error: such a request must not be routed or rewritten at all.
+    pub fn apply_host_header(&mut self) -> Result<(), String> {
+        if let Some(value) = self.header("host") {
+            self.host = parse_host(value).map_err(|err| format!("Host header: {err}"))?;
+        }
+        Ok(())
     }
 
     /// Adds a request header; a `Cookie` header also fills [`cookies`](Self::cookies).
@@ -181,6 +178,40 @@ impl RequestContext {
     pub fn query_param(&self, name: &str) -> Option<&str> {
         lookup(self.query.iter().filter(|(key, _)| key == name))
     }
+}
+
+/// The host of an authority (`Host` header value, or a URL's `host[:port]`), lower-cased,
+/// without the port: letters, digits, `-`, `.` and `_` (a name or IPv4 address), or an
+/// IPv6 address in brackets. Anything else is refused, userinfo above all: in
+/// `www.example.com:@other.example` the host a parser finds depends on the parser.
+pub fn parse_host(authority: &str) -> Result<String, String> {
+    let bad = |why: &str| Err(format!("{authority:?} is not a host name ({why})"));
+    let authority = authority.trim();
+    if authority.contains('@') {
+        return bad("it has userinfo, `@`");
+    }
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let Some((address, after)) = rest.split_once(']') else { return bad("an unclosed `[`") };
+        if address.is_empty() || !address.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+            return bad("not an IPv6 address");
+        }
+        (&authority[..address.len() + 2], after.strip_prefix(':'))
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if port.is_some_and(|port| !port.chars().all(|c| c.is_ascii_digit())) {
+        return bad("the port is not a number");
+    }
+    if host.is_empty() || host.len() > 253 {
+        return bad("a host name has 1 to 253 characters");
+    }
+    if !host.starts_with('[') && !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')) {
+        return bad("only letters, digits, `-`, `.` and `_`");
+    }
+    Ok(host.to_ascii_lowercase())
 }
 
 fn lookup<'a>(mut pairs: impl Iterator<Item = &'a (String, String)>) -> Option<&'a str> {
@@ -279,11 +310,34 @@ mod tests {
 
     #[test]
     fn hosts_lose_ports_and_case() {
+        assert_eq!(parse_host("Shop.Example.COM:443").unwrap(), "shop.example.com");
+        assert_eq!(parse_host("[::1]:7676").unwrap(), "[::1]");
+        assert_eq!(parse_host("www.example.com:").unwrap(), "www.example.com");
+        assert_eq!(parse_host("10.0.0.1").unwrap(), "10.0.0.1");
+    }
+
+    #[test]
+    fn hosts_with_userinfo_or_odd_characters_are_refused() {
+        for bad in [
+            "www.example.com:@other.example.com",
+            "user@host",
+            "a b",
+            "a/b",
+            "host:80x",
+            "",
+            "[zz]",
+            "a\\b",
+            "é.example",
+        ] {
+            assert!(parse_host(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_host("www.example.com:@other.example.com").unwrap_err().contains("userinfo"));
         let mut context = RequestContext::default();
-        context.set_host("Shop.Example.COM:443");
-        assert_eq!(context.host, "shop.example.com");
-        context.set_host("[::1]:7676");
-        assert_eq!(context.host, "[::1]");
+        context.add_header("Host", "www.example.com:@other.example.com");
+        assert!(context.apply_host_header().is_err());
+        assert_eq!(context.host, "localhost", "the host is left alone");
+        assert!(RequestContext::for_url("GET", "https://user@example.com/").is_err());
+        assert_eq!(RequestContext::for_url("GET", "https://example.com?q=1").unwrap().path, "/");
     }
 
     #[test]

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::request::parse_host;
+
 /// One site's origin, as written in the map.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,9 +65,17 @@ impl Sites {
             format!("the sites map must be a JSON object of host -> {{\"origin\": \"https://...\"}}: {err}")
         })?;
         let mut by_host = BTreeMap::new();
-        for (host, spec) in specs {
-            let site = Site::from_spec(&spec).map_err(|err| format!("site {host:?}: {err}"))?;
-            by_host.insert(host.trim().to_ascii_lowercase(), site);
+        for (written, spec) in specs {
+            let host = parse_host(&written).map_err(|err| format!("site {written:?}: {err}"))?;
+            if host != written.trim().to_ascii_lowercase() {
+                return Err(format!("site {written:?}: write the host alone, {host:?}, without a port"));
+            }
+            let site = Site::from_spec(&spec).map_err(|err| format!("site {written:?}: {err}"))?;
+            if by_host.insert(host.clone(), site).is_some() {
+                return Err(format!(
+                    "sites {host:?} and {written:?} are the same host once case and spaces are set aside; keep one"
+                ));
+            }
         }
         Ok(Sites { by_host })
     }
@@ -177,5 +187,9 @@ mod tests {
                 .unwrap_err()
                 .contains("more than 0")
         );
+        let twice = Sites::parse(r#"{"WWW.a.com": {"origin": "https://x"}, "www.a.com ": {"origin": "https://y"}}"#);
+        assert!(twice.unwrap_err().contains("same host"));
+        assert!(Sites::parse(r#"{"a.com:8080": {"origin": "https://x"}}"#).unwrap_err().contains("without a port"));
+        assert!(Sites::parse(r#"{"a.com@b.com": {"origin": "https://x"}}"#).unwrap_err().contains("userinfo"));
     }
 }

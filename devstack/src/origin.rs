@@ -21,6 +21,11 @@
 //! | `gzip=corrupt`   | gzip it, then garble the compressed bytes from `garble_from` on     |
 //! |                  | (default 200)                                                       |
 //! | `gzip=garbage`   | label the body gzip without compressing it                          |
+//! | `gzip=trailing`  | gzip it, then append bytes that are not gzip (`trailing=TEXT`,      |
+//! |                  | default four NUL bytes and `garbage`)                               |
+//! | `content_encoding=C` | send `Content-Encoding: C` lines (repeatable, in order) instead |
+//! |                  | of the one `gzip` adds                                              |
+//! | `set_cookies=N`  | add N `Set-Cookie` lines                                            |
 //! | `abort_after=N`  | close the connection after N body bytes, mid-body                   |
 //! | `reset_after=N`  | the same, but reset the connection (TCP RST) instead of closing it  |
 //! | `stall_after=N`  | after N body bytes, go silent for `stall_ms` (default 60000), then  |
@@ -256,7 +261,12 @@ fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
             payload.reader = Box::new(Garbled { inner: packed, position: 0, from });
         }
         Some("garbage") => {}
-        Some(other) => return Err(bad_input(format!("gzip={other}: use 1, corrupt or garbage"))),
+        Some("trailing") => {
+            let trailing = ask.param("trailing").unwrap_or("\0\0\0\0garbage").as_bytes().to_vec();
+            let packed = GzEncoder::new(payload.reader, Compression::fast());
+            payload.reader = Box::new(packed.chain(io::Cursor::new(trailing)));
+        }
+        Some(other) => return Err(bad_input(format!("gzip={other}: use 1, corrupt, garbage or trailing"))),
     }
     if gzip.is_some() {
         payload.len = None;
@@ -276,8 +286,15 @@ fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
         head.push_str(&format!("Content-Type: {}\r\n", payload.content_type));
     }
     head.push_str("Connection: close\r\n");
-    if gzip.is_some() {
+    let encodings: Vec<&str> =
+        ask.query.iter().filter(|(key, _)| key == "content_encoding").map(|(_, value)| value.as_str()).collect();
+    if !encodings.is_empty() {
+        encodings.iter().for_each(|coding| head.push_str(&format!("Content-Encoding: {coding}\r\n")));
+    } else if gzip.is_some() {
         head.push_str("Content-Encoding: gzip\r\n");
+    }
+    for i in 0..ask.number("set_cookies")?.unwrap_or(0) {
+        head.push_str(&format!("Set-Cookie: c{i}=v{i}; Path=/\r\n"));
     }
     for (key, value) in &ask.query {
         if key == "header"

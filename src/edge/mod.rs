@@ -46,7 +46,14 @@ pub fn serve() {
 
 fn handle(mut request: Request, rules: &mut RuleSource) {
     let grants = access::check(&mut request);
-    let mut context = request_context::from_request(&request);
+    let mut context = match request_context::from_request(&request) {
+        Ok(context) => context,
+        Err(why) => {
+            log::warn!("{} {}: {why}; answering 400", request.get_method_str(), request.get_path());
+            response::bad_request().send_to_client();
+            return;
+        }
+    };
     let (method, path) = (context.method.clone(), context.path.clone());
     let backend = match sites::route(&context.host) {
         Route::To(backend) => backend,
@@ -66,8 +73,9 @@ fn handle(mut request: Request, rules: &mut RuleSource) {
     let mut origin_response = match origin::fetch(request, backend) {
         Ok(response) => response,
         Err(err) => {
-            log::error!("{method} {path}: origin unreachable: {err}; answering 502");
-            response::bad_gateway().send_to_client();
+            let failure = origin::Failure::of(&err);
+            log::error!("{method} {path}: {failure}: {err}; answering {}", failure.status());
+            response::origin_failed(&failure).send_to_client();
             return;
         }
     };

@@ -2,7 +2,10 @@
 
 use edge_rewriter::origin_accept_encoding;
 use fastly::http::header::ACCEPT_ENCODING;
-use fastly::http::request::SendError;
+use std::fmt;
+
+use fastly::http::StatusCode;
+use fastly::http::request::{SendError, SendErrorCause};
 use fastly::{Backend, Request, Response};
 
 /// Sends the client's request to the origin; returns once the response headers arrive, the
@@ -10,6 +13,59 @@ use fastly::{Backend, Request, Response};
 pub fn fetch(mut request: Request, backend: Backend) -> Result<Response, SendError> {
     adjust_accept_encoding(&mut request);
     request.send(backend)
+}
+
+/// Why the origin's answer could not be had, as the client and the log should hear it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No connection: DNS, refused, TLS, no such backend.
+    Unreachable,
+    /// It did not answer in time.
+    Timeout,
+    /// It answered, but not with a response the platform accepts (too many or too large
+    /// headers, a bad status line, a cut-off head).
+    UnreadableResponse,
+}
+
+impl Failure {
+    /// Classifies a send error by its root cause.
+    pub fn of(err: &SendError) -> Self {
+        match err.root_cause() {
+            SendErrorCause::HttpResponseTimeout | SendErrorCause::ConnectionTimeout | SendErrorCause::DnsTimeout => {
+                Failure::Timeout
+            }
+            SendErrorCause::HttpIncompleteResponse
+            | SendErrorCause::HttpResponseHeaderSectionTooLarge
+            | SendErrorCause::HttpResponseBodyTooLarge
+            | SendErrorCause::HttpResponseStatusInvalid
+            | SendErrorCause::HttpProtocolError
+            | SendErrorCause::Http2StreamError { .. }
+            | SendErrorCause::HttpUpgradeFailed => Failure::UnreadableResponse,
+            _ => Failure::Unreachable,
+        }
+    }
+
+    /// The status the client gets.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Failure::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Failure::Unreachable | Failure::UnreadableResponse => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Failure::Unreachable => "origin unreachable",
+            Failure::Timeout => "the origin did not answer in time",
+            // Viceroy refuses more than 100 header lines; Fastly, a header over 69 KB.
+            Failure::UnreadableResponse => {
+                "the origin answered with a response the platform refuses (too many or too large headers, \
+                 e.g. hundreds of Set-Cookie lines, or a malformed status line)"
+            }
+        })
+    }
 }
 
 /// An HTML answer must arrive in an encoding the rewriter can decode. Only GET and HEAD

@@ -3,8 +3,9 @@
 use edge_rewriter::RequestContext;
 use fastly::{Request, Response};
 
-/// The request's facts, taken before the request is sent (sending consumes it).
-pub fn from_request(request: &Request) -> RequestContext {
+/// The request's facts, taken before the request is sent (sending consumes it), or why the
+/// request cannot be served (a `Host` that is not a host name).
+pub fn from_request(request: &Request) -> Result<RequestContext, String> {
     let mut context = RequestContext::for_url(request.get_method_str(), request.get_url_str()).unwrap_or_else(|err| {
         log::warn!("request URL not understood ({err}); conditions see path \"/\"");
         RequestContext::default()
@@ -14,16 +15,14 @@ pub fn from_request(request: &Request) -> RequestContext {
             context.add_header(name.as_str(), value);
         }
     }
-    if let Some(host) = context.header("host").map(str::to_owned) {
-        context.set_host(&host);
-    }
+    context.apply_host_header()?;
     let client_ip = request.get_client_ip_addr();
     context.client_ip = client_ip.map(|ip| ip.to_string());
     context.country = client_ip
         .and_then(fastly::geo::geo_lookup)
         .map(|geo| geo.country_code().to_owned())
         .filter(|code| !code.is_empty() && code != "**");
-    context
+    Ok(context)
 }
 
 /// Adds the response's status and content type, which conditions may also test.
@@ -49,7 +48,7 @@ mod tests {
             .with_header("Host", "WWW.Example.com:443")
             .with_header("Cookie", "consent=yes")
             .with_header("X-Beta", "1");
-        let mut context = from_request(&request);
+        let mut context = from_request(&request).unwrap();
         assert_eq!(context.method, "GET");
         assert_eq!(context.host, "www.example.com", "the Host header wins over the URL");
         assert_eq!(context.path, "/news/a");

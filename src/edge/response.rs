@@ -3,6 +3,8 @@
 
 use edge_rewriter::{Decoding, ResponseFacts, content_type, sniff_html, weaken_etag};
 use fastly::Response;
+
+use super::origin::Failure;
 use fastly::http::StatusCode;
 use fastly::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderName};
 
@@ -108,13 +110,22 @@ fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
         .with_body(format!("<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>\n"))
 }
 
-/// The origin cannot be reached.
-pub fn bad_gateway() -> Response {
-    error_page(
-        StatusCode::BAD_GATEWAY,
-        "Bad Gateway",
-        "The site's origin server could not be reached. Please try again in a moment.",
-    )
+/// The origin's answer could not be had.
+pub fn origin_failed(failure: &Failure) -> Response {
+    let message = match failure {
+        Failure::Unreachable => "The site's origin server could not be reached. Please try again in a moment.",
+        Failure::Timeout => "The site's origin server did not answer in time. Please try again in a moment.",
+        Failure::UnreadableResponse => {
+            "The site's origin server sent a response that could not be read. Please try again in a moment."
+        }
+    };
+    let status = failure.status();
+    error_page(status, status.canonical_reason().unwrap_or("Bad Gateway"), message)
+}
+
+/// The request itself is malformed (a `Host` that is not a host name).
+pub fn bad_request() -> Response {
+    error_page(StatusCode::BAD_REQUEST, "Bad Request", "The request's Host header is not a host name.")
 }
 
 /// The origin answered, but its body failed before a single byte could be used.
@@ -194,7 +205,10 @@ mod tests {
     #[test]
     fn error_pages_are_short_html_never_cached() {
         for (mut response, status, text) in [
-            (bad_gateway(), StatusCode::BAD_GATEWAY, "could not be reached"),
+            (origin_failed(&Failure::Unreachable), StatusCode::BAD_GATEWAY, "could not be reached"),
+            (origin_failed(&Failure::UnreadableResponse), StatusCode::BAD_GATEWAY, "could not be read"),
+            (origin_failed(&Failure::Timeout), StatusCode::GATEWAY_TIMEOUT, "in time"),
+            (bad_request(), StatusCode::BAD_REQUEST, "not a host name"),
             (misdirected(), StatusCode::MISDIRECTED_REQUEST, "does not serve this host"),
             (unavailable(), StatusCode::SERVICE_UNAVAILABLE, "misconfigured"),
         ] {

@@ -44,6 +44,8 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
         mark_preview(&mut response, edition_label(edition));
     }
     if grants.debug {
+        // Debug headers are for the one who asked: no cache may keep them for others.
+        response.set_header(CACHE_CONTROL, "private, no-store");
         response.set_header("server-timing", server_timing(&[("origin", origin_time), ("rules", rules_time)]));
         // The rewrite's own time is known only once the body has gone, after the headers:
         // it is in the log line instead.

@@ -103,9 +103,7 @@ pub fn request_context(args: &RequestArgs) -> Result<RequestContext, String> {
                     header.split_once(':').ok_or_else(|| format!("--header {header:?}: write it as `Name: value`"))?;
                 context.add_header(name, value);
             }
-            if let Some(host) = context.header("host").map(str::to_owned) {
-                context.set_host(&host);
-            }
+            context.apply_host_header()?;
             for fact in &args.facts {
                 let (name, value) =
                     fact.split_once('=').ok_or_else(|| format!("--fact {fact:?}: write it as `name=value`"))?;
