@@ -73,26 +73,41 @@ impl Unit {
     }
 }
 
+/// Enabled rules in a set.
+pub const RULES: Budget = Budget { name: "rules", per_rule: None, per_set: Some(MAX_RULES), unit: Unit::Count };
+/// `replace_text` rules in a set.
+pub const TEXT_RULES: Budget =
+    Budget { name: "text rules", per_rule: None, per_set: Some(MAX_TEXT_RULES), unit: Unit::Count };
+/// Regexes' memory.
+pub const REGEX_MEMORY: Budget = Budget {
+    name: "regex memory",
+    per_rule: Some(MAX_REGEX_MEMORY_PER_RULE),
+    per_set: Some(MAX_REGEX_MEMORY),
+    unit: Unit::Bytes,
+};
+/// Text held back by text rules.
+pub const HELD_TEXT: Budget =
+    Budget { name: "held text", per_rule: None, per_set: Some(MAX_HELD_TEXT), unit: Unit::Bytes };
+/// Compound selectors, over selector lists.
+pub const SELECTOR_PARTS: Budget = Budget {
+    name: "selector parts",
+    per_rule: Some(MAX_SELECTOR_PARTS_PER_RULE),
+    per_set: Some(MAX_SELECTOR_PARTS),
+    unit: Unit::Count,
+};
+/// Compound selectors chained in one selector.
+pub const SELECTOR_DEPTH: Budget =
+    Budget { name: "selector depth", per_rule: Some(MAX_SELECTOR_DEPTH), per_set: None, unit: Unit::Count };
+/// Characters in one selector.
+pub const SELECTOR_LENGTH: Budget =
+    Budget { name: "selector length", per_rule: Some(MAX_SELECTOR_CHARS), per_set: None, unit: Unit::Count };
+/// How deep a rule's JSON nests.
+pub const JSON_DEPTH: Budget =
+    Budget { name: "JSON depth", per_rule: Some(MAX_RULE_JSON_DEPTH), per_set: None, unit: Unit::Count };
+
 /// Every budget, for docs and reports.
-pub const BUDGETS: [Budget; 7] = [
-    Budget { name: "rules", per_rule: None, per_set: Some(MAX_RULES), unit: Unit::Count },
-    Budget { name: "text rules", per_rule: None, per_set: Some(MAX_TEXT_RULES), unit: Unit::Count },
-    Budget {
-        name: "regex memory",
-        per_rule: Some(MAX_REGEX_MEMORY_PER_RULE),
-        per_set: Some(MAX_REGEX_MEMORY),
-        unit: Unit::Bytes,
-    },
-    Budget { name: "held text", per_rule: None, per_set: Some(MAX_HELD_TEXT), unit: Unit::Bytes },
-    Budget {
-        name: "selector parts",
-        per_rule: Some(MAX_SELECTOR_PARTS_PER_RULE),
-        per_set: Some(MAX_SELECTOR_PARTS),
-        unit: Unit::Count,
-    },
-    Budget { name: "selector depth", per_rule: Some(MAX_SELECTOR_DEPTH), per_set: None, unit: Unit::Count },
-    Budget { name: "selector length", per_rule: Some(MAX_SELECTOR_CHARS), per_set: None, unit: Unit::Count },
-];
+pub const BUDGETS: [Budget; 8] =
+    [RULES, TEXT_RULES, REGEX_MEMORY, HELD_TEXT, SELECTOR_PARTS, SELECTOR_DEPTH, SELECTOR_LENGTH, JSON_DEPTH];
 
 /// What one rule costs on each dimension the set pays for, and which field cost most.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -138,8 +153,8 @@ impl fmt::Display for OverBudget {
 impl Cost {
     /// Checks the per-rule budgets this cost is held to.
     pub fn check_rule(&self) -> Result<(), OverBudget> {
-        over_rule(&self.regex_memory, &BUDGETS[2], "simplify the regexes, or use `prefix`, `equals` or `glob`")?;
-        over_rule(&self.selector_parts, &BUDGETS[4], "split the selector list over several rules")
+        over_rule(&self.regex_memory, &REGEX_MEMORY, "simplify the regexes, or use `prefix`, `equals` or `glob`")?;
+        over_rule(&self.selector_parts, &SELECTOR_PARTS, "split the selector list over several rules")
     }
 }
 
@@ -175,7 +190,7 @@ impl RegexRoom {
         self.spend.add(field, memory);
         // The regex that goes past is the one to blame.
         let so_far = Spend { field: field.to_owned(), ..self.spend.clone() };
-        let budget = &BUDGETS[2];
+        let budget = &REGEX_MEMORY;
         over_rule(&so_far, budget, "simplify the regexes, or use `prefix`, `equals` or `glob`")?;
         over_set(
             self.set_spent + so_far.amount,
@@ -227,18 +242,18 @@ impl Spent {
         over_set(
             after.rules,
             &whole_rule,
-            &BUDGETS[0],
+            &RULES,
             "put rules that belong together in one rule with several actions",
         )?;
-        over_set(after.text_rules, &cost.text_rules, &BUDGETS[1], "combine words into one regex, e.g. `cat|kitten`")?;
+        over_set(after.text_rules, &cost.text_rules, &TEXT_RULES, "combine words into one regex, e.g. `cat|kitten`")?;
         over_set(
             after.regex_memory,
             &cost.regex_memory,
-            &BUDGETS[2],
+            &REGEX_MEMORY,
             "simplify regexes, or use `prefix`, `equals` or `glob`",
         )?;
-        over_set(after.held_text, &cost.held_text, &BUDGETS[3], "use a literal `find`, or fewer regex text rules")?;
-        over_set(after.selector_parts, &cost.selector_parts, &BUDGETS[4], "use shorter selectors, or fewer rules")?;
+        over_set(after.held_text, &cost.held_text, &HELD_TEXT, "use a literal `find`, or fewer regex text rules")?;
+        over_set(after.selector_parts, &cost.selector_parts, &SELECTOR_PARTS, "use shorter selectors, or fewer rules")?;
         *self = after;
         Ok(())
     }

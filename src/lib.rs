@@ -54,6 +54,7 @@ mod stream;
 mod template;
 mod text;
 
+pub use budget::{BUDGETS, Budget, Unit};
 pub use cache::{CacheLookup, RuleCache};
 pub use charset::PageEncoding;
 pub use clock::parse_rfc3339;

@@ -4,7 +4,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use devstack::project;
-use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, json_schema, parse_rfc3339, stream};
+use edge_rewriter::{BUDGETS, RequestContext, RewriteOptions, RuleSet, json_schema, parse_rfc3339, stream};
 
 const BLESS: &str = "EDGE_REWRITER_BLESS";
 
@@ -71,4 +71,23 @@ fn every_rule_example_in_rules_md_is_valid_and_does_what_it_says() {
     }
     assert!(examples >= 20, "RULES.md has {examples} rule examples");
     assert!(demonstrated >= 15, "RULES.md shows input and output for {demonstrated} examples");
+}
+
+/// The budgets table in RULES.md gives the figures the engine enforces.
+#[test]
+fn the_budgets_in_rules_md_are_the_engines() {
+    let markdown = std::fs::read_to_string(project::root().join("docs/RULES.md")).unwrap();
+    for budget in BUDGETS {
+        let row = markdown
+            .lines()
+            .find(|line| line.starts_with(&format!("| {} |", budget.name)))
+            .unwrap_or_else(|| panic!("RULES.md has no row for the {} budget", budget.name));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let shows = |cell: &str, amount: Option<usize>| match amount {
+            Some(amount) => cell.starts_with(&budget.unit.format(amount)),
+            None => cell.is_empty(),
+        };
+        assert!(shows(cells[2], budget.per_rule), "per rule, {}: {row}", budget.name);
+        assert!(shows(cells[3], budget.per_set), "whole set, {}: {row}", budget.name);
+    }
 }
