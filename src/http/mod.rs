@@ -1,4 +1,13 @@
-//! Facts about requests and responses as browsers read them.
+//! Facts about requests and responses, read as browsers read them: the request as rules see
+//! it ([`request`]), which responses are rewritten ([`policy`]), media types ([`mime`]) and
+//! sniffing, charsets and the `<meta>` prescan ([`charset`], [`prescan`]), body decoding
+//! ([`decode`]) and Content-Security-Policy nonces ([`csp`]). No Fastly type appears here:
+//! the adapter gathers header values and hands them over.
 
-pub mod mime;
-pub mod prescan;
+pub(crate) mod charset;
+pub(crate) mod csp;
+pub(crate) mod decode;
+pub(crate) mod mime;
+pub(crate) mod policy;
+pub(crate) mod prescan;
+pub(crate) mod request;

@@ -1,10 +1,26 @@
-//! The rule language: what editors write ([`model`], [`when`]), how it is read ([`parse`]),
-//! how a refusal is reported ([`error`]) and its JSON Schema ([`schema`]).
+//! The rule language, from what editors write to rules ready to run:
+//!
+//! * what editors write: plain serde types ([`model`], [`when`]), read one rule at a time
+//!   ([`parse`]), refused with messages that name the field ([`error`]), described by a JSON
+//!   Schema ([`schema`]);
+//! * what each part compiles to, once per rule-set version: selectors ([`selector`]),
+//!   conditions ([`conditions`]), templates escaped for where each value lands
+//!   ([`template`]), regexes and globs ([`pattern`]), time windows ([`time`]);
+//! * what a rule set may cost ([`budget`]), and the compiled set itself ([`compile`]).
+//!
+//! Nothing here depends on a request or a page; [`crate::rewrite`] takes it from there.
 
+pub(crate) mod budget;
+pub(crate) mod compile;
+pub(crate) mod conditions;
 mod error;
 mod model;
 mod parse;
+pub(crate) mod pattern;
 mod schema;
+pub(crate) mod selector;
+pub(crate) mod template;
+pub(crate) mod time;
 mod when;
 
 pub use error::RuleError;

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::{Rule, RuleError};
-use crate::budget::{MAX_RULE_JSON_DEPTH, json_depth};
+use crate::rules::budget::{MAX_RULE_JSON_DEPTH, json_depth};
 
 /// The longest rule id.
 pub const MAX_ID_CHARS: usize = 64;

@@ -7,7 +7,7 @@
 use lol_html::Selector;
 use lol_html::errors::SelectorError;
 
-use crate::budget::{MAX_SELECTOR_CHARS, MAX_SELECTOR_DEPTH};
+use crate::rules::budget::{MAX_SELECTOR_CHARS, MAX_SELECTOR_DEPTH};
 
 /// The pseudo-classes lol_html can match.
 const SUPPORTED_PSEUDO_CLASSES: [&str; 5] = ["first-child", "nth-child", "first-of-type", "nth-of-type", "not"];

@@ -4,7 +4,7 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use flate2::bufread::GzDecoder;
 
-use crate::policy::Decoding;
+use crate::http::policy::Decoding;
 
 /// `input` decoded as `decoding` says. gzip is decoded incrementally: memory stays at the
 /// decoder's fixed window whatever the ratio, and a truncated or corrupt stream is a read

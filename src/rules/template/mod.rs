@@ -12,8 +12,8 @@ use std::borrow::Cow;
 
 use landing::{Escape, Segment};
 
-use crate::clock::utc_date;
-use crate::request::RequestContext;
+use crate::rules::time::utc_date;
+use crate::http::request::RequestContext;
 
 /// The variables a template may use, as documented for editors.
 pub const VARIABLES: &str = "{{path}}, {{host}}, {{query.NAME}}, {{country}}, {{date}}";

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::request::parse_host;
+use crate::http::request::parse_host;
 
 /// One site's origin, as written in the map.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

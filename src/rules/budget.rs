@@ -399,8 +399,8 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&when).unwrap();
         assert_eq!(json_depth(&value), levels);
         let when: crate::rules::When = serde_json::from_value(value).unwrap();
-        let condition = crate::conditions::Condition::compile(&when, "when", &mut RegexRoom::unlimited()).unwrap();
-        let context = crate::request::RequestContext::default();
+        let condition = crate::rules::conditions::Condition::compile(&when, "when", &mut RegexRoom::unlimited()).unwrap();
+        let context = crate::http::request::RequestContext::default();
         assert_eq!(condition.holds(&context, "deep"), levels.is_multiple_of(2));
     }
 

@@ -18,7 +18,7 @@ use memchr::memmem;
 use regex_automata::util::captures::Captures;
 
 use super::entities::{MAX_REFERENCE_LEN, decode, verbatim};
-use crate::pattern::{Pattern, Use, escape};
+use crate::rules::pattern::{Pattern, Use, escape};
 
 /// Text a regex rule keeps per text node before it must let go of it.
 pub const REGEX_HOLD_LIMIT: usize = 64 << 10;

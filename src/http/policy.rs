@@ -4,7 +4,7 @@
 //! touched" is tested natively; the Fastly adapter only gathers the facts and applies the
 //! verdict.
 
-use crate::charset::PageEncoding;
+use crate::http::charset::PageEncoding;
 
 /// The facts about a request and its response that decide whether to rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,7 +21,7 @@
 
 use super::escape::scheme_allowed;
 use super::js::JsLexer;
-use crate::text::decode_references;
+use crate::rewrite::text::decode_references;
 
 /// How a value is escaped where it lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,9 +8,9 @@ use std::rc::Rc;
 use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element, TextChunk, TextType};
 use lol_html::{DocumentContentHandlers, ElementContentHandlers, HandlerResult, Selector, Settings};
 
-use crate::pattern::Pattern;
+use crate::rules::pattern::Pattern;
 use crate::rules::TextTarget;
-use crate::text::{Finder, TextReplacer, TextSyntax};
+use crate::rewrite::text::{Finder, TextReplacer, TextSyntax};
 
 /// The rules that apply to one request, in order, ready to become lol_html handlers.
 #[derive(Debug, Default)]
@@ -457,8 +457,8 @@ impl<'p> TextPipeline<'p> {
                     log::warn!(
                         "text rule {:?}: a text node is longer than {} KiB; a match across each {} KiB boundary may be missed",
                         stage.rule_id,
-                        crate::text::REGEX_HOLD_LIMIT >> 10,
-                        crate::text::REGEX_HOLD_LIMIT >> 10
+                        crate::rewrite::text::REGEX_HOLD_LIMIT >> 10,
+                        crate::rewrite::text::REGEX_HOLD_LIMIT >> 10
                     );
                 }
             }

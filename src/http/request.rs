@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::clock::parse_rfc3339;
+use crate::rules::time::parse_rfc3339;
 
 /// The request (and response status and type) a page is rewritten for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,16 +10,16 @@ use std::collections::HashMap;
 
 use lol_html::Selector;
 
-use crate::budget::{Cost, RegexRoom, Spent};
-use crate::conditions::Condition;
-use crate::handlers::{Markup, Plan, PlannedAction, PlannedRule, Slot, TextRule};
-use crate::nonce::with_nonce;
-use crate::pattern::{Pattern, Use};
-use crate::request::RequestContext;
+use crate::rules::budget::{Cost, RegexRoom, Spent};
+use crate::rules::conditions::Condition;
+use crate::rewrite::handlers::{Markup, Plan, PlannedAction, PlannedRule, Slot, TextRule};
+use crate::http::csp::with_nonce;
+use crate::rules::pattern::{Pattern, Use};
+use crate::http::request::RequestContext;
 use crate::rules::{Action, Content, ReplaceText, Rule, RuleError, SourcedRule, TextTarget, parse_entry};
-use crate::selector::parse_selector;
-use crate::template::{Landing, Template};
-use crate::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
+use crate::rules::selector::parse_selector;
+use crate::rules::template::{Landing, Template};
+use crate::rewrite::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
 
 /// Rules ready to run: each selector parsed, each action and condition checked. Build it
 /// once per rule-set version (the service caches it); [`plan`](Self::plan) it per request.

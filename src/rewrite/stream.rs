@@ -14,10 +14,10 @@ use std::rc::Rc;
 use lol_html::errors::RewritingError;
 use lol_html::{HtmlRewriter, MemorySettings, OutputSink};
 
-use crate::charset::PageEncoding;
-use crate::handlers::Plan;
+use crate::http::charset::PageEncoding;
+use crate::rewrite::handlers::Plan;
 use crate::http::prescan::{Prescan, prescan};
-use crate::invalid_bytes::{Carry, Uncarry};
+use crate::rewrite::invalid_bytes::{Carry, Uncarry};
 
 /// Knobs for one rewrite.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -414,8 +414,8 @@ pub fn stream<R: Read, W: Write>(plan: &Plan<'_>, options: &RewriteOptions, mut 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compile::RuleSet;
-    use crate::request::RequestContext;
+    use crate::rules::compile::RuleSet;
+    use crate::http::request::RequestContext;
 
     fn rules(json: &str) -> RuleSet {
         let (set, errors) = RuleSet::from_entries(&[("t".to_owned(), json.to_owned())]);

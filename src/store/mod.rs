@@ -1,0 +1,7 @@
+//! Where rule text comes from: how rules are laid out in a Fastly Config Store and read back
+//! within the lookup budget ([`layout`]), the compiled rules kept between requests
+//! ([`cache`]), and the sites map a store may hold ([`sites`]).
+
+pub(crate) mod cache;
+pub(crate) mod layout;
+pub(crate) mod sites;
