@@ -37,27 +37,27 @@ mod rewrite;
 mod rules;
 mod store;
 
-pub use rules::budget::{BUDGETS, Budget, Unit};
-pub use store::cache::{CacheLookup, RuleCache};
 pub use http::charset::PageEncoding;
-pub use rules::time::parse_rfc3339;
-pub use rules::compile::RuleSet;
-pub use http::decode::decoded;
-pub use rewrite::handlers::Plan;
 pub use http::csp::csp_nonce;
+pub use http::decode::decoded;
 pub use http::policy::{
     Decision, Decoding, ResponseFacts, body_decoding, content_type, decide, is_html, may_sniff, origin_accept_encoding,
     sniff_html, weaken_etag,
 };
 pub use http::request::{RequestContext, parse_query, percent_decode};
+pub use rewrite::plan::Plan;
+pub use rewrite::stream::{Report, RewriteOptions, Rewriter, StreamError, Streamed, stream};
+pub use rewrite::text::REGEX_HOLD_LIMIT;
+pub use rules::budget::{BUDGETS, Budget, Unit};
+pub use rules::compile::RuleSet;
+pub use rules::time::parse_rfc3339;
 pub use rules::{
     Action, Content, NamedMatch, OneOrMany, ReplaceText, RewriteAttribute, Rollout, Rule, RuleError, SetAttribute,
     SourcedRule, StickyKey, TextMatch, TextTarget, TimeWindow, When, json_schema, parse_entry,
 };
-pub use store::sites::{Site, Sites};
+pub use store::cache::{CacheLookup, RuleCache};
 pub use store::layout::{
     DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, LOOKUP_BUDGET, MAX_ENTRIES, MAX_KEY_CHARS, MAX_VALUE_CHARS, MemoryStore,
     SITES_KEY, StoreEntries, StoreError, check_entry, read_entries, read_entries_at, read_rules_dir, store_from_dirs,
 };
-pub use rewrite::stream::{Report, RewriteOptions, Rewriter, StreamError, Streamed, stream};
-pub use rewrite::text::REGEX_HOLD_LIMIT;
+pub use store::sites::{Site, Sites};

@@ -5,5 +5,6 @@
 
 pub(crate) mod handlers;
 pub(crate) mod invalid_bytes;
+pub(crate) mod plan;
 pub(crate) mod stream;
 pub(crate) mod text;

@@ -15,9 +15,9 @@ use lol_html::errors::RewritingError;
 use lol_html::{HtmlRewriter, MemorySettings, OutputSink};
 
 use crate::http::charset::PageEncoding;
-use crate::rewrite::handlers::Plan;
 use crate::http::prescan::{Prescan, prescan};
 use crate::rewrite::invalid_bytes::{Carry, Uncarry};
+use crate::rewrite::plan::Plan;
 
 /// Knobs for one rewrite.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -414,8 +414,8 @@ pub fn stream<R: Read, W: Write>(plan: &Plan<'_>, options: &RewriteOptions, mut 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::compile::RuleSet;
     use crate::http::request::RequestContext;
+    use crate::rules::compile::RuleSet;
 
     fn rules(json: &str) -> RuleSet {
         let (set, errors) = RuleSet::from_entries(&[("t".to_owned(), json.to_owned())]);

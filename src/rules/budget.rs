@@ -239,12 +239,7 @@ impl Spent {
             held_text: self.held_text + cost.held_text.amount,
         };
         let whole_rule = Spend { amount: 1, field: "id".into(), largest: 1 };
-        over_set(
-            after.rules,
-            &whole_rule,
-            &RULES,
-            "put rules that belong together in one rule with several actions",
-        )?;
+        over_set(after.rules, &whole_rule, &RULES, "put rules that belong together in one rule with several actions")?;
         over_set(after.text_rules, &cost.text_rules, &TEXT_RULES, "combine words into one regex, e.g. `cat|kitten`")?;
         over_set(
             after.regex_memory,
@@ -399,7 +394,8 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&when).unwrap();
         assert_eq!(json_depth(&value), levels);
         let when: crate::rules::When = serde_json::from_value(value).unwrap();
-        let condition = crate::rules::conditions::Condition::compile(&when, "when", &mut RegexRoom::unlimited()).unwrap();
+        let condition =
+            crate::rules::conditions::Condition::compile(&when, "when", &mut RegexRoom::unlimited()).unwrap();
         let context = crate::http::request::RequestContext::default();
         assert_eq!(condition.holds(&context, "deep"), levels.is_multiple_of(2));
     }

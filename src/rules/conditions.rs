@@ -1,10 +1,10 @@
 //! When a rule applies: editors' `"when"` compiled once (regexes built, times parsed) and
 //! evaluated per request against a [`RequestContext`].
 
-use crate::rules::budget::RegexRoom;
-use crate::rules::time::parse_rfc3339;
-use crate::rules::pattern::{Pattern, Use};
 use crate::http::request::RequestContext;
+use crate::rules::budget::RegexRoom;
+use crate::rules::pattern::{Pattern, Use};
+use crate::rules::time::parse_rfc3339;
 use crate::rules::{NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};
 
 /// A compiled `when`: every check must hold.

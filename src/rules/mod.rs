@@ -10,6 +10,7 @@
 //!
 //! Nothing here depends on a request or a page; [`crate::rewrite`] takes it from there.
 
+pub(crate) mod actions;
 pub(crate) mod budget;
 pub(crate) mod compile;
 pub(crate) mod conditions;

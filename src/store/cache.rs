@@ -8,8 +8,8 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
-use crate::rules::compile::RuleSet;
 use crate::rules::RuleError;
+use crate::rules::compile::RuleSet;
 use crate::store::layout::StoreEntries;
 
 /// The last compiled rule set and the content it was compiled from.

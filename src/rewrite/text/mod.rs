@@ -1,6 +1,7 @@
 //! Text replacement (`replace_text`) that is correct across chunk boundaries, in bounded
 //! memory: the streaming replacer, and the character references it decodes.
 
+pub(crate) mod chain;
 mod entities;
 mod entities_table;
 mod replacer;

@@ -7,13 +7,14 @@
 mod escape;
 mod js;
 mod landing;
+mod nonce;
 
 use std::borrow::Cow;
 
 use landing::{Escape, Segment};
 
-use crate::rules::time::utc_date;
 use crate::http::request::RequestContext;
+use crate::rules::time::utc_date;
 
 /// The variables a template may use, as documented for editors.
 pub const VARIABLES: &str = "{{path}}, {{host}}, {{query.NAME}}, {{country}}, {{date}}";
@@ -34,6 +35,8 @@ pub enum Landing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     parts: Vec<Part>,
+    /// Markup gets the page's CSP nonce on its scripts and styles.
+    markup: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +101,7 @@ impl Template {
         if !literal.is_empty() || parts.is_empty() {
             parts.push(Part::Literal(literal));
         }
-        let mut template = Self { parts };
+        let mut template = Self { parts, markup: *landing == Landing::Markup };
         template.decide_escaping(landing)?;
         Ok(template)
     }
@@ -139,8 +142,18 @@ impl Template {
         self.parts.iter().any(|part| matches!(part, Part::Variable(..)))
     }
 
-    /// The text for this request. A template without variables costs no allocation.
+    /// The text for this request: values escaped where they land and, in markup, the page's
+    /// CSP nonce on the scripts and styles it holds. Without variables or a nonce, it costs no
+    /// allocation.
     pub fn render<'a>(&'a self, context: &RequestContext) -> Cow<'a, str> {
+        let rendered = self.fill(context);
+        match (&context.csp_nonce, self.markup) {
+            (Some(nonce), true) => nonce::with_nonce(rendered, nonce),
+            _ => rendered,
+        }
+    }
+
+    fn fill<'a>(&'a self, context: &RequestContext) -> Cow<'a, str> {
         if let [Part::Literal(text)] = self.parts.as_slice() {
             return Cow::Borrowed(text);
         }

@@ -1,0 +1,184 @@
+//! All text rules of a plan, run as one chain per text chunk: each rule sees the text as the
+//! previous ones left it, within its scope and the kinds of text it takes.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::rc::Rc;
+
+use lol_html::html_content::{Element, TextChunk, TextType};
+use lol_html::{DocumentContentHandlers, ElementContentHandlers, HandlerResult, Settings};
+
+use super::{TextReplacer, TextSyntax};
+use crate::rewrite::handlers::{Counter, same_scope};
+use crate::rewrite::plan::PlannedRule;
+use crate::rules::TextTarget;
+use crate::rules::actions::TextRule;
+
+/// Which element the current raw-text node belongs to. lol_html says "RCDATA" for both
+/// `<title>` and `<textarea>`, and "raw text" for `<style>` and a few others; rules tell them
+/// apart. Such elements cannot contain other elements, so the start tag seen last is the
+/// node's: a handler notes `<textarea>` (and `<style>`, when a rule targets style) and the
+/// note is cleared when the node ends.
+#[derive(Debug, Default)]
+struct RawTextOwner {
+    textarea: Cell<bool>,
+    style: Cell<bool>,
+}
+
+impl RawTextOwner {
+    fn clear(&self) {
+        self.textarea.set(false);
+        self.style.set(false);
+    }
+}
+
+/// All text rules of a plan, run as one chain per text chunk: each rule sees the text as
+/// the previous ones left it. (Separate lol_html text handlers cannot chain: each would see
+/// the original chunk and the last one's replacement would win.)
+pub(crate) struct TextPipeline<'p> {
+    stages: Vec<TextStage<'p>>,
+    owner: Rc<RawTextOwner>,
+    /// Per stage: set by the stage's selector handler when this chunk is in its scope.
+    in_scope: Rc<[Cell<bool>]>,
+}
+
+struct TextStage<'p> {
+    rule_id: &'p str,
+    scoped: bool,
+    /// Bit `1 << target as u8` for each target the rule takes.
+    targets: u8,
+    replacer: TextReplacer<'p>,
+    count: Counter,
+    overflows_logged: u64,
+}
+
+impl<'p> TextPipeline<'p> {
+    pub(crate) fn register(
+        mut settings: Settings<'p, 'p>,
+        stages: Vec<(&'p PlannedRule<'p>, &'p TextRule, Counter)>,
+    ) -> Settings<'p, 'p> {
+        let owner = Rc::new(RawTextOwner::default());
+        let in_scope: Rc<[Cell<bool>]> = stages.iter().map(|_| Cell::new(false)).collect();
+        // Which raw-text owners matter: titles against textareas when a rule takes one but
+        // not the other, styles against other raw text when a rule takes styles. Watching
+        // any element switches on lol_html's element tracking, so only what is needed.
+        let wants = |target: TextTarget| stages.iter().any(|(_, rule, _)| rule.targets.contains(&target));
+        let watched = match (wants(TextTarget::Title) != wants(TextTarget::Textarea), wants(TextTarget::Style)) {
+            (true, true) => Some("textarea, style"),
+            (true, false) => Some("textarea"),
+            (false, true) => Some("style"),
+            (false, false) => None,
+        };
+        if let Some(watched) = watched {
+            let owner = Rc::clone(&owner);
+            settings = settings.append_element_content_handler((
+                Cow::Owned(watched.parse().expect("a fixed, valid selector")),
+                ElementContentHandlers::default().element(move |el: &mut Element| {
+                    let is_textarea = el.tag_name() == "textarea";
+                    owner.textarea.set(is_textarea);
+                    owner.style.set(!is_textarea);
+                    // An empty element has no text node whose end would clear the note.
+                    let owner = Rc::clone(&owner);
+                    el.on_end_tag(lol_html::end_tag!(move |_| {
+                        owner.clear();
+                        Ok(())
+                    }))
+                }),
+            ));
+        }
+        // When every text rule has the same scope (all the whole page, or all one selector),
+        // the chain can run as that scope's own handler: one lol_html call per chunk, and no
+        // marks. Otherwise selector handlers mark their scope for a document-level chain.
+        let shared_scope = stages.iter().all(|(rule, ..)| same_scope(rule, stages[0].0)).then(|| stages[0].0.selector);
+        let mut pipeline =
+            TextPipeline { stages: Vec::with_capacity(stages.len()), owner, in_scope: Rc::clone(&in_scope) };
+        for (index, (rule, text_rule, count)) in stages.into_iter().enumerate() {
+            if let (Some(selector), None) = (rule.selector, shared_scope) {
+                let in_scope = Rc::clone(&in_scope);
+                settings = settings.append_element_content_handler((
+                    Cow::Borrowed(selector),
+                    ElementContentHandlers::default().text(move |_: &mut TextChunk| {
+                        in_scope[index].set(true);
+                        Ok(())
+                    }),
+                ));
+            }
+            pipeline.stages.push(TextStage {
+                rule_id: rule.id,
+                scoped: rule.selector.is_some() && shared_scope.is_none(),
+                targets: text_rule.targets.iter().fold(0, |bits, target| bits | (1 << *target as u8)),
+                replacer: TextReplacer::new(&text_rule.finder, &text_rule.replacement, text_rule.max),
+                count,
+                overflows_logged: 0,
+            });
+        }
+        let chain = move |chunk: &mut TextChunk| pipeline.run(chunk);
+        match shared_scope {
+            Some(Some(selector)) => settings.append_element_content_handler((
+                Cow::Borrowed(selector),
+                ElementContentHandlers::default().text(chain),
+            )),
+            // Document-level text handlers run after the selector ones for the same chunk,
+            // so the scope marks are set by the time the chain runs.
+            _ => settings.append_document_content_handler(DocumentContentHandlers::default().text(chain)),
+        }
+    }
+
+    fn run(&mut self, chunk: &mut TextChunk) -> HandlerResult {
+        let last = chunk.last_in_text_node();
+        if last && matches!(chunk.text_type(), TextType::RCData | TextType::RawText) {
+            self.owner.clear();
+        }
+        // lol_html ends every text node with an empty fragment: half the calls. With nothing
+        // held back there is nothing to do but forget this fragment's scope marks.
+        if chunk.as_str().is_empty() && self.stages.iter().all(|stage| !stage.replacer.holds()) {
+            self.in_scope.iter().for_each(|mark| mark.set(false));
+            return Ok(());
+        }
+        let target = match chunk.text_type() {
+            TextType::Data => Some(TextTarget::Text),
+            TextType::RCData if self.owner.textarea.get() => Some(TextTarget::Textarea),
+            TextType::RCData => Some(TextTarget::Title),
+            TextType::ScriptData => Some(TextTarget::Script),
+            TextType::RawText if self.owner.style.get() => Some(TextTarget::Style),
+            _ => None,
+        };
+        let syntax = match target {
+            Some(TextTarget::Script | TextTarget::Style) => TextSyntax::Raw,
+            _ => TextSyntax::Markup,
+        };
+        let mut changed: Option<String> = None;
+        for (index, stage) in self.stages.iter_mut().enumerate() {
+            let marked = self.in_scope[index].replace(false);
+            let applies = (!stage.scoped || marked) && target.is_some_and(|t| stage.targets & (1 << t as u8) != 0);
+            if !applies {
+                continue;
+            }
+            let input = changed.as_deref().unwrap_or(chunk.as_str());
+            let before = stage.replacer.replaced;
+            let output = stage.replacer.feed(input, last, syntax).map(str::to_owned);
+            stage.replacer.trim();
+            if stage.replacer.replaced > before {
+                stage.count.add(stage.replacer.replaced - before);
+            }
+            if stage.replacer.overflows > stage.overflows_logged {
+                stage.overflows_logged = stage.replacer.overflows;
+                if stage.overflows_logged == 1 {
+                    log::warn!(
+                        "text rule {:?}: a text node is longer than {} KiB; a match across each {} KiB boundary may be missed",
+                        stage.rule_id,
+                        crate::rewrite::text::REGEX_HOLD_LIMIT >> 10,
+                        crate::rewrite::text::REGEX_HOLD_LIMIT >> 10
+                    );
+                }
+            }
+            if let Some(output) = output {
+                changed = Some(output);
+            }
+        }
+        if let Some(text) = changed {
+            chunk.set_str(text);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,468 @@
+//! Every action in one place: its name as editors write it and the part of a page it works
+//! on ([`Action::name`], [`Action::scope`]), what it compiles to and what that costs
+//! ([`CompiledAction`]), what it becomes for one request ([`PlannedAction`]), and how it
+//! changes the page (the `apply_to_*` functions lol_html's handlers call). Adding an action
+//! is a variant in [`Action`] and an arm in each of these.
+
+use std::borrow::Cow;
+
+use lol_html::HandlerResult;
+use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element};
+
+use super::budget::{Cost, RegexRoom};
+use super::pattern::{Pattern, Use};
+use super::template::{Landing, Template};
+use super::{Action, Content, ReplaceText, TextTarget};
+use crate::http::request::RequestContext;
+use crate::rewrite::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
+
+/// The part of a page an action works on, which decides the lol_html handler that runs it
+/// and whether the rule needs a selector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Elements: needs a selector.
+    Element,
+    /// Comments: inside the selected elements, or everywhere without a selector.
+    Comments,
+    /// Text: inside the selected elements, or everywhere without a selector.
+    Text,
+    /// The end of the document: takes no selector.
+    Document,
+}
+
+impl Action {
+    /// The action's name as editors write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Before(_) => "before",
+            Action::After(_) => "after",
+            Action::Prepend(_) => "prepend",
+            Action::Append(_) => "append",
+            Action::Replace(_) => "replace",
+            Action::SetInner(_) => "set_inner",
+            Action::Remove => "remove",
+            Action::Unwrap => "unwrap",
+            Action::SetAttribute(_) => "set_attribute",
+            Action::RemoveAttribute(_) => "remove_attribute",
+            Action::RewriteAttribute(_) => "rewrite_attribute",
+            Action::RenameTag(_) => "rename_tag",
+            Action::RemoveComments => "remove_comments",
+            Action::ReplaceComments(_) => "replace_comments",
+            Action::AppendToDocument(_) => "append_to_document",
+            Action::ReplaceText(_) => "replace_text",
+        }
+    }
+
+    /// The part of a page it works on.
+    pub(crate) fn scope(&self) -> Scope {
+        match self {
+            Action::RemoveComments | Action::ReplaceComments(_) => Scope::Comments,
+            Action::ReplaceText(_) => Scope::Text,
+            Action::AppendToDocument(_) => Scope::Document,
+            _ => Scope::Element,
+        }
+    }
+}
+
+/// An action checked and compiled, once per rule-set version.
+#[derive(Debug, Clone)]
+pub(crate) enum CompiledAction {
+    Insert(Slot, CompiledContent),
+    Remove,
+    Unwrap,
+    SetAttribute { name: String, value: Template },
+    RemoveAttribute(String),
+    RewriteAttribute { name: String, pattern: Pattern, replacement: String },
+    RenameTag(String),
+    RemoveComments,
+    ReplaceComments(CompiledContent),
+    AppendToDocument(CompiledContent),
+    ReplaceText(Box<TextRule>),
+}
+
+/// Inserted content: its template and whether it is markup or text.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledContent {
+    template: Template,
+    kind: Markup,
+}
+
+/// A compiled `replace_text`.
+#[derive(Debug, Clone)]
+pub(crate) struct TextRule {
+    pub finder: Finder,
+    pub replacement: String,
+    pub max: Option<u64>,
+    pub targets: Vec<TextTarget>,
+}
+
+/// Where element content goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Before,
+    After,
+    Prepend,
+    Append,
+    Replace,
+    SetInner,
+}
+
+/// How inserted content is treated (lol_html's `ContentType`, which is not `Debug`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Markup {
+    Html,
+    Text,
+}
+
+impl Markup {
+    fn content_type(self) -> ContentType {
+        match self {
+            Markup::Html => ContentType::Html,
+            Markup::Text => ContentType::Text,
+        }
+    }
+}
+
+/// An action with its templates filled in for one request.
+#[derive(Debug)]
+pub(crate) enum PlannedAction<'r> {
+    /// Content for a slot; `true` when it holds request values (from template variables).
+    Insert(Slot, Cow<'r, str>, Markup, bool),
+    Remove,
+    Unwrap,
+    SetAttribute(&'r str, Cow<'r, str>),
+    RemoveAttribute(&'r str),
+    RewriteAttribute(&'r str, &'r Pattern, &'r str),
+    RenameTag(&'r str),
+    RemoveComments,
+    ReplaceComments(Cow<'r, str>, Markup),
+    AppendToDocument(Cow<'r, str>, Markup),
+    ReplaceText(&'r TextRule),
+}
+
+pub(crate) fn compile_action(
+    action: &Action,
+    index: usize,
+    has_selector: bool,
+    room: &mut RegexRoom,
+) -> Result<CompiledAction, (String, String)> {
+    let name = action.name();
+    let field = |sub: &str| {
+        if sub.is_empty() { format!("actions[{index}].{name}") } else { format!("actions[{index}].{name}.{sub}") }
+    };
+    match (action.scope(), has_selector) {
+        (Scope::Element, false) => {
+            return Err((
+                "selector".into(),
+                format!("`{name}` acts on elements: give the rule a selector, e.g. \"selector\": \"body\""),
+            ));
+        }
+        (Scope::Document, true) => {
+            return Err((
+                "selector".into(),
+                format!(
+                    "`{name}` acts on the whole document: drop the selector, or move the action to a rule of its own"
+                ),
+            ));
+        }
+        _ => {}
+    }
+    let content = |content: &Content| compile_content(content).map_err(|(sub, reason)| (field(sub), reason));
+    Ok(match action {
+        Action::Before(c) => CompiledAction::Insert(Slot::Before, content(c)?),
+        Action::After(c) => CompiledAction::Insert(Slot::After, content(c)?),
+        Action::Prepend(c) => CompiledAction::Insert(Slot::Prepend, content(c)?),
+        Action::Append(c) => CompiledAction::Insert(Slot::Append, content(c)?),
+        Action::Replace(c) => CompiledAction::Insert(Slot::Replace, content(c)?),
+        Action::SetInner(c) => CompiledAction::Insert(Slot::SetInner, content(c)?),
+        Action::Remove => CompiledAction::Remove,
+        Action::Unwrap => CompiledAction::Unwrap,
+        Action::SetAttribute(set) => {
+            check_attribute_name(&set.name).map_err(|reason| (field("name"), reason))?;
+            let value = Template::parse(&set.value, &Landing::Attribute(set.name.clone()))
+                .map_err(|reason| (field("value"), reason))?;
+            CompiledAction::SetAttribute { name: set.name.clone(), value }
+        }
+        Action::RemoveAttribute(name) => {
+            check_attribute_name(name).map_err(|reason| (field(""), reason))?;
+            CompiledAction::RemoveAttribute(name.clone())
+        }
+        Action::RewriteAttribute(rewrite) => {
+            check_attribute_name(&rewrite.name).map_err(|reason| (field("name"), reason))?;
+            let pattern = Pattern::regex(&rewrite.pattern, Use::Page).map_err(|reason| (field("pattern"), reason))?;
+            room.take(&field("pattern"), pattern.memory()).map_err(|over| (over.field, over.reason))?;
+            check_replacement(&pattern, &rewrite.replacement).map_err(|reason| (field("replacement"), reason))?;
+            CompiledAction::RewriteAttribute {
+                name: rewrite.name.clone(),
+                pattern,
+                replacement: rewrite.replacement.clone(),
+            }
+        }
+        Action::RenameTag(tag) => {
+            check_tag_name(tag).map_err(|reason| (field(""), reason))?;
+            CompiledAction::RenameTag(tag.clone())
+        }
+        Action::RemoveComments => CompiledAction::RemoveComments,
+        Action::ReplaceComments(c) => CompiledAction::ReplaceComments(content(c)?),
+        Action::AppendToDocument(c) => CompiledAction::AppendToDocument(content(c)?),
+        Action::ReplaceText(replace) => {
+            let rule = compile_text_rule(replace).map_err(|(sub, reason)| (field(sub), reason))?;
+            let regex = match &rule.finder {
+                Finder::Exact { .. } => None,
+                Finder::AnyCase { regex, .. } => Some(("find", regex)),
+                Finder::Pattern { regex } => Some(("regex", regex)),
+            };
+            if let Some((sub, regex)) = regex {
+                room.take(&field(sub), regex.memory()).map_err(|over| (over.field, over.reason))?;
+            }
+            CompiledAction::ReplaceText(Box::new(rule))
+        }
+    })
+}
+
+/// The text kinds `replace_text` changes when the rule does not say.
+const DEFAULT_TEXT_TARGETS: [TextTarget; 2] = [TextTarget::Text, TextTarget::Title];
+
+fn compile_text_rule(rule: &ReplaceText) -> Result<TextRule, (&'static str, String)> {
+    let flags = if rule.case_insensitive { "(?i)" } else { "" };
+    let finder = match (&rule.find, &rule.regex) {
+        (Some(find), None) => {
+            if find.is_empty() {
+                return Err(("find", "the text to find is empty".into()));
+            }
+            Finder::literal(find, rule.case_insensitive).map_err(|reason| ("find", reason))?
+        }
+        (None, Some(pattern)) => {
+            let regex = Pattern::regex(&format!("{flags}{pattern}"), Use::Page)
+                .map_err(|reason| ("regex", reason.replace(&format!("{flags}{pattern}"), pattern)))?;
+            if regex.is_match("") {
+                return Err((
+                    "regex",
+                    format!(
+                        "the regex {pattern:?} matches empty text, so it would insert the replacement between every character; make it match at least one character"
+                    ),
+                ));
+            }
+            check_replacement(&regex, &rule.replace).map_err(|reason| ("replace", reason))?;
+            Finder::Pattern { regex }
+        }
+        (Some(_), Some(_)) => {
+            return Err(("", "give `find` (literal text) or `regex`, not both".into()));
+        }
+        (None, None) => {
+            return Err(("", "say what to look for: `find` (literal text) or `regex`".into()));
+        }
+    };
+    if rule.max == Some(0) {
+        return Err(("max", "0 replacements would do nothing; leave `max` out to replace every match".into()));
+    }
+    let targets = match &rule.targets {
+        Some(targets) if targets.is_empty() => {
+            return Err(("in", "an empty list changes nothing; leave `in` out for text and titles".into()));
+        }
+        Some(targets) => targets.clone(),
+        None => DEFAULT_TEXT_TARGETS.to_vec(),
+    };
+    Ok(TextRule { finder, replacement: rule.replace.clone(), max: rule.max, targets })
+}
+
+fn compile_content(content: &Content) -> Result<CompiledContent, (&'static str, String)> {
+    let (text, kind, field, landing) = match content {
+        Content::Html(text) => (text, Markup::Html, "html", Landing::Markup),
+        Content::Text(text) => (text, Markup::Text, "text", Landing::Text),
+    };
+    let template = Template::parse(text, &landing).map_err(|reason| (field, reason))?;
+    Ok(CompiledContent { template, kind })
+}
+
+/// Attribute names lol_html would refuse at run time are refused here instead.
+fn check_attribute_name(name: &str) -> Result<(), String> {
+    let bad = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '>' | '/' | '=' | '<');
+    if name.is_empty() || name.chars().any(bad) {
+        return Err(format!("{name:?} is not an attribute name (no spaces, quotes, `<`, `>`, `/` or `=`)"));
+    }
+    Ok(())
+}
+
+fn check_tag_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err(format!("{name:?} is not a tag name (a letter, then letters, digits, `-` or `_`)"));
+    }
+    Ok(())
+}
+
+/// `$2` in a replacement for a regex with one group silently inserts nothing; say so now.
+fn check_replacement(pattern: &Pattern, replacement: &str) -> Result<(), String> {
+    let bytes = replacement.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        let rest = &replacement[i + 1..];
+        if rest.starts_with('$') {
+            i += 2;
+            continue;
+        }
+        let (reference, used) = if let Some(braced) = rest.strip_prefix('{') {
+            match braced.find('}') {
+                Some(end) => (&braced[..end], end + 2),
+                None => return Err(format!("`${{` without a closing `}}` in {replacement:?}")),
+            }
+        } else {
+            let len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+            (&rest[..len], len)
+        };
+        let known = match reference.parse::<usize>() {
+            Ok(group) => group < pattern.group_count(),
+            Err(_) => reference.is_empty() || pattern.group_names().any(|name| name == reference),
+        };
+        if !known {
+            return Err(format!(
+                "`${reference}` refers to a capture group the pattern does not have (it has {} numbered group(s){}); write `$$` for a literal `$`",
+                pattern.group_count() - 1,
+                named_groups(pattern)
+            ));
+        }
+        i += 1 + used;
+    }
+    Ok(())
+}
+
+fn named_groups(pattern: &Pattern) -> String {
+    let names: Vec<&str> = pattern.group_names().collect();
+    if names.is_empty() { String::new() } else { format!(" and named {}", names.join(", ")) }
+}
+
+impl CompiledAction {
+    /// Adds what this action costs against the budgets; `field` is where it is written.
+    pub(crate) fn add_cost(&self, field: &str, cost: &mut Cost) {
+        if let CompiledAction::ReplaceText(rule) = self {
+            let held = match &rule.finder {
+                Finder::Exact { pattern, .. } => pattern.len() + MAX_REFERENCE_LEN,
+                Finder::AnyCase { pattern, .. } => pattern.len() * 4 + MAX_REFERENCE_LEN,
+                Finder::Pattern { .. } => REGEX_HOLD_LIMIT,
+            };
+            cost.held_text.add(field, held);
+            cost.text_rules.add(field, 1);
+        }
+    }
+
+    pub(crate) fn plan<'r>(&'r self, context: &RequestContext) -> PlannedAction<'r> {
+        let content = |c: &'r CompiledContent| (c.template.render(context), c.kind);
+        match self {
+            CompiledAction::Insert(slot, c) => {
+                let (text, kind) = content(c);
+                PlannedAction::Insert(*slot, text, kind, c.template.has_variables())
+            }
+            CompiledAction::Remove => PlannedAction::Remove,
+            CompiledAction::Unwrap => PlannedAction::Unwrap,
+            CompiledAction::SetAttribute { name, value } => PlannedAction::SetAttribute(name, value.render(context)),
+            CompiledAction::RemoveAttribute(name) => PlannedAction::RemoveAttribute(name),
+            CompiledAction::RewriteAttribute { name, pattern, replacement } => {
+                PlannedAction::RewriteAttribute(name, pattern, replacement)
+            }
+            CompiledAction::RenameTag(tag) => PlannedAction::RenameTag(tag),
+            CompiledAction::RemoveComments => PlannedAction::RemoveComments,
+            CompiledAction::ReplaceComments(c) => {
+                let (text, kind) = content(c);
+                PlannedAction::ReplaceComments(text, kind)
+            }
+            CompiledAction::AppendToDocument(c) => {
+                let (text, kind) = content(c);
+                PlannedAction::AppendToDocument(text, kind)
+            }
+            CompiledAction::ReplaceText(rule) => PlannedAction::ReplaceText(rule),
+        }
+    }
+}
+
+/// `after` and `prepend`: lol_html puts each one closest to the element, so repeated ones
+/// come out reversed unless registered in reverse.
+pub(crate) fn inserts_in_reverse(action: &PlannedAction<'_>) -> bool {
+    matches!(action, PlannedAction::Insert(Slot::After | Slot::Prepend, ..))
+}
+
+pub(crate) fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> HandlerResult {
+    // Once an element is removed or replaced, lol_html would still emit content appended
+    // inside it; editors expect it gone with the element. Only before/after still apply.
+    if el.removed() && !matches!(action, PlannedAction::Insert(Slot::Before | Slot::After, ..)) {
+        return Ok(());
+    }
+    match action {
+        PlannedAction::Insert(slot, text, kind, from_request) => {
+            // Inside a script or style, text is code: request values escaped for markup or
+            // text could still end a string there. Such content is not inserted.
+            if *from_request
+                && matches!(slot, Slot::Prepend | Slot::Append | Slot::SetInner)
+                && matches!(el.tag_name().as_str(), "script" | "style")
+            {
+                log::warn!(
+                    "content with template values was not inserted into a <{}>: values there would be code",
+                    el.tag_name()
+                );
+                return Ok(());
+            }
+            let kind = kind.content_type();
+            match slot {
+                Slot::Before => el.before(text, kind),
+                Slot::After => el.after(text, kind),
+                Slot::Prepend => el.prepend(text, kind),
+                Slot::Append => el.append(text, kind),
+                Slot::Replace => el.replace(text, kind),
+                Slot::SetInner => el.set_inner_content(text, kind),
+            }
+        }
+        PlannedAction::Remove => el.remove(),
+        PlannedAction::Unwrap => el.remove_and_keep_content(),
+        PlannedAction::SetAttribute(name, value) => el.set_attribute(name, value)?,
+        PlannedAction::RemoveAttribute(name) => el.remove_attribute(name),
+        PlannedAction::RewriteAttribute(name, pattern, replacement) => {
+            if let Some(value) = el.get_attribute(name)
+                && let Cow::Owned(rewritten) = pattern.replace_all(&value, replacement)
+            {
+                el.set_attribute(name, &rewritten)?;
+            }
+        }
+        PlannedAction::RenameTag(tag) => el.set_tag_name(tag)?,
+        PlannedAction::RemoveComments
+        | PlannedAction::ReplaceComments(..)
+        | PlannedAction::AppendToDocument(..)
+        | PlannedAction::ReplaceText(..) => {}
+    }
+    Ok(())
+}
+
+pub(crate) fn apply_to_comment(action: &PlannedAction<'_>, comment: &mut Comment) {
+    match action {
+        PlannedAction::RemoveComments => comment.remove(),
+        PlannedAction::ReplaceComments(text, kind) => comment.replace(text, kind.content_type()),
+        _ => {}
+    }
+}
+
+pub(crate) fn apply_to_document_end(action: &PlannedAction<'_>, end: &mut DocumentEnd) {
+    if let PlannedAction::AppendToDocument(text, kind) = action {
+        end.append(text, kind.content_type());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacement_references_are_checked() {
+        let pattern = Pattern::regex("^http://(?P<host>[^/]+)(/.*)$", Use::Page).unwrap();
+        assert!(check_replacement(&pattern, "https://$host$2").is_ok());
+        assert!(check_replacement(&pattern, "https://${host}${2}").is_ok());
+        assert!(check_replacement(&pattern, "cost: $$5").is_ok());
+        let err = check_replacement(&pattern, "https://$3").unwrap_err();
+        assert!(err.contains("`$3`") && err.contains("2 numbered group(s) and named host"), "{err}");
+        assert!(check_replacement(&pattern, "${host").is_err());
+    }
+}
