@@ -32,32 +32,37 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 #![warn(missing_docs)]
 
-mod http;
-mod rewrite;
-mod rules;
-mod store;
+// The rooms, in the order a request meets them. Each module says what it holds.
+mod http; // facts about requests and responses: the request, the rewrite-or-pass policy, charsets, decoding
+mod rewrite; // one request: the plan, lol_html handlers, the text chain, the streaming driver
+mod rules; // the rule language: model, parsing, budgets, compiling once (selectors, conditions, templates)
+mod store; // where rule text comes from: the config store layout, the compiled-rule cache, the sites map
 
-pub use http::charset::PageEncoding;
-pub use http::csp::csp_nonce;
-pub use http::decode::decoded;
-pub use http::policy::{
-    Decision, Decoding, ResponseFacts, body_decoding, content_type, decide, is_html, may_sniff, origin_accept_encoding,
-    sniff_html, weaken_etag,
-};
-pub use http::request::{RequestContext, parse_query, percent_decode};
+// Rules: read and checked once.
+pub use rules::budget::{BUDGETS, Budget, Unit};
+pub use rules::compile::RuleSet;
+pub use rules::template::escape::escape_html;
+pub use rules::time::parse_rfc3339;
+pub use rules::{RuleError, json_schema};
+
+// One request: the plan and the rewrite.
+pub use http::request::RequestContext;
 pub use rewrite::plan::Plan;
 pub use rewrite::stream::{Report, RewriteOptions, Rewriter, StreamError, Streamed, stream};
 pub use rewrite::text::REGEX_HOLD_LIMIT;
-pub use rules::budget::{BUDGETS, Budget, Unit};
-pub use rules::compile::RuleSet;
-pub use rules::time::parse_rfc3339;
-pub use rules::{
-    Action, Content, NamedMatch, OneOrMany, ReplaceText, RewriteAttribute, Rollout, Rule, RuleError, SetAttribute,
-    SourcedRule, StickyKey, TextMatch, TextTarget, TimeWindow, When, json_schema, parse_entry,
+
+// Which responses are rewritten, and how their bodies and headers are read.
+pub use http::charset::PageEncoding;
+pub use http::csp::csp_nonce;
+pub use http::decode::{Decoding, decoded};
+pub use http::policy::{
+    Decision, ResponseFacts, content_type, decide, is_html, may_sniff, origin_accept_encoding, sniff_html, weaken_etag,
 };
+
+// Where rules come from.
 pub use store::cache::{CacheLookup, RuleCache};
 pub use store::layout::{
-    DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, LOOKUP_BUDGET, MAX_ENTRIES, MAX_KEY_CHARS, MAX_VALUE_CHARS, MemoryStore,
-    SITES_KEY, StoreEntries, StoreError, check_entry, read_entries, read_entries_at, read_rules_dir, store_from_dirs,
+    DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, MAX_ENTRIES, MAX_VALUE_CHARS, MemoryStore, SITES_KEY, StoreEntries,
+    StoreError, read_entries, read_entries_at, read_rules_dir, store_from_dirs,
 };
 pub use store::sites::{Site, Sites};

@@ -40,7 +40,6 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use edge_rewriter::{parse_query, percent_decode};
 use flate2::Compression;
 use flate2::read::GzEncoder;
 
@@ -106,11 +105,6 @@ impl FixtureOrigin {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
-
-    /// The address it listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
 }
 
 /// A parsed request line and its query.
@@ -172,7 +166,8 @@ fn parse_request_line(line: &str) -> io::Result<Ask> {
     let method = parts.next().ok_or_else(|| bad_input("empty request".into()))?.to_owned();
     let target = parts.next().ok_or_else(|| bad_input("no request target".into()))?;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    Ok(Ask { method, path: percent_decode(path), query: parse_query(query) })
+    let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy().into_owned();
+    Ok(Ask { method, path, query: form_urlencoded::parse(query.as_bytes()).into_owned().collect() })
 }
 
 /// The body to send and its length when known.

@@ -5,6 +5,7 @@
 //! this module only moves bytes and headers between Fastly's types and the engine.
 
 mod access;
+mod config_store;
 mod logging;
 mod origin;
 mod request_context;

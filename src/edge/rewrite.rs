@@ -41,7 +41,7 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
     let body = response.take_body();
     response::prepare_rewritten_headers(&mut response, decoding, &content_type);
     if grants.preview {
-        mark_preview(&mut response, edition_label(edition));
+        mark_preview(&mut response, edition.label());
     }
     if grants.debug {
         // Debug headers are for the one who asked: no cache may keep them for others.
@@ -123,14 +123,6 @@ pub fn mark_preview(response: &mut Response, label: &str) {
     response.set_header(CACHE_CONTROL, "private, no-store");
 }
 
-fn edition_label(edition: Edition) -> &'static str {
-    match edition {
-        Edition::Live => "live",
-        Edition::Draft => "draft",
-        Edition::NoDraft => "no draft in the store: live rules",
-    }
-}
-
 /// `name;dur=milliseconds, ...`
 fn server_timing(parts: &[(&str, Duration)]) -> String {
     parts
@@ -163,7 +155,7 @@ impl LogLine<'_> {
             "host": self.context.host,
             "path": self.context.path,
             "status": self.context.status,
-            "rules": self.edition_name(),
+            "rules": self.edition.label(),
             "hits": hits,
             "not_applicable": self.plan.not_applicable(),
             "rule_errors": self.rule_errors,
@@ -174,14 +166,6 @@ impl LogLine<'_> {
             "ms": { "origin": ms(self.origin_time), "rules": ms(self.rules_time), "rewrite": ms(rewrite_time) },
         });
         log::info!("{line}");
-    }
-
-    fn edition_name(&self) -> &'static str {
-        match self.edition {
-            Edition::Live => "live",
-            Edition::Draft => "draft",
-            Edition::NoDraft => "live (no draft)",
-        }
     }
 }
 

@@ -10,8 +10,7 @@ use edge_rewriter::{
 };
 use fastly::ConfigStore;
 
-/// The config store holding the rules (fastly.toml: local_server and setup).
-pub const STORE_NAME: &str = "edge_rewriter_rules";
+use super::config_store::{self, STORE_NAME};
 
 /// rules/store.json as it was when this binary was built: the local store's content.
 const BUILT_IN_STORE: &str = include_str!("../../rules/store.json");
@@ -24,6 +23,17 @@ pub enum Edition {
     Draft,
     /// A preview was asked for but the store has no draft: the live rules.
     NoDraft,
+}
+
+impl Edition {
+    /// How responses and log lines name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Edition::Live => "live",
+            Edition::Draft => "draft",
+            Edition::NoDraft => "live (no draft in the store)",
+        }
+    }
 }
 
 /// Compiled live and draft rules, each kept while its content is unchanged.
@@ -84,8 +94,7 @@ fn compiled(cache: &mut RuleCache, entries: &StoreEntries) -> Rc<RuleSet> {
 }
 
 fn read_store(store_name: &str, index: &str) -> Result<StoreEntries, String> {
-    let store = ConfigStore::try_open(store_name)
-        .map_err(|err| format!("config store {store_name:?} cannot be opened ({err})"))?;
+    let store = config_store::open(store_name)?;
     read_entries_at(&mut FastlyStore(store), index)
         .map_err(|err: StoreError| format!("config store {store_name:?} cannot be used: {err}"))
 }

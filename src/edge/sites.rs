@@ -3,10 +3,10 @@
 //! dynamic backend. No request header can name an address: the map is the only way in.
 
 use edge_rewriter::{SITES_KEY, Site, Sites};
+use fastly::Backend;
 use fastly::backend::BackendBuilder;
-use fastly::{Backend, ConfigStore};
 
-use super::rules_source::STORE_NAME;
+use super::config_store::{self, STORE_NAME};
 
 /// The backend name in fastly.toml (`[local_server.backends]` and `[setup.backends]`).
 pub const DEFAULT_BACKEND: &str = "origin";
@@ -22,7 +22,7 @@ pub enum Route {
 
 /// The route for a request to `host` (lower-cased, no port).
 pub fn route(host: &str) -> Route {
-    let map = match ConfigStore::try_open(STORE_NAME).map(|store| store.try_get(SITES_KEY)) {
+    let map = match config_store::open(STORE_NAME).map(|store| store.try_get(SITES_KEY)) {
         Ok(Ok(Some(map))) => map,
         // No sites map (or no store): one site, the configured origin.
         Ok(Ok(None)) | Err(_) => return default_backend(),

@@ -4,7 +4,14 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use flate2::bufread::GzDecoder;
 
-use crate::http::policy::Decoding;
+/// How the body reaches the rewriter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoding {
+    /// Not encoded.
+    Identity,
+    /// gzip-encoded: decoded while streaming.
+    Gzip,
+}
 
 /// `input` decoded as `decoding` says. gzip is decoded incrementally: memory stays at the
 /// decoder's fixed window whatever the ratio, and a truncated or corrupt stream is a read

@@ -5,6 +5,7 @@
 //! verdict.
 
 use crate::http::charset::PageEncoding;
+use crate::http::decode::Decoding;
 
 /// The facts about a request and its response that decide whether to rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,15 +41,6 @@ impl<'a> ResponseFacts<'a> {
             nosniff: false,
         }
     }
-}
-
-/// How the body reaches the rewriter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decoding {
-    /// Not encoded.
-    Identity,
-    /// gzip-encoded: decoded while streaming.
-    Gzip,
 }
 
 /// The verdict for one response.

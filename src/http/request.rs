@@ -223,16 +223,9 @@ pub fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs() as i64)
 }
 
-/// `a=1&b=x%20y` into decoded pairs (`+` is a space).
-pub fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
-        })
-        .collect()
+/// `a=1&b=x%20y` into decoded pairs (`+` is a space), as browsers encode forms.
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
 
 /// `Cookie: a=1; b=2` into pairs; surrounding double quotes are dropped from values.
@@ -247,34 +240,6 @@ pub fn parse_cookies(header: &str) -> Vec<(String, String)> {
         })
         .filter(|(name, _)| !name.is_empty())
         .collect()
-}
-
-/// Decodes `%XX` escapes and `+` (as in query strings); bad escapes are kept as written and
-/// invalid UTF-8 is replaced.
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
-            .then(|| Some(hex_value(bytes[i + 1])? * 16 + hex_value(bytes[i + 2])?))
-            .flatten();
-        match (escaped, bytes[i]) {
-            (Some(byte), _) => {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-            (None, b'+') => out.push(b' '),
-            (None, byte) => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    (digit as char).to_digit(16).map(|value| value as u8)
 }
 
 #[cfg(test)]
@@ -363,7 +328,10 @@ mod tests {
     }
 
     #[test]
-    fn percent_decoding_keeps_bad_escapes() {
-        assert_eq!(percent_decode("a%2Fb+c%zz%4"), "a/b c%zz%4");
+    fn query_decoding_keeps_bad_escapes() {
+        assert_eq!(
+            parse_query("k=a%2Fb+c%zz%4&%C3%A9"),
+            [("k".into(), "a/b c%zz%4".into()), ("é".into(), String::new())]
+        );
     }
 }

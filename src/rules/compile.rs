@@ -56,7 +56,7 @@ impl RuleSet {
 
     /// Compiles parsed rules. Disabled rules are left out without an error; a rule whose id
     /// an earlier rule already uses is refused.
-    pub fn compile(rules: Vec<SourcedRule>) -> (RuleSet, Vec<RuleError>) {
+    pub(crate) fn compile(rules: Vec<SourcedRule>) -> (RuleSet, Vec<RuleError>) {
         let mut set = RuleSet::default();
         let mut errors = Vec::new();
         let mut seen: HashMap<String, String> = HashMap::new();

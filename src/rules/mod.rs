@@ -25,7 +25,7 @@ pub(crate) mod time;
 mod when;
 
 pub use error::RuleError;
-pub use model::{Action, Content, ReplaceText, RewriteAttribute, Rule, SetAttribute, TextTarget};
+pub use model::{Action, Content, ReplaceText, Rule, TextTarget};
 pub use parse::{SourcedRule, parse_entry};
 pub use schema::json_schema;
 pub use when::{NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};

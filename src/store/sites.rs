@@ -84,11 +84,6 @@ impl Sites {
     pub fn get(&self, host: &str) -> Option<&Site> {
         self.by_host.get(host)
     }
-
-    /// The hosts served.
-    pub fn hosts(&self) -> impl Iterator<Item = &str> {
-        self.by_host.keys().map(String::as_str)
-    }
 }
 
 impl Site {

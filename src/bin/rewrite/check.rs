@@ -7,12 +7,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use edge_rewriter::{Report, RequestContext};
+use edge_rewriter::RequestContext;
 use serde::{Deserialize, Serialize};
 
 use crate::CheckArgs;
 use crate::diff::{display_text, unified, use_color};
 use crate::inputs::{LoadedRules, Rewritten, load_rules, read_page, report_rule_errors, rewrite_into};
+use crate::outcome::{Outcome, Verdict};
 use crate::report;
 
 /// A case as written in its TOML file.
@@ -49,24 +50,6 @@ pub struct Case {
     pub content_type: String,
     pub rules: PathBuf,
     pub expected: PathBuf,
-}
-
-/// What running a case gave.
-pub struct Outcome {
-    pub case: Case,
-    pub original: Vec<u8>,
-    pub rewritten: Vec<u8>,
-    pub context: RequestContext,
-    pub report: Option<Report>,
-    pub verdict: Verdict,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    Same,
-    Different,
-    NoExpected,
-    Blessed,
 }
 
 /// The cases in `dir/cases`, sorted by name.

@@ -11,6 +11,8 @@ mod explain;
 #[cfg(not(target_arch = "wasm32"))]
 mod inputs;
 #[cfg(not(target_arch = "wasm32"))]
+mod outcome;
+#[cfg(not(target_arch = "wasm32"))]
 mod report;
 #[cfg(not(target_arch = "wasm32"))]
 mod store;

@@ -2,10 +2,11 @@
 //! sent it and as rewritten, rendered side by side, then the source side by side with the
 //! changed lines and words marked.
 
+use edge_rewriter::escape_html as escape;
 use similar::{ChangeTag, TextDiff};
 
-use crate::check::{Outcome, Verdict};
 use crate::diff::display_text;
+use crate::outcome::{Outcome, Verdict};
 
 const STYLE: &str = "
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0; background: #f4f4f5; color: #18181b; }
@@ -136,18 +137,4 @@ fn source_table(before: &str, after: &str, out: &mut String) {
         }
     }
     out.push_str("</table>");
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

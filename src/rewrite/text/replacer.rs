@@ -19,6 +19,7 @@ use regex_automata::util::captures::Captures;
 
 use super::entities::{MAX_REFERENCE_LEN, decode, verbatim};
 use crate::rules::pattern::{Pattern, Use, escape};
+use crate::rules::template::escape::html_text_into;
 
 /// Text a regex rule keeps per text node before it must let go of it.
 pub const REGEX_HOLD_LIMIT: usize = 64 << 10;
@@ -259,7 +260,7 @@ impl<'p> TextReplacer<'p> {
                 None => replacement,
             };
             match syntax {
-                TextSyntax::Markup => escape_text_into(with, out),
+                TextSyntax::Markup => html_text_into(with, out),
                 TextSyntax::Raw => out.push_str(with),
             }
             *replaced += 1;
@@ -350,18 +351,6 @@ fn overflow_split(buffer: &str, syntax: TextSyntax) -> usize {
         }
     }
     split
-}
-
-/// Appends `text` escaped for HTML text content.
-fn escape_text_into(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
 }
 
 #[cfg(test)]

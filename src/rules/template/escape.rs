@@ -8,13 +8,30 @@ use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode
 /// Appends `text` with `& < > " '` as character references: safe in markup, in quoted
 /// attribute values, in RCDATA (`<title>`, `<textarea>`) and in comments alike.
 pub fn html_into(text: &str, out: &mut String) {
+    escape_markup(text, true, out);
+}
+
+/// Appends `text` with `& < >` as character references: for text content, where quotes
+/// need no escaping (replaced text keeps them as written).
+pub fn html_text_into(text: &str, out: &mut String) {
+    escape_markup(text, false, out);
+}
+
+/// `text` with `& < > " '` as character references, as a new string.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    html_into(text, &mut out);
+    out
+}
+
+fn escape_markup(text: &str, quotes: bool, out: &mut String) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
+            '"' if quotes => out.push_str("&quot;"),
+            '\'' if quotes => out.push_str("&#39;"),
             c => out.push(c),
         }
     }

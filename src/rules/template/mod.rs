@@ -4,7 +4,7 @@
 //! compiled ([`landing`]); where no escaping is sound the rule is refused. There is no raw
 //! form. `\{{` writes a literal `{{`.
 
-mod escape;
+pub(crate) mod escape;
 mod js;
 mod landing;
 mod nonce;
