@@ -22,7 +22,11 @@ impl<'r> Plan<'r> {
     /// `after` and `prepend` closest to the element, so repeated calls come out reversed,
     /// and runs document-end handlers last registered first; those are therefore registered
     /// in reverse, so several insertions at one place come out in the order editors wrote.
-    pub(crate) fn settings<'p>(&'p self, hits: &Rc<[Cell<u64>]>) -> Settings<'p, 'p> {
+    ///
+    /// Once `stopping` is set (rewriting stops early and lol_html flushes what it holds),
+    /// comment and document-end handlers leave the page as it is: a comment cut by the
+    /// stop must not be removed, nor content appended mid-page.
+    pub(crate) fn settings<'p>(&'p self, hits: &Rc<[Cell<u64>]>, stopping: &Rc<Cell<bool>>) -> Settings<'p, 'p> {
         let mut settings = Settings::new();
         let mut reversed_handlers = Vec::new();
         let mut document_end_handlers = Vec::new();
@@ -49,9 +53,10 @@ impl<'r> Plan<'r> {
             if !split.comments.is_empty() {
                 let count = count.clone();
                 let comments = split.comments;
+                let stopping = Rc::clone(stopping);
                 let handler = move |comment: &mut Comment| {
                     // lol_html reports `<?xml ...?>` as a (bogus) comment; it is not one.
-                    if comment.text().starts_with('?') {
+                    if stopping.get() || comment.text().starts_with('?') {
                         return Ok(());
                     }
                     count.add(1);
@@ -80,8 +85,12 @@ impl<'r> Plan<'r> {
         }
         // lol_html runs document-end handlers last registered first.
         for (actions, count) in document_end_handlers.into_iter().rev() {
+            let stopping = Rc::clone(stopping);
             settings = settings.append_document_content_handler(DocumentContentHandlers::default().end(
                 move |end: &mut DocumentEnd| {
+                    if stopping.get() {
+                        return Ok(());
+                    }
                     count.add(1);
                     actions.iter().for_each(|action| apply_to_document_end(action, end));
                     Ok(())

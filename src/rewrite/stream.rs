@@ -5,7 +5,9 @@
 //!
 //! A page the rewriter cannot handle within its memory limit is never cut short: lol_html's
 //! graceful bail-out flushes what it holds unchanged, every later byte is copied through
-//! untouched, and the [`Report`] (plus a log line) says why.
+//! untouched, and the [`Report`] (plus a log line) says why. A page that would take more CPU
+//! than the request may use stops the same way at its [`CpuDeadline`]: [`stream`] then
+//! leaves the rest of the input unread, for the caller to pass on without reading it.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
@@ -20,7 +22,7 @@ use crate::rewrite::invalid_bytes::{Carry, Uncarry};
 use crate::rewrite::plan::Plan;
 
 /// Knobs for one rewrite.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RewriteOptions {
     /// Memory lol_html may hold for one page (partial tags, open elements). Past it the
     /// rewriter bails out and the rest of the page passes through unchanged.
@@ -29,6 +31,26 @@ pub struct RewriteOptions {
     pub read_buffer: usize,
     /// The page's encoding; output is written in the same one.
     pub encoding: PageEncoding,
+    /// When to stop rewriting for lack of CPU; `None` never stops.
+    pub cpu_deadline: Option<CpuDeadline>,
+}
+
+/// When a rewrite must stop to stay within its CPU budget: once `clock` (milliseconds of
+/// CPU, as the platform counts them) reaches `stop_at_ms`. Looked at between chunks, so a
+/// rewrite overruns it by at most one chunk's work.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuDeadline {
+    /// Milliseconds of CPU used so far (on Fastly, since the instance started).
+    pub clock: fn() -> u64,
+    /// The reading at which to stop.
+    pub stop_at_ms: u64,
+}
+
+impl CpuDeadline {
+    /// Whether the deadline has passed.
+    pub fn passed(&self) -> bool {
+        (self.clock)() >= self.stop_at_ms
+    }
 }
 
 impl Default for RewriteOptions {
@@ -36,7 +58,7 @@ impl Default for RewriteOptions {
         // 64 KiB reads: under Viceroy a 697 KB page rewrites about 4% faster than with 16 KiB
         // (fewer hostcalls and flushes; BENCHMARKS.md), and a read returns whatever has
         // arrived, so the first bytes leave no later.
-        Self { max_memory: 4 << 20, read_buffer: 64 << 10, encoding: PageEncoding::Sniffed }
+        Self { max_memory: 4 << 20, read_buffer: 64 << 10, encoding: PageEncoding::Sniffed, cpu_deadline: None }
     }
 }
 
@@ -51,6 +73,9 @@ pub struct Report {
     pub hits: Vec<(String, u64)>,
     /// Why rewriting stopped early, if it did; the rest of the page passed through unchanged.
     pub bail_out: Option<String>,
+    /// Whether rewriting stopped at the CPU deadline, leaving the rest of the input unread
+    /// for the caller to pass on.
+    pub cpu_stop: bool,
 }
 
 /// A streaming rewriter over a sink: [`write`](Self::write) chunks, then
@@ -63,8 +88,11 @@ pub struct Rewriter<'r, W: Write> {
     hits: Rc<[Cell<u64>]>,
     bytes_in: u64,
     bail_out: Option<String>,
+    cpu_stop: bool,
     /// For a page known to be UTF-8: carries bytes that are not through lol_html.
     carry: Option<Carry>,
+    /// Set when rewriting stops early: handlers must then leave what lol_html flushes as it is.
+    stopping: Rc<Cell<bool>>,
 }
 
 enum Stage<'r, W: Write> {
@@ -132,7 +160,9 @@ impl<'r, W: Write> Rewriter<'r, W> {
             hits: (0..plan.len()).map(|_| Cell::new(0)).collect(),
             bytes_in: 0,
             bail_out: None,
+            cpu_stop: false,
             carry: None,
+            stopping: Rc::new(Cell::new(false)),
         }
     }
 
@@ -181,6 +211,40 @@ impl<'r, W: Write> Rewriter<'r, W> {
         self.flush()
     }
 
+    /// Stops rewriting here, for lack of CPU: what lol_html holds (the start of a tag cut by
+    /// the chunk's end, text a rule keeps back) is flushed as it is, with no handler changing
+    /// it, and later input passes through unchanged. The caller should pass the rest of the
+    /// page on without feeding it here, where it would still cost a copy.
+    pub fn stop_for_cpu(&mut self) -> io::Result<()> {
+        let reason = "the request reached its CPU budget (`cpu_budget_ms`)";
+        log::warn!(
+            "rewriting stopped after {} input bytes: {reason}; the rest of the page passes through unchanged",
+            self.bytes_in
+        );
+        self.bail_out = Some(reason.to_owned());
+        self.cpu_stop = true;
+        if let Stage::Sniffing(head) = &mut self.stage {
+            let head = std::mem::take(head);
+            self.stage = Stage::PassingThrough;
+            self.sink.0.borrow_mut().write_raw(&head);
+        }
+        if let Stage::Rewriting(_) = self.stage {
+            self.rewrite(&[])?;
+        }
+        self.stopping.set(true);
+        if let Stage::Rewriting(html) = std::mem::replace(&mut self.stage, Stage::PassingThrough) {
+            // At the end of input lol_html flushes a cut tag as it came; comment and
+            // document-end handlers see `stopping` and leave it so.
+            if let Err(err) = html.end() {
+                self.bail(err)?;
+                self.stage = Stage::PassingThrough;
+            }
+        }
+        self.sink.0.borrow_mut().finish_carried();
+        self.sink.0.borrow_mut().take_error()?;
+        self.flush()
+    }
+
     /// The sink and the report. Call after [`finish`](Self::finish), or after an error to get
     /// the sink back and abandon it.
     pub fn into_parts(mut self) -> (W, Report) {
@@ -191,6 +255,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
             bytes_out: self.sink.0.borrow().bytes_out,
             hits: self.plan.rule_ids().map(str::to_owned).zip(self.hits.iter().map(Cell::get)).collect(),
             bail_out: self.bail_out.take(),
+            cpu_stop: self.cpu_stop,
         };
         let state =
             Rc::into_inner(self.sink.0).expect("the rewriter's sink has no other owner once lol_html is dropped");
@@ -220,7 +285,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
             .with_graceful_bail_out_on_memory_limit_exceeded(true);
         let settings = self
             .plan
-            .settings(&self.hits)
+            .settings(&self.hits, &self.stopping)
             .with_memory_settings(memory)
             .with_graceful_bail_out_on_content_handler_error(true)
             .with_encoding(encoding.lol_html_encoding())
@@ -391,12 +456,17 @@ pub struct Streamed<W> {
     pub result: Result<(), StreamError>,
 }
 
-/// Reads `input` to its end through a [`Rewriter`], flushing the sink after every chunk so
-/// rewritten bytes leave while the input is still arriving.
+/// Reads `input` through a [`Rewriter`], flushing the sink after every chunk so rewritten
+/// bytes leave while the input is still arriving. It reads to the end, unless the options'
+/// [`CpuDeadline`] passes: then it stops between two chunks, [`Report::cpu_stop`] says so, and
+/// the rest of `input` is left unread (pass `&mut reader` to keep it).
 pub fn stream<R: Read, W: Write>(plan: &Plan<'_>, options: &RewriteOptions, mut input: R, sink: W) -> Streamed<W> {
     let mut rewriter = Rewriter::new(plan, options, sink);
     let mut buffer = vec![0; options.read_buffer.max(1)];
     let result = loop {
+        if options.cpu_deadline.is_some_and(|deadline| deadline.passed()) {
+            break rewriter.stop_for_cpu().map_err(StreamError::Output);
+        }
         let read = match input.read(&mut buffer) {
             Ok(0) => break rewriter.finish().map_err(StreamError::Output),
             Ok(read) => read,
@@ -549,5 +619,81 @@ mod tests {
         assert!(report.bail_out.is_none());
         let out = String::from_utf8(out).unwrap();
         assert!(out.ends_with("<p>after</p></body>"), "{out}");
+    }
+
+    thread_local! {
+        /// A pretend CPU clock for the deadline tests: milliseconds go up one per reading.
+        static READINGS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    fn ticking_clock() -> u64 {
+        READINGS.with(|readings| {
+            readings.set(readings.get() + 1);
+            readings.get()
+        })
+    }
+
+    /// Streams `page` in `chunk`-byte reads with a deadline `after` clock readings away.
+    fn stream_until(set: &RuleSet, page: &[u8], chunk: usize, after: u64) -> (Vec<u8>, Report, usize) {
+        READINGS.with(|readings| readings.set(0));
+        let deadline = CpuDeadline { clock: ticking_clock, stop_at_ms: after };
+        let options = RewriteOptions { read_buffer: chunk, cpu_deadline: Some(deadline), ..RewriteOptions::default() };
+        let mut input = page;
+        let streamed = stream(&set.plan(&RequestContext::default()), &options, &mut input, Vec::new());
+        streamed.result.unwrap();
+        (streamed.sink, streamed.report, input.len())
+    }
+
+    #[test]
+    fn at_the_cpu_deadline_the_rest_is_left_unread_for_the_caller() {
+        let set = rules(r#"[{"id":"b","selector":"p","actions":[{"append":{"html":"!"}}]},
+                           {"id":"t","actions":[{"replace_text":{"find":"cat","replace":"dog"}}]}]"#);
+        // The <meta> settles the charset at once: the prescan holds nothing back.
+        let page = [&b"<meta charset=utf-8>"[..], &b"<p>cat</p><p>cat</p><p>cat</p><p>cat</p><p>cat</p>".repeat(4)].concat();
+        let (out, report, unread) = stream_until(&set, &page, 16, 4);
+        assert!(report.cpu_stop && report.bail_out.as_deref().is_some_and(|why| why.contains("CPU budget")));
+        let consumed = page.len() - unread;
+        assert_eq!(report.bytes_in as usize, consumed);
+        // The caller passes the unread rest on: together, a whole page, rewritten up to the stop.
+        let whole = [out.clone(), page[consumed..].to_vec()].concat();
+        let text = String::from_utf8(whole).unwrap();
+        assert!(text.starts_with("<meta charset=utf-8><p>dog!</p>"), "{text}");
+        assert_eq!(text.replace("dog", "cat").replace('!', ""), String::from_utf8(page.to_vec()).unwrap());
+        assert!(text.ends_with("<p>cat</p>"), "unchanged after the stop: {text}");
+    }
+
+    #[test]
+    fn a_stop_inside_a_comment_or_a_tag_keeps_their_bytes() {
+        let set = rules(r#"[{"id":"c","actions":["remove_comments"]},
+                           {"id":"a","selector":"a","actions":[{"set_attribute":{"name":"x","value":"1"}}]},
+                           {"id":"end","actions":[{"append_to_document":{"html":"<footer>"}}]}]"#);
+        let page = b"<meta charset=utf-8><!-- one --><p>text</p><!-- a long comment cut by the stop --><a href=x>l</a>";
+        let mut stopped_in_the_comment = false;
+        for after in 1..12 {
+            let (out, _, unread) = stream_until(&set, page, 20, after);
+            let whole = [out, page[page.len() - unread..].to_vec()].concat();
+            let text = String::from_utf8(whole).unwrap();
+            assert!(!text.contains("<footer>") || unread == 0, "no end-of-document content mid-page: {text}");
+            let kept_comment = text.contains("<!-- a long comment cut by the stop -->");
+            let removed_comment = !text.contains("a long comment");
+            assert!(kept_comment || removed_comment, "a comment is kept or removed whole, never cut ({after}): {text}");
+            assert!(!text.contains("<!-- one -->") || after < 3, "the first comment was removed before the stop");
+            stopped_in_the_comment |= kept_comment;
+        }
+        assert!(stopped_in_the_comment, "some deadline falls inside the long comment");
+    }
+
+    #[test]
+    fn text_held_back_is_not_lost_when_lol_html_bails_out() {
+        // A regex rule holds its text node until it ends; the huge attribute after it makes
+        // lol_html bail out for memory before the node's end is seen.
+        let set = rules(r#"{"id":"r","actions":[{"replace_text":{"regex":"zz+","replace":"y"}}]}"#);
+        let page = format!("<p>keep me{}</p>", format!("<b title=\"{}\">", "x".repeat(100_000)));
+        let page = page.replace("me<b", "me tail<b");
+        let options = RewriteOptions { max_memory: 32 << 10, read_buffer: 7, ..RewriteOptions::default() };
+        let streamed = stream(&set.plan(&RequestContext::default()), &options, page.as_bytes(), Vec::new());
+        streamed.result.unwrap();
+        assert!(streamed.report.bail_out.is_some());
+        assert_eq!(String::from_utf8(streamed.sink).unwrap(), page, "every byte is still there");
     }
 }

@@ -2,10 +2,10 @@
 //! previous ones left it, within its scope and the kinds of text it takes.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use lol_html::html_content::{Element, TextChunk, TextType};
+use lol_html::html_content::{ContentType, Element, TextChunk, TextType};
 use lol_html::{DocumentContentHandlers, ElementContentHandlers, HandlerResult, Settings};
 
 use super::{TextReplacer, TextSyntax};
@@ -112,7 +112,14 @@ impl<'p> TextPipeline<'p> {
                 overflows_logged: 0,
             });
         }
-        let chain = move |chunk: &mut TextChunk| pipeline.run(chunk);
+        // On a graceful bail-out (the page needs more parser memory than allowed) what the
+        // rules hold back must still reach the page, before lol_html's raw flush of the rest.
+        let pipeline = Rc::new(RefCell::new(pipeline));
+        let held = Rc::clone(&pipeline);
+        settings = settings.append_bail_out_handler(lol_html::bail_out!(move |_, bail_out| {
+            bail_out.append(&held.borrow_mut().release_held(), ContentType::Html);
+        }));
+        let chain = move |chunk: &mut TextChunk| pipeline.borrow_mut().run(chunk);
         match shared_scope {
             Some(Some(selector)) => settings.append_element_content_handler((
                 Cow::Borrowed(selector),
@@ -122,6 +129,12 @@ impl<'p> TextPipeline<'p> {
             // so the scope marks are set by the time the chain runs.
             _ => settings.append_document_content_handler(DocumentContentHandlers::default().text(chain)),
         }
+    }
+
+    /// What the rules hold back, in page order, given up: a rule later in the chain holds
+    /// text that reached it earlier.
+    fn release_held(&mut self) -> String {
+        self.stages.iter_mut().rev().map(|stage| stage.replacer.release_held()).collect()
     }
 
     fn run(&mut self, chunk: &mut TextChunk) -> HandlerResult {

@@ -142,6 +142,11 @@ impl<'p> TextReplacer<'p> {
         }
     }
 
+    /// Gives up the text held back, as it came (for a bail-out: the page passes on unchanged).
+    pub(crate) fn release_held(&mut self) -> String {
+        std::mem::take(&mut self.held)
+    }
+
     /// Whether text is held back, waiting for the node's next piece.
     pub(crate) fn holds(&self) -> bool {
         !self.held.is_empty()
