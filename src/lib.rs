@@ -65,4 +65,5 @@ pub use store::layout::{
     DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, MAX_ENTRIES, MAX_VALUE_CHARS, MemoryStore, SITES_KEY, StoreEntries,
     StoreError, read_entries, read_entries_at, read_rules_dir, store_from_dirs,
 };
+pub use store::limits::{LIMITS_KEY, Limits};
 pub use store::sites::{Site, Sites};

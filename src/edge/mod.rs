@@ -6,6 +6,8 @@
 
 mod access;
 mod config_store;
+mod instance;
+mod limits;
 mod logging;
 mod origin;
 mod request_context;
@@ -14,45 +16,50 @@ mod rewrite;
 mod rules_source;
 mod sites;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use edge_rewriter::{Decision, decide, is_html, may_sniff};
+use edge_rewriter::Limits;
 use fastly::Request;
 use fastly::http::header::RANGE;
-use fastly::http::serve::Serve;
 
 use rules_source::RuleSource;
 use sites::Route;
 
-/// Requests one instance may serve before it is recycled (Fastly's sandbox reuse).
-const MAX_REQUESTS_PER_INSTANCE: usize = 200;
-/// How long an idle instance waits for another request before it exits.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(1);
-/// An instance whose heap grew past this (MiB) is not reused.
-const MAX_HEAP_MIB: u32 = 64;
-
-/// Serves requests until the instance is recycled. Compiled rules are kept between the
-/// requests one instance serves and rebuilt when the store's content changes.
+/// Serves requests until the instance is recycled (see [`instance`] for when). Compiled
+/// rules are kept between the requests one instance serves and rebuilt when the store's
+/// content changes.
 pub fn serve() {
     logging::init();
     let mut rules = RuleSource::default();
-    // `#[fastly::main]` would buffer the response; `Serve` hands us requests and lets the
-    // handler stream its answer.
-    Serve::new()
-        .with_max_requests(MAX_REQUESTS_PER_INSTANCE)
-        .with_timeout(IDLE_TIMEOUT)
-        .with_max_memory(MAX_HEAP_MIB)
-        .run_with_context(handle, &mut rules);
+    // `#[fastly::main]` would buffer the response, and `fastly::http::serve::Serve` cannot
+    // stop on vCPU: this loop hands each request to a handler that streams its answer.
+    let mut request = Request::from_client();
+    let mut served = 0;
+    loop {
+        let limits = handle(request, &mut rules);
+        served += 1;
+        if let Some(why) = instance::reason_to_stop(served, &limits) {
+            log::info!("this instance takes no further request: {why}");
+            break;
+        }
+        match instance::next_request() {
+            Some(next) => request = next,
+            None => break,
+        }
+    }
 }
 
-fn handle(mut request: Request, rules: &mut RuleSource) {
+/// Answers one request; returns the limits it ran under.
+fn handle(mut request: Request, rules: &mut RuleSource) -> Limits {
+    let vcpu_at_start = instance::vcpu_ms();
     let grants = access::check(&mut request);
     let mut context = match request_context::from_request(&request) {
         Ok(context) => context,
         Err(why) => {
             log::warn!("{} {}: {why}; answering 400", request.get_method_str(), request.get_path());
             response::bad_request().send_to_client();
-            return;
+            return Limits::default();
         }
     };
     let (method, path) = (context.method.clone(), context.path.clone());
@@ -61,23 +68,24 @@ fn handle(mut request: Request, rules: &mut RuleSource) {
         Route::UnknownHost => {
             log::warn!("{method} {path}: host {:?} is not in the sites map; answering 421", context.host);
             response::misdirected().send_to_client();
-            return;
+            return Limits::default();
         }
         Route::Broken(why) => {
             log::error!("{method} {path}: {why}; answering 503");
             response::unavailable().send_to_client();
-            return;
+            return Limits::default();
         }
     };
+    let limits = limits::read();
     let range_request = request.contains_header(RANGE);
     let sent = Instant::now();
-    let mut origin_response = match origin::fetch(request, backend) {
-        Ok(response) => response,
+    let origin::Fetched { response: mut origin_response, decompressed } = match origin::fetch(request, backend) {
+        Ok(fetched) => fetched,
         Err(err) => {
             let failure = origin::Failure::of(&err);
             log::error!("{method} {path}: {failure}: {err}; answering {}", failure.status());
             response::origin_failed(&failure).send_to_client();
-            return;
+            return limits;
         }
     };
     let origin_time = sent.elapsed();
@@ -98,6 +106,9 @@ fn handle(mut request: Request, rules: &mut RuleSource) {
             if grants.preview {
                 rewrite::mark_preview(&mut origin_response, "not rewritten");
             }
+            if decompressed {
+                response::ask_to_recompress(&mut origin_response);
+            }
             // The body handle goes straight back to the host: no byte is copied in the guest.
             origin_response.send_to_client();
         }
@@ -113,8 +124,11 @@ fn handle(mut request: Request, rules: &mut RuleSource) {
                 content_type,
                 grants,
                 origin_time,
+                limits,
+                vcpu_at_start,
             };
             rewrite::run(job, rules);
         }
     }
+    limits
 }

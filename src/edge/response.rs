@@ -102,6 +102,15 @@ pub fn prepare_rewritten_headers(response: &mut Response, decoding: Decoding, co
     response.set_header(COMPRESS_HINT, "on");
 }
 
+/// A body the platform decompressed for the guest goes on to the client uncompressed unless
+/// Fastly is asked to compress it again (it skips bodies that are already compressed or not
+/// worth compressing).
+pub fn ask_to_recompress(response: &mut Response) {
+    if response.get_header(CONTENT_ENCODING).is_none() {
+        response.set_header(COMPRESS_HINT, "on");
+    }
+}
+
 /// A short HTML page for errors the service itself answers, never cached.
 fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     Response::from_status(status)

@@ -1,15 +1,20 @@
 //! One HTML response rewritten and streamed to the client, and the structured log line
 //! that says how it went.
 
-use std::io::Read;
+use std::io::{Cursor, Read, Write};
 use std::time::{Duration, Instant};
 
-use edge_rewriter::{Decoding, PageEncoding, Plan, Report, RequestContext, RewriteOptions, Streamed, decoded, stream};
-use fastly::Response;
+use edge_rewriter::{
+    CpuDeadline, Decoding, Limits, PageEncoding, Plan, Report, RequestContext, RewriteOptions, Streamed, decoded,
+    stream,
+};
+use fastly::http::body::StreamingBody;
+use fastly::{Body, Response};
 use fastly::http::header::CACHE_CONTROL;
 use serde_json::json;
 
 use super::access::{Grants, PREVIEW_HEADER};
+use super::instance::vcpu_ms;
 use super::response;
 use super::rules_source::{Edition, RuleSource};
 
@@ -28,11 +33,15 @@ pub struct Job<'a> {
     pub grants: Grants,
     /// From sending the request to the origin's response headers.
     pub origin_time: Duration,
+    pub limits: Limits,
+    /// The instance's vCPU reading when the request arrived.
+    pub vcpu_at_start: u64,
 }
 
 /// Rewrites the response body into the client's, chunk by chunk, and logs one JSON line.
 pub fn run(job: Job<'_>, source: &mut RuleSource) {
-    let Job { context, mut response, decoding, encoding, content_type, grants, origin_time } = job;
+    let Job { context, mut response, decoding, encoding, content_type, grants, origin_time, limits, vcpu_at_start } =
+        job;
     let rules_started = Instant::now();
     let (rules, edition) = if grants.preview { source.preview() } else { (source.live(), Edition::Live) };
     let plan = rules.plan(context);
@@ -46,13 +55,25 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
     if grants.debug {
         // Debug headers are for the one who asked: no cache may keep them for others.
         response.set_header(CACHE_CONTROL, "private, no-store");
-        response.set_header("server-timing", server_timing(&[("origin", origin_time), ("rules", rules_time)]));
+        let vcpu = Duration::from_millis(vcpu_ms().saturating_sub(vcpu_at_start));
+        response.set_header(
+            "server-timing",
+            server_timing(&[("origin", origin_time), ("rules", rules_time), ("vcpu", vcpu)]),
+        );
         // The rewrite's own time is known only once the body has gone, after the headers:
         // it is in the log line instead.
         response.set_header(RULES_HEADER, plan.rule_ids().collect::<Vec<_>>().join(", "));
     }
-    let mut line =
-        LogLine { context, plan: &plan, edition, rule_errors: source.errors(edition), origin_time, rules_time };
+    let mut line = LogLine {
+        context,
+        plan: &plan,
+        edition,
+        rule_errors: source.errors(edition),
+        origin_time,
+        rules_time,
+        vcpu_at_start,
+        limits,
+    };
     if context.method == "HEAD" {
         // The headers GET would get, without a body.
         response.send_to_client();
@@ -60,8 +81,13 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
         return;
     }
 
-    let options = RewriteOptions { encoding, ..RewriteOptions::default() };
-    let mut input = decoded(decoding, body);
+    // The budget covers the whole instance (see `instance`): `vcpu_ms` counts from its start.
+    let deadline = CpuDeadline { clock: vcpu_ms, stop_at_ms: limits.cpu_budget_ms };
+    let options = RewriteOptions { encoding, cpu_deadline: Some(deadline), ..RewriteOptions::default() };
+    let mut input = match decoding {
+        Decoding::Identity => Source::Raw(body),
+        coded => Source::Decoded(decoded(coded, body)),
+    };
     // The headers leave once the first bytes are in hand: a body that fails before its first
     // byte (a reset, a stream that is not gzip) gets a clear 502, not a 200 cut at nothing.
     let first = match read_first(&mut input, options.read_buffer) {
@@ -75,8 +101,12 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
     };
     let client = response.stream_to_client();
     let rewrite_started = Instant::now();
-    let input = std::io::Cursor::new(first).chain(input);
-    let Streamed { sink: client, report, result } = stream(&plan, &options, input, client);
+    let mut head = Cursor::new(first);
+    let Streamed { sink: mut client, report, mut result } =
+        stream(&plan, &options, (&mut head).chain(&mut input), client);
+    if report.cpu_stop && result.is_ok() {
+        result = pass_on_the_rest(&mut client, head, input).map_err(edge_rewriter::StreamError::Input);
+    }
     let rewrite_time = rewrite_started.elapsed();
     let outcome = match &result {
         Ok(()) => match client.finish() {
@@ -100,6 +130,41 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
         }
     };
     line.log(Some(&report), rewrite_time, outcome);
+}
+
+/// After a stop at the CPU budget: the unread rest of the page goes to the client as it came.
+/// An identity body is appended whole, host to host, without a byte passing through the
+/// guest; a body the guest decodes (a coding the host did not decode) is copied through.
+fn pass_on_the_rest(client: &mut StreamingBody, head: Cursor<Vec<u8>>, input: Source) -> std::io::Result<()> {
+    let unread_head = &head.get_ref()[head.position() as usize..];
+    client.write_all(unread_head)?;
+    // `append` panics if the client is gone; a flush finds that out first.
+    client.flush()?;
+    match input {
+        Source::Raw(body) => client.append(body),
+        Source::Decoded(mut decoder) => {
+            log::warn!("the rest of a body the guest decodes is copied through the guest, not spliced");
+            std::io::copy(&mut decoder, client)?;
+        }
+    }
+    Ok(())
+}
+
+/// The origin's body as the rewriter reads it.
+enum Source {
+    /// As it came (the host decoded any gzip): can be handed back to the host unread.
+    Raw(Body),
+    /// Decoded in the guest.
+    Decoded(Box<dyn Read>),
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Source::Raw(body) => body.read(buf),
+            Source::Decoded(decoder) => decoder.read(buf),
+        }
+    }
 }
 
 /// The first piece of `input`: whatever one read returns (empty at the end of input).
@@ -140,6 +205,8 @@ struct LogLine<'a> {
     rule_errors: usize,
     origin_time: Duration,
     rules_time: Duration,
+    vcpu_at_start: u64,
+    limits: Limits,
 }
 
 impl LogLine<'_> {
@@ -162,6 +229,8 @@ impl LogLine<'_> {
             "bytes_in": report.map(|r| r.bytes_in),
             "bytes_out": report.map(|r| r.bytes_out),
             "bail_out": report.and_then(|r| r.bail_out.clone()),
+            "vcpu_ms": vcpu_ms().saturating_sub(self.vcpu_at_start),
+            "cpu_budget_ms": self.limits.cpu_budget_ms,
             "outcome": outcome,
             "ms": { "origin": ms(self.origin_time), "rules": ms(self.rules_time), "rewrite": ms(rewrite_time) },
         });

@@ -8,7 +8,8 @@
 //! * each named entry holds one rule object or an array of rule objects.
 //!
 //! A request makes at most [`LOOKUP_BUDGET`] lookups: one for the sites map ([`SITES_KEY`]),
-//! one for the index, and one per entry, so at most [`MAX_ENTRIES`] entries. Entries listed
+//! one for the limits (`limits`), one for the index, and one per entry, so at most
+//! [`MAX_ENTRIES`] entries. Entries listed
 //! past that are skipped with an error that says so. Values are limited to
 //! [`MAX_VALUE_CHARS`] characters by Fastly; a rule set larger than that is spread over
 //! several entries, each holding an array of rules.
@@ -30,8 +31,8 @@ pub const DRAFT_INDEX_KEY: &str = "rules.draft";
 pub const SITES_KEY: &str = "sites";
 /// Config store lookups one request may make (the lowest limit Fastly documents).
 pub const LOOKUP_BUDGET: usize = 16;
-/// Entries a request reads at most: the budget less the sites map and the index.
-pub const MAX_ENTRIES: usize = LOOKUP_BUDGET - 2;
+/// Entries a request reads at most: the budget less the sites map, the limits and the index.
+pub const MAX_ENTRIES: usize = LOOKUP_BUDGET - 3;
 /// The longest value a Fastly config store accepts, in characters.
 pub const MAX_VALUE_CHARS: usize = 8_000;
 /// The longest key a Fastly config store accepts, in characters.
@@ -313,15 +314,15 @@ mod tests {
         let mut store = MemoryStore::from_entries(&entries(40)).unwrap();
         let mut counting = Counting { store: &mut store, lookups: 0 };
         let read = read_entries(&mut counting).unwrap();
-        // The index and the entries; the sites map takes the budget's last lookup.
-        assert_eq!(counting.lookups, LOOKUP_BUDGET - 1);
+        // The index and the entries; the sites map and the limits take the budget's last two.
+        assert_eq!(counting.lookups, LOOKUP_BUDGET - 2);
         assert_eq!(read.entries.len(), MAX_ENTRIES);
         // One report names the first skipped entries and counts the rest.
         assert_eq!(read.errors.len(), 1);
-        assert_eq!(read.errors[0].entry, "e14");
+        assert_eq!(read.errors[0].entry, "e13");
         let reason = &read.errors[0].reason;
-        assert!(reason.starts_with("skipped 26 entries (e14, e15, e16, e17, e18 and 21 more)"), "{reason}");
-        assert!(reason.contains("lists 40 entries") && reason.contains("only the first 14"), "{reason}");
+        assert!(reason.starts_with("skipped 27 entries (e13, e14, e15, e16, e17 and 22 more)"), "{reason}");
+        assert!(reason.contains("lists 40 entries") && reason.contains("only the first 13"), "{reason}");
     }
 
     #[test]

@@ -4,4 +4,5 @@
 
 pub(crate) mod cache;
 pub(crate) mod layout;
+pub(crate) mod limits;
 pub(crate) mod sites;
