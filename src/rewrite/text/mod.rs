@@ -2,7 +2,6 @@
 //! memory: the streaming replacer, and the character references it decodes.
 
 mod entities;
-mod entities_table;
 mod replacer;
 
 pub use entities::MAX_REFERENCE_LEN;
