@@ -17,7 +17,6 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::RefCell;
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -229,18 +228,10 @@ fn median(runs: usize, mut work: impl FnMut()) -> Duration {
     samples[runs / 2]
 }
 
+/// The corpus pages, smallest first (a bench without them has nothing to measure).
 fn pages() -> Vec<(String, Vec<u8>)> {
-    let dir = std::env::var_os("EDGE_REWRITER_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
-        .join("pages");
-    let mut pages: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|err| panic!("{}: {err} (set EDGE_REWRITER_CORPUS)", dir.display()))
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
-        .collect();
-    pages.sort_by_key(|(_, bytes)| bytes.len());
+    let pages = devstack::project::corpus_pages();
+    assert!(!pages.is_empty(), "no corpus pages to measure (set EDGE_REWRITER_CORPUS)");
     pages
 }
 

@@ -7,25 +7,16 @@
 
 use std::cell::Cell;
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, stream};
 use lol_html::html_content::{ContentType, TextChunk, TextType};
 use lol_html::{DocumentContentHandlers, HtmlRewriter, Settings};
 
+/// The corpus pages, smallest first (a bench without them has nothing to measure).
 fn pages() -> Vec<(String, Vec<u8>)> {
-    let dir = std::env::var_os("EDGE_REWRITER_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
-        .join("pages");
-    let mut pages: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|err| panic!("{}: {err} (set EDGE_REWRITER_CORPUS)", dir.display()))
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
-        .collect();
-    pages.sort_by_key(|(_, bytes)| bytes.len());
+    let pages = devstack::project::corpus_pages();
+    assert!(!pages.is_empty(), "no corpus pages to measure (set EDGE_REWRITER_CORPUS)");
     pages
 }
 
