@@ -1,6 +1,7 @@
-//! The engine against bare lol_html and against its peers, on the corpus pages.
+//! The engine against bare lol_html and against its peers, on the corpus pages, with divan.
 //!
-//! Per page, MB/s (medians) and peak heap for:
+//! Per page, side by side (the five rows of a page sort together), throughput in MB/s and
+//! the peak heap of one run (divan's `max alloc`), for:
 //!   (a) lol_html, no handlers: the floor;
 //!   (b) hand-written lol_html handlers doing the standard set: banner prepended to body,
 //!       analytics appended to head, `a[href^="http:"]` upgraded to https, cat -> dog in
@@ -9,18 +10,20 @@
 //!       chunk boundaries);
 //!   (d) buffer everything: the page into a String, then `replace` and a regex;
 //!   (e) a DOM rewrite: html5ever into a tree, mutate, serialize.
-//! and the ratio c/b (target: at most 1.10). Pages are fed in 16 KiB pieces, as the service
-//! reads them.
+//! The ratio to watch is c/b, the medians of rows (c) and (b) of a page (target: at most
+//! 1.10). Pages are fed in 16 KiB pieces, as the service reads them; (a) to (c) write into a
+//! buffer allocated beforehand, so their peak heap is their own working memory.
 //!
-//!     cargo bench --bench engine            BENCH_RUNS=N to change the number of runs
+//!     cargo bench --bench engine                           every page, every side
+//!     cargo bench --bench engine -- --sample-count 21      fewer runs
+//!     cargo bench --bench engine -- '\(c\)'                one side alone (for profiling)
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::RefCell;
 use std::hint::black_box;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::LazyLock;
 
+use divan::counter::BytesCount;
+use divan::{AllocProfiler, Bencher};
 use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, stream};
 use html5ever::tendril::TendrilSink;
 use html5ever::{QualName, local_name, ns, parse_document, serialize};
@@ -28,49 +31,9 @@ use lol_html::html_content::{ContentType, TextType};
 use lol_html::{HtmlRewriter, Settings, doc_comments, element, text};
 use markup5ever_rcdom::{Handle, Node, NodeData, RcDom, SerializableHandle};
 
-/// Counts live heap bytes and their high-water mark, for peak memory per approach.
-struct CountingAllocator;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only counters move.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let pointer = unsafe { System.alloc(layout) };
-        if !pointer.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        pointer
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(pointer, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let moved = unsafe { System.realloc(pointer, layout, new_size) };
-        if !moved.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        moved
-    }
-}
-
+/// Counts allocations and the peak of live heap bytes, for divan's `max alloc` rows.
 #[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Heap used at the peak of `work`, above what was live before it.
-fn peak_heap(work: impl FnOnce()) -> usize {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    work();
-    PEAK.load(Ordering::Relaxed) - base
-}
+static ALLOCATOR: AllocProfiler = AllocProfiler::system();
 
 const CHUNK: usize = 16 << 10;
 const BANNER: &str = "<div class=\"banner\">Winter sale: 20% off</div>";
@@ -216,101 +179,77 @@ fn element_with_text(tag: &str, text: &str) -> Handle {
     element
 }
 
-fn median(runs: usize, mut work: impl FnMut()) -> Duration {
-    work();
-    let mut samples: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let started = Instant::now();
-            work();
-            started.elapsed()
-        })
-        .collect();
-    samples.sort();
-    samples[runs / 2]
-}
-
+/// The corpus pages, smallest first (a bench without them has nothing to measure).
 fn pages() -> Vec<(String, Vec<u8>)> {
-    let dir = std::env::var_os("EDGE_REWRITER_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
-        .join("pages");
-    let mut pages: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|err| panic!("{}: {err} (set EDGE_REWRITER_CORPUS)", dir.display()))
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
-        .collect();
-    pages.sort_by_key(|(_, bytes)| bytes.len());
+    let pages = devstack::project::corpus_pages();
+    assert!(!pages.is_empty(), "no corpus pages to measure (set EDGE_REWRITER_CORPUS)");
     pages
 }
 
-fn main() {
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(21);
-    let rules = standard_rules();
-    let context = RequestContext::default();
-    let comments = regex::Regex::new("(?s)<!--.*?-->").unwrap();
-    println!("engine: MB/s, medians of {runs} runs; peak heap of one run; pages fed in 16 KiB pieces");
-    println!(
-        "{:<24} {:>7} | {:>9} {:>9} {:>9} {:>6} | {:>9} {:>9} | peak heap KiB: {:>5} {:>5} {:>5} {:>6} {:>6}",
-        "page", "size", "(a) bare", "(b) hand", "(c) ours", "c/b", "(d) buf", "(e) DOM", "a", "b", "c", "d", "e"
-    );
-    for (name, page) in pages() {
-        let mut out = Vec::with_capacity(page.len() * 2);
-        // For profiling one side alone (under callgrind, say): BENCH_ONLY=b or BENCH_ONLY=c.
-        match std::env::var("BENCH_ONLY").as_deref() {
-            Ok("b") => {
-                median(runs, || lol_html(black_box(&page), true, &mut out));
-                continue;
-            }
-            Ok("c") => {
-                median(runs, || engine(&rules, &context, black_box(&page), &mut out));
-                continue;
-            }
-            _ => {}
-        }
-        let a = median(runs, || lol_html(black_box(&page), false, &mut out));
-        let b = median(runs, || lol_html(black_box(&page), true, &mut out));
-        let c = median(runs, || engine(&rules, &context, black_box(&page), &mut out));
-        let d = median(runs.min(11), || drop(black_box(buffer_everything(&page, &comments))));
-        let e = median(runs.min(5), || drop(black_box(dom(&page))));
-        // Streaming approaches write to a sink that keeps nothing: what is measured is their
-        // own working memory.
-        let peaks = [
-            peak_heap(|| {
-                lol_html_into(&page, false, |bytes| {
-                    black_box(bytes);
-                })
-            }),
-            peak_heap(|| {
-                lol_html_into(&page, true, |bytes| {
-                    black_box(bytes);
-                })
-            }),
-            peak_heap(|| {
-                let plan = rules.plan(&context);
-                let options = RewriteOptions { read_buffer: CHUNK, ..RewriteOptions::default() };
-                stream(&plan, &options, &page[..], std::io::sink()).result.unwrap();
-            }),
-            peak_heap(|| drop(buffer_everything(&page, &comments))),
-            peak_heap(|| drop(dom(&page))),
-        ];
-        let mb = |time: Duration| page.len() as f64 / time.as_secs_f64() / 1e6;
-        println!(
-            "{:<24} {:>5}KB | {:>9.1} {:>9.1} {:>9.1} {:>6.2} | {:>9.1} {:>9.1} | {:>19} {:>5} {:>5} {:>6} {:>6}",
-            name,
-            page.len() / 1024,
-            mb(a),
-            mb(b),
-            mb(c),
-            c.as_secs_f64() / b.as_secs_f64(),
-            mb(d),
-            mb(e),
-            peaks[0] / 1024,
-            peaks[1] / 1024,
-            peaks[2] / 1024,
-            peaks[3] / 1024,
-            peaks[4] / 1024,
-        );
+static PAGES: LazyLock<Vec<(String, Vec<u8>)>> = LazyLock::new(pages);
+
+#[derive(Clone, Copy)]
+enum Side {
+    Bare,
+    Hand,
+    Ours,
+    Buffer,
+    Dom,
+}
+
+/// One page rewritten one way: divan's argument. Named so that a page's five sides sort
+/// together, smallest page first: `116KB cloudflare.com.html (c) edge-rewriter`.
+struct Case {
+    name: &'static str,
+    page: &'static [u8],
+    side: Side,
+}
+
+impl std::fmt::Display for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let side = match self.side {
+            Side::Bare => "(a) lol_html bare",
+            Side::Hand => "(b) lol_html by hand",
+            Side::Ours => "(c) edge-rewriter",
+            Side::Buffer => "(d) buffer + replace",
+            Side::Dom => "(e) html5ever DOM",
+        };
+        write!(f, "{}KB {} {side}", self.page.len() / 1024, self.name)
     }
+}
+
+fn cases() -> Vec<Case> {
+    PAGES
+        .iter()
+        .flat_map(|(name, page)| {
+            [Side::Bare, Side::Hand, Side::Ours, Side::Buffer, Side::Dom].map(|side| Case { name, page, side })
+        })
+        .collect()
+}
+
+/// One run per sample, so that `max alloc` is the peak of one run.
+#[divan::bench(args = cases(), sample_size = 1)]
+fn rewrite(bencher: Bencher, case: &Case) {
+    let page = case.page;
+    let bencher = bencher.counter(BytesCount::of_slice(page));
+    let mut out = Vec::with_capacity(page.len() * 2);
+    match case.side {
+        Side::Bare => bencher.bench_local(|| lol_html(black_box(page), false, &mut out)),
+        Side::Hand => bencher.bench_local(|| lol_html(black_box(page), true, &mut out)),
+        Side::Ours => {
+            let (rules, context) = (standard_rules(), RequestContext::default());
+            bencher.bench_local(|| engine(&rules, &context, black_box(page), &mut out));
+        }
+        Side::Buffer => {
+            let comments = regex::Regex::new("(?s)<!--.*?-->").unwrap();
+            bencher.bench_local(|| buffer_everything(black_box(page), &comments));
+        }
+        Side::Dom => bencher.bench_local(|| dom(black_box(page))),
+    }
+}
+
+fn main() {
+    println!("engine: the standard set on the corpus pages, fed in 16 KiB pieces; rows in MB/s; max alloc = peak heap");
+    divan::main();
     println!("(a)-(c) stream: their peak is working memory; (d) and (e) hold the whole page, and more");
 }

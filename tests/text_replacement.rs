@@ -172,13 +172,9 @@ fn pages() -> Vec<(String, Vec<u8>)> {
     // Bytes that are not UTF-8 are carried through lol_html: whatever the split, too.
     let invalid = fixtures.join("broken").join("invalid-utf8.html");
     pages.push((invalid.display().to_string(), std::fs::read(&invalid).unwrap()));
-    if let Some(corpus) = devstack::project::corpus() {
-        for entry in std::fs::read_dir(corpus.join("pages")).unwrap().flatten() {
-            if entry.path().extension().is_some_and(|e| e == "html") {
-                pages.push((entry.path().display().to_string(), std::fs::read(entry.path()).unwrap()));
-            }
-        }
-    }
+    pages.extend(
+        devstack::project::corpus_pages().into_iter().map(|(name, page)| (format!("corpus/pages/{name}"), page)),
+    );
     pages
 }
 

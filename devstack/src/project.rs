@@ -22,16 +22,60 @@ pub fn rules_store() -> PathBuf {
 
 /// The shared test corpus (../shared/corpus next to the repository, or `EDGE_REWRITER_CORPUS`),
 /// if this machine has it.
+///
+/// Where it is missing, corpus tests pass without running: this prints `SKIPPED` and returns
+/// `None`. Under CI (`CI=true`, in any case) a missing corpus is an error instead: it panics,
+/// saying where it looked, so that CI never passes corpus tests it did not run.
 pub fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("EDGE_REWRITER_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("..").join("shared").join("corpus"));
+    let from_env = std::env::var_os("EDGE_REWRITER_CORPUS").map(PathBuf::from);
+    let ci = std::env::var("CI").is_ok_and(|value| is_ci(&value));
+    find_corpus(from_env, ci)
+}
+
+/// Whether a value of the environment variable `CI` means we run under CI.
+fn is_ci(value: &str) -> bool {
+    value.trim().eq_ignore_ascii_case("true")
+}
+
+fn find_corpus(from_env: Option<PathBuf>, ci: bool) -> Option<PathBuf> {
+    let named = from_env.is_some();
+    let dir = from_env.unwrap_or_else(|| root().join("..").join("shared").join("corpus"));
     if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: no test corpus at {} (set EDGE_REWRITER_CORPUS)", dir.display());
-        None
+        return Some(dir);
     }
+    let looked = if named {
+        format!("EDGE_REWRITER_CORPUS={}, which is not a directory", dir.display())
+    } else {
+        format!("{} (EDGE_REWRITER_CORPUS is not set)", dir.display())
+    };
+    if ci {
+        panic!(
+            "CI is true but there is no test corpus: looked at {looked}. Corpus tests must run under CI: \
+             put the shared corpus (pages/, html5lib/, css3-modsel/) at ../shared/corpus next to the \
+             repository, or set EDGE_REWRITER_CORPUS to its directory."
+        );
+    }
+    eprintln!("SKIPPED: no test corpus at {looked} (set EDGE_REWRITER_CORPUS)");
+    None
+}
+
+/// The corpus's pages (`pages/*.html`) as (file name, bytes), smallest first: what the
+/// benches and the text replacement tests run on. Empty where this machine has no corpus
+/// (after [`corpus`]'s `SKIPPED`; under CI, [`corpus`] panics instead).
+pub fn corpus_pages() -> Vec<(String, Vec<u8>)> {
+    let Some(corpus) = corpus() else { return Vec::new() };
+    let dir = corpus.join("pages");
+    let mut pages: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("{}: {err} (set EDGE_REWRITER_CORPUS)", dir.display()))
+        .flatten()
+        .filter(|entry| entry.path().extension().is_some_and(|x| x == "html"))
+        .map(|entry| {
+            let page = std::fs::read(entry.path()).unwrap_or_else(|err| panic!("{}: {err}", entry.path().display()));
+            (entry.file_name().to_string_lossy().into_owned(), page)
+        })
+        .collect();
+    pages.sort_by(|(a_name, a), (b_name, b)| a.len().cmp(&b.len()).then_with(|| a_name.cmp(b_name)));
+    pages
 }
 
 /// The release wasm of the service.
@@ -57,4 +101,32 @@ pub fn service_wasm() -> PathBuf {
         target.join("wasm32-wasip1").join("release").join("edge-rewriter.wasm")
     })
     .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ci_is_true_in_any_case() {
+        assert!(is_ci("true") && is_ci("TRUE") && is_ci("True"));
+        assert!(!is_ci("") && !is_ci("false") && !is_ci("1"));
+    }
+
+    #[test]
+    fn a_missing_corpus_is_skipped_outside_ci() {
+        assert_eq!(find_corpus(Some(root().join("no-such-corpus")), false), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "EDGE_REWRITER_CORPUS=")]
+    fn a_missing_corpus_fails_under_ci() {
+        find_corpus(Some(root().join("no-such-corpus")), true);
+    }
+
+    #[test]
+    fn a_present_corpus_is_found_under_ci_too() {
+        let here = root().join("fixtures");
+        assert_eq!(find_corpus(Some(here.clone()), true), Some(here));
+    }
 }

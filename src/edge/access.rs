@@ -4,6 +4,7 @@
 //! and proves it may with `x-edge-rewriter-token`. These headers never reach the origin.
 
 use fastly::{Request, SecretStore};
+use subtle::ConstantTimeEq;
 
 /// Asks for debug headers (`Server-Timing`, the rules that applied).
 pub const DEBUG_HEADER: &str = "x-edge-rewriter-debug";
@@ -66,10 +67,10 @@ fn expected_token() -> Result<Vec<u8>, String> {
     Ok(token)
 }
 
-/// Compares in time that depends only on the lengths, so response timing does not leak how
-/// much of a guess was right.
+/// Compares in time that depends only on the lengths (`subtle`'s constant-time equality),
+/// so response timing does not leak how much of a guess was right.
 fn tokens_match(given: &[u8], expected: &[u8]) -> bool {
-    given.len() == expected.len() && given.iter().zip(expected).fold(0, |diff, (a, b)| diff | (a ^ b)) == 0
+    given.ct_eq(expected).into()
 }
 
 #[cfg(test)]

@@ -126,7 +126,7 @@ impl RequestContext {
         match name.to_ascii_lowercase().as_str() {
             "client-ip" => self.client_ip = Some(value.to_owned()),
             "country" => self.country = Some(value.to_ascii_uppercase()),
-            "now" => self.now = parse_rfc3339(value)?,
+            "now" => self.now = parse_rfc3339(value).map_err(|err| err.to_string())?,
             "status" => {
                 self.status = value
                     .parse()

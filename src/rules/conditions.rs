@@ -288,7 +288,7 @@ fn named_checks(
 
 fn time_check(window: &TimeWindow, field: &str) -> Result<Check, FieldError> {
     let parse = |text: &Option<String>, name: &str| {
-        text.as_deref().map(parse_rfc3339).transpose().map_err(|reason| (format!("{field}.{name}"), reason))
+        text.as_deref().map(parse_rfc3339).transpose().map_err(|reason| (format!("{field}.{name}"), reason.to_string()))
     };
     let (start, end) = (parse(&window.start, "start")?, parse(&window.end, "end")?);
     match (start, end) {

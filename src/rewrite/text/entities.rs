@@ -3,10 +3,11 @@
 
 use std::borrow::Cow;
 
-use super::entities_table::NAMED;
+use htmlize::{ENTITIES, ENTITY_MAX_LENGTH};
 
-/// The longest reference we look for, `&` and `;` included (`&thetasym;` is 10).
-pub const MAX_REFERENCE_LEN: usize = 32;
+/// The longest reference we look for, `&` and `;` included: the longest HTML5 name,
+/// `&CounterClockwiseContourIntegral;`, is 33.
+pub const MAX_REFERENCE_LEN: usize = ENTITY_MAX_LENGTH;
 
 /// Text as a reader sees it, and where each part came from in the source.
 #[derive(Debug)]
@@ -49,6 +50,16 @@ impl Decoded<'_> {
         let piece = self.pieces[self.pieces.partition_point(|p| p.decoded < at) - 1];
         if piece.reference { piece.raw + piece.raw_len } else { piece.raw + (at - piece.decoded) }
     }
+
+    /// Whether decoded byte `at` lies strictly inside what one reference decodes to, as
+    /// between `f` and `j` of `&fjlig;` (a few HTML5 names decode to two characters).
+    pub fn inside_reference(&self, at: usize) -> bool {
+        if self.pieces.is_empty() || at == 0 || at >= self.text.len() {
+            return false;
+        }
+        let piece = self.pieces[self.pieces.partition_point(|p| p.decoded <= at) - 1];
+        piece.reference && piece.decoded < at
+    }
 }
 
 /// Text taken as written, offsets mapping one to one (script and style text, which has
@@ -63,8 +74,8 @@ pub(crate) fn decode_references(text: &str) -> String {
     decode(text, true).text.into_owned()
 }
 
-/// Decodes the character references in `raw` (`&amp;`, `&#233;`, `&#xE9;` and the HTML 4
-/// names, each ending in `;`). Unless `complete`, a possible reference at the very end,
+/// Decodes the character references in `raw` (`&amp;`, `&#233;`, `&#xE9;` and the other
+/// HTML5 names, each ending in `;`). Unless `complete`, a possible reference at the very end,
 /// which the next chunk may complete, is left out of [`Decoded::covered`].
 pub(super) fn decode(raw: &str, complete: bool) -> Decoded<'_> {
     // memchr: most pieces are short and hold no reference; this is the hot path.
@@ -82,30 +93,37 @@ pub(super) fn decode(raw: &str, complete: bool) -> Decoded<'_> {
             text.push_str(&raw[from..to]);
         }
     };
+    let mut utf8 = [0; 4];
     while let Some(offset) = memchr::memchr(b'&', &raw.as_bytes()[at..]) {
         let start = at + offset;
-        match reference_at(&raw[start..]) {
-            Reference::Char(c, len) => {
-                push_plain(&mut text, &mut pieces, plain_start, start);
-                pieces.push(Piece { decoded: text.len(), raw: start, raw_len: len, reference: true });
-                text.push(c);
-                plain_start = start + len;
-                at = plain_start;
-            }
+        let (decoded, len): (&str, usize) = match reference_at(&raw[start..]) {
+            Reference::Char(c, len) => (c.encode_utf8(&mut utf8), len),
+            Reference::Named(named, len) => (named, len),
             Reference::Unfinished if !complete => {
                 covered = start;
                 break;
             }
-            Reference::Unfinished | Reference::None => at = start + 1,
-        }
+            Reference::Unfinished | Reference::None => {
+                at = start + 1;
+                continue;
+            }
+        };
+        push_plain(&mut text, &mut pieces, plain_start, start);
+        pieces.push(Piece { decoded: text.len(), raw: start, raw_len: len, reference: true });
+        text.push_str(decoded);
+        plain_start = start + len;
+        at = plain_start;
     }
     push_plain(&mut text, &mut pieces, plain_start, covered);
     Decoded { text: Cow::Owned(text), pieces, covered }
 }
 
 enum Reference {
-    /// A reference decoding to this character, this many source bytes long.
+    /// A numeric reference decoding to this character, this many source bytes long.
     Char(char, usize),
+    /// A named reference decoding to this text (one character, or two for a few names),
+    /// this many source bytes long.
+    Named(&'static str, usize),
     /// Could become a reference if more text followed.
     Unfinished,
     /// Just an `&`.
@@ -139,14 +157,15 @@ fn reference_at(text: &str) -> Reference {
     if body.as_bytes()[end] != b';' || name_len == 0 {
         return Reference::None;
     }
-    let name = &body[digits_from..end];
-    let decoded = if radix == 0 {
-        NAMED.binary_search_by(|(known, _)| known.cmp(&name)).ok().map(|i| NAMED[i].1)
-    } else {
-        Some(u32::from_str_radix(name, radix).map_or(char::REPLACEMENT_CHARACTER, numeric_char))
-    };
-    match decoded {
-        Some(c) => Reference::Char(c, end + 2),
+    let len = end + 2;
+    if radix != 0 {
+        let value = u32::from_str_radix(&body[digits_from..end], radix);
+        return Reference::Char(value.map_or(char::REPLACEMENT_CHARACTER, numeric_char), len);
+    }
+    // The table's keys are whole references, `&` and `;` included (a perfect hash: no
+    // search, one hash of at most 33 bytes).
+    match ENTITIES.get(&text.as_bytes()[..len]).and_then(|named| std::str::from_utf8(named).ok()) {
+        Some(named) => Reference::Named(named, len),
         None => Reference::None,
     }
 }
@@ -204,6 +223,35 @@ mod tests {
         // Too long to be a reference: just text.
         let long = format!("&{}", "a".repeat(40));
         assert_eq!(decode(&long, false).covered, long.len());
+    }
+
+    #[test]
+    fn every_html5_name_is_decoded() {
+        // Names HTML 4 did not have, one of them decoding to two code points.
+        let raw = "&NewLine;&bigstar;&NotNestedGreaterGreater;&fjlig;!";
+        let decoded = decode(raw, true);
+        assert_eq!(decoded.text, "\n\u{2605}\u{2AA2}\u{338}fj!");
+        // Both code points map back to the whole reference.
+        let two = decoded.text.find('\u{2AA2}').unwrap();
+        let end = two + "\u{2AA2}\u{338}".len();
+        assert_eq!(&raw[decoded.raw_start(two)..decoded.raw_end(end)], "&NotNestedGreaterGreater;");
+        assert!(decoded.inside_reference(two + '\u{2AA2}'.len_utf8()));
+        assert!(!decoded.inside_reference(two) && !decoded.inside_reference(end));
+        // HTML5 reads `&lang;` as U+27E8 (HTML 4 had U+2329); only names ending in `;` decode.
+        assert_eq!(decode("&lang;&rang; &copy &bigstar", true).text, "\u{27E8}\u{27E9} &copy &bigstar");
+    }
+
+    #[test]
+    fn the_longest_name_is_held_until_complete() {
+        let longest = "&CounterClockwiseContourIntegral;";
+        assert_eq!(longest.len(), MAX_REFERENCE_LEN);
+        let raw = format!("x {longest} y");
+        for cut in 3..raw.len() - 2 {
+            let first = decode(&raw[..cut], false);
+            assert_eq!(first.covered, 2, "cut at {cut}: the reference is held");
+            let rest = decode(&raw[first.covered..], true);
+            assert_eq!(format!("{}{}", first.text, rest.text), "x \u{2233} y", "cut at {cut}");
+        }
     }
 
     #[test]

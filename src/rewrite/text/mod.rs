@@ -3,7 +3,6 @@
 
 pub(crate) mod chain;
 mod entities;
-mod entities_table;
 mod replacer;
 
 pub use entities::MAX_REFERENCE_LEN;

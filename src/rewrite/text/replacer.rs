@@ -254,6 +254,11 @@ impl<'p> TextReplacer<'p> {
             if max.is_some_and(|max| *replaced >= max) {
                 return false;
             }
+            // A reference is replaced whole or not at all: a few decode to two characters
+            // (`&fjlig;` is "fj"), and a match that starts or ends between them is left as written.
+            if decoded.inside_reference(start) || decoded.inside_reference(end) {
+                return true;
+            }
             let (raw_from, raw_to) = (decoded.raw_start(start), decoded.raw_end(end));
             out.push_str(&text[emitted_raw..raw_from]);
             let with = match captures {
@@ -457,6 +462,32 @@ mod tests {
             let (out, replaced, _) = run(&finder, "Cats & Dogs", text, size, TextSyntax::Markup);
             assert_eq!(out, "&lt;b&gt; Cats &amp; Dogs &copy; Cats &amp; Dogs", "pieces of {size}");
             assert_eq!(replaced, 2);
+        }
+    }
+
+    #[test]
+    fn html5_references_are_matched_decoded_across_pieces() {
+        let text = "\u{2233} &CounterClockwiseContourIntegral; &bigstar;&NotNestedGreaterGreater;";
+        for size in 1..=text.len() {
+            let (out, replaced, _) = run(&literal("\u{2233}", false), "ccci", text, size, TextSyntax::Markup);
+            assert_eq!(out, "ccci ccci &bigstar;&NotNestedGreaterGreater;", "pieces of {size}");
+            assert_eq!(replaced, 2);
+            let (out, _, _) = run(&literal("\u{2605}\u{2AA2}\u{338}", false), "*", text, size, TextSyntax::Markup);
+            assert_eq!(out, "\u{2233} &CounterClockwiseContourIntegral; *", "pieces of {size}");
+        }
+    }
+
+    #[test]
+    fn a_reference_is_replaced_whole_or_not_at_all() {
+        // `&fjlig;` decodes to "fj": a match of part of it leaves it as written.
+        let text = "&fjlig; fj &fjlig;";
+        for size in 1..=text.len() {
+            let each_letter = run(&pattern("[fj]"), "x", text, size, TextSyntax::Markup);
+            assert_eq!((each_letter.0.as_str(), each_letter.1), ("&fjlig; xx &fjlig;", 2), "pieces of {size}");
+            let f = run(&literal("f", false), "x", text, size, TextSyntax::Markup);
+            assert_eq!((f.0.as_str(), f.1), ("&fjlig; xj &fjlig;", 1), "pieces of {size}");
+            let fj = run(&literal("fj", false), "x", text, size, TextSyntax::Markup);
+            assert_eq!((fj.0.as_str(), fj.1), ("x x x", 3), "pieces of {size}");
         }
     }
 
