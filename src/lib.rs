@@ -42,7 +42,7 @@ mod store; // where rule text comes from: the config store layout, the compiled-
 pub use rules::budget::{BUDGETS, Budget, Unit};
 pub use rules::compile::RuleSet;
 pub use rules::template::escape::escape_html;
-pub use rules::time::parse_rfc3339;
+pub use rules::time::{TimeError, parse_rfc3339};
 pub use rules::{RuleError, json_schema};
 
 // One request: the plan and the rewrite.

@@ -36,8 +36,12 @@ impl Limits {
     /// Reads the `limits` value. An unreadable value or a figure out of range is an error
     /// naming it; the caller keeps the defaults and logs it.
     pub fn parse(json: &str) -> Result<Limits, String> {
-        let spec: LimitsSpec = serde_json::from_str(json)
-            .map_err(|err| format!("`{LIMITS_KEY}` must be a JSON object like {{\"cpu_budget_ms\": 35}}: {err}"))?;
+        let shape = || format!("`{LIMITS_KEY}` must be a JSON object like {{\"cpu_budget_ms\": 35}}");
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|err| format!("{}: {err}", shape()))?;
+        if !value.is_object() {
+            return Err(shape());
+        }
+        let spec: LimitsSpec = serde_json::from_value(value).map_err(|err| format!("{}: {err}", shape()))?;
         let mut limits = Limits::default();
         if let Some(ms) = spec.cpu_budget_ms {
             if !(1..PLATFORM_CPU_MS).contains(&ms) {
