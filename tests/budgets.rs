@@ -211,7 +211,7 @@ fn deeply_nested_conditions_are_refused_before_they_are_read() {
     );
     let (set, errors) = compile(&[("10-nested", entry)]);
     assert_eq!(set.rule_ids().collect::<Vec<_>>(), ["ok"]);
-    assert_eq!(errors[0].rule, "deep");
+    assert_eq!((errors[0].rule.as_str(), errors[0].field.as_str()), ("deep", "when"));
     assert!(errors[0].reason.contains("JSON depth budget") && errors[0].reason.contains("43 levels"), "{}", errors[0]);
 }
 

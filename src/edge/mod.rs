@@ -100,9 +100,19 @@ fn handle(mut request: Request, rules: &mut RuleSource) -> Limits {
             let html = headers.content_type.as_deref().is_some_and(is_html);
             if html {
                 log::info!("{method} {path}: HTML passed through untouched: {reason}");
-            } else {
-                log::debug!("{method} {path}: passed through untouched: {reason}");
             }
+            let line = serde_json::json!({
+                "event": "pass",
+                "method": method,
+                "host": context.host,
+                "path": path,
+                "status": status,
+                "reason": reason,
+                "vcpu_ms": instance::vcpu_ms().saturating_sub(vcpu_at_start),
+            });
+            // One line for every HTML answer; other answers (assets) only at debug level.
+            let level = if html { log::Level::Info } else { log::Level::Debug };
+            log::log!(level, "{line}");
             if grants.preview {
                 rewrite::mark_preview(&mut origin_response, "not rewritten");
             }

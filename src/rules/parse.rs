@@ -65,7 +65,12 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
             "over the JSON depth budget: the rule nests {depth} levels deep, a rule may nest {MAX_RULE_JSON_DEPTH}; \
              flatten `all`/`any`/`not` (a list of matchers already means any of them)"
         );
-        return Err(RuleError::new(entry, name, "", reason));
+        // The field to blame: the top-level one that nests deepest (usually `when`).
+        let field = item
+            .as_object()
+            .and_then(|fields| fields.iter().max_by_key(|(_, value)| json_depth(value)))
+            .map_or(String::new(), |(key, _)| key.clone());
+        return Err(RuleError::new(entry, name, field, reason));
     }
     let rule = serde_path_to_error::deserialize::<_, Rule>(item).map_err(|err| {
         let path = err.path().to_string();
