@@ -358,8 +358,8 @@ fn every_malformed_rule_gets_its_message_and_the_good_rule_still_applies() {
         assert_eq!(errors.len(), 1, "{what}: expected one error, got {errors:?}");
         let error = &errors[0];
         assert_eq!(error.entry, "10-bad", "{what}");
-        assert_eq!(error.rule, *rule, "{what}: {error}");
-        assert_eq!(error.field, *field, "{what}: {error}");
+        assert_eq!(error.rule.as_deref().unwrap_or_default(), *rule, "{what}: {error}");
+        assert_eq!(error.field.as_deref().unwrap_or_default(), *field, "{what}: {error}");
         assert!(error.reason.contains(reason), "{what}: expected {reason:?} in:\n  {error}");
         // The message, as logged, names everything an editor needs.
         let line = error.to_string();

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{Rule, RuleError};
+use super::{FieldError, Rule, RuleError};
 use crate::rules::budget::{MAX_RULE_JSON_DEPTH, json_depth};
 
 /// The longest rule id.
@@ -28,7 +28,7 @@ pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>
         Ok(value) => value,
         Err(err) => {
             let reason = format!("not valid JSON ({err}); an entry holds one rule object or an array of rule objects");
-            return (Vec::new(), vec![RuleError::new(entry, "", "", reason)]);
+            return (Vec::new(), vec![RuleError::new(entry, reason)]);
         }
     };
     let items = match value {
@@ -36,7 +36,7 @@ pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>
         object @ Value::Object(_) => vec![object],
         other => {
             let reason = format!("expected a rule object or an array of rule objects, found {}", json_kind(&other));
-            return (Vec::new(), vec![RuleError::new(entry, "", "", reason)]);
+            return (Vec::new(), vec![RuleError::new(entry, reason)]);
         }
     };
 
@@ -55,7 +55,7 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
     let name = rule_name(&item, position);
     if !item.is_object() {
         let reason = format!("expected a rule object, found {}", json_kind(&item));
-        return Err(RuleError::new(entry, name, "", reason));
+        return Err(RuleError::new(entry, reason).with_rule(name));
     }
     // Reading a rule recurses once per level of nesting; a limit far below what the guest's
     // stack takes is checked first, without recursion.
@@ -65,19 +65,23 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
             "over the JSON depth budget: the rule nests {depth} levels deep, a rule may nest {MAX_RULE_JSON_DEPTH}; \
              flatten `all`/`any`/`not` (a list of matchers already means any of them)"
         );
-        return Err(RuleError::new(entry, name, "", reason));
+        return Err(RuleError::new(entry, reason).with_rule(name));
     }
     let rule = serde_path_to_error::deserialize::<_, Rule>(item).map_err(|err| {
         let path = err.path().to_string();
         let reason = err.into_inner().to_string();
-        let field = if path == "." { missing_field_name(&reason).unwrap_or_default().to_owned() } else { path };
-        let reason = explain_serde_reason(&field, reason);
-        RuleError::new(entry, &name, field, reason)
+        let field = if path == "." { missing_field_name(&reason).map(str::to_owned) } else { Some(path) };
+        let reason = explain_serde_reason(field.as_deref().unwrap_or_default(), reason);
+        let error = RuleError::new(entry, reason).with_rule(&name);
+        match field {
+            Some(field) => error.with_field(field),
+            None => error,
+        }
     })?;
     if rule.id.trim().is_empty() {
-        return Err(RuleError::new(entry, name, "id", "the id is empty; give the rule a name"));
+        return Err(FieldError::new("id", "the id is empty; give the rule a name").in_rule(entry, name));
     }
-    check_id(&rule.id).map_err(|reason| RuleError::new(entry, name, "id", reason))?;
+    check_id(&rule.id).map_err(|err| FieldError::new("id", err).in_rule(entry, &name))?;
     Ok(rule)
 }
 
@@ -175,16 +179,16 @@ mod tests {
         assert_eq!(rules.len(), 1);
         assert_eq!(rules[0].rule.id, "good");
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].rule, "typo");
+        assert_eq!(errors[0].rule.as_deref(), Some("typo"));
         assert!(errors[0].reason.contains("unknown field `selectr`"), "{}", errors[0]);
     }
 
     #[test]
     fn errors_name_the_field_even_when_it_is_missing() {
         let (_, errors) = parse_entry("e", r#"{"id":"x","selector":"p"}"#);
-        assert_eq!(errors[0].field, "actions");
+        assert_eq!(errors[0].field.as_deref(), Some("actions"));
         let (_, errors) = parse_entry("e", r#"{"id":"x","selector":"p","actions":[{"prepend":{"htm":"a"}}]}"#);
-        assert_eq!(errors[0].field, "actions[0].prepend");
+        assert_eq!(errors[0].field.as_deref(), Some("actions[0].prepend"));
         assert!(errors[0].reason.contains("unknown variant `htm`"), "{}", errors[0]);
     }
 
@@ -204,7 +208,7 @@ mod tests {
     fn rules_without_an_id_are_named_by_position() {
         let (_, errors) = parse_entry("e", r#"[{"id":"a","selector":"p","actions":[]}, {"selector":"p"}]"#);
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].rule, "#2");
-        assert_eq!(errors[0].field, "id");
+        assert_eq!(errors[0].rule.as_deref(), Some("#2"));
+        assert_eq!(errors[0].field.as_deref(), Some("id"));
     }
 }

@@ -110,16 +110,16 @@ pub fn read_entries_at(source: &mut dyn EntrySource, index_key: &str) -> Result<
             named.join(", "),
             names.len()
         );
-        read.errors.push(RuleError::new(skipped[0].clone(), "", "", reason));
+        read.errors.push(RuleError::new(skipped[0].clone(), reason));
     }
     for name in names.into_iter().take(MAX_ENTRIES) {
         match source.lookup(&name) {
             Ok(Some(text)) => read.entries.push((name, text)),
             Ok(None) => {
                 let reason = format!("listed in `{index_key}` but absent from the store");
-                read.errors.push(RuleError::new(name, "", "", reason));
+                read.errors.push(RuleError::new(name, reason));
             }
-            Err(err) => read.errors.push(RuleError::new(name, "", "", format!("lookup failed: {err}"))),
+            Err(err) => read.errors.push(RuleError::new(name, format!("lookup failed: {err}"))),
         }
     }
     Ok(read)
@@ -168,12 +168,12 @@ impl MemoryStore {
                     names.push(name.as_str());
                     values.insert(name.clone(), text.clone());
                 }
-                Err(reason) => errors.push(RuleError::new(name, "", "", reason)),
+                Err(reason) => errors.push(RuleError::new(name, reason)),
             }
         }
         let index = serde_json::to_string(&names).expect("a list of strings serialises");
         if let Err(reason) = check_limits(INDEX_KEY, &index) {
-            errors.push(RuleError::new(INDEX_KEY, "", "", reason));
+            errors.push(RuleError::new(INDEX_KEY, reason));
         }
         values.insert(INDEX_KEY.to_owned(), index);
         (Self::new(values), errors)

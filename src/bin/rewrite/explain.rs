@@ -45,12 +45,11 @@ pub fn run(args: &PageArgs) -> Result<i32, String> {
         rows.push([id.to_owned(), "disabled".to_owned(), "-".to_owned(), "\"enabled\": false".to_owned()]);
     }
     for error in &loaded.errors {
-        let name = if error.rule.is_empty() {
-            format!("({})", error.entry)
-        } else {
-            format!("{} ({})", error.rule, error.entry)
+        let name = match &error.rule {
+            None => format!("({})", error.entry),
+            Some(rule) => format!("{rule} ({})", error.entry),
         };
-        let field = if error.field.is_empty() { String::new() } else { format!("field `{}`: ", error.field) };
+        let field = error.field.as_ref().map(|field| format!("field `{field}`: ")).unwrap_or_default();
         rows.push([name, "invalid".to_owned(), "-".to_owned(), format!("{field}{}", error.reason)]);
     }
     let widths = [0, 1, 2].map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0).max(5));
