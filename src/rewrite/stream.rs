@@ -361,24 +361,15 @@ impl<W: Write> OutputSink for SharedSink<W> {
 }
 
 /// Why a [`stream`] did not complete.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StreamError {
     /// Reading the input failed: the page is incomplete.
+    #[error("reading the page failed: {0}")]
     Input(io::Error),
     /// Writing the output failed (the client went away, or the rewriter lost bytes).
+    #[error("writing the rewritten page failed: {0}")]
     Output(io::Error),
 }
-
-impl std::fmt::Display for StreamError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StreamError::Input(err) => write!(f, "reading the page failed: {err}"),
-            StreamError::Output(err) => write!(f, "writing the rewritten page failed: {err}"),
-        }
-    }
-}
-
-impl std::error::Error for StreamError {}
 
 /// What [`stream`] hands back: the sink (to finish, or to abandon on error) and the report.
 pub struct Streamed<W> {

@@ -97,13 +97,13 @@ pub fn request_context(args: &RequestArgs) -> Result<RequestContext, String> {
             RequestContext::parse_simulated(&text).map_err(|err| format!("{}: {err}", file.display()))?
         }
         None => {
-            let mut context = RequestContext::for_url(&args.method, &args.url)?;
+            let mut context = RequestContext::for_url(&args.method, &args.url).map_err(|err| err.to_string())?;
             for header in &args.headers {
                 let (name, value) =
                     header.split_once(':').ok_or_else(|| format!("--header {header:?}: write it as `Name: value`"))?;
                 context.add_header(name, value);
             }
-            context.apply_host_header()?;
+            context.apply_host_header().map_err(|err| err.to_string())?;
             for fact in &args.facts {
                 let (name, value) =
                     fact.split_once('=').ok_or_else(|| format!("--fact {fact:?}: write it as `name=value`"))?;
