@@ -79,6 +79,19 @@ enum Stage<'r, W: Write> {
     Finished,
 }
 
+/// Why a page is in a charset the rewriter cannot work in, found from its first bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub(crate) struct PageCharsetError {
+    reason: String,
+}
+
+impl PageCharsetError {
+    fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+}
+
 /// Bytes needed to recognise a byte-order mark.
 const BOM_LEN: usize = 3;
 
@@ -92,11 +105,13 @@ fn encoding_known(head: &[u8], declared: PageEncoding) -> bool {
 }
 
 /// The encoding to rewrite a page in whose first bytes are `head`, or why it cannot be.
-fn page_encoding(head: &[u8], declared: PageEncoding) -> Result<PageEncoding, String> {
+fn page_encoding(head: &[u8], declared: PageEncoding) -> Result<PageEncoding, PageCharsetError> {
     match head {
         [0xEF, 0xBB, 0xBF, ..] => return Ok(PageEncoding::Declared(encoding_rs::UTF_8)),
         [0xFE, 0xFF, ..] | [0xFF, 0xFE, ..] => {
-            return Err("the page starts with a UTF-16 byte-order mark, a charset the rewriter cannot work in".into());
+            return Err(PageCharsetError::new(
+                "the page starts with a UTF-16 byte-order mark, a charset the rewriter cannot work in",
+            ));
         }
         _ => {}
     }
@@ -106,11 +121,13 @@ fn page_encoding(head: &[u8], declared: PageEncoding) -> Result<PageEncoding, St
     match prescan(head, true) {
         Prescan::Declared(label) => match encoding_rs::Encoding::for_label_no_replacement(label.as_bytes()) {
             Some(encoding) if encoding.is_ascii_compatible() => Ok(PageEncoding::Declared(encoding)),
-            Some(encoding) => Err(format!(
+            Some(encoding) => Err(PageCharsetError::new(format!(
                 "the page's <meta> declares {}, a charset that is not ASCII-compatible, and the headers name none",
                 encoding.name()
-            )),
-            None => Err(format!("the page's <meta> declares the unknown charset {label:?}, and the headers name none")),
+            ))),
+            None => Err(PageCharsetError::new(format!(
+                "the page's <meta> declares the unknown charset {label:?}, and the headers name none"
+            ))),
         },
         Prescan::None | Prescan::NeedMore => Ok(PageEncoding::Sniffed),
     }
@@ -206,7 +223,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
             Ok(encoding) => encoding,
             Err(reason) => {
                 log::warn!("{reason}; the page passes through unchanged");
-                self.bail_out = Some(reason);
+                self.bail_out = Some(reason.to_string());
                 self.stage = Stage::PassingThrough;
                 self.sink.0.borrow_mut().write_raw(head);
                 return Ok(());

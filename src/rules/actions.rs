@@ -222,6 +222,19 @@ pub(crate) fn compile_action(
     })
 }
 
+/// Why an action's name or replacement cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub(crate) struct ActionError {
+    reason: String,
+}
+
+impl ActionError {
+    fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+}
+
 /// The text kinds `replace_text` changes when the rule does not say.
 const DEFAULT_TEXT_TARGETS: [TextTarget; 2] = [TextTarget::Text, TextTarget::Title];
 
@@ -288,26 +301,30 @@ fn compile_content(content: &Content, field: &dyn Fn(&str) -> String) -> Result<
 }
 
 /// Attribute names lol_html would refuse at run time are refused here instead.
-fn check_attribute_name(name: &str) -> Result<(), String> {
+fn check_attribute_name(name: &str) -> Result<(), ActionError> {
     let bad = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '>' | '/' | '=' | '<');
     if name.is_empty() || name.chars().any(bad) {
-        return Err(format!("{name:?} is not an attribute name (no spaces, quotes, `<`, `>`, `/` or `=`)"));
+        return Err(ActionError::new(format!(
+            "{name:?} is not an attribute name (no spaces, quotes, `<`, `>`, `/` or `=`)"
+        )));
     }
     Ok(())
 }
 
-fn check_tag_name(name: &str) -> Result<(), String> {
+fn check_tag_name(name: &str) -> Result<(), ActionError> {
     let mut chars = name.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
-        return Err(format!("{name:?} is not a tag name (a letter, then letters, digits, `-` or `_`)"));
+        return Err(ActionError::new(format!(
+            "{name:?} is not a tag name (a letter, then letters, digits, `-` or `_`)"
+        )));
     }
     Ok(())
 }
 
 /// `$2` in a replacement for a regex with one group silently inserts nothing; say so now.
-fn check_replacement(pattern: &Pattern, replacement: &str) -> Result<(), String> {
+fn check_replacement(pattern: &Pattern, replacement: &str) -> Result<(), ActionError> {
     let bytes = replacement.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -323,7 +340,7 @@ fn check_replacement(pattern: &Pattern, replacement: &str) -> Result<(), String>
         let (reference, used) = if let Some(braced) = rest.strip_prefix('{') {
             match braced.find('}') {
                 Some(end) => (&braced[..end], end + 2),
-                None => return Err(format!("`${{` without a closing `}}` in {replacement:?}")),
+                None => return Err(ActionError::new(format!("`${{` without a closing `}}` in {replacement:?}"))),
             }
         } else {
             let len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
@@ -334,11 +351,11 @@ fn check_replacement(pattern: &Pattern, replacement: &str) -> Result<(), String>
             Err(_) => reference.is_empty() || pattern.group_names().any(|name| name == reference),
         };
         if !known {
-            return Err(format!(
+            return Err(ActionError::new(format!(
                 "`${reference}` refers to a capture group the pattern does not have (it has {} numbered group(s){}); write `$$` for a literal `$`",
                 pattern.group_count() - 1,
                 named_groups(pattern)
-            ));
+            )));
         }
         i += 1 + used;
     }
@@ -473,7 +490,7 @@ mod tests {
         assert!(check_replacement(&pattern, "https://$host$2").is_ok());
         assert!(check_replacement(&pattern, "https://${host}${2}").is_ok());
         assert!(check_replacement(&pattern, "cost: $$5").is_ok());
-        let err = check_replacement(&pattern, "https://$3").unwrap_err();
+        let err = check_replacement(&pattern, "https://$3").unwrap_err().to_string();
         assert!(err.contains("`$3`") && err.contains("2 numbered group(s) and named host"), "{err}");
         assert!(check_replacement(&pattern, "${host").is_err());
     }

@@ -11,6 +11,19 @@ use crate::rules::budget::{MAX_RULE_JSON_DEPTH, json_depth};
 /// The longest rule id.
 pub const MAX_ID_CHARS: usize = 64;
 
+/// Why a rule id cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub(crate) struct IdError {
+    reason: String,
+}
+
+impl IdError {
+    fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+}
+
 /// A rule together with the entry it was read from, for error messages and reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourcedRule {
@@ -95,19 +108,21 @@ pub(crate) fn rule_name(item: &Value, position: usize) -> String {
 
 /// Ids name rules in logs, in a debug response header and in the edge cache's keys: letters,
 /// digits, `-`, `_`, `.` and `:`, starting with a letter or digit.
-pub fn check_id(id: &str) -> Result<(), String> {
+pub fn check_id(id: &str) -> Result<(), IdError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
     let count = id.chars().count();
     let starts_well = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     if count > MAX_ID_CHARS {
-        return Err(format!("the id is {count} characters long; an id has at most {MAX_ID_CHARS}"));
+        return Err(IdError::new(format!("the id is {count} characters long; an id has at most {MAX_ID_CHARS}")));
     }
     match id.chars().find(|c| !allowed(*c)) {
-        Some(bad) => Err(format!(
+        Some(bad) => Err(IdError::new(format!(
             "the id {id:?} has {}; ids use letters, digits, `-`, `_`, `.` and `:`, e.g. \"sale-banner\"",
             describe_char(bad)
-        )),
-        None if !starts_well => Err(format!("the id {id:?} must start with a letter or digit, e.g. \"sale-banner\"")),
+        ))),
+        None if !starts_well => {
+            Err(IdError::new(format!("the id {id:?} must start with a letter or digit, e.g. \"sale-banner\"")))
+        }
         None => Ok(()),
     }
 }
