@@ -45,12 +45,13 @@ pub fn run(args: &PageArgs) -> Result<i32, String> {
         rows.push([id.to_owned(), "disabled".to_owned(), "-".to_owned(), "\"enabled\": false".to_owned()]);
     }
     for error in &loaded.errors {
+        // The row is named like the others, `rule (entry)`; the note is the error as
+        // `validate` prints it.
         let name = match &error.rule {
-            None => format!("({})", error.entry),
             Some(rule) => format!("{rule} ({})", error.entry),
+            None => format!("({})", error.entry),
         };
-        let field = error.field.as_ref().map(|field| format!("field `{field}`: ")).unwrap_or_default();
-        rows.push([name, "invalid".to_owned(), "-".to_owned(), format!("{field}{}", error.reason)]);
+        rows.push([name, "invalid".to_owned(), "-".to_owned(), loaded.source.describe(error)]);
     }
     let widths = [0, 1, 2].map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0).max(5));
     println!(

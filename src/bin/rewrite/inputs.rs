@@ -39,6 +39,12 @@ impl RulesSource {
             RulesSource::Store(file) => format!("{} (entry {entry:?})", file.display()),
         }
     }
+
+    /// A rule error as every command prints it: where its entry lives, then the message
+    /// `RuleError` itself displays.
+    pub fn describe(&self, error: &RuleError) -> String {
+        format!("{}: {error}", self.locate(&error.entry))
+    }
 }
 
 /// Reads rules from a directory, entry file or store file, through the same store layout,
@@ -85,7 +91,7 @@ fn is_store_file(text: &str) -> bool {
 /// Prints what the service would log for each unusable rule.
 pub fn report_rule_errors(loaded: &LoadedRules) {
     for error in &loaded.errors {
-        eprintln!("rewrite: rule skipped: {}: {}", loaded.source.locate(&error.entry), error);
+        eprintln!("rewrite: rule skipped: {}", loaded.source.describe(error));
     }
 }
 

@@ -6,9 +6,7 @@ use crate::inputs::load_rules;
 pub fn run(args: &ValidateArgs) -> Result<i32, String> {
     let loaded = load_rules(&args.path)?;
     for error in &loaded.errors {
-        let rule = error.rule.as_ref().map(|rule| format!(", rule {rule:?}")).unwrap_or_default();
-        let field = error.field.as_ref().map(|field| format!(", field `{field}`")).unwrap_or_default();
-        println!("{}: entry {:?}{rule}{field}: {}", loaded.source.locate(&error.entry), error.entry, error.reason);
+        println!("{}", loaded.source.describe(error));
     }
     let rules = loaded.rules.len() + loaded.rules.disabled_ids().count();
     let problems = loaded.errors.len();
