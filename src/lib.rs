@@ -46,13 +46,13 @@ pub use rules::time::{TimeError, parse_rfc3339};
 pub use rules::{RuleError, json_schema};
 
 // One request: the plan and the rewrite.
-pub use http::request::RequestContext;
+pub use http::request::{HostError, RequestContext, RequestError};
 pub use rewrite::plan::Plan;
 pub use rewrite::stream::{CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, stream};
 pub use rewrite::text::REGEX_HOLD_LIMIT;
 
 // Which responses are rewritten, and how their bodies and headers are read.
-pub use http::charset::PageEncoding;
+pub use http::charset::{CharsetError, PageEncoding};
 pub use http::csp::csp_nonce;
 pub use http::decode::{Decoding, decoded};
 pub use http::policy::{
@@ -62,8 +62,8 @@ pub use http::policy::{
 // Where rules come from.
 pub use store::cache::{CacheLookup, RuleCache};
 pub use store::layout::{
-    DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, MAX_ENTRIES, MAX_VALUE_CHARS, MemoryStore, SITES_KEY, StoreEntries,
-    StoreError, read_entries, read_entries_at, read_rules_dir, store_from_dirs,
+    DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, LookupError, MAX_ENTRIES, MAX_VALUE_CHARS, MemoryStore, SITES_KEY,
+    StoreEntries, StoreError, read_entries, read_entries_at, read_rules_dir, store_from_dirs,
 };
 pub use store::limits::{LIMITS_KEY, Limits};
-pub use store::sites::{Site, Sites};
+pub use store::sites::{Site, Sites, SitesError};

@@ -27,7 +27,7 @@ fn refusal(html: &str) -> String {
     let rule = serde_json::json!({"id": "t", "selector": "body", "actions": [{"append": {"html": html}}]});
     let (set, errors) = RuleSet::from_entries(&[("10-test".into(), rule.to_string())]);
     assert!(set.is_empty(), "{html} was accepted");
-    assert_eq!(errors[0].field, "actions[0].append.html");
+    assert_eq!(errors[0].field.as_deref(), Some("actions[0].append.html"));
     errors[0].reason.clone()
 }
 

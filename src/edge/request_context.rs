@@ -15,7 +15,7 @@ pub fn from_request(request: &Request) -> Result<RequestContext, String> {
             context.add_header(name.as_str(), value);
         }
     }
-    context.apply_host_header()?;
+    context.apply_host_header().map_err(|err| err.to_string())?;
     let client_ip = request.get_client_ip_addr();
     context.client_ip = client_ip.map(|ip| ip.to_string());
     context.country = client_ip

@@ -5,8 +5,8 @@
 use std::rc::Rc;
 
 use edge_rewriter::{
-    CacheLookup, DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, MemoryStore, RuleCache, RuleSet, StoreEntries, StoreError,
-    read_entries, read_entries_at,
+    CacheLookup, DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, LookupError, MemoryStore, RuleCache, RuleSet, StoreEntries,
+    StoreError, read_entries, read_entries_at,
 };
 use fastly::ConfigStore;
 
@@ -112,8 +112,8 @@ fn built_in() -> StoreEntries {
 struct FastlyStore(ConfigStore);
 
 impl EntrySource for FastlyStore {
-    fn lookup(&mut self, key: &str) -> Result<Option<String>, String> {
-        self.0.try_get(key).map_err(|err| err.to_string())
+    fn lookup(&mut self, key: &str) -> Result<Option<String>, LookupError> {
+        self.0.try_get(key).map_err(|err| LookupError::new(err.to_string()))
     }
 }
 

@@ -30,7 +30,7 @@ pub fn route(host: &str) -> Route {
     };
     let sites = match Sites::parse(&map) {
         Ok(sites) => sites,
-        Err(err) => return Route::Broken(err),
+        Err(err) => return Route::Broken(err.to_string()),
     };
     match sites.get(host) {
         Some(site) => backend_for(host, site),

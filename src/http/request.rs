@@ -6,6 +6,62 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::rules::time::parse_rfc3339;
 
+/// Why a request (a URL, a simulated request, a fact, a `Host` header) cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// The URL's host is not a host name.
+    #[error("{url:?}: {host}")]
+    UrlHost {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with its host.
+        host: HostError,
+    },
+    /// The URL's scheme is neither http nor https.
+    #[error("{url:?}: only http and https URLs are supported, not {scheme}")]
+    Scheme {
+        /// The URL as given.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// Neither an absolute URL nor a path.
+    #[error("{0:?} is not a URL: give https://host/path or /path")]
+    NotAUrl(String),
+    /// A simulated request without a request line.
+    #[error("a simulated request starts with a line like `GET https://example.com/`")]
+    NoRequestLine,
+    /// A request line that is not `METHOD URL`.
+    #[error("{0:?}: expected `METHOD URL`, e.g. `GET https://example.com/`")]
+    RequestLine(String),
+    /// A line that is neither a header nor a fact.
+    #[error("{0:?}: expected a header `Name: value` or a fact `@name value`")]
+    Line(String),
+    /// An `@now` that is not an RFC 3339 time.
+    #[error(transparent)]
+    Now(#[from] crate::rules::time::TimeError),
+    /// An `@status` that is not an HTTP status.
+    #[error("@status {0:?} is not an HTTP status")]
+    Status(String),
+    /// A fact with a name that is not one of the facts.
+    #[error("unknown fact @{0}; the facts are @client-ip, @country, @now, @status, @content-type, @csp-nonce")]
+    UnknownFact(String),
+    /// The `Host` header is not a host name.
+    #[error("Host header: {0}")]
+    HostHeader(HostError),
+}
+
+/// An authority (a `Host` header value, a URL's `host[:port]`, a sites map key) that is not
+/// a host name: the authority, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{authority:?} is not a host name ({why})")]
+pub struct HostError {
+    /// The authority as given.
+    pub authority: String,
+    /// What is wrong with it.
+    pub why: &'static str,
+}
+
 /// The request (and response status and type) a page is rewritten for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestContext {
@@ -58,22 +114,23 @@ impl Default for RequestContext {
 
 impl RequestContext {
     /// A request for `url` (`https://host[:port]/path?query`, or just `/path?query`).
-    pub fn for_url(method: &str, url: &str) -> Result<Self, String> {
+    pub fn for_url(method: &str, url: &str) -> Result<Self, RequestError> {
         let mut context = Self { method: method.to_ascii_uppercase(), ..Self::default() };
         // A path may hold `://` in its query: only a URL not starting with `/` has a scheme.
         let absolute = if url.starts_with('/') { None } else { url.split_once("://") };
         let rest = match absolute {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {
                 let (authority, path) = rest.find(['/', '?', '#']).map_or((rest, ""), |end| rest.split_at(end));
-                context.host = parse_host(authority).map_err(|err| format!("{url:?}: {err}"))?;
+                context.host =
+                    parse_host(authority).map_err(|host| RequestError::UrlHost { url: url.to_owned(), host })?;
                 if path.starts_with('/') { path.to_owned() } else { format!("/{path}") }
             }
             Some((scheme, _)) => {
-                return Err(format!("{url:?}: only http and https URLs are supported, not {scheme}"));
+                return Err(RequestError::Scheme { url: url.to_owned(), scheme: scheme.to_owned() });
             }
             None if url.starts_with('/') => url.to_owned(),
             None => {
-                return Err(format!("{url:?} is not a URL: give https://host/path or /path"));
+                return Err(RequestError::NotAUrl(url.to_owned()));
             }
         };
         let rest = rest.split('#').next().unwrap_or("");
@@ -98,21 +155,18 @@ impl RequestContext {
     /// The first line is the method and URL; then request headers (`Name: value`) and
     /// facts the platform would supply (`@name value`). Blank lines and `#` comments are
     /// skipped.
-    pub fn parse_simulated(text: &str) -> Result<Self, String> {
+    pub fn parse_simulated(text: &str) -> Result<Self, RequestError> {
         let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#'));
-        let first = lines.next().ok_or("a simulated request starts with a line like `GET https://example.com/`")?;
-        let (method, url) = first
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("{first:?}: expected `METHOD URL`, e.g. `GET https://example.com/`"))?;
+        let first = lines.next().ok_or(RequestError::NoRequestLine)?;
+        let (method, url) =
+            first.split_once(char::is_whitespace).ok_or_else(|| RequestError::RequestLine(first.to_owned()))?;
         let mut context = Self::for_url(method, url.trim())?;
         for line in lines {
             if let Some(fact) = line.strip_prefix('@') {
                 let (name, value) = fact.split_once(char::is_whitespace).unwrap_or((fact, ""));
                 context.set_fact(name, value.trim())?;
             } else {
-                let (name, value) = line
-                    .split_once(':')
-                    .ok_or_else(|| format!("{line:?}: expected a header `Name: value` or a fact `@name value`"))?;
+                let (name, value) = line.split_once(':').ok_or_else(|| RequestError::Line(line.to_owned()))?;
                 context.add_header(name, value);
             }
         }
@@ -122,25 +176,21 @@ impl RequestContext {
 
     /// Sets a platform fact by name: `client-ip`, `country`, `now` (RFC 3339), `status`,
     /// `content-type`, `csp-nonce`.
-    pub fn set_fact(&mut self, name: &str, value: &str) -> Result<(), String> {
+    pub fn set_fact(&mut self, name: &str, value: &str) -> Result<(), RequestError> {
         match name.to_ascii_lowercase().as_str() {
             "client-ip" => self.client_ip = Some(value.to_owned()),
             "country" => self.country = Some(value.to_ascii_uppercase()),
-            "now" => self.now = parse_rfc3339(value).map_err(|err| err.to_string())?,
+            "now" => self.now = parse_rfc3339(value).map_err(RequestError::Now)?,
             "status" => {
                 self.status = value
                     .parse()
                     .ok()
                     .filter(|s| (100..=599).contains(s))
-                    .ok_or_else(|| format!("@status {value:?} is not an HTTP status"))?
+                    .ok_or_else(|| RequestError::Status(value.to_owned()))?
             }
             "content-type" => self.content_type = Some(value.trim().to_owned()),
             "csp-nonce" => self.csp_nonce = Some(value.trim().to_owned()),
-            other => {
-                return Err(format!(
-                    "unknown fact @{other}; the facts are @client-ip, @country, @now, @status, @content-type, @csp-nonce"
-                ));
-            }
+            other => return Err(RequestError::UnknownFact(other.to_owned())),
         }
         Ok(())
     }
@@ -148,9 +198,9 @@ impl RequestContext {
     /// Takes the host from the request's `Host` header, if it has one: port and case
     /// dropped. A value that is not a host (userinfo such as `www.example.com:@other.example`,
     /// a path, spaces) is an error: such a request must not be routed or rewritten at all.
-    pub fn apply_host_header(&mut self) -> Result<(), String> {
+    pub fn apply_host_header(&mut self) -> Result<(), RequestError> {
         if let Some(value) = self.header("host") {
-            self.host = parse_host(value).map_err(|err| format!("Host header: {err}"))?;
+            self.host = parse_host(value).map_err(RequestError::HostHeader)?;
         }
         Ok(())
     }
@@ -184,8 +234,8 @@ impl RequestContext {
 /// without the port: letters, digits, `-`, `.` and `_` (a name or IPv4 address), or an
 /// IPv6 address in brackets. Anything else is refused, userinfo above all: in
 /// `www.example.com:@other.example` the host a parser finds depends on the parser.
-pub fn parse_host(authority: &str) -> Result<String, String> {
-    let bad = |why: &str| Err(format!("{authority:?} is not a host name ({why})"));
+pub fn parse_host(authority: &str) -> Result<String, HostError> {
+    let bad = |why| Err(HostError { authority: authority.to_owned(), why });
     let authority = authority.trim();
     if authority.contains('@') {
         return bad("it has userinfo, `@`");
@@ -296,10 +346,16 @@ mod tests {
         ] {
             assert!(parse_host(bad).is_err(), "{bad:?}");
         }
-        assert!(parse_host("www.example.com:@other.example.com").unwrap_err().contains("userinfo"));
+        assert_eq!(
+            parse_host("www.example.com:@other.example.com").unwrap_err().to_string(),
+            "\"www.example.com:@other.example.com\" is not a host name (it has userinfo, `@`)"
+        );
         let mut context = RequestContext::default();
         context.add_header("Host", "www.example.com:@other.example.com");
-        assert!(context.apply_host_header().is_err());
+        assert_eq!(
+            context.apply_host_header().unwrap_err().to_string(),
+            "Host header: \"www.example.com:@other.example.com\" is not a host name (it has userinfo, `@`)"
+        );
         assert_eq!(context.host, "localhost", "the host is left alone");
         assert!(RequestContext::for_url("GET", "https://user@example.com/").is_err());
         assert_eq!(RequestContext::for_url("GET", "https://example.com?q=1").unwrap().path, "/");
@@ -321,10 +377,54 @@ mod tests {
         assert_eq!(context.content_type.as_deref(), Some("text/html; charset=utf-8"));
         assert!(RequestContext::parse_simulated("").is_err());
         assert!(
-            RequestContext::parse_simulated("GET /\n@weather sunny").unwrap_err().contains("unknown fact @weather")
+            RequestContext::parse_simulated("GET /\n@weather sunny")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown fact @weather")
         );
         assert!(RequestContext::parse_simulated("GET /\nno colon here").is_err());
         assert!(RequestContext::parse_simulated("GET /\n@now yesterday").is_err());
+    }
+
+    #[test]
+    fn errors_say_what_to_write() {
+        let message = |result: Result<RequestContext, RequestError>| result.unwrap_err().to_string();
+        assert_eq!(
+            message(RequestContext::for_url("GET", "https://a b/")),
+            "\"https://a b/\": \"a b\" is not a host name (only letters, digits, `-`, `.` and `_`)"
+        );
+        assert_eq!(
+            message(RequestContext::for_url("GET", "ftp://x/")),
+            "\"ftp://x/\": only http and https URLs are supported, not ftp"
+        );
+        assert_eq!(
+            message(RequestContext::for_url("GET", "example.com")),
+            "\"example.com\" is not a URL: give https://host/path or /path"
+        );
+        assert_eq!(
+            message(RequestContext::parse_simulated("# nothing\n")),
+            "a simulated request starts with a line like `GET https://example.com/`"
+        );
+        assert_eq!(
+            message(RequestContext::parse_simulated("GET")),
+            "\"GET\": expected `METHOD URL`, e.g. `GET https://example.com/`"
+        );
+        assert_eq!(
+            message(RequestContext::parse_simulated("GET /\nno colon here")),
+            "\"no colon here\": expected a header `Name: value` or a fact `@name value`"
+        );
+        assert_eq!(
+            message(RequestContext::parse_simulated("GET /\n@status 42")),
+            "@status \"42\" is not an HTTP status"
+        );
+        assert_eq!(
+            message(RequestContext::parse_simulated("GET /\n@weather sunny")),
+            "unknown fact @weather; the facts are @client-ip, @country, @now, @status, @content-type, @csp-nonce"
+        );
+        assert_eq!(
+            message(RequestContext::parse_simulated("GET /\n@now yesterday")),
+            parse_rfc3339("yesterday").unwrap_err().to_string()
+        );
     }
 
     #[test]

@@ -107,6 +107,19 @@ enum Stage<'r, W: Write> {
     Finished,
 }
 
+/// Why a page is in a charset the rewriter cannot work in, found from its first bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub(crate) struct PageCharsetError {
+    reason: String,
+}
+
+impl PageCharsetError {
+    fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+}
+
 /// Bytes needed to recognise a byte-order mark.
 const BOM_LEN: usize = 3;
 
@@ -120,11 +133,13 @@ fn encoding_known(head: &[u8], declared: PageEncoding) -> bool {
 }
 
 /// The encoding to rewrite a page in whose first bytes are `head`, or why it cannot be.
-fn page_encoding(head: &[u8], declared: PageEncoding) -> Result<PageEncoding, String> {
+fn page_encoding(head: &[u8], declared: PageEncoding) -> Result<PageEncoding, PageCharsetError> {
     match head {
         [0xEF, 0xBB, 0xBF, ..] => return Ok(PageEncoding::Declared(encoding_rs::UTF_8)),
         [0xFE, 0xFF, ..] | [0xFF, 0xFE, ..] => {
-            return Err("the page starts with a UTF-16 byte-order mark, a charset the rewriter cannot work in".into());
+            return Err(PageCharsetError::new(
+                "the page starts with a UTF-16 byte-order mark, a charset the rewriter cannot work in",
+            ));
         }
         _ => {}
     }
@@ -134,11 +149,13 @@ fn page_encoding(head: &[u8], declared: PageEncoding) -> Result<PageEncoding, St
     match prescan(head, true) {
         Prescan::Declared(label) => match encoding_rs::Encoding::for_label_no_replacement(label.as_bytes()) {
             Some(encoding) if encoding.is_ascii_compatible() => Ok(PageEncoding::Declared(encoding)),
-            Some(encoding) => Err(format!(
+            Some(encoding) => Err(PageCharsetError::new(format!(
                 "the page's <meta> declares {}, a charset that is not ASCII-compatible, and the headers name none",
                 encoding.name()
-            )),
-            None => Err(format!("the page's <meta> declares the unknown charset {label:?}, and the headers name none")),
+            ))),
+            None => Err(PageCharsetError::new(format!(
+                "the page's <meta> declares the unknown charset {label:?}, and the headers name none"
+            ))),
         },
         Prescan::None | Prescan::NeedMore => Ok(PageEncoding::Sniffed),
     }
@@ -271,7 +288,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
             Ok(encoding) => encoding,
             Err(reason) => {
                 log::warn!("{reason}; the page passes through unchanged");
-                self.bail_out = Some(reason);
+                self.bail_out = Some(reason.to_string());
                 self.stage = Stage::PassingThrough;
                 self.sink.0.borrow_mut().write_raw(head);
                 return Ok(());
@@ -426,24 +443,15 @@ impl<W: Write> OutputSink for SharedSink<W> {
 }
 
 /// Why a [`stream`] did not complete.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StreamError {
     /// Reading the input failed: the page is incomplete.
+    #[error("reading the page failed: {0}")]
     Input(io::Error),
     /// Writing the output failed (the client went away, or the rewriter lost bytes).
+    #[error("writing the rewritten page failed: {0}")]
     Output(io::Error),
 }
-
-impl std::fmt::Display for StreamError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StreamError::Input(err) => write!(f, "reading the page failed: {err}"),
-            StreamError::Output(err) => write!(f, "writing the rewritten page failed: {err}"),
-        }
-    }
-}
-
-impl std::error::Error for StreamError {}
 
 /// What [`stream`] hands back: the sink (to finish, or to abandon on error) and the report.
 pub struct Streamed<W> {

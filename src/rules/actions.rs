@@ -12,7 +12,7 @@ use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element};
 use super::budget::{Cost, RegexRoom};
 use super::pattern::{Pattern, Use};
 use super::template::{Landing, Template};
-use super::{Action, Content, ReplaceText, TextTarget};
+use super::{Action, Content, FieldError, ReplaceText, TextTarget};
 use crate::http::request::RequestContext;
 use crate::rewrite::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
 
@@ -145,21 +145,21 @@ pub(crate) fn compile_action(
     index: usize,
     has_selector: bool,
     room: &mut RegexRoom,
-) -> Result<CompiledAction, (String, String)> {
+) -> Result<CompiledAction, FieldError> {
     let name = action.name();
     let field = |sub: &str| {
         if sub.is_empty() { format!("actions[{index}].{name}") } else { format!("actions[{index}].{name}.{sub}") }
     };
     match (action.scope(), has_selector) {
         (Scope::Element, false) => {
-            return Err((
-                "selector".into(),
+            return Err(FieldError::new(
+                "selector",
                 format!("`{name}` acts on elements: give the rule a selector, e.g. \"selector\": \"body\""),
             ));
         }
         (Scope::Document, true) => {
-            return Err((
-                "selector".into(),
+            return Err(FieldError::new(
+                "selector",
                 format!(
                     "`{name}` acts on the whole document: drop the selector, or move the action to a rule of its own"
                 ),
@@ -167,7 +167,7 @@ pub(crate) fn compile_action(
         }
         _ => {}
     }
-    let content = |content: &Content| compile_content(content).map_err(|(sub, reason)| (field(sub), reason));
+    let content = |content: &Content| compile_content(content, &field);
     Ok(match action {
         Action::Before(c) => CompiledAction::Insert(Slot::Before, content(c)?),
         Action::After(c) => CompiledAction::Insert(Slot::After, content(c)?),
@@ -178,20 +178,22 @@ pub(crate) fn compile_action(
         Action::Remove => CompiledAction::Remove,
         Action::Unwrap => CompiledAction::Unwrap,
         Action::SetAttribute(set) => {
-            check_attribute_name(&set.name).map_err(|reason| (field("name"), reason))?;
+            check_attribute_name(&set.name).map_err(|err| FieldError::new(field("name"), err))?;
             let value = Template::parse(&set.value, &Landing::Attribute(set.name.clone()))
-                .map_err(|reason| (field("value"), reason))?;
+                .map_err(|err| FieldError::new(field("value"), err))?;
             CompiledAction::SetAttribute { name: set.name.clone(), value }
         }
         Action::RemoveAttribute(name) => {
-            check_attribute_name(name).map_err(|reason| (field(""), reason))?;
+            check_attribute_name(name).map_err(|err| FieldError::new(field(""), err))?;
             CompiledAction::RemoveAttribute(name.clone())
         }
         Action::RewriteAttribute(rewrite) => {
-            check_attribute_name(&rewrite.name).map_err(|reason| (field("name"), reason))?;
-            let pattern = Pattern::regex(&rewrite.pattern, Use::Page).map_err(|reason| (field("pattern"), reason))?;
-            room.take(&field("pattern"), pattern.memory()).map_err(|over| (over.field, over.reason))?;
-            check_replacement(&pattern, &rewrite.replacement).map_err(|reason| (field("replacement"), reason))?;
+            check_attribute_name(&rewrite.name).map_err(|err| FieldError::new(field("name"), err))?;
+            let pattern =
+                Pattern::regex(&rewrite.pattern, Use::Page).map_err(|err| FieldError::new(field("pattern"), err))?;
+            room.take(&field("pattern"), pattern.memory())?;
+            check_replacement(&pattern, &rewrite.replacement)
+                .map_err(|err| FieldError::new(field("replacement"), err))?;
             CompiledAction::RewriteAttribute {
                 name: rewrite.name.clone(),
                 pattern,
@@ -199,66 +201,88 @@ pub(crate) fn compile_action(
             }
         }
         Action::RenameTag(tag) => {
-            check_tag_name(tag).map_err(|reason| (field(""), reason))?;
+            check_tag_name(tag).map_err(|err| FieldError::new(field(""), err))?;
             CompiledAction::RenameTag(tag.clone())
         }
         Action::RemoveComments => CompiledAction::RemoveComments,
         Action::ReplaceComments(c) => CompiledAction::ReplaceComments(content(c)?),
         Action::AppendToDocument(c) => CompiledAction::AppendToDocument(content(c)?),
         Action::ReplaceText(replace) => {
-            let rule = compile_text_rule(replace).map_err(|(sub, reason)| (field(sub), reason))?;
+            let rule = compile_text_rule(replace, &field)?;
             let regex = match &rule.finder {
                 Finder::Exact { .. } => None,
                 Finder::AnyCase { regex, .. } => Some(("find", regex)),
                 Finder::Pattern { regex } => Some(("regex", regex)),
             };
             if let Some((sub, regex)) = regex {
-                room.take(&field(sub), regex.memory()).map_err(|over| (over.field, over.reason))?;
+                room.take(&field(sub), regex.memory())?;
             }
             CompiledAction::ReplaceText(Box::new(rule))
         }
     })
 }
 
+/// Why an action's name or replacement cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub(crate) struct ActionError {
+    reason: String,
+}
+
+impl ActionError {
+    fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+}
+
 /// The text kinds `replace_text` changes when the rule does not say.
 const DEFAULT_TEXT_TARGETS: [TextTarget; 2] = [TextTarget::Text, TextTarget::Title];
 
-fn compile_text_rule(rule: &ReplaceText) -> Result<TextRule, (&'static str, String)> {
+/// Compiles a `replace_text`; `field(sub)` names its field `sub` (`""` for the action).
+fn compile_text_rule(rule: &ReplaceText, field: &dyn Fn(&str) -> String) -> Result<TextRule, FieldError> {
     let flags = if rule.case_insensitive { "(?i)" } else { "" };
     let finder = match (&rule.find, &rule.regex) {
         (Some(find), None) => {
             if find.is_empty() {
-                return Err(("find", "the text to find is empty".into()));
+                return Err(FieldError::new(field("find"), "the text to find is empty"));
             }
-            Finder::literal(find, rule.case_insensitive).map_err(|reason| ("find", reason))?
+            Finder::literal(find, rule.case_insensitive).map_err(|err| FieldError::new(field("find"), err))?
         }
         (None, Some(pattern)) => {
-            let regex = Pattern::regex(&format!("{flags}{pattern}"), Use::Page)
-                .map_err(|reason| ("regex", reason.replace(&format!("{flags}{pattern}"), pattern)))?;
+            // The message quotes the regex as the editor wrote it, without the flags.
+            let flagged = format!("{flags}{pattern}");
+            let regex = Pattern::regex(&flagged, Use::Page)
+                .map_err(|err| FieldError::new(field("regex"), err.to_string().replace(&flagged, pattern)))?;
             if regex.is_match("") {
-                return Err((
-                    "regex",
+                return Err(FieldError::new(
+                    field("regex"),
                     format!(
                         "the regex {pattern:?} matches empty text, so it would insert the replacement between every character; make it match at least one character"
                     ),
                 ));
             }
-            check_replacement(&regex, &rule.replace).map_err(|reason| ("replace", reason))?;
+            check_replacement(&regex, &rule.replace).map_err(|err| FieldError::new(field("replace"), err))?;
             Finder::Pattern { regex }
         }
         (Some(_), Some(_)) => {
-            return Err(("", "give `find` (literal text) or `regex`, not both".into()));
+            return Err(FieldError::new(field(""), "give `find` (literal text) or `regex`, not both"));
         }
         (None, None) => {
-            return Err(("", "say what to look for: `find` (literal text) or `regex`".into()));
+            return Err(FieldError::new(field(""), "say what to look for: `find` (literal text) or `regex`"));
         }
     };
     if rule.max == Some(0) {
-        return Err(("max", "0 replacements would do nothing; leave `max` out to replace every match".into()));
+        return Err(FieldError::new(
+            field("max"),
+            "0 replacements would do nothing; leave `max` out to replace every match",
+        ));
     }
     let targets = match &rule.targets {
         Some(targets) if targets.is_empty() => {
-            return Err(("in", "an empty list changes nothing; leave `in` out for text and titles".into()));
+            return Err(FieldError::new(
+                field("in"),
+                "an empty list changes nothing; leave `in` out for text and titles",
+            ));
         }
         Some(targets) => targets.clone(),
         None => DEFAULT_TEXT_TARGETS.to_vec(),
@@ -266,36 +290,41 @@ fn compile_text_rule(rule: &ReplaceText) -> Result<TextRule, (&'static str, Stri
     Ok(TextRule { finder, replacement: rule.replace.clone(), max: rule.max, targets })
 }
 
-fn compile_content(content: &Content) -> Result<CompiledContent, (&'static str, String)> {
-    let (text, kind, field, landing) = match content {
+/// Compiles inserted content; `field(sub)` names its field `sub`.
+fn compile_content(content: &Content, field: &dyn Fn(&str) -> String) -> Result<CompiledContent, FieldError> {
+    let (text, kind, sub, landing) = match content {
         Content::Html(text) => (text, Markup::Html, "html", Landing::Markup),
         Content::Text(text) => (text, Markup::Text, "text", Landing::Text),
     };
-    let template = Template::parse(text, &landing).map_err(|reason| (field, reason))?;
+    let template = Template::parse(text, &landing).map_err(|err| FieldError::new(field(sub), err))?;
     Ok(CompiledContent { template, kind })
 }
 
 /// Attribute names lol_html would refuse at run time are refused here instead.
-fn check_attribute_name(name: &str) -> Result<(), String> {
+fn check_attribute_name(name: &str) -> Result<(), ActionError> {
     let bad = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '>' | '/' | '=' | '<');
     if name.is_empty() || name.chars().any(bad) {
-        return Err(format!("{name:?} is not an attribute name (no spaces, quotes, `<`, `>`, `/` or `=`)"));
+        return Err(ActionError::new(format!(
+            "{name:?} is not an attribute name (no spaces, quotes, `<`, `>`, `/` or `=`)"
+        )));
     }
     Ok(())
 }
 
-fn check_tag_name(name: &str) -> Result<(), String> {
+fn check_tag_name(name: &str) -> Result<(), ActionError> {
     let mut chars = name.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
-        return Err(format!("{name:?} is not a tag name (a letter, then letters, digits, `-` or `_`)"));
+        return Err(ActionError::new(format!(
+            "{name:?} is not a tag name (a letter, then letters, digits, `-` or `_`)"
+        )));
     }
     Ok(())
 }
 
 /// `$2` in a replacement for a regex with one group silently inserts nothing; say so now.
-fn check_replacement(pattern: &Pattern, replacement: &str) -> Result<(), String> {
+fn check_replacement(pattern: &Pattern, replacement: &str) -> Result<(), ActionError> {
     let bytes = replacement.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -311,7 +340,7 @@ fn check_replacement(pattern: &Pattern, replacement: &str) -> Result<(), String>
         let (reference, used) = if let Some(braced) = rest.strip_prefix('{') {
             match braced.find('}') {
                 Some(end) => (&braced[..end], end + 2),
-                None => return Err(format!("`${{` without a closing `}}` in {replacement:?}")),
+                None => return Err(ActionError::new(format!("`${{` without a closing `}}` in {replacement:?}"))),
             }
         } else {
             let len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
@@ -322,11 +351,11 @@ fn check_replacement(pattern: &Pattern, replacement: &str) -> Result<(), String>
             Err(_) => reference.is_empty() || pattern.group_names().any(|name| name == reference),
         };
         if !known {
-            return Err(format!(
+            return Err(ActionError::new(format!(
                 "`${reference}` refers to a capture group the pattern does not have (it has {} numbered group(s){}); write `$$` for a literal `$`",
                 pattern.group_count() - 1,
                 named_groups(pattern)
-            ));
+            )));
         }
         i += 1 + used;
     }
@@ -461,7 +490,7 @@ mod tests {
         assert!(check_replacement(&pattern, "https://$host$2").is_ok());
         assert!(check_replacement(&pattern, "https://${host}${2}").is_ok());
         assert!(check_replacement(&pattern, "cost: $$5").is_ok());
-        let err = check_replacement(&pattern, "https://$3").unwrap_err();
+        let err = check_replacement(&pattern, "https://$3").unwrap_err().to_string();
         assert!(err.contains("`$3`") && err.contains("2 numbered group(s) and named host"), "{err}");
         assert!(check_replacement(&pattern, "${host").is_err());
     }

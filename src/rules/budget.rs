@@ -13,7 +13,7 @@
 //! budgets (selector depth, JSON depth) are set well below what the guest's stack takes, and
 //! a test run inside the wasm guest under Viceroy checks a multiple of each.
 
-use std::fmt;
+use super::FieldError;
 
 /// Enabled rules in one rule set: each is matched against every element or text chunk.
 pub const MAX_RULES: usize = 1_000;
@@ -137,41 +137,28 @@ impl Spend {
     }
 }
 
-/// A budget a rule went past: the field to blame and why, for a `RuleError`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OverBudget {
-    pub field: String,
-    pub reason: String,
-}
-
-impl fmt::Display for OverBudget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "field `{}`: {}", self.field, self.reason)
-    }
-}
-
 impl Cost {
     /// Checks the per-rule budgets this cost is held to.
-    pub fn check_rule(&self) -> Result<(), OverBudget> {
+    pub fn check_rule(&self) -> Result<(), FieldError> {
         over_rule(&self.regex_memory, &REGEX_MEMORY, "simplify the regexes, or use `prefix`, `equals` or `glob`")?;
         over_rule(&self.selector_parts, &SELECTOR_PARTS, "split the selector list over several rules")
     }
 }
 
-fn over_rule(spend: &Spend, budget: &Budget, fix: &str) -> Result<(), OverBudget> {
+fn over_rule(spend: &Spend, budget: &Budget, fix: &str) -> Result<(), FieldError> {
     let Some(limit) = budget.per_rule else { return Ok(()) };
     if spend.amount <= limit {
         return Ok(());
     }
-    Err(OverBudget {
-        field: spend.field.clone(),
-        reason: format!(
+    Err(FieldError::new(
+        spend.field.clone(),
+        format!(
             "over the {} budget: this rule needs {}, a rule may have {}; {fix}",
             budget.name,
             budget.unit.format(spend.amount),
             budget.unit.format(limit)
         ),
-    })
+    ))
 }
 
 /// The room one rule's regexes have while the rule compiles: its own budget, or what the
@@ -186,7 +173,7 @@ pub(crate) struct RegexRoom {
 
 impl RegexRoom {
     /// Counts a compiled regex found at `field`, or says which budget it goes past.
-    pub fn take(&mut self, field: &str, memory: usize) -> Result<(), OverBudget> {
+    pub fn take(&mut self, field: &str, memory: usize) -> Result<(), FieldError> {
         self.spend.add(field, memory);
         // The regex that goes past is the one to blame.
         let so_far = Spend { field: field.to_owned(), ..self.spend.clone() };
@@ -230,7 +217,7 @@ impl Spent {
 
     /// Admits a rule costing `cost`, or says which set budget it would go past; a refused
     /// rule spends nothing.
-    pub fn admit(&mut self, cost: &Cost) -> Result<(), OverBudget> {
+    pub fn admit(&mut self, cost: &Cost) -> Result<(), FieldError> {
         let after = Spent {
             rules: self.rules + 1,
             text_rules: self.text_rules + cost.text_rules.amount,
@@ -254,14 +241,14 @@ impl Spent {
     }
 }
 
-fn over_set(total: usize, spend: &Spend, budget: &Budget, fix: &str) -> Result<(), OverBudget> {
+fn over_set(total: usize, spend: &Spend, budget: &Budget, fix: &str) -> Result<(), FieldError> {
     let Some(limit) = budget.per_set else { return Ok(()) };
     if spend.amount == 0 || total <= limit {
         return Ok(());
     }
-    Err(OverBudget {
-        field: spend.field.clone(),
-        reason: format!(
+    Err(FieldError::new(
+        spend.field.clone(),
+        format!(
             "over the rule set's {} budget: with this rule the set would need {} ({} for this rule), the set may \
              have {}; the rules before it still apply; {fix}",
             budget.name,
@@ -269,7 +256,7 @@ fn over_set(total: usize, spend: &Spend, budget: &Budget, fix: &str) -> Result<(
             budget.unit.format(spend.amount),
             budget.unit.format(limit)
         ),
-    })
+    ))
 }
 
 /// How deep a JSON value nests (a scalar is 0, `[]` and `{}` are 1), without recursion.

@@ -14,7 +14,7 @@ use super::actions::{CompiledAction, Scope, compile_action};
 use super::budget::{Cost, Spent};
 use super::conditions::Condition;
 use super::selector::parse_selector;
-use super::{Action, Rule, RuleError, SourcedRule, parse_entry};
+use super::{Action, FieldError, Rule, RuleError, SourcedRule, parse_entry};
 use crate::http::request::RequestContext;
 use crate::rewrite::plan::Plan;
 
@@ -67,7 +67,7 @@ impl RuleSet {
                     "another rule already has this id (in entry {first_entry:?}); ids must be unique: \
                      logs and hit counts name rules by id"
                 );
-                errors.push(RuleError::new(entry, rule.id, "id", reason));
+                errors.push(FieldError::new("id", reason).in_rule(entry, rule.id));
                 continue;
             }
             seen.insert(rule.id.clone(), entry.clone());
@@ -76,12 +76,12 @@ impl RuleSet {
                 continue;
             }
             let admitted = compile_rule(&rule, &entry, &spent).and_then(|(compiled, cost)| {
-                cost.check_rule().and_then(|()| spent.admit(&cost)).map_err(|over| (over.field, over.reason))?;
+                cost.check_rule().and_then(|()| spent.admit(&cost))?;
                 Ok(compiled)
             });
             match admitted {
                 Ok(compiled) => set.rules.push(compiled),
-                Err((field, reason)) => errors.push(RuleError::new(entry, rule.id, field, reason)),
+                Err(err) => errors.push(err.in_rule(entry, rule.id)),
             }
         }
         (set, errors)
@@ -131,9 +131,9 @@ impl RuleSet {
 }
 
 /// Compiles one rule and says what it costs against the budgets.
-fn compile_rule(rule: &Rule, entry: &str, spent: &Spent) -> Result<(CompiledRule, Cost), (String, String)> {
+fn compile_rule(rule: &Rule, entry: &str, spent: &Spent) -> Result<(CompiledRule, Cost), FieldError> {
     if rule.actions.is_empty() {
-        return Err(("actions".into(), "the rule has no actions; add at least one, e.g. [\"remove\"]".into()));
+        return Err(FieldError::new("actions", "the rule has no actions; add at least one, e.g. [\"remove\"]"));
     }
     let mut cost = Cost::default();
     let selector = match rule.selector.as_deref().map(parse_selector).transpose() {
@@ -142,7 +142,7 @@ fn compile_rule(rule: &Rule, entry: &str, spent: &Spent) -> Result<(CompiledRule
             Some(selector)
         }
         Ok(None) => None,
-        Err(reason) => return Err(("selector".to_owned(), reason)),
+        Err(err) => return Err(FieldError::new("selector", err)),
     };
     let mut room = spent.regex_room();
     let condition = match &rule.when {
@@ -186,9 +186,9 @@ mod tests {
                 {"id":"broken","selector":"p[","actions":["remove"]}]"#);
         assert_eq!(rules.rule_ids().collect::<Vec<_>>(), ["ok"]);
         assert_eq!(errors.len(), 2);
-        assert_eq!((errors[0].rule.as_str(), errors[0].field.as_str()), ("bad", "selector"));
+        assert_eq!((errors[0].rule.as_deref(), errors[0].field.as_deref()), (Some("bad"), Some("selector")));
         assert!(errors[0].reason.contains("`:last-child`"), "{}", errors[0]);
-        assert_eq!(errors[1].rule, "broken");
+        assert_eq!(errors[1].rule.as_deref(), Some("broken"));
     }
 
     #[test]
@@ -204,7 +204,7 @@ mod tests {
         let (rules, errors) = set(r#"[{"id":"twin","selector":"p","actions":["remove"]},
                 {"id":"twin","selector":"div","actions":["remove"]}]"#);
         assert_eq!(rules.len(), 1);
-        assert_eq!(errors[0].field, "id");
+        assert_eq!(errors[0].field.as_deref(), Some("id"));
         assert!(errors[0].reason.contains("already has this id"), "{}", errors[0]);
     }
 

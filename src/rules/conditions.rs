@@ -5,7 +5,7 @@ use crate::http::request::RequestContext;
 use crate::rules::budget::RegexRoom;
 use crate::rules::pattern::{Pattern, Use};
 use crate::rules::time::parse_rfc3339;
-use crate::rules::{NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};
+use crate::rules::{FieldError, NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};
 
 /// A compiled `when`: every check must hold.
 #[derive(Debug, Clone, Default)]
@@ -44,9 +44,6 @@ struct NamedCheck {
     value: Option<Matcher>,
 }
 
-/// A compile error: the field (relative to the rule) and the reason.
-pub(crate) type FieldError = (String, String);
-
 impl Condition {
     /// Compiles `when`, found at `field` (e.g. `when`).
     /// Each regex and glob compiled is taken from `room`.
@@ -75,7 +72,7 @@ impl Condition {
         if let Some(statuses) = &when.status {
             non_empty(statuses, &at("status"))?;
             if let Some(bad) = statuses.iter().find(|status| !(100..=599).contains(*status)) {
-                return Err((at("status"), format!("{bad} is not an HTTP status (100 to 599)")));
+                return Err(FieldError::new(at("status"), format!("{bad} is not an HTTP status (100 to 599)")));
             }
             checks.push(Check::Status(statuses.clone()));
         }
@@ -186,9 +183,9 @@ impl NamedCheck {
 
 fn non_empty<T>(list: &[T], field: &str) -> Result<(), FieldError> {
     if list.is_empty() {
-        return Err((
-            field.to_owned(),
-            "an empty list never matches: list at least one value or drop the condition".into(),
+        return Err(FieldError::new(
+            field,
+            "an empty list never matches: list at least one value or drop the condition",
         ));
     }
     Ok(())
@@ -206,31 +203,32 @@ fn matchers(
         .enumerate()
         .map(|(i, item)| {
             let field = indexed(field, i, list.0.len());
-            match matcher(&item.equals, &item.prefix, &item.glob, &item.regex, lowercase) {
-                Ok(Some(matcher)) => {
-                    room.take(&field, matcher.memory()).map_err(|over| (over.field, over.reason))?;
+            match matcher(&item.equals, &item.prefix, &item.glob, &item.regex, lowercase, &field)? {
+                Some(matcher) => {
+                    room.take(&field, matcher.memory())?;
                     Ok(matcher)
                 }
-                Ok(None) => Err((field, "give one of `equals`, `prefix`, `glob` or `regex`".into())),
-                Err(reason) => Err((field, reason)),
+                None => Err(FieldError::new(field, "give one of `equals`, `prefix`, `glob` or `regex`")),
             }
         })
         .collect()
 }
 
-/// Builds the matcher from whichever of the four fields is set; `Ok(None)` when none is,
-/// an error when several are.
+/// Builds the matcher (written at `field`) from whichever of the four fields is set;
+/// `Ok(None)` when none is, an error when several are.
 fn matcher(
     equals: &Option<String>,
     prefix: &Option<String>,
     glob: &Option<String>,
     regex: &Option<String>,
     lowercase: bool,
-) -> Result<Option<Matcher>, String> {
+    field: &str,
+) -> Result<Option<Matcher>, FieldError> {
     let given = [equals.is_some(), prefix.is_some(), glob.is_some(), regex.is_some()].iter().filter(|g| **g).count();
     if given > 1 {
-        return Err("give only one of `equals`, `prefix`, `glob` or `regex`".into());
+        return Err(FieldError::new(field, "give only one of `equals`, `prefix`, `glob` or `regex`"));
     }
+    let refused = |err| FieldError::new(field, err);
     let fold = |text: &String| {
         if lowercase { text.to_ascii_lowercase() } else { text.clone() }
     };
@@ -239,9 +237,9 @@ fn matcher(
     } else if let Some(text) = prefix {
         Some(Matcher::Prefix(fold(text)))
     } else if let Some(text) = glob {
-        Some(Matcher::Pattern(Pattern::glob(&fold(text))?))
+        Some(Matcher::Pattern(Pattern::glob(&fold(text)).map_err(refused)?))
     } else if let Some(text) = regex {
-        Some(Matcher::Pattern(Pattern::regex(text, Use::Condition)?))
+        Some(Matcher::Pattern(Pattern::regex(text, Use::Condition).map_err(refused)?))
     } else {
         None
     })
@@ -260,24 +258,26 @@ fn named_checks(
         .map(|(i, item)| {
             let field = indexed(field, i, list.0.len());
             if item.name.trim().is_empty() {
-                return Err((format!("{field}.name"), "the name is empty".into()));
+                return Err(FieldError::new(format!("{field}.name"), "the name is empty"));
             }
-            let value = matcher(&item.equals, &item.prefix, &item.glob, &item.regex, false)
-                .map_err(|reason| (field.clone(), reason))?;
+            let value = matcher(&item.equals, &item.prefix, &item.glob, &item.regex, false, &field)?;
             if let Some(value) = &value {
-                room.take(&field, value.memory()).map_err(|over| (over.field, over.reason))?;
+                room.take(&field, value.memory())?;
             }
             let present = match (item.present, &value) {
                 (Some(_), Some(_)) => {
-                    return Err((
+                    return Err(FieldError::new(
                         field,
-                        "give `present` or a value test (`equals`, `prefix`, `glob`, `regex`), not both".into(),
+                        "give `present` or a value test (`equals`, `prefix`, `glob`, `regex`), not both",
                     ));
                 }
                 (Some(present), None) => present,
                 (None, Some(_)) => true,
                 (None, None) => {
-                    return Err((field, "say what to test: `present`, `equals`, `prefix`, `glob` or `regex`".into()));
+                    return Err(FieldError::new(
+                        field,
+                        "say what to test: `present`, `equals`, `prefix`, `glob` or `regex`",
+                    ));
                 }
             };
             let name = if case_insensitive_name { item.name.trim().to_ascii_lowercase() } else { item.name.clone() };
@@ -288,13 +288,13 @@ fn named_checks(
 
 fn time_check(window: &TimeWindow, field: &str) -> Result<Check, FieldError> {
     let parse = |text: &Option<String>, name: &str| {
-        text.as_deref().map(parse_rfc3339).transpose().map_err(|reason| (format!("{field}.{name}"), reason.to_string()))
+        text.as_deref().map(parse_rfc3339).transpose().map_err(|err| FieldError::new(format!("{field}.{name}"), err))
     };
     let (start, end) = (parse(&window.start, "start")?, parse(&window.end, "end")?);
     match (start, end) {
-        (None, None) => Err((field.to_owned(), "give `start`, `end` or both".into())),
+        (None, None) => Err(FieldError::new(field, "give `start`, `end` or both")),
         (Some(start), Some(end)) if start >= end => {
-            Err((field.to_owned(), "`start` must be before `end`; as written the window never opens".into()))
+            Err(FieldError::new(field, "`start` must be before `end`; as written the window never opens"))
         }
         _ => Ok(Check::Time { start, end }),
     }
@@ -302,13 +302,16 @@ fn time_check(window: &TimeWindow, field: &str) -> Result<Check, FieldError> {
 
 fn rollout_check(rollout: &Rollout, field: &str) -> Result<Check, FieldError> {
     if !(0.0..=100.0).contains(&rollout.percent) {
-        return Err((format!("{field}.percent"), format!("{} is not a percentage (0 to 100)", rollout.percent)));
+        return Err(FieldError::new(
+            format!("{field}.percent"),
+            format!("{} is not a percentage (0 to 100)", rollout.percent),
+        ));
     }
     let key = rollout.sticky_by.clone().unwrap_or(StickyKey::ClientIp);
     if let StickyKey::Cookie(name) | StickyKey::Header(name) = &key
         && name.trim().is_empty()
     {
-        return Err((format!("{field}.sticky_by"), "name the cookie or header".into()));
+        return Err(FieldError::new(format!("{field}.sticky_by"), "name the cookie or header"));
     }
     Ok(Check::Rollout { per_10_000: (rollout.percent * 100.0).round() as u64, key })
 }
@@ -478,21 +481,23 @@ mod tests {
 
     #[test]
     fn malformed_conditions_name_their_field() {
-        assert_eq!(error(r#"{"path": {}}"#).0, "when.path");
-        assert!(error(r#"{"path": {"prefix": "/a", "regex": "b"}}"#).1.contains("only one"));
-        assert_eq!(error(r#"{"path": [{"prefix": "/a"}, {"regex": "("}]}"#).0, "when.path[1]");
-        assert!(error(r#"{"path": {"regex": "("}}"#).1.contains("invalid regex"));
-        assert_eq!(error(r#"{"status": []}"#).0, "when.status");
-        assert!(error(r#"{"status": [700]}"#).1.contains("700"));
-        assert_eq!(error(r#"{"time": {"start": "soon"}}"#).0, "when.time.start");
+        assert_eq!(error(r#"{"path": {}}"#).field, "when.path");
+        assert!(error(r#"{"path": {"prefix": "/a", "regex": "b"}}"#).reason.contains("only one"));
+        assert_eq!(error(r#"{"path": [{"prefix": "/a"}, {"regex": "("}]}"#).field, "when.path[1]");
+        assert!(error(r#"{"path": {"regex": "("}}"#).reason.contains("invalid regex"));
+        assert_eq!(error(r#"{"status": []}"#).field, "when.status");
+        assert!(error(r#"{"status": [700]}"#).reason.contains("700"));
+        assert_eq!(error(r#"{"time": {"start": "soon"}}"#).field, "when.time.start");
         assert!(
-            error(r#"{"time": {"start": "2026-12-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}}"#).1.contains("before")
+            error(r#"{"time": {"start": "2026-12-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}}"#)
+                .reason
+                .contains("before")
         );
-        assert_eq!(error(r#"{"rollout": {"percent": 120}}"#).0, "when.rollout.percent");
-        assert!(error(r#"{"header": {"name": "x"}}"#).1.contains("say what to test"));
-        assert!(error(r#"{"cookie": {"name": "x", "present": true, "equals": "y"}}"#).1.contains("not both"));
+        assert_eq!(error(r#"{"rollout": {"percent": 120}}"#).field, "when.rollout.percent");
+        assert!(error(r#"{"header": {"name": "x"}}"#).reason.contains("say what to test"));
+        assert!(error(r#"{"cookie": {"name": "x", "present": true, "equals": "y"}}"#).reason.contains("not both"));
         assert_eq!(
-            error(r#"{"any": [{"path": {"glob": "/a"}}, {"query": {"name": ""}}]}"#).0,
+            error(r#"{"any": [{"path": {"glob": "/a"}}, {"query": {"name": ""}}]}"#).field,
             "when.any[1].query.name"
         );
     }

@@ -3,40 +3,90 @@
 use std::fmt;
 
 /// A rule that cannot be used. The rest of the rule set still applies.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Displayed as `entry "e", rule "r", field `f`: reason`, leaving out the parts it lacks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct RuleError {
     /// The config store entry (or file) the rule came from.
     pub entry: String,
-    /// The rule's id, or `#N` (its position in the entry) when it has no readable id.
-    pub rule: String,
-    /// Path of the offending field, e.g. `actions[0].prepend`; empty for the whole entry.
-    pub field: String,
+    /// The rule's id, or `#N` (its position in the entry) when it has no readable id;
+    /// `None` when the whole entry is at fault.
+    pub rule: Option<String>,
+    /// Path of the offending field, e.g. `actions[0].prepend`; `None` for the whole rule or
+    /// entry.
+    pub field: Option<String>,
     /// What is wrong and, where we can tell, how to fix it.
     pub reason: String,
 }
 
 impl RuleError {
-    pub(crate) fn new(
-        entry: impl Into<String>,
-        rule: impl Into<String>,
-        field: impl Into<String>,
-        reason: impl Into<String>,
-    ) -> Self {
-        Self { entry: entry.into(), rule: rule.into(), field: field.into(), reason: reason.into() }
+    /// An error about the entry `entry` as a whole.
+    pub(crate) fn new(entry: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { entry: entry.into(), rule: None, field: None, reason: reason.into() }
+    }
+
+    /// The same error, about the rule named `rule` (its id, or `#N`).
+    pub(crate) fn with_rule(self, rule: impl Into<String>) -> Self {
+        Self { rule: Some(rule.into()), ..self }
+    }
+
+    /// The same error, about the rule's field `field`.
+    pub(crate) fn with_field(self, field: impl Into<String>) -> Self {
+        Self { field: Some(field.into()), ..self }
     }
 }
 
 impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "entry {:?}", self.entry)?;
-        if !self.rule.is_empty() {
-            write!(f, ", rule {:?}", self.rule)?;
+        if let Some(rule) = &self.rule {
+            write!(f, ", rule {rule:?}")?;
         }
-        if !self.field.is_empty() {
-            write!(f, ", field `{}`", self.field)?;
+        if let Some(field) = &self.field {
+            write!(f, ", field `{field}`")?;
         }
         write!(f, ": {}", self.reason)
     }
 }
 
-impl std::error::Error for RuleError {}
+/// What is wrong with one field of a rule, found while compiling it; it becomes a
+/// [`RuleError`] once the entry and rule are known ([`FieldError::in_rule`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field `{field}`: {reason}")]
+pub(crate) struct FieldError {
+    /// Path of the field, relative to the rule: `when.path[1]`, `actions[0].prepend.html`.
+    pub field: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl FieldError {
+    /// `field` is wrong because of `reason` (a message, or an error whose message it is).
+    pub(crate) fn new(field: impl Into<String>, reason: impl fmt::Display) -> Self {
+        Self { field: field.into(), reason: reason.to_string() }
+    }
+
+    /// The error, in the rule `rule` of the entry `entry`.
+    pub(crate) fn in_rule(self, entry: impl Into<String>, rule: impl Into<String>) -> RuleError {
+        RuleError::new(entry, self.reason).with_rule(rule).with_field(self.field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_leave_out_what_the_error_lacks() {
+        let entry = RuleError::new("10-bad", "not valid JSON");
+        assert_eq!(entry.to_string(), "entry \"10-bad\": not valid JSON");
+        let rule = entry.clone().with_rule("#2");
+        assert_eq!(rule.to_string(), "entry \"10-bad\", rule \"#2\": not valid JSON");
+        let field = FieldError::new("when.path", "give one of `equals`, `prefix`, `glob` or `regex`");
+        assert_eq!(field.to_string(), "field `when.path`: give one of `equals`, `prefix`, `glob` or `regex`");
+        assert_eq!(
+            field.in_rule("10-bad", "sale").to_string(),
+            "entry \"10-bad\", rule \"sale\", field `when.path`: give one of `equals`, `prefix`, `glob` or `regex`"
+        );
+    }
+}

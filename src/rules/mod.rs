@@ -24,6 +24,7 @@ pub(crate) mod template;
 pub(crate) mod time;
 mod when;
 
+pub(crate) use error::FieldError;
 pub use error::RuleError;
 pub use model::{Action, Content, ReplaceText, Rule, TextTarget};
 pub use parse::{SourcedRule, parse_entry};

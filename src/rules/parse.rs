@@ -5,11 +5,24 @@
 
 use serde_json::Value;
 
-use super::{Rule, RuleError};
+use super::{FieldError, Rule, RuleError};
 use crate::rules::budget::{MAX_RULE_JSON_DEPTH, json_depth};
 
 /// The longest rule id.
 pub const MAX_ID_CHARS: usize = 64;
+
+/// Why a rule id cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub(crate) struct IdError {
+    reason: String,
+}
+
+impl IdError {
+    fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+}
 
 /// A rule together with the entry it was read from, for error messages and reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +41,7 @@ pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>
         Ok(value) => value,
         Err(err) => {
             let reason = format!("not valid JSON ({err}); an entry holds one rule object or an array of rule objects");
-            return (Vec::new(), vec![RuleError::new(entry, "", "", reason)]);
+            return (Vec::new(), vec![RuleError::new(entry, reason)]);
         }
     };
     let items = match value {
@@ -36,7 +49,7 @@ pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>
         object @ Value::Object(_) => vec![object],
         other => {
             let reason = format!("expected a rule object or an array of rule objects, found {}", json_kind(&other));
-            return (Vec::new(), vec![RuleError::new(entry, "", "", reason)]);
+            return (Vec::new(), vec![RuleError::new(entry, reason)]);
         }
     };
 
@@ -55,7 +68,7 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
     let name = rule_name(&item, position);
     if !item.is_object() {
         let reason = format!("expected a rule object, found {}", json_kind(&item));
-        return Err(RuleError::new(entry, name, "", reason));
+        return Err(RuleError::new(entry, reason).with_rule(name));
     }
     // Reading a rule recurses once per level of nesting; a limit far below what the guest's
     // stack takes is checked first, without recursion.
@@ -66,23 +79,27 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
              flatten `all`/`any`/`not` (a list of matchers already means any of them)"
         );
         // The field to blame: the top-level one that nests deepest (usually `when`).
-        let field = item
-            .as_object()
-            .and_then(|fields| fields.iter().max_by_key(|(_, value)| json_depth(value)))
-            .map_or(String::new(), |(key, _)| key.clone());
-        return Err(RuleError::new(entry, name, field, reason));
+        let error = RuleError::new(entry, reason).with_rule(name);
+        return Err(match item.as_object().and_then(|fields| fields.iter().max_by_key(|(_, value)| json_depth(value))) {
+            Some((field, _)) => error.with_field(field.clone()),
+            None => error,
+        });
     }
     let rule = serde_path_to_error::deserialize::<_, Rule>(item).map_err(|err| {
         let path = err.path().to_string();
         let reason = err.into_inner().to_string();
-        let field = if path == "." { missing_field_name(&reason).unwrap_or_default().to_owned() } else { path };
-        let reason = explain_serde_reason(&field, reason);
-        RuleError::new(entry, &name, field, reason)
+        let field = if path == "." { missing_field_name(&reason).map(str::to_owned) } else { Some(path) };
+        let reason = explain_serde_reason(field.as_deref().unwrap_or_default(), reason);
+        let error = RuleError::new(entry, reason).with_rule(&name);
+        match field {
+            Some(field) => error.with_field(field),
+            None => error,
+        }
     })?;
     if rule.id.trim().is_empty() {
-        return Err(RuleError::new(entry, name, "id", "the id is empty; give the rule a name"));
+        return Err(FieldError::new("id", "the id is empty; give the rule a name").in_rule(entry, name));
     }
-    check_id(&rule.id).map_err(|reason| RuleError::new(entry, name, "id", reason))?;
+    check_id(&rule.id).map_err(|err| FieldError::new("id", err).in_rule(entry, &name))?;
     Ok(rule)
 }
 
@@ -96,19 +113,21 @@ pub(crate) fn rule_name(item: &Value, position: usize) -> String {
 
 /// Ids name rules in logs, in a debug response header and in the edge cache's keys: letters,
 /// digits, `-`, `_`, `.` and `:`, starting with a letter or digit.
-pub fn check_id(id: &str) -> Result<(), String> {
+pub fn check_id(id: &str) -> Result<(), IdError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
     let count = id.chars().count();
     let starts_well = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     if count > MAX_ID_CHARS {
-        return Err(format!("the id is {count} characters long; an id has at most {MAX_ID_CHARS}"));
+        return Err(IdError::new(format!("the id is {count} characters long; an id has at most {MAX_ID_CHARS}")));
     }
     match id.chars().find(|c| !allowed(*c)) {
-        Some(bad) => Err(format!(
+        Some(bad) => Err(IdError::new(format!(
             "the id {id:?} has {}; ids use letters, digits, `-`, `_`, `.` and `:`, e.g. \"sale-banner\"",
             describe_char(bad)
-        )),
-        None if !starts_well => Err(format!("the id {id:?} must start with a letter or digit, e.g. \"sale-banner\"")),
+        ))),
+        None if !starts_well => {
+            Err(IdError::new(format!("the id {id:?} must start with a letter or digit, e.g. \"sale-banner\"")))
+        }
         None => Ok(()),
     }
 }
@@ -180,16 +199,16 @@ mod tests {
         assert_eq!(rules.len(), 1);
         assert_eq!(rules[0].rule.id, "good");
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].rule, "typo");
+        assert_eq!(errors[0].rule.as_deref(), Some("typo"));
         assert!(errors[0].reason.contains("unknown field `selectr`"), "{}", errors[0]);
     }
 
     #[test]
     fn errors_name_the_field_even_when_it_is_missing() {
         let (_, errors) = parse_entry("e", r#"{"id":"x","selector":"p"}"#);
-        assert_eq!(errors[0].field, "actions");
+        assert_eq!(errors[0].field.as_deref(), Some("actions"));
         let (_, errors) = parse_entry("e", r#"{"id":"x","selector":"p","actions":[{"prepend":{"htm":"a"}}]}"#);
-        assert_eq!(errors[0].field, "actions[0].prepend");
+        assert_eq!(errors[0].field.as_deref(), Some("actions[0].prepend"));
         assert!(errors[0].reason.contains("unknown variant `htm`"), "{}", errors[0]);
     }
 
@@ -209,7 +228,7 @@ mod tests {
     fn rules_without_an_id_are_named_by_position() {
         let (_, errors) = parse_entry("e", r#"[{"id":"a","selector":"p","actions":[]}, {"selector":"p"}]"#);
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].rule, "#2");
-        assert_eq!(errors[0].field, "id");
+        assert_eq!(errors[0].rule.as_deref(), Some("#2"));
+        assert_eq!(errors[0].field.as_deref(), Some("id"));
     }
 }

@@ -15,6 +15,19 @@ use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 
+/// Why an editor's regex or glob cannot be used; the message quotes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub(crate) struct PatternError {
+    reason: String,
+}
+
+impl PatternError {
+    fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+}
+
 /// Compiled size one regex may reach. Generous for any sensible pattern; stops
 /// `(a{1000}){1000}`-style expressions at compile time.
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -51,7 +64,7 @@ pub struct Pattern {
 
 impl Pattern {
     /// Compiles an editor's regex within the size limit; the error quotes the regex.
-    pub fn regex(pattern: &str, used_for: Use) -> Result<Pattern, String> {
+    pub fn regex(pattern: &str, used_for: Use) -> Result<Pattern, PatternError> {
         let which_captures = match used_for {
             Use::Condition => WhichCaptures::None,
             Use::Page => WhichCaptures::All,
@@ -67,14 +80,14 @@ impl Pattern {
             .configure(config)
             .syntax(syntax::Config::new().nest_limit(NEST_LIMIT))
             .build(pattern)
-            .map_err(|err| explain_build_error(pattern, &err))?;
+            .map_err(|err| PatternError::new(explain_build_error(pattern, &err)))?;
         let memory = regex.memory_usage() + regex.create_cache().memory_usage() + used_for.cache_capacity();
         Ok(Pattern { regex, memory })
     }
 
     /// A glob as an anchored regex: `*` is any run of characters, `?` is one; the rest is
     /// literal. Globs are conditions.
-    pub fn glob(glob: &str) -> Result<Pattern, String> {
+    pub fn glob(glob: &str) -> Result<Pattern, PatternError> {
         let mut pattern = String::with_capacity(glob.len() + 8);
         pattern.push('^');
         for c in glob.chars() {
@@ -180,7 +193,7 @@ mod tests {
 
     #[test]
     fn regex_errors_quote_the_regex_and_the_reason() {
-        let err = Pattern::regex("a(b", Use::Page).unwrap_err();
+        let err = Pattern::regex("a(b", Use::Page).unwrap_err().to_string();
         assert!(err.starts_with("invalid regex \"a(b\":"), "{err}");
         assert!(err.contains("unclosed group"), "{err}");
         assert!(!err.contains('\n'));
@@ -188,14 +201,14 @@ mod tests {
 
     #[test]
     fn huge_regexes_are_refused() {
-        let err = Pattern::regex("(?:a{1000}){1000}", Use::Page).unwrap_err();
+        let err = Pattern::regex("(?:a{1000}){1000}", Use::Page).unwrap_err().to_string();
         assert!(err.contains("too large"), "{err}");
     }
 
     #[test]
     fn deeply_nested_regexes_are_refused() {
         let deep = format!("{}a{}", "(".repeat(100), ")".repeat(100));
-        assert!(Pattern::regex(&deep, Use::Page).unwrap_err().contains("nest"));
+        assert!(Pattern::regex(&deep, Use::Page).unwrap_err().to_string().contains("nest"));
     }
 
     #[test]

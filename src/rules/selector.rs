@@ -5,35 +5,48 @@
 //! (`:hover`). Its own errors say "unsupported pseudo-class"; editors need to know which.
 
 use lol_html::Selector;
-use lol_html::errors::SelectorError;
+use lol_html::errors::SelectorError as LolSelectorError;
 
 use crate::rules::budget::{MAX_SELECTOR_CHARS, MAX_SELECTOR_DEPTH};
 
 /// The pseudo-classes lol_html can match.
 const SUPPORTED_PSEUDO_CLASSES: [&str; 5] = ["first-child", "nth-child", "first-of-type", "nth-of-type", "not"];
 
+/// Why a selector cannot be used: what exactly, and what is supported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub(crate) struct SelectorError {
+    reason: String,
+}
+
+impl SelectorError {
+    fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+}
+
 const WHY_STREAMING: &str = "lol_html matches elements while the page streams and cannot see what comes after them";
 
 /// Parses a selector, or explains why it cannot be used. Its [`Shape`] is checked against
 /// the selector budgets first: lol_html compiles a chain of compound selectors by recursion,
 /// and the guest's stack is 1 MiB.
-pub fn parse_selector(selector: &str) -> Result<(Selector, Shape), String> {
+pub fn parse_selector(selector: &str) -> Result<(Selector, Shape), SelectorError> {
     let shape = Shape::of(selector);
     if shape.depth > MAX_SELECTOR_DEPTH {
-        return Err(format!(
+        return Err(SelectorError::new(format!(
             "over the selector depth budget: the selector chains {} compound selectors, a selector may chain \
              {MAX_SELECTOR_DEPTH} (`div p > a` chains 3); select by a class or id instead",
             shape.depth
-        ));
+        )));
     }
     let chars = selector.chars().count();
     if chars > MAX_SELECTOR_CHARS {
-        return Err(format!(
+        return Err(SelectorError::new(format!(
             "over the selector length budget: the selector is {chars} characters long, a selector may have \
              {MAX_SELECTOR_CHARS}; select by a class or id instead"
-        ));
+        )));
     }
-    let parsed = selector.parse::<Selector>().map_err(|err| explain(selector, &err))?;
+    let parsed = selector.parse::<Selector>().map_err(|err| SelectorError::new(explain(selector, &err)))?;
     Ok((parsed, shape))
 }
 
@@ -101,11 +114,11 @@ impl Shape {
     }
 }
 
-fn explain(selector: &str, err: &SelectorError) -> String {
+fn explain(selector: &str, err: &LolSelectorError) -> String {
     let supported = "supported: type, .class, #id, [attribute] selectors, descendant (`a b`) and child (`a > b`) \
                      combinators, :first-child, :nth-child(), :first-of-type, :nth-of-type(), :not()";
     let detail = match err {
-        SelectorError::UnsupportedCombinator(combinator) => {
+        LolSelectorError::UnsupportedCombinator(combinator) => {
             let name = match combinator {
                 '+' => "next-sibling",
                 '~' => "subsequent-sibling",
@@ -113,7 +126,7 @@ fn explain(selector: &str, err: &SelectorError) -> String {
             };
             format!("the {name} combinator `{combinator}` is not supported ({WHY_STREAMING})")
         }
-        SelectorError::UnsupportedPseudoClassOrElement => match unsupported_pseudo(selector) {
+        LolSelectorError::UnsupportedPseudoClassOrElement => match unsupported_pseudo(selector) {
             Some(pseudo) if pseudo.starts_with("::") || is_legacy_pseudo_element(&pseudo) => {
                 format!("the pseudo-element `{pseudo}` is not supported: rules act on elements, not parts of them")
             }
@@ -121,13 +134,13 @@ fn explain(selector: &str, err: &SelectorError) -> String {
             None => "combinators inside :not() are not supported; :not() takes simple selectors such as `:not(.ad)`"
                 .to_owned(),
         },
-        SelectorError::NamespacedSelector => {
+        LolSelectorError::NamespacedSelector => {
             "namespace prefixes (`ns|tag`, `*|*`, `[*|attr]`) are not supported".to_owned()
         }
-        SelectorError::UnsupportedSyntax => {
+        LolSelectorError::UnsupportedSyntax => {
             format!(":has(), :is(), :where() and relative selectors are not supported ({WHY_STREAMING})")
         }
-        SelectorError::EmptySelector => "the selector is empty".to_owned(),
+        LolSelectorError::EmptySelector => "the selector is empty".to_owned(),
         other => format!("it is not valid CSS: {}", other.to_string().trim_end_matches('.').to_lowercase()),
     };
     format!("selector {selector:?} cannot be used: {detail}; {supported}")
@@ -182,7 +195,7 @@ mod tests {
     use super::*;
 
     fn reason(selector: &str) -> String {
-        parse_selector(selector).unwrap_err()
+        parse_selector(selector).unwrap_err().to_string()
     }
 
     #[test]

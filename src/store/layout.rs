@@ -18,8 +18,7 @@
 //! ([`DRAFT_INDEX_KEY`]); its entries may be shared with the live set or be its own.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::rules::RuleError;
 
@@ -42,7 +41,22 @@ pub const MAX_KEY_CHARS: usize = 255;
 /// JSON file or a map in tests.
 pub trait EntrySource {
     /// Looks `key` up. `Ok(None)` means the key is absent; `Err` means the lookup failed.
-    fn lookup(&mut self, key: &str) -> Result<Option<String>, String>;
+    fn lookup(&mut self, key: &str) -> Result<Option<String>, LookupError>;
+}
+
+/// Why an [`EntrySource`] lookup failed, in the source's own words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct LookupError {
+    /// What the source said.
+    pub reason: String,
+}
+
+impl LookupError {
+    /// A lookup that failed because of `reason`.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
 }
 
 /// The entries one request read, in index order.
@@ -54,30 +68,57 @@ pub struct StoreEntries {
     pub errors: Vec<RuleError>,
 }
 
-/// Why a store's rules cannot be used at all (callers fall back to built-in rules).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a store's rules cannot be used at all (callers fall back to built-in rules), or why
+/// rules cannot be laid out as a store Fastly would take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The store has no such index key.
+    #[error("the store has no `{0}` index entry")]
     NoIndex(String),
     /// The index could not be read: its key, and why.
-    Lookup(String, String),
+    #[error("looking up `{0}` failed: {1}")]
+    Lookup(String, LookupError),
     /// The index is not a JSON array of entry names: its key, and why.
+    #[error("`{0}` must be a JSON array of entry names, like [\"10-banner\"]: {1}")]
     BadIndex(String, String),
+    /// A store file that is not a JSON object of strings: why.
+    #[error("a store file is a JSON object of string values: {0}")]
+    NotAStoreFile(String),
+    /// An entry named like the index.
+    #[error("an entry cannot be named `{INDEX_KEY}`: that key is the index")]
+    EntryNamedIndex,
+    /// A key longer (or shorter) than a config store takes.
+    #[error("entry name {0:?} must be 1 to {MAX_KEY_CHARS} characters long")]
+    KeyLength(String),
+    /// A value longer than a config store takes: its key, and its length in characters.
+    #[error(
+        "entry {0:?} is {1} characters long; a config store value holds at most {MAX_VALUE_CHARS}: split its rules \
+         over several entries"
+    )]
+    ValueLength(String, usize),
+    /// A rules directory that cannot be read: the directory, and why.
+    #[error("{}: {reason}", dir.display())]
+    ReadDir {
+        /// The directory.
+        dir: PathBuf,
+        /// What reading it said.
+        reason: String,
+    },
+    /// A rules directory whose entries cannot be laid out: the directory, and why.
+    #[error("{}: {error}", dir.display())]
+    InDir {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong with its entries.
+        error: Box<StoreError>,
+    },
 }
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::NoIndex(key) => write!(f, "the store has no `{key}` index entry"),
-            StoreError::Lookup(key, err) => write!(f, "looking up `{key}` failed: {err}"),
-            StoreError::BadIndex(key, err) => {
-                write!(f, "`{key}` must be a JSON array of entry names, like [\"10-banner\"]: {err}")
-            }
-        }
+impl StoreError {
+    /// The error, found in the rules directory `dir`.
+    fn in_dir(self, dir: &Path) -> StoreError {
+        StoreError::InDir { dir: dir.to_owned(), error: Box::new(self) }
     }
 }
-
-impl std::error::Error for StoreError {}
 
 /// Reads the live index and the entries it lists, within the lookup budget.
 pub fn read_entries(source: &mut dyn EntrySource) -> Result<StoreEntries, StoreError> {
@@ -111,16 +152,16 @@ pub fn read_entries_at(source: &mut dyn EntrySource, index_key: &str) -> Result<
             named.join(", "),
             names.len()
         );
-        read.errors.push(RuleError::new(skipped[0].clone(), "", "", reason));
+        read.errors.push(RuleError::new(skipped[0].clone(), reason));
     }
     for name in names.into_iter().take(MAX_ENTRIES) {
         match source.lookup(&name) {
             Ok(Some(text)) => read.entries.push((name, text)),
             Ok(None) => {
                 let reason = format!("listed in `{index_key}` but absent from the store");
-                read.errors.push(RuleError::new(name, "", "", reason));
+                read.errors.push(RuleError::new(name, reason));
             }
-            Err(err) => read.errors.push(RuleError::new(name, "", "", format!("lookup failed: {err}"))),
+            Err(err) => read.errors.push(RuleError::new(name, format!("lookup failed: {err}"))),
         }
     }
     Ok(read)
@@ -140,19 +181,17 @@ impl MemoryStore {
 
     /// Reads a store file in the format Viceroy's `format = "json"` stores use: one JSON
     /// object whose values are all strings.
-    pub fn from_json(text: &str) -> Result<Self, String> {
-        serde_json::from_str(text)
-            .map(Self::new)
-            .map_err(|err| format!("a store file is a JSON object of string values: {err}"))
+    pub fn from_json(text: &str) -> Result<Self, StoreError> {
+        serde_json::from_str(text).map(Self::new).map_err(|err| StoreError::NotAStoreFile(err.to_string()))
     }
 
     /// Lays `entries` (name, text) out as a store: the index plus one key per entry.
     ///
     /// Fails, naming the entry, when a key or value is over Fastly's limits.
-    pub fn from_entries(entries: &[(String, String)]) -> Result<Self, String> {
-        let (store, errors) = Self::from_valid_entries(entries);
-        match errors.into_iter().next() {
-            Some(error) => Err(error.reason),
+    pub fn from_entries(entries: &[(String, String)]) -> Result<Self, StoreError> {
+        let (store, refused) = Self::lay_out(entries);
+        match refused.into_iter().next() {
+            Some((_, error)) => Err(error),
             None => Ok(store),
         }
     }
@@ -160,36 +199,38 @@ impl MemoryStore {
     /// Lays out the entries Fastly would accept and reports each other one, so a check can
     /// name every problem at once.
     pub fn from_valid_entries(entries: &[(String, String)]) -> (Self, Vec<RuleError>) {
+        let (store, refused) = Self::lay_out(entries);
+        let errors = refused.into_iter().map(|(key, error)| RuleError::new(key, error.to_string())).collect();
+        (store, errors)
+    }
+
+    /// The store for the entries Fastly would accept, and each refused key with why.
+    fn lay_out(entries: &[(String, String)]) -> (Self, Vec<(String, StoreError)>) {
         let mut values = BTreeMap::new();
         let mut names = Vec::new();
-        let mut errors = Vec::new();
+        let mut refused = Vec::new();
         for (name, text) in entries {
             match check_entry(name, text) {
                 Ok(()) => {
                     names.push(name.as_str());
                     values.insert(name.clone(), text.clone());
                 }
-                Err(reason) => errors.push(RuleError::new(name, "", "", reason)),
+                Err(error) => refused.push((name.clone(), error)),
             }
         }
         let index = serde_json::to_string(&names).expect("a list of strings serialises");
-        if let Err(reason) = check_limits(INDEX_KEY, &index) {
-            errors.push(RuleError::new(INDEX_KEY, "", "", reason));
+        if let Err(error) = check_limits(INDEX_KEY, &index) {
+            refused.push((INDEX_KEY.to_owned(), error));
         }
         values.insert(INDEX_KEY.to_owned(), index);
-        (Self::new(values), errors)
+        (Self::new(values), refused)
     }
 
     /// Adds a draft rule set for previews: the live entries, with those of the same name
     /// replaced by the draft's and the draft's new ones added, in name order, under
     /// [`DRAFT_INDEX_KEY`]. Draft entries are stored as `draft/NAME`, beside the live ones.
-    pub fn add_draft(&mut self, draft: &[(String, String)]) -> Result<(), String> {
-        let live: Vec<String> = read_entries(&mut self.clone())
-            .map_err(|err| err.to_string())?
-            .entries
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect();
+    pub fn add_draft(&mut self, draft: &[(String, String)]) -> Result<(), StoreError> {
+        let live: Vec<String> = read_entries(&mut self.clone())?.entries.into_iter().map(|(name, _)| name).collect();
         let mut names: BTreeMap<&str, String> = live.iter().map(|name| (name.as_str(), name.clone())).collect();
         for (name, text) in draft {
             let key = format!("draft/{name}");
@@ -217,42 +258,41 @@ impl MemoryStore {
 }
 
 impl EntrySource for MemoryStore {
-    fn lookup(&mut self, key: &str) -> Result<Option<String>, String> {
+    fn lookup(&mut self, key: &str) -> Result<Option<String>, LookupError> {
         Ok(self.values.get(key).cloned())
     }
 }
 
 /// Whether Fastly's config store would take this entry (name and size), and it does not
 /// collide with the index key.
-pub fn check_entry(name: &str, text: &str) -> Result<(), String> {
+pub fn check_entry(name: &str, text: &str) -> Result<(), StoreError> {
     if name == INDEX_KEY {
-        return Err(format!("an entry cannot be named `{INDEX_KEY}`: that key is the index"));
+        return Err(StoreError::EntryNamedIndex);
     }
     check_limits(name, text)
 }
 
-fn check_limits(key: &str, value: &str) -> Result<(), String> {
+fn check_limits(key: &str, value: &str) -> Result<(), StoreError> {
     let key_chars = key.chars().count();
     if key_chars == 0 || key_chars > MAX_KEY_CHARS {
-        return Err(format!("entry name {key:?} must be 1 to {MAX_KEY_CHARS} characters long"));
+        return Err(StoreError::KeyLength(key.to_owned()));
     }
     let value_chars = value.chars().count();
     if value_chars > MAX_VALUE_CHARS {
-        return Err(format!(
-            "entry {key:?} is {value_chars} characters long; a config store value holds at most \
-             {MAX_VALUE_CHARS}: split its rules over several entries"
-        ));
+        return Err(StoreError::ValueLength(key.to_owned(), value_chars));
     }
     Ok(())
 }
 
 /// The store for a live rules directory and, if given, a draft directory beside it (see
 /// [`MemoryStore::add_draft`]): what `rewrite store` writes and the service embeds.
-pub fn store_from_dirs(live: &Path, draft: Option<&Path>) -> Result<MemoryStore, String> {
-    let read = |dir: &Path| read_rules_dir(dir).map_err(|err| format!("{}: {err}", dir.display()));
-    let mut store = MemoryStore::from_entries(&read(live)?).map_err(|err| format!("{}: {err}", live.display()))?;
+pub fn store_from_dirs(live: &Path, draft: Option<&Path>) -> Result<MemoryStore, StoreError> {
+    let read = |dir: &Path| {
+        read_rules_dir(dir).map_err(|err| StoreError::ReadDir { dir: dir.to_owned(), reason: err.to_string() })
+    };
+    let mut store = MemoryStore::from_entries(&read(live)?).map_err(|err| err.in_dir(live))?;
     if let Some(draft) = draft {
-        store.add_draft(&read(draft)?).map_err(|err| format!("{}: {err}", draft.display()))?;
+        store.add_draft(&read(draft)?).map_err(|err| err.in_dir(draft))?;
     }
     Ok(store)
 }
@@ -289,7 +329,7 @@ mod tests {
     }
 
     impl EntrySource for Counting<'_> {
-        fn lookup(&mut self, key: &str) -> Result<Option<String>, String> {
+        fn lookup(&mut self, key: &str) -> Result<Option<String>, LookupError> {
             self.lookups += 1;
             self.store.lookup(key)
         }
@@ -346,9 +386,22 @@ mod tests {
     fn values_over_the_fastly_limit_are_refused_by_name() {
         let big = vec![("huge".to_owned(), "x".repeat(MAX_VALUE_CHARS + 1))];
         let err = MemoryStore::from_entries(&big).unwrap_err();
-        assert!(err.contains("\"huge\"") && err.contains("8000"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "entry \"huge\" is 8001 characters long; a config store value holds at most 8000: split its rules over \
+             several entries"
+        );
         let exact = vec![("exact".to_owned(), "x".repeat(MAX_VALUE_CHARS))];
         assert!(MemoryStore::from_entries(&exact).is_ok());
+    }
+
+    #[test]
+    fn keys_a_config_store_refuses_are_named() {
+        let refused = |name: &str| MemoryStore::from_entries(&[(name.to_owned(), "[]".to_owned())]).unwrap_err();
+        assert_eq!(refused(INDEX_KEY).to_string(), "an entry cannot be named `rules`: that key is the index");
+        assert_eq!(refused("").to_string(), "entry name \"\" must be 1 to 255 characters long");
+        let mut store = MemoryStore::default();
+        assert_eq!(store.add_draft(&[]).unwrap_err(), StoreError::NoIndex(INDEX_KEY.into()));
     }
 
     #[test]

@@ -12,7 +12,73 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::http::request::parse_host;
+use crate::http::request::{HostError, parse_host};
+
+/// Why a sites map cannot be used; each names the site at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SitesError {
+    /// The map is not a JSON object of sites: serde's reason.
+    #[error("the sites map must be a JSON object of host -> {{\"origin\": \"https://...\"}}: {0}")]
+    NotAMap(String),
+    /// A site's key is not a host name.
+    #[error("site {site:?}: {host}")]
+    Host {
+        /// The key as written.
+        site: String,
+        /// What is wrong with it.
+        host: HostError,
+    },
+    /// A site's key has a port.
+    #[error("site {site:?}: write the host alone, {host:?}, without a port")]
+    Port {
+        /// The key as written.
+        site: String,
+        /// The host it names.
+        host: String,
+    },
+    /// A site's origin does not start with a scheme the service speaks.
+    #[error("site {site:?}: origin {origin:?} must start with https:// or http://")]
+    OriginScheme {
+        /// The key as written.
+        site: String,
+        /// The origin as written.
+        origin: String,
+    },
+    /// A site's origin has more than a scheme, host and port.
+    #[error("site {site:?}: origin {origin:?} must be a scheme and a host (and port), no path")]
+    OriginPath {
+        /// The key as written.
+        site: String,
+        /// The origin as written.
+        origin: String,
+    },
+    /// A site's origin has a port that is not one.
+    #[error("site {site:?}: origin {origin:?}: {port:?} is not a port")]
+    OriginPort {
+        /// The key as written.
+        site: String,
+        /// The origin as written.
+        origin: String,
+        /// The port as written.
+        port: String,
+    },
+    /// A site's timeout is 0.
+    #[error("site {site:?}: {name} must be more than 0")]
+    ZeroTimeout {
+        /// The key as written.
+        site: String,
+        /// The timeout's field.
+        name: &'static str,
+    },
+    /// Two keys name the same host.
+    #[error("sites {host:?} and {site:?} are the same host once case and spaces are set aside; keep one")]
+    SameHost {
+        /// The host both keys name.
+        host: String,
+        /// The second key, as written.
+        site: String,
+    },
+}
 
 /// One site's origin, as written in the map.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -60,21 +126,18 @@ pub struct Sites {
 
 impl Sites {
     /// Reads the map; an error names the host and what is wrong with its entry.
-    pub fn parse(json: &str) -> Result<Sites, String> {
-        let specs: BTreeMap<String, SiteSpec> = serde_json::from_str(json).map_err(|err| {
-            format!("the sites map must be a JSON object of host -> {{\"origin\": \"https://...\"}}: {err}")
-        })?;
+    pub fn parse(json: &str) -> Result<Sites, SitesError> {
+        let specs: BTreeMap<String, SiteSpec> =
+            serde_json::from_str(json).map_err(|err| SitesError::NotAMap(err.to_string()))?;
         let mut by_host = BTreeMap::new();
         for (written, spec) in specs {
-            let host = parse_host(&written).map_err(|err| format!("site {written:?}: {err}"))?;
+            let host = parse_host(&written).map_err(|host| SitesError::Host { site: written.clone(), host })?;
             if host != written.trim().to_ascii_lowercase() {
-                return Err(format!("site {written:?}: write the host alone, {host:?}, without a port"));
+                return Err(SitesError::Port { site: written, host });
             }
-            let site = Site::from_spec(&spec).map_err(|err| format!("site {written:?}: {err}"))?;
+            let site = Site::from_spec(&spec, &written)?;
             if by_host.insert(host.clone(), site).is_some() {
-                return Err(format!(
-                    "sites {host:?} and {written:?} are the same host once case and spaces are set aside; keep one"
-                ));
+                return Err(SitesError::SameHost { host, site: written });
             }
         }
         Ok(Sites { by_host })
@@ -87,26 +150,31 @@ impl Sites {
 }
 
 impl Site {
-    fn from_spec(spec: &SiteSpec) -> Result<Site, String> {
+    /// The site `spec` describes; `site` is its key in the map, for errors.
+    fn from_spec(spec: &SiteSpec, site: &str) -> Result<Site, SitesError> {
+        let (site, origin) = (site.to_owned(), spec.origin.clone());
         let (tls, rest) = match spec.origin.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (true, rest),
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
-            _ => return Err(format!("origin {:?} must start with https:// or http://", spec.origin)),
+            _ => return Err(SitesError::OriginScheme { site, origin }),
         };
         let authority = rest.strip_suffix('/').unwrap_or(rest);
         if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
-            return Err(format!("origin {:?} must be a scheme and a host (and port), no path", spec.origin));
+            return Err(SitesError::OriginPath { site, origin });
         }
         let (origin_host, port) = match authority.rsplit_once(':') {
             Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
-                let port: u16 =
-                    port.parse().map_err(|_| format!("origin {:?}: {port:?} is not a port", spec.origin))?;
+                let port: u16 = port.parse().map_err(|_| SitesError::OriginPort {
+                    site: site.clone(),
+                    origin: origin.clone(),
+                    port: port.to_owned(),
+                })?;
                 (host.to_owned(), port)
             }
             _ => (authority.to_owned(), if tls { 443 } else { 80 }),
         };
-        let timeout = |value: Option<u32>, default: u32, name: &str| match value {
-            Some(0) => Err(format!("{name} must be more than 0")),
+        let timeout = |value: Option<u32>, default: u32, name: &'static str| match value {
+            Some(0) => Err(SitesError::ZeroTimeout { site: site.clone(), name }),
             Some(ms) => Ok(ms),
             None => Ok(default),
         };
@@ -164,27 +232,38 @@ mod tests {
 
     #[test]
     fn bad_maps_say_which_site_is_wrong() {
-        assert!(Sites::parse("[]").unwrap_err().contains("JSON object of host"));
+        let message = |json: &str| Sites::parse(json).unwrap_err().to_string();
         assert!(
-            Sites::parse(r#"{"a.com": {"origin": "ftp://x"}}"#)
-                .unwrap_err()
-                .contains("site \"a.com\": origin \"ftp://x\"")
+            message("[]").starts_with("the sites map must be a JSON object of host -> {\"origin\": \"https://...\"}: ")
         );
-        assert!(Sites::parse(r#"{"a.com": {"origin": "https://x/path"}}"#).unwrap_err().contains("no path"));
-        assert!(Sites::parse(r#"{"a.com": {"origin": "https://x:http"}}"#).unwrap_err().contains("not a port"));
-        assert!(
-            Sites::parse(r#"{"a.com": {"origin": "https://x", "tls": true}}"#)
-                .unwrap_err()
-                .contains("unknown field `tls`")
+        assert_eq!(
+            message(r#"{"a.com": {"origin": "ftp://x"}}"#),
+            "site \"a.com\": origin \"ftp://x\" must start with https:// or http://"
         );
-        assert!(
-            Sites::parse(r#"{"a.com": {"origin": "https://x", "connect_timeout_ms": 0}}"#)
-                .unwrap_err()
-                .contains("more than 0")
+        assert_eq!(
+            message(r#"{"a.com": {"origin": "https://x/path"}}"#),
+            "site \"a.com\": origin \"https://x/path\" must be a scheme and a host (and port), no path"
         );
-        let twice = Sites::parse(r#"{"WWW.a.com": {"origin": "https://x"}, "www.a.com ": {"origin": "https://y"}}"#);
-        assert!(twice.unwrap_err().contains("same host"));
-        assert!(Sites::parse(r#"{"a.com:8080": {"origin": "https://x"}}"#).unwrap_err().contains("without a port"));
-        assert!(Sites::parse(r#"{"a.com@b.com": {"origin": "https://x"}}"#).unwrap_err().contains("userinfo"));
+        assert_eq!(
+            message(r#"{"a.com": {"origin": "https://x:http"}}"#),
+            "site \"a.com\": origin \"https://x:http\": \"http\" is not a port"
+        );
+        assert!(message(r#"{"a.com": {"origin": "https://x", "tls": true}}"#).contains("unknown field `tls`"));
+        assert_eq!(
+            message(r#"{"a.com": {"origin": "https://x", "connect_timeout_ms": 0}}"#),
+            "site \"a.com\": connect_timeout_ms must be more than 0"
+        );
+        assert_eq!(
+            message(r#"{"WWW.a.com": {"origin": "https://x"}, "www.a.com ": {"origin": "https://y"}}"#),
+            "sites \"www.a.com\" and \"www.a.com \" are the same host once case and spaces are set aside; keep one"
+        );
+        assert_eq!(
+            message(r#"{"a.com:8080": {"origin": "https://x"}}"#),
+            "site \"a.com:8080\": write the host alone, \"a.com\", without a port"
+        );
+        assert_eq!(
+            message(r#"{"a.com@b.com": {"origin": "https://x"}}"#),
+            "site \"a.com@b.com\": \"a.com@b.com\" is not a host name (it has userinfo, `@`)"
+        );
     }
 }

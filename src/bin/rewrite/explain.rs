@@ -45,13 +45,13 @@ pub fn run(args: &PageArgs) -> Result<i32, String> {
         rows.push([id.to_owned(), "disabled".to_owned(), "-".to_owned(), "\"enabled\": false".to_owned()]);
     }
     for error in &loaded.errors {
-        let name = if error.rule.is_empty() {
-            format!("({})", error.entry)
-        } else {
-            format!("{} ({})", error.rule, error.entry)
+        // The row is named like the others, `rule (entry)`; the note is the error as
+        // `validate` prints it.
+        let name = match &error.rule {
+            Some(rule) => format!("{rule} ({})", error.entry),
+            None => format!("({})", error.entry),
         };
-        let field = if error.field.is_empty() { String::new() } else { format!("field `{}`: ", error.field) };
-        rows.push([name, "invalid".to_owned(), "-".to_owned(), format!("{field}{}", error.reason)]);
+        rows.push([name, "invalid".to_owned(), "-".to_owned(), loaded.source.describe(error)]);
     }
     let widths = [0, 1, 2].map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0).max(5));
     println!(

@@ -39,6 +39,12 @@ impl RulesSource {
             RulesSource::Store(file) => format!("{} (entry {entry:?})", file.display()),
         }
     }
+
+    /// A rule error as every command prints it: where its entry lives, then the message
+    /// `RuleError` itself displays.
+    pub fn describe(&self, error: &RuleError) -> String {
+        format!("{}: {error}", self.locate(&error.entry))
+    }
 }
 
 /// Reads rules from a directory, entry file or store file, through the same store layout,
@@ -85,7 +91,7 @@ fn is_store_file(text: &str) -> bool {
 /// Prints what the service would log for each unusable rule.
 pub fn report_rule_errors(loaded: &LoadedRules) {
     for error in &loaded.errors {
-        eprintln!("rewrite: rule skipped: {}: {}", loaded.source.locate(&error.entry), error);
+        eprintln!("rewrite: rule skipped: {}", loaded.source.describe(error));
     }
 }
 
@@ -97,13 +103,13 @@ pub fn request_context(args: &RequestArgs) -> Result<RequestContext, String> {
             RequestContext::parse_simulated(&text).map_err(|err| format!("{}: {err}", file.display()))?
         }
         None => {
-            let mut context = RequestContext::for_url(&args.method, &args.url)?;
+            let mut context = RequestContext::for_url(&args.method, &args.url).map_err(|err| err.to_string())?;
             for header in &args.headers {
                 let (name, value) =
                     header.split_once(':').ok_or_else(|| format!("--header {header:?}: write it as `Name: value`"))?;
                 context.add_header(name, value);
             }
-            context.apply_host_header()?;
+            context.apply_host_header().map_err(|err| err.to_string())?;
             for fact in &args.facts {
                 let (name, value) =
                     fact.split_once('=').ok_or_else(|| format!("--fact {fact:?}: write it as `name=value`"))?;

@@ -39,7 +39,7 @@ pub fn run(args: &StoreArgs) -> Result<i32, String> {
 /// existing store file, refusing what Fastly would.
 fn layout(path: &Path, draft: &Path) -> Result<MemoryStore, String> {
     if path.is_dir() {
-        return store_from_dirs(path, draft.is_dir().then_some(draft));
+        return store_from_dirs(path, draft.is_dir().then_some(draft)).map_err(|err| err.to_string());
     }
     let text = std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
     MemoryStore::from_json(&text).map_err(|err| format!("{}: {err}", path.display()))

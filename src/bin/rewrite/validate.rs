@@ -6,9 +6,7 @@ use crate::inputs::load_rules;
 pub fn run(args: &ValidateArgs) -> Result<i32, String> {
     let loaded = load_rules(&args.path)?;
     for error in &loaded.errors {
-        let rule = if error.rule.is_empty() { String::new() } else { format!(", rule {:?}", error.rule) };
-        let field = if error.field.is_empty() { String::new() } else { format!(", field `{}`", error.field) };
-        println!("{}: entry {:?}{rule}{field}: {}", loaded.source.locate(&error.entry), error.entry, error.reason);
+        println!("{}", loaded.source.describe(error));
     }
     let rules = loaded.rules.len() + loaded.rules.disabled_ids().count();
     let problems = loaded.errors.len();

@@ -18,7 +18,7 @@ use memchr::memmem;
 use regex_automata::util::captures::Captures;
 
 use super::entities::{MAX_REFERENCE_LEN, decode, verbatim};
-use crate::rules::pattern::{Pattern, Use, escape};
+use crate::rules::pattern::{Pattern, PatternError, Use, escape};
 use crate::rules::template::escape::html_text_into;
 
 /// Text a regex rule keeps per text node before it must let go of it.
@@ -37,7 +37,7 @@ pub(crate) enum Finder {
 
 impl Finder {
     /// A finder for the literal `text`.
-    pub(crate) fn literal(text: &str, case_insensitive: bool) -> Result<Finder, String> {
+    pub(crate) fn literal(text: &str, case_insensitive: bool) -> Result<Finder, PatternError> {
         if !case_insensitive {
             return Ok(Finder::Exact {
                 searcher: Box::new(memmem::Finder::new(text).into_owned()),

@@ -19,6 +19,7 @@
 //! `srcset`, `<meta http-equiv>`) no escaping is sound, and the rule is refused with what to
 //! write instead.
 
+use super::TemplateError;
 use super::escape::scheme_allowed;
 use super::js::JsLexer;
 use crate::rewrite::text::decode_references;
@@ -55,7 +56,7 @@ pub enum Segment<'t> {
 
 /// The escaping for each variable of markup made of `segments`, or why one cannot land
 /// where it is.
-pub fn in_markup(segments: &[Segment<'_>]) -> Result<Vec<Escape>, String> {
+pub fn in_markup(segments: &[Segment<'_>]) -> Result<Vec<Escape>, TemplateError> {
     let mut reader = MarkupReader::default();
     for segment in segments {
         match segment {
@@ -68,7 +69,7 @@ pub fn in_markup(segments: &[Segment<'_>]) -> Result<Vec<Escape>, String> {
 
 /// The escaping for each variable of an attribute value set by `set_attribute`, on an
 /// element the rule's selector picks (so its tag is not known here).
-pub fn in_attribute(name: &str, segments: &[Segment<'_>]) -> Result<Vec<Escape>, String> {
+pub fn in_attribute(name: &str, segments: &[Segment<'_>]) -> Result<Vec<Escape>, TemplateError> {
     let value: Vec<Part> = segments
         .iter()
         .map(|segment| match segment {
@@ -165,7 +166,7 @@ impl MarkupReader {
         self.escapes[n] = Some(escape);
     }
 
-    fn variable(&mut self, n: usize) -> Result<(), String> {
+    fn variable(&mut self, n: usize) -> Result<(), TemplateError> {
         match self.state {
             State::Data | State::Comment(_) | State::BogusComment | State::MarkupDeclaration(_) => {
                 self.set(n, Escape::Html);
@@ -174,9 +175,9 @@ impl MarkupReader {
                 }
             }
             State::TagOpen | State::EndTagOpen => {
-                return Err(
-                    "a template variable right after `<` could open a tag; write `&lt;` for a literal `<`".into()
-                );
+                return Err(TemplateError::new(
+                    "a template variable right after `<` could open a tag; write `&lt;` for a literal `<`",
+                ));
             }
             State::TagName
             | State::BeforeAttributeName
@@ -184,19 +185,19 @@ impl MarkupReader {
             | State::AfterAttributeName
             | State::AfterAttributeValue
             | State::SelfClosing => {
-                return Err(format!(
+                return Err(TemplateError::new(format!(
                     "a template variable inside the tag `<{}` (as its name, or an attribute's name) could add any \
                      attribute, event handlers included; put variables in quoted attribute values or text only",
                     self.tag.name
-                ));
+                )));
             }
             State::BeforeAttributeValue | State::UnquotedAttributeValue => {
                 let name = self.tag.attributes.last().map(|a| a.name.clone()).unwrap_or_default();
-                return Err(format!(
+                return Err(TemplateError::new(format!(
                     "the value of `{name}` in `<{}>` is not quoted, so a template variable in it could add \
                      attributes; write {name}=\"…\"",
                     self.tag.name
-                ));
+                )));
             }
             State::AttributeValue(_) => {
                 if let Some(attribute) = self.tag.attributes.last_mut() {
@@ -209,10 +210,10 @@ impl MarkupReader {
             }
             State::RawText => {
                 if self.raw_end.len() > 1 {
-                    return Err(format!(
+                    return Err(TemplateError::new(format!(
                         "a template variable inside `{}…` could end the element early; move it",
                         self.raw_end
-                    ));
+                    )));
                 }
                 if let (Some((_, RawKind::Script(lexer))), false) = (&mut self.raw, self.raw_end.is_empty()) {
                     lexer.feed(&self.raw_end);
@@ -233,7 +234,7 @@ impl MarkupReader {
         Ok(())
     }
 
-    fn step(&mut self, c: char) -> Result<(), String> {
+    fn step(&mut self, c: char) -> Result<(), TemplateError> {
         use State::*;
         self.state = match self.state {
             Data => match c {
@@ -362,7 +363,7 @@ impl MarkupReader {
 
     /// A tag is complete: decide its attribute values' variables, and enter raw text after
     /// a `<script>`, `<style>` and the like.
-    fn end_tag(&mut self) -> Result<(), String> {
+    fn end_tag(&mut self) -> Result<(), TemplateError> {
         let tag = std::mem::take(&mut self.tag);
         let others: Vec<(String, String)> =
             tag.attributes.iter().map(|a| (a.name.clone(), a.literal_value())).collect();
@@ -377,11 +378,11 @@ impl MarkupReader {
                 continue;
             }
             if !attribute.quoted {
-                return Err(format!(
+                return Err(TemplateError::new(format!(
                     "the value of `{}` in `<{}>` is not quoted, so a template variable in it could add attributes; \
                      write {}=\"…\"",
                     attribute.name, tag.name, attribute.name
-                ));
+                )));
             }
             let mut escapes = vec![Escape::Html; variables.len()];
             decide_attribute(Some(&tag.name), &others, &renumbered(attribute), &mut escapes)?;
@@ -405,7 +406,7 @@ impl MarkupReader {
     }
 
     /// Raw text runs until `</name` followed by a space, `/` or `>`.
-    fn raw_text(&mut self, c: char) -> Result<(), String> {
+    fn raw_text(&mut self, c: char) -> Result<(), TemplateError> {
         let Some((name, kind)) = &mut self.raw else {
             self.state = State::Data;
             return Ok(());
@@ -439,7 +440,7 @@ impl MarkupReader {
         Ok(())
     }
 
-    fn finish(self) -> Result<Vec<Escape>, String> {
+    fn finish(self) -> Result<Vec<Escape>, TemplateError> {
         if matches!(
             self.state,
             State::TagName
@@ -453,10 +454,10 @@ impl MarkupReader {
                 | State::SelfClosing
         ) && self.tag.attributes.iter().any(|a| a.value.iter().any(|p| matches!(p, Part::Variable(_))))
         {
-            return Err(format!(
+            return Err(TemplateError::new(format!(
                 "the tag `<{}` is not closed with `>`, so where its template variables land cannot be told",
                 self.tag.name
-            ));
+            )));
         }
         Ok(self.escapes.into_iter().map(|escape| escape.unwrap_or(Escape::Html)).collect())
     }
@@ -544,7 +545,7 @@ fn decide_attribute(
     others: &[(String, String)],
     attribute: &Attribute,
     escapes: &mut [Escape],
-) -> Result<(), String> {
+) -> Result<(), TemplateError> {
     let name = attribute.name.as_str();
     let on = element.map(|e| format!(" on `<{e}>`")).unwrap_or_default();
     if name.starts_with("on") {
@@ -565,18 +566,17 @@ fn decide_attribute(
         return Ok(());
     }
     if matches!(name, "srcdoc" | "srcset" | "imagesrcset") {
-        return Err(format!(
+        return Err(TemplateError::new(format!(
             "template variables cannot be used in `{name}`{on}: its value is {}, which no escaping makes safe; \
              set a fixed value",
             if name == "srcdoc" { "a whole HTML document" } else { "a list of URLs" }
-        ));
+        )));
     }
     if element == Some("meta") && name == "content" && others.iter().any(|(other, _)| other == "http-equiv") {
-        return Err(
+        return Err(TemplateError::new(
             "template variables cannot be used in the `content` of `<meta http-equiv>`: it acts as a response \
-             header (a redirect, a policy); set a fixed value"
-                .into(),
-        );
+             header (a redirect, a policy); set a fixed value",
+        ));
     }
     if !URL_ATTRIBUTES.contains(&name) {
         return Ok(());
@@ -608,7 +608,7 @@ fn url_escape(
     variables_before: usize,
     active: bool,
     after: &[Part],
-) -> Result<Escape, String> {
+) -> Result<Escape, TemplateError> {
     let on = element.map(|e| format!(" on `<{e}>`")).unwrap_or_default();
     let url = before.trim_start_matches(is_space);
     let first_separator = url.find([':', '/', '?', '#']);
@@ -616,29 +616,29 @@ fn url_escape(
     if first_separator.is_none() {
         // Nothing fixes the scheme yet: the value could.
         if active {
-            return Err(format!(
+            return Err(TemplateError::new(format!(
                 "a template variable at the start of `{name}`{on} could load a script, style or frame from any \
                  site; write a fixed address before it, e.g. {name}=\"https://cdn.example.com/{{{{path}}}}\""
-            ));
+            )));
         }
         let next_literal: String =
             after.iter().map_while(|p| if let Part::Text(t) = p { Some(t.as_str()) } else { None }).collect();
         let next_separator = next_literal.find([':', '/', '?', '#']);
         if next_separator.is_some_and(|at| next_literal[at..].starts_with(':')) {
-            return Err(format!(
+            return Err(TemplateError::new(format!(
                 "the `:` written after a template variable in `{name}`{on} would let the value choose the URL's \
                  scheme (`java` + `script:`); write the scheme before the variable"
-            ));
+            )));
         }
         return Ok(Escape::UrlStart { may_set_scheme: variables_before == 0 });
     }
     if let Some(scheme) = scheme
         && !scheme_allowed(scheme)
     {
-        return Err(format!(
+        return Err(TemplateError::new(format!(
             "template variables cannot be used in a `{scheme}:` URL (`{name}`{on}): such URLs run or embed what \
              they hold; use http, https, mailto or tel"
-        ));
+        )));
     }
     let rest = scheme.map_or(url, |scheme| &url[scheme.len() + 1..]);
     if rest.contains(['?', '#']) {
@@ -648,10 +648,10 @@ fn url_escape(
         && !authority.contains('/')
         && active
     {
-        return Err(format!(
+        return Err(TemplateError::new(format!(
             "a template variable in the host of `{name}`{on} could load a script, style or frame from any site; \
              write the host out"
-        ));
+        )));
     }
     Ok(Escape::UrlPath { after_root: rest == "/" })
 }
@@ -679,7 +679,7 @@ mod tests {
     }
 
     fn refused(template: &str) -> String {
-        in_markup(&segments(template)).expect_err(template)
+        in_markup(&segments(template)).expect_err(template).to_string()
     }
 
     #[test]
@@ -751,7 +751,7 @@ mod tests {
         assert_eq!(in_attribute("onclick", &segments("go('{{}}')")).unwrap(), [Escape::JsString]);
         assert_eq!(in_attribute("STYLE", &segments("color:{{}}")).unwrap(), [Escape::Css]);
         assert_eq!(in_attribute("href", &segments("/p?x={{}}")).unwrap(), [Escape::UrlComponent]);
-        assert!(in_attribute("href", &segments("{{}}")).unwrap_err().contains("from any site"));
+        assert!(in_attribute("href", &segments("{{}}")).unwrap_err().to_string().contains("from any site"));
         assert!(in_attribute("srcdoc", &segments("{{}}")).is_err());
     }
 }

@@ -16,6 +16,20 @@ use landing::{Escape, Segment};
 use crate::http::request::RequestContext;
 use crate::rules::time::utc_date;
 
+/// Why a template cannot be used: an unknown variable, an unclosed `{{`, or a variable where
+/// no escaping is sound.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct TemplateError {
+    reason: String,
+}
+
+impl TemplateError {
+    fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+}
+
 /// The variables a template may use, as documented for editors.
 pub const VARIABLES: &str = "{{path}}, {{host}}, {{query.NAME}}, {{country}}, {{date}}";
 
@@ -57,7 +71,7 @@ enum Variable {
 impl Template {
     /// Parses `text`, whose output goes to `landing`. An unknown variable, an unclosed
     /// `{{`, or a variable where no escaping is sound is an error saying what to write.
-    pub fn parse(text: &str, landing: &Landing) -> Result<Self, String> {
+    pub fn parse(text: &str, landing: &Landing) -> Result<Self, TemplateError> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
@@ -71,10 +85,10 @@ impl Template {
             literal.push_str(&rest[..open]);
             let after = &rest[open + 2..];
             let close = after.find("}}").ok_or_else(|| {
-                format!(
+                TemplateError::new(format!(
                     "`{{{{` without a closing `}}}}` in {:?} (write `\\{{{{` for a literal `{{{{`)",
                     excerpt(&rest[open..])
-                )
+                ))
             })?;
             let name = after[..close].trim();
             let variable = match name {
@@ -85,9 +99,9 @@ impl Template {
                 _ => match name.strip_prefix("query.") {
                     Some(param) if !param.is_empty() => Variable::Query(param.to_owned()),
                     _ => {
-                        return Err(format!(
+                        return Err(TemplateError::new(format!(
                             "unknown template variable `{{{{{name}}}}}`; the variables are {VARIABLES}"
-                        ));
+                        )));
                     }
                 },
             };
@@ -107,7 +121,7 @@ impl Template {
     }
 
     /// Gives each variable the escaping for where it lands.
-    fn decide_escaping(&mut self, landing: &Landing) -> Result<(), String> {
+    fn decide_escaping(&mut self, landing: &Landing) -> Result<(), TemplateError> {
         if !self.has_variables() {
             return Ok(());
         }
@@ -248,10 +262,10 @@ mod tests {
 
     #[test]
     fn unknown_and_unclosed_variables_are_errors() {
-        let err = Template::parse("Hello {{user}}", &Landing::Markup).unwrap_err();
+        let err = Template::parse("Hello {{user}}", &Landing::Markup).unwrap_err().to_string();
         assert!(err.contains("unknown template variable `{{user}}`") && err.contains("{{query.NAME}}"), "{err}");
         assert!(Template::parse("{{query.}}", &Landing::Markup).is_err());
-        let err = Template::parse("a {{path", &Landing::Markup).unwrap_err();
+        let err = Template::parse("a {{path", &Landing::Markup).unwrap_err().to_string();
         assert!(err.contains("without a closing"), "{err}");
     }
 
