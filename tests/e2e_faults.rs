@@ -178,11 +178,12 @@ fn a_hundred_thousand_nested_elements_are_served_whole() {
     let text = response.text();
     assert!(text.contains(BANNER) && text.contains("<p>The dog</p>"), "rewritten before the nesting gets deep");
     assert!(text.len() >= size, "nothing lost: {} of {size} bytes", text.len());
-    // Tracking 100k open elements for the `div` rule outgrows the parser's memory limit:
-    // the rest passes through unchanged.
+    // Matching the `div` rule against ever deeper elements costs more CPU per element, and
+    // tracking 100k of them outgrows the parser's memory: whichever limit comes first, the
+    // rest passes through unchanged.
     assert!(text.ends_with("The cat</body></html>\n"), "unchanged after the bail-out");
     let logs = stack.service.wait_for_lines("rewriting stopped", 1, Duration::from_secs(5));
-    assert!(logs[0].contains("very deep nesting"), "{logs:?}");
+    assert!(logs[0].contains("very deep nesting") || logs[0].contains("CPU budget"), "{logs:?}");
 }
 
 #[test]

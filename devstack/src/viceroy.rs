@@ -243,16 +243,37 @@ fn write_manifest(config: &ServiceConfig) -> io::Result<PathBuf> {
     if let Some(timeout) = config.between_bytes_timeout_ms {
         origin.insert("between_bytes_timeout_ms".into(), toml::Value::Integer(timeout as i64));
     }
+    let rules_store = store_for_tests(&config.rules_store)?;
     let stores = table(local, "config_stores");
     for (_, store) in stores.iter_mut() {
         if let Some(store) = store.as_table_mut()
             && store.get("format").and_then(|f| f.as_str()) == Some("json")
         {
-            store.insert("file".into(), toml::Value::String(config.rules_store.display().to_string()));
+            store.insert("file".into(), toml::Value::String(rules_store.display().to_string()));
         }
     }
     let path = scratch_dir()?.join("fastly.toml");
     std::fs::write(&path, toml::to_string(&manifest).map_err(io::Error::other)?)?;
+    Ok(path)
+}
+
+/// The CPU budget tests run under unless their store sets one. Viceroy counts a guest's
+/// vCPU as the wall-clock time it runs, and tests run many Viceroys at once on a few cores:
+/// the default 35 ms would stop rewrites that take a fraction of it on an idle machine.
+/// Tests of the budget itself set their own `limits`.
+pub const TEST_CPU_BUDGET: &str = r#"{"cpu_budget_ms": 49}"#;
+
+/// `store` as a copy holding [`TEST_CPU_BUDGET`] as its `limits`, unless it has some.
+fn store_for_tests(store: &Path) -> io::Result<PathBuf> {
+    let text = std::fs::read_to_string(store)?;
+    let mut values: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).map_err(|err| io::Error::other(format!("{}: {err}", store.display())))?;
+    if values.contains_key("limits") {
+        return Ok(store.to_owned());
+    }
+    values.insert("limits".into(), TEST_CPU_BUDGET.into());
+    let path = scratch_dir()?.join("store-with-limits.json");
+    std::fs::write(&path, serde_json::Value::Object(values).to_string())?;
     Ok(path)
 }
 

@@ -34,10 +34,7 @@ pub fn reason_to_stop(served: usize, limits: &Limits) -> Option<String> {
     }
     let vcpu = vcpu_ms();
     if vcpu * 2 >= limits.cpu_budget_ms {
-        return Some(format!(
-            "it used {vcpu} ms of vCPU, half or more of its {} ms budget",
-            limits.cpu_budget_ms
-        ));
+        return Some(format!("it used {vcpu} ms of vCPU, half or more of its {} ms budget", limits.cpu_budget_ms));
     }
     // Unreadable usage counts as too much: better a new instance than an exhausted one.
     let heap = heap_memory_snapshot_mib().unwrap_or(u32::MAX);

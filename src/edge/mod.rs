@@ -18,8 +18,8 @@ mod sites;
 
 use std::time::Instant;
 
-use edge_rewriter::{Decision, decide, is_html, may_sniff};
 use edge_rewriter::Limits;
+use edge_rewriter::{Decision, decide, is_html, may_sniff};
 use fastly::Request;
 use fastly::http::header::RANGE;
 

@@ -9,8 +9,8 @@ use edge_rewriter::{
     stream,
 };
 use fastly::http::body::StreamingBody;
-use fastly::{Body, Response};
 use fastly::http::header::CACHE_CONTROL;
+use fastly::{Body, Response};
 use serde_json::json;
 
 use super::access::{Grants, PREVIEW_HEADER};

@@ -654,10 +654,13 @@ mod tests {
 
     #[test]
     fn at_the_cpu_deadline_the_rest_is_left_unread_for_the_caller() {
-        let set = rules(r#"[{"id":"b","selector":"p","actions":[{"append":{"html":"!"}}]},
-                           {"id":"t","actions":[{"replace_text":{"find":"cat","replace":"dog"}}]}]"#);
+        let set = rules(
+            r#"[{"id":"b","selector":"p","actions":[{"append":{"html":"!"}}]},
+                           {"id":"t","actions":[{"replace_text":{"find":"cat","replace":"dog"}}]}]"#,
+        );
         // The <meta> settles the charset at once: the prescan holds nothing back.
-        let page = [&b"<meta charset=utf-8>"[..], &b"<p>cat</p><p>cat</p><p>cat</p><p>cat</p><p>cat</p>".repeat(4)].concat();
+        let page =
+            [&b"<meta charset=utf-8>"[..], &b"<p>cat</p><p>cat</p><p>cat</p><p>cat</p><p>cat</p>".repeat(4)].concat();
         let (out, report, unread) = stream_until(&set, &page, 16, 4);
         assert!(report.cpu_stop && report.bail_out.as_deref().is_some_and(|why| why.contains("CPU budget")));
         let consumed = page.len() - unread;
@@ -672,9 +675,11 @@ mod tests {
 
     #[test]
     fn a_stop_inside_a_comment_or_a_tag_keeps_their_bytes() {
-        let set = rules(r#"[{"id":"c","actions":["remove_comments"]},
+        let set = rules(
+            r#"[{"id":"c","actions":["remove_comments"]},
                            {"id":"a","selector":"a","actions":[{"set_attribute":{"name":"x","value":"1"}}]},
-                           {"id":"end","actions":[{"append_to_document":{"html":"<footer>"}}]}]"#);
+                           {"id":"end","actions":[{"append_to_document":{"html":"<footer>"}}]}]"#,
+        );
         let page = b"<meta charset=utf-8><!-- one --><p>text</p><!-- a long comment cut by the stop --><a href=x>l</a>";
         let mut stopped_in_the_comment = false;
         for after in 1..12 {

@@ -80,10 +80,12 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
         );
         // The field to blame: the top-level one that nests deepest (usually `when`).
         let error = RuleError::new(entry, reason).with_rule(name);
-        return Err(match item.as_object().and_then(|fields| fields.iter().max_by_key(|(_, value)| json_depth(value))) {
-            Some((field, _)) => error.with_field(field.clone()),
-            None => error,
-        });
+        return Err(
+            match item.as_object().and_then(|fields| fields.iter().max_by_key(|(_, value)| json_depth(value))) {
+                Some((field, _)) => error.with_field(field.clone()),
+                None => error,
+            },
+        );
     }
     let rule = serde_path_to_error::deserialize::<_, Rule>(item).map_err(|err| {
         let path = err.path().to_string();

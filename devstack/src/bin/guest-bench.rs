@@ -36,8 +36,7 @@ fn main() {
         .and_then(|at| args.get(at + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(9);
-    let builds: Vec<PathBuf> =
-        args.iter().take_while(|arg| !arg.starts_with("--")).map(PathBuf::from).collect();
+    let builds: Vec<PathBuf> = args.iter().take_while(|arg| !arg.starts_with("--")).map(PathBuf::from).collect();
     assert!(!builds.is_empty(), "give one or two wasm files");
     let corpus = project::corpus().expect("the corpus pages");
     let pages = corpus.join("pages");
@@ -58,19 +57,17 @@ fn main() {
     for (index, wasm) in builds.iter().enumerate() {
         println!("  {}: {}", (b'A' + index as u8) as char, wasm.display());
     }
-    println!(
-        "\n{:<28} {:>10} {:>12} {:>12} {:>14}",
-        "page", "build", "guest MB/s", "vCPU ms", "vCPU ms / MB"
-    );
+    println!("\n{:<28} {:>10} {:>12} {:>12} {:>14}", "page", "build", "guest MB/s", "vCPU ms", "vCPU ms / MB");
     for name in &names {
         let path = if name.starts_with("generate") { "/generate?bytes=5000000".to_owned() } else { format!("/{name}") };
         let label = if name.starts_with("generate") { "generated 5 MB" } else { name.as_str() };
         let per_build = measure(&services, &path, rounds);
         report(label, &per_build);
     }
-    let big = names.iter().filter(|n| !n.starts_with("generate")).max_by_key(|n| {
-        std::fs::metadata(pages.join(n)).map(|m| m.len()).unwrap_or(0)
-    });
+    let big = names
+        .iter()
+        .filter(|n| !n.starts_with("generate"))
+        .max_by_key(|n| std::fs::metadata(pages.join(n)).map(|m| m.len()).unwrap_or(0));
     if let Some(big) = big {
         let path = format!("/{big}{}", query(&[("header", "Cache-Control: no-transform")]));
         for (index, service) in services.iter().enumerate() {
@@ -114,8 +111,7 @@ fn report(label: &str, per_build: &[Vec<Figures>]) {
     for (index, figures) in per_build.iter().enumerate() {
         let mut mb_s: Vec<f64> = figures.iter().map(|f| f.bytes_in / 1e6 / (f.rewrite_ms / 1e3)).collect();
         let mut vcpu: Vec<f64> = figures.iter().filter_map(|f| f.vcpu_ms).collect();
-        let mut per_mb: Vec<f64> =
-            figures.iter().filter_map(|f| f.vcpu_ms.map(|ms| ms / (f.bytes_in / 1e6))).collect();
+        let mut per_mb: Vec<f64> = figures.iter().filter_map(|f| f.vcpu_ms.map(|ms| ms / (f.bytes_in / 1e6))).collect();
         let speed = median(&mut mb_s);
         speeds.push(speed);
         println!(
