@@ -72,6 +72,7 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
         origin_time,
         rules_time,
         vcpu_at_start,
+        vcpu_at_stream_end: None,
         limits,
     };
     if context.method == "HEAD" {
@@ -104,6 +105,9 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
     let mut head = Cursor::new(first);
     let Streamed { sink: mut client, report, mut result } =
         stream(&plan, &options, (&mut head).chain(&mut input), client);
+    // What the guest itself spent: after this, only the host's splice of the rest (which
+    // Viceroy adds to the guest's vCPU, as it counts hostcall time).
+    line.vcpu_at_stream_end = Some(vcpu_ms());
     if report.cpu_stop && result.is_ok() {
         result = pass_on_the_rest(&mut client, head, input).map_err(edge_rewriter::StreamError::Input);
     }
@@ -206,6 +210,8 @@ struct LogLine<'a> {
     origin_time: Duration,
     rules_time: Duration,
     vcpu_at_start: u64,
+    /// The vCPU reading when the rewrite itself was done.
+    vcpu_at_stream_end: Option<u64>,
     limits: Limits,
 }
 
@@ -230,6 +236,7 @@ impl LogLine<'_> {
             "bytes_out": report.map(|r| r.bytes_out),
             "bail_out": report.and_then(|r| r.bail_out.clone()),
             "vcpu_ms": vcpu_ms().saturating_sub(self.vcpu_at_start),
+            "vcpu_ms_rewrite": self.vcpu_at_stream_end.map(|at| at.saturating_sub(self.vcpu_at_start)),
             "cpu_budget_ms": self.limits.cpu_budget_ms,
             "outcome": outcome,
             "ms": { "origin": ms(self.origin_time), "rules": ms(self.rules_time), "rewrite": ms(rewrite_time) },
