@@ -50,11 +50,14 @@ pub use http::request::{HostError, RequestContext, RequestError};
 pub use rewrite::plan::Plan;
 pub use rewrite::stream::{CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, stream};
 pub use rewrite::text::REGEX_HOLD_LIMIT;
+pub use rewrite::variant::Variant;
+pub use rules::dependence::Dependence;
 
 // Which responses are rewritten, and how their bodies and headers are read.
 pub use http::charset::{CharsetError, PageEncoding};
 pub use http::csp::csp_nonce;
 pub use http::decode::{Decoding, decoded};
+pub use http::freshness::{CacheFacts, Keep, MAX_OBJECT_BYTES, keep};
 pub use http::policy::{
     Decision, ResponseFacts, content_type, decide, is_html, may_sniff, origin_accept_encoding, sniff_html, weaken_etag,
 };

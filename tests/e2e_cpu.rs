@@ -4,8 +4,9 @@
 //!
 //! Viceroy measures guest vCPU but never enforces a limit (Fastly stops an execution at
 //! 50 ms), so these tests read the service's own log line: `vcpu_ms`, `bytes_in`, `bail_out`.
-//! Viceroy counts the wall-clock time the guest runs, host copies inside hostcalls included,
-//! on a machine shared with other tests: the bounds below leave room for that.
+//! Viceroy counts the wall-clock time the guest runs, host copies inside hostcalls included:
+//! scripts/test runs these tests on their own, one at a time, after the rest, so that other
+//! tests' load does not count as this guest's vCPU.
 
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -34,7 +35,7 @@ fn rewrite_line(stack: &Stack, count: usize) -> serde_json::Value {
 
 /// A page far over the budget is rewritten up to it, and the rest comes unchanged.
 fn big_page_within_budget(extra: &[(&str, &str)]) {
-    let budget = 20;
+    let budget = 40;
     let stack = stack_with_budget(budget);
     let mut params = vec![("bytes", "5000000")];
     params.extend_from_slice(extra);
@@ -43,7 +44,7 @@ fn big_page_within_budget(extra: &[(&str, &str)]) {
     assert_eq!(response.status, 200);
     assert!(response.complete, "a complete page, never cut: {:?}", response.failure);
     let text = response.text();
-    assert!(text.contains(BANNER), "rewritten at the start");
+    assert!(text.contains(BANNER), "rewritten at the start (the rules compile well within the budget)");
     let original = stack.get_from_origin(&format!("/generate{}", query(&[("bytes", "5000000")]))).keep(usize::MAX);
     let original = original.send().unwrap().text();
     assert!(text.len() > original.len(), "nothing lost: {} of {} bytes", text.len(), original.len());
@@ -104,7 +105,7 @@ fn vcpu_is_in_the_log_line_and_in_server_timing() {
     let timing = response.header("server-timing").unwrap();
     assert!(timing.contains("vcpu;dur="), "{timing}");
     let line = rewrite_line(&stack, 1);
-    assert!(line["vcpu_ms"].as_u64().is_some() && line["cpu_budget_ms"].as_u64() == Some(49), "{line}");
+    assert!(line["vcpu_ms"].as_u64().is_some() && line["cpu_budget_ms"].as_u64() == Some(0), "{line}");
     // HTML passed through gets a line of its own, with its vCPU.
     let untouched = stack.get(&format!("/news/article.html{}", query(&[("header", "Cache-Control: no-transform")])));
     assert!(untouched.send().unwrap().complete);

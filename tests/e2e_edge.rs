@@ -107,7 +107,7 @@ fn head_gets_the_headers_get_would_get() {
     for name in ["content-type", "etag", "x-compress-hint", "content-length", "content-encoding"] {
         assert_eq!(head.header(name), get.header(name), "{name}");
     }
-    assert_eq!(head.header("etag"), Some("W/\"v7\""));
+    assert!(head.header("etag").is_some_and(|etag| etag.starts_with("W/\"v7-er")), "{:?}", head.header("etag"));
     assert_eq!(head.header("content-length"), None);
 }
 

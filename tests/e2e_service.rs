@@ -26,7 +26,8 @@ fn rules_from_the_local_store_are_applied() {
     let response = stack.get(&path).send().unwrap();
     assert_eq!(response.status, 200);
     assert!(response.complete, "{:?}", response.failure);
-    assert_eq!(response.header("etag"), Some("W/\"v1\""), "a rewritten body's ETag is weak");
+    let etag = response.header("etag").unwrap_or_default();
+    assert!(etag.starts_with("W/\"v1-er"), "a rewritten body's ETag is weak and names its variant: {etag}");
     assert_eq!(response.header("vary"), Some("Accept-Encoding"));
     let page = response.text();
     assert!(page.contains(&format!("<body class=\"article\">{BANNER}")), "{page}");

@@ -33,7 +33,7 @@ pub fn reason_to_stop(served: usize, limits: &Limits) -> Option<String> {
         return Some(format!("it served {served} requests"));
     }
     let vcpu = vcpu_ms();
-    if vcpu * 2 >= limits.cpu_budget_ms {
+    if limits.cpu_deadline_ms().is_some_and(|budget| vcpu * 2 >= budget) {
         return Some(format!("it used {vcpu} ms of vCPU, half or more of its {} ms budget", limits.cpu_budget_ms));
     }
     // Unreadable usage counts as too much: better a new instance than an exhausted one.

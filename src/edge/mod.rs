@@ -10,6 +10,7 @@ mod instance;
 mod limits;
 mod logging;
 mod origin;
+mod page_cache;
 mod request_context;
 mod response;
 mod rewrite;
@@ -19,7 +20,7 @@ mod sites;
 use std::time::Instant;
 
 use edge_rewriter::Limits;
-use edge_rewriter::{Decision, decide, is_html, may_sniff};
+use edge_rewriter::{CacheFacts, Decision, Keep, Variant, decide, is_html, keep, may_sniff};
 use fastly::Request;
 use fastly::http::header::RANGE;
 
@@ -50,8 +51,58 @@ pub fn serve() {
     }
 }
 
+/// Where a request stands with the edge cache before the origin is asked.
+enum CacheState {
+    /// A miss: this request inserts the page (or cancels, letting a waiting one try).
+    Miss(fastly::cache::core::Transaction),
+    /// The cache is not used for this request, and why.
+    Pass(String),
+}
+
+impl CacheState {
+    /// Gives up the insert, if this request held one.
+    fn cancel(&self) {
+        if let CacheState::Miss(transaction) = self {
+            let _ = transaction.cancel_insert_or_update();
+        }
+    }
+}
+
+/// Why a request does not use the edge cache at all, if it does not.
+fn cache_bypass(request: &Request, grants: &access::Grants, limits: &Limits, range: bool) -> Option<&'static str> {
+    if limits.cache_max_ttl_s == 0 {
+        return Some("the cache is off (limits: cache_max_ttl_s 0)");
+    }
+    if request.get_method_str() != "GET" {
+        return Some("not a GET");
+    }
+    if range {
+        return Some("a range request");
+    }
+    if request.contains_header("authorization") {
+        return Some("the request carries Authorization");
+    }
+    if grants.debug || grants.preview {
+        return Some("a debug or preview request");
+    }
+    None
+}
+
+/// A hit's JSON log line.
+fn log_hit(context: &edge_rewriter::RequestContext, variant: &Variant, vcpu_at_start: u64) {
+    let line = serde_json::json!({
+        "event": "hit",
+        "method": context.method,
+        "host": context.host,
+        "path": context.path,
+        "cache": { "status": "HIT", "key": variant.short() },
+        "vcpu_ms": instance::vcpu_ms().saturating_sub(vcpu_at_start),
+    });
+    log::info!("{line}");
+}
+
 /// Answers one request; returns the limits it ran under.
-fn handle(mut request: Request, rules: &mut RuleSource) -> Limits {
+fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
     let vcpu_at_start = instance::vcpu_ms();
     let grants = access::check(&mut request);
     let mut context = match request_context::from_request(&request) {
@@ -78,12 +129,43 @@ fn handle(mut request: Request, rules: &mut RuleSource) -> Limits {
     };
     let limits = limits::read();
     let range_request = request.contains_header(RANGE);
+    let rules_started = Instant::now();
+    let (rules, edition) = rewrite::rules_for(grants, source);
+    // The variant is known from the request alone: the same request gets the same origin
+    // response, so the rules that apply to it and their values are the page's key.
+    let variant = Variant::of(&rules, &rules.plan(&context), &context, edition.label());
+    let rules_time = rules_started.elapsed();
+    let cache = match cache_bypass(&request, &grants, &limits, range_request) {
+        Some(reason) => CacheState::Pass(reason.to_owned()),
+        None => match page_cache::lookup(&variant, &request) {
+            page_cache::Lookup::Hit(found) => {
+                let if_none_match = request.get_header_str("if-none-match").map(str::to_owned);
+                match page_cache::hit_response(&found, if_none_match.as_deref()) {
+                    Ok(response) => {
+                        response.send_to_client();
+                        log_hit(&context, &variant, vcpu_at_start);
+                        return limits;
+                    }
+                    Err(why) => CacheState::Pass(why),
+                }
+            }
+            page_cache::Lookup::Miss(transaction) => CacheState::Miss(transaction),
+            page_cache::Lookup::Unavailable(why) => CacheState::Pass(why),
+        },
+    };
+    // The origin never saw the bytes a rewritten page's ETag names: it must not answer 304.
+    if request.get_header_str("if-none-match").is_some_and(Variant::is_ours) {
+        request.remove_header("if-none-match");
+        request.remove_header("if-modified-since");
+    }
+    let authorization = request.contains_header("authorization");
     let sent = Instant::now();
     let origin::Fetched { response: mut origin_response, decompressed } = match origin::fetch(request, backend) {
         Ok(fetched) => fetched,
         Err(err) => {
             let failure = origin::Failure::of(&err);
             log::error!("{method} {path}: {failure}: {err}; answering {}", failure.status());
+            cache.cancel();
             response::origin_failed(&failure).send_to_client();
             return limits;
         }
@@ -119,6 +201,8 @@ fn handle(mut request: Request, rules: &mut RuleSource) -> Limits {
             if decompressed {
                 response::ask_to_recompress(&mut origin_response);
             }
+            cache.cancel();
+            origin_response.set_header(page_cache::X_CACHE, "PASS");
             // The body handle goes straight back to the host: no byte is copied in the guest.
             origin_response.send_to_client();
         }
@@ -126,6 +210,34 @@ fn handle(mut request: Request, rules: &mut RuleSource) -> Limits {
             request_context::add_response(&mut context, &origin_response);
             context.content_type = headers.content_type.clone();
             let content_type = headers.content_type.unwrap_or_default();
+            let cache_headers = response::CacheHeaders::of(&origin_response);
+            let facts = CacheFacts { method: &method, status, range_request, authorization, ..cache_headers.facts() };
+            let output = match (cache, keep(&facts, context.now)) {
+                (CacheState::Miss(transaction), Keep::For(seconds)) => {
+                    let ttl = rewrite::edge_ttl(seconds, &limits, &rules, context.now);
+                    match ttl {
+                        Some(ttl) => rewrite::Output::Cache(page_cache::Insert {
+                            transaction,
+                            ttl,
+                            surrogate_keys: response::surrogate_keys(&origin_response),
+                            vary_by: page_cache::vary_by(facts.vary),
+                            variant,
+                        }),
+                        None => {
+                            let _ = transaction.cancel_insert_or_update();
+                            rewrite::Output::Client {
+                                cache: "PASS",
+                                why: Some("a rule changes within the second".into()),
+                            }
+                        }
+                    }
+                }
+                (CacheState::Miss(transaction), Keep::No(why)) => {
+                    let _ = transaction.cancel_insert_or_update();
+                    rewrite::Output::Client { cache: "PASS", why: Some(why.to_owned()) }
+                }
+                (CacheState::Pass(why), _) => rewrite::Output::Client { cache: "PASS", why: Some(why) },
+            };
             let job = rewrite::Job {
                 context: &context,
                 response: origin_response,
@@ -134,10 +246,16 @@ fn handle(mut request: Request, rules: &mut RuleSource) -> Limits {
                 content_type,
                 grants,
                 origin_time,
+                rules_time,
                 limits,
                 vcpu_at_start,
+                rules: &rules,
+                edition,
+                rule_errors: source.errors(edition),
+                variant,
+                output,
             };
-            rewrite::run(job, rules);
+            rewrite::run(job);
         }
     }
     limits

@@ -1,7 +1,7 @@
 //! Responses: the facts the rewrite decision needs, the header changes a rewrite implies, and
 //! the short pages sent when the service cannot reach or pick an origin.
 
-use edge_rewriter::{Decoding, ResponseFacts, content_type, sniff_html, weaken_etag};
+use edge_rewriter::{CacheFacts, Decoding, ResponseFacts, Variant, content_type, sniff_html};
 use fastly::Response;
 
 use super::origin::Failure;
@@ -71,6 +71,63 @@ fn header_lines(response: &Response, name: HeaderName) -> Vec<String> {
         .collect()
 }
 
+/// The headers that decide whether a rewritten page may be kept at the edge, each from all
+/// its lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheHeaders {
+    cache_control: Option<String>,
+    surrogate_control: Option<String>,
+    expires: Option<String>,
+    date: Option<String>,
+    age: Option<String>,
+    vary: Option<String>,
+    set_cookie: bool,
+    content_length: Option<u64>,
+}
+
+impl CacheHeaders {
+    /// Reads them off `response`.
+    pub fn of(response: &Response) -> Self {
+        let joined = |name: &str| {
+            let lines = header_lines(response, HeaderName::from_bytes(name.as_bytes()).expect("a valid name"));
+            Some(lines.join(", ")).filter(|value| !value.is_empty())
+        };
+        Self {
+            cache_control: joined("cache-control"),
+            surrogate_control: joined("surrogate-control"),
+            expires: joined("expires"),
+            date: joined("date"),
+            age: joined("age"),
+            vary: joined("vary"),
+            set_cookie: response.contains_header("set-cookie"),
+            content_length: header_str(response, CONTENT_LENGTH).and_then(|len| len.trim().parse().ok()),
+        }
+    }
+
+    /// The freshness facts they give (the request's part is filled in by the caller).
+    pub fn facts(&self) -> CacheFacts<'_> {
+        CacheFacts {
+            cache_control: self.cache_control.as_deref(),
+            surrogate_control: self.surrogate_control.as_deref(),
+            expires: self.expires.as_deref(),
+            date: self.date.as_deref(),
+            age: self.age.as_deref(),
+            vary: self.vary.as_deref(),
+            set_cookie: self.set_cookie,
+            content_length: self.content_length,
+            ..CacheFacts::default()
+        }
+    }
+}
+
+/// The origin's `Surrogate-Key` values: a purge of any of them purges the page's rewrites.
+pub fn surrogate_keys(response: &Response) -> Vec<String> {
+    header_lines(response, HeaderName::from_static("surrogate-key"))
+        .iter()
+        .flat_map(|line| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .collect()
+}
+
 /// Whether a body that came without a Content-Type starts like HTML, as a browser would
 /// sniff it. The bytes looked at stay in the body (the prefix is put back), and nothing is
 /// read past the first 512. Only asked when [`edge_rewriter::may_sniff`] allows it.
@@ -85,21 +142,49 @@ pub fn sniff_html_body(response: &mut Response) -> bool {
 }
 
 /// The rewritten body has a new length and new bytes: the length goes (the body streams),
-/// the ETag becomes weak, a decoded body loses its encoding, and Fastly is asked to
-/// compress what we send. `Vary` and the rest stay.
+/// the ETag names the variant (the origin's validator and the rules' output), a decoded body
+/// loses its encoding, and Fastly is asked to compress what we send. `Vary` and the rest stay.
 ///
 /// `Content-Type` becomes the one line the rewrite was decided on, so the client reads the
 /// body exactly as the service did.
-pub fn prepare_rewritten_headers(response: &mut Response, decoding: Decoding, content_type: &str) {
+pub fn prepare_rewritten_headers(response: &mut Response, decoding: Decoding, content_type: &str, variant: &Variant) {
     response.remove_header(CONTENT_LENGTH);
     response.set_header(CONTENT_TYPE, content_type);
-    if let Some(weak) = header_str(response, ETAG).map(weaken_etag) {
-        response.set_header(ETAG, weak);
-    }
+    let etag = variant.etag(header_str(response, ETAG));
+    response.set_header(ETAG, etag);
     if decoding != Decoding::Identity {
         response.remove_header(CONTENT_ENCODING);
     }
     response.set_header(COMPRESS_HINT, "on");
+}
+
+/// What downstream caches (browsers, proxies) may do with a rewritten page: it varies on the
+/// request headers the rules read (a cookie condition adds `Cookie`), and a page that depends
+/// on what they cannot see (a rollout's client address, the country, the clock) is `private`
+/// to them, while the edge keeps it under its full variant.
+pub fn for_downstream_caches(response: &mut Response, dependence: &edge_rewriter::Dependence) {
+    if !dependence.headers.is_empty() {
+        let mut vary: Vec<String> = header_lines(response, HeaderName::from_static("vary"))
+            .iter()
+            .flat_map(|line| line.split(',').map(|name| name.trim().to_owned()).collect::<Vec<_>>())
+            .filter(|name| !name.is_empty())
+            .collect();
+        for name in &dependence.headers {
+            if !vary.iter().any(|known| known.eq_ignore_ascii_case(name)) {
+                vary.push(name.clone());
+            }
+        }
+        response.set_header("vary", vary.join(", "));
+    }
+    if !dependence.downstream_cacheable() {
+        let kept: Vec<String> = header_lines(response, CACHE_CONTROL)
+            .iter()
+            .flat_map(|line| line.split(',').map(|d| d.trim().to_owned()).collect::<Vec<_>>())
+            .filter(|d| d.to_ascii_lowercase().starts_with("max-age"))
+            .collect();
+        let value = std::iter::once("private".to_owned()).chain(kept).collect::<Vec<_>>().join(", ");
+        response.set_header(CACHE_CONTROL, value);
+    }
 }
 
 /// A body the platform decompressed for the guest goes on to the client uncompressed unless
@@ -164,6 +249,12 @@ pub fn unavailable() -> Response {
 mod tests {
     use super::*;
 
+    fn variant() -> Variant {
+        let (rules, _) = edge_rewriter::RuleSet::from_entries(&[]);
+        let request = edge_rewriter::RequestContext::default();
+        Variant::of(&rules, &rules.plan(&request), &request, "live")
+    }
+
     #[test]
     fn rewritten_responses_lose_length_and_get_a_weak_etag() {
         let mut response = Response::from_status(200)
@@ -171,9 +262,9 @@ mod tests {
             .with_header(CONTENT_LENGTH, "1234")
             .with_header(ETAG, "\"v1\"")
             .with_header("vary", "Accept-Encoding");
-        prepare_rewritten_headers(&mut response, Decoding::Identity, "text/html");
+        prepare_rewritten_headers(&mut response, Decoding::Identity, "text/html", &variant());
         assert_eq!(response.get_header(CONTENT_LENGTH), None);
-        assert_eq!(response.get_header_str(ETAG), Some("W/\"v1\""));
+        assert_eq!(response.get_header_str(ETAG), Some(variant().etag(Some("\"v1\"")).as_str()));
         assert_eq!(response.get_header_str("vary"), Some("Accept-Encoding"));
         assert_eq!(response.get_header_str(COMPRESS_HINT), Some("on"));
     }
@@ -181,7 +272,7 @@ mod tests {
     #[test]
     fn decoded_responses_lose_their_encoding() {
         let mut response = Response::from_status(200).with_header(CONTENT_ENCODING, "gzip");
-        prepare_rewritten_headers(&mut response, Decoding::Gzip, "text/html");
+        prepare_rewritten_headers(&mut response, Decoding::Gzip, "text/html", &variant());
         assert_eq!(response.get_header(CONTENT_ENCODING), None);
     }
 

@@ -2,11 +2,12 @@
 //! that says how it went.
 
 use std::io::{Cursor, Read, Write};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use edge_rewriter::{
-    CpuDeadline, Decoding, Limits, PageEncoding, Plan, Report, RequestContext, RewriteOptions, Streamed, decoded,
-    stream,
+    CpuDeadline, Decoding, Limits, PageEncoding, Plan, Report, RequestContext, RewriteOptions, RuleSet, Streamed,
+    Variant, decoded, stream,
 };
 use fastly::http::body::StreamingBody;
 use fastly::http::header::CACHE_CONTROL;
@@ -15,11 +16,36 @@ use serde_json::json;
 
 use super::access::{Grants, PREVIEW_HEADER};
 use super::instance::vcpu_ms;
+use super::page_cache;
 use super::response;
 use super::rules_source::{Edition, RuleSource};
 
 /// Which rules ran, for debugging (only with a valid token).
 const RULES_HEADER: &str = "x-edge-rewriter-rules";
+
+/// The rules a request is rewritten with: the draft for a preview, the live ones otherwise.
+pub fn rules_for(grants: Grants, source: &mut RuleSource) -> (Rc<RuleSet>, Edition) {
+    if grants.preview { source.preview() } else { (source.live(), Edition::Live) }
+}
+
+/// How long a rewritten page stays at the edge: what the origin allows, capped by the
+/// `limits` (`cache_max_ttl_s`) and by the next instant any rule's output changes with the
+/// clock (a time window opens or closes, `{{date}}` turns). `None` when that is now.
+pub fn edge_ttl(origin_seconds: u64, limits: &Limits, rules: &RuleSet, now: i64) -> Option<Duration> {
+    let mut seconds = origin_seconds.min(limits.cache_max_ttl_s);
+    if let Some(change) = rules.dependence().next_change_after(now) {
+        seconds = seconds.min(u64::try_from(change - now).unwrap_or(0));
+    }
+    (seconds > 0).then(|| Duration::from_secs(seconds))
+}
+
+/// Where the rewritten body goes.
+pub enum Output {
+    /// Straight to the client; `cache` and `why` say why it is not kept (for `X-Cache`).
+    Client { cache: &'static str, why: Option<String> },
+    /// Into the edge cache, and to the client from there as it is written.
+    Cache(page_cache::Insert),
+}
 
 /// A response the policy says to rewrite.
 pub struct Job<'a> {
@@ -33,22 +59,46 @@ pub struct Job<'a> {
     pub grants: Grants,
     /// From sending the request to the origin's response headers.
     pub origin_time: Duration,
+    /// Reading and planning the rules.
+    pub rules_time: Duration,
     pub limits: Limits,
     /// The instance's vCPU reading when the request arrived.
     pub vcpu_at_start: u64,
+    pub rules: &'a RuleSet,
+    pub edition: Edition,
+    /// Rules left out of the set in use because they are invalid.
+    pub rule_errors: usize,
+    pub variant: Variant,
+    pub output: Output,
 }
 
-/// Rewrites the response body into the client's, chunk by chunk, and logs one JSON line.
-pub fn run(job: Job<'_>, source: &mut RuleSource) {
-    let Job { context, mut response, decoding, encoding, content_type, grants, origin_time, limits, vcpu_at_start } =
-        job;
-    let rules_started = Instant::now();
-    let (rules, edition) = if grants.preview { source.preview() } else { (source.live(), Edition::Live) };
+/// Rewrites the response body into the client's (or the cache's), chunk by chunk, and logs
+/// one JSON line.
+pub fn run(job: Job<'_>) {
+    let Job {
+        context,
+        mut response,
+        decoding,
+        encoding,
+        content_type,
+        grants,
+        origin_time,
+        rules_time,
+        limits,
+        vcpu_at_start,
+        rules,
+        edition,
+        rule_errors,
+        variant,
+        output,
+    } = job;
+    let planned = Instant::now();
     let plan = rules.plan(context);
-    let rules_time = rules_started.elapsed();
+    let rules_time = rules_time + planned.elapsed();
 
     let body = response.take_body();
-    response::prepare_rewritten_headers(&mut response, decoding, &content_type);
+    response::prepare_rewritten_headers(&mut response, decoding, &content_type, &variant);
+    response::for_downstream_caches(&mut response, rules.dependence());
     if grants.preview {
         mark_preview(&mut response, edition.label());
     }
@@ -64,16 +114,23 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
         // it is in the log line instead.
         response.set_header(RULES_HEADER, plan.rule_ids().collect::<Vec<_>>().join(", "));
     }
+    let cache = match &output {
+        Output::Client { cache, why } => CacheLog { status: cache, key: variant.short(), why: why.clone(), ttl: None },
+        Output::Cache(insert) => {
+            CacheLog { status: "MISS", key: variant.short(), why: None, ttl: Some(insert.ttl.as_secs()) }
+        }
+    };
     let mut line = LogLine {
         context,
         plan: &plan,
         edition,
-        rule_errors: source.errors(edition),
+        rule_errors,
         origin_time,
         rules_time,
         vcpu_at_start,
         vcpu_at_stream_end: None,
         limits,
+        cache,
     };
     if context.method == "HEAD" {
         // The headers GET would get, without a body.
@@ -83,8 +140,8 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
     }
 
     // The budget covers the whole instance (see `instance`): `vcpu_ms` counts from its start.
-    let deadline = CpuDeadline { clock: vcpu_ms, stop_at_ms: limits.cpu_budget_ms };
-    let options = RewriteOptions { encoding, cpu_deadline: Some(deadline), ..RewriteOptions::default() };
+    let cpu_deadline = limits.cpu_deadline_ms().map(|stop_at_ms| CpuDeadline { clock: vcpu_ms, stop_at_ms });
+    let options = RewriteOptions { encoding, cpu_deadline, ..RewriteOptions::default() };
     let mut input = match decoding {
         Decoding::Identity => Source::Raw(body),
         coded => Source::Decoded(decoded(coded, body)),
@@ -95,16 +152,35 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
         Ok(first) => first,
         Err(err) => {
             log::error!("{}: the origin's body failed before its first byte: {err}; answering 502", context.path);
+            if let Output::Cache(insert) = output {
+                let _ = insert.transaction.cancel_insert_or_update();
+            }
             response::broken_origin_body().send_to_client();
             line.log(None, Duration::ZERO, "bad gateway: the origin's body could not be read");
             return;
         }
     };
-    let client = response.stream_to_client();
+    let (sink, inserting) = match output {
+        Output::Client { cache, .. } => {
+            response.set_header(page_cache::X_CACHE, cache);
+            (response.stream_to_client(), false)
+        }
+        Output::Cache(insert) => match insert.start(response) {
+            Ok(writer) => (writer, true),
+            Err(refused) => {
+                let (mut response, why) = *refused;
+                log::warn!("{}: {why}; the page is served without being kept", context.path);
+                line.cache.status = "PASS";
+                line.cache.why = Some(why);
+                response.set_header(page_cache::X_CACHE, "PASS");
+                (response.stream_to_client(), false)
+            }
+        },
+    };
     let rewrite_started = Instant::now();
     let mut head = Cursor::new(first);
     let Streamed { sink: mut client, report, mut result } =
-        stream(&plan, &options, (&mut head).chain(&mut input), client);
+        stream(&plan, &options, (&mut head).chain(&mut input), sink);
     // What the guest itself spent: after this, only the host's splice of the rest (which
     // Viceroy adds to the guest's vCPU, as it counts hostcall time).
     line.vcpu_at_stream_end = Some(vcpu_ms());
@@ -127,7 +203,10 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
                 context.path,
                 report.bytes_out
             );
-            if let Err(err) = client.abandon() {
+            if inserting {
+                // Nobody may get this cut body from the cache later either.
+                page_cache::discard(client, &variant);
+            } else if let Err(err) = client.abandon() {
                 log::warn!("{}: abandoning the client response failed: {err}", context.path);
             }
             "abandoned"
@@ -201,6 +280,17 @@ fn server_timing(parts: &[(&str, Duration)]) -> String {
         .join(", ")
 }
 
+/// How the edge cache served a response, for the log line.
+struct CacheLog {
+    status: &'static str,
+    /// The variant's digest, shortened.
+    key: String,
+    /// Why it was not kept, when it was not.
+    why: Option<String>,
+    /// How long it is kept, when it is.
+    ttl: Option<u64>,
+}
+
 /// The facts of one rewrite, logged as one JSON line.
 struct LogLine<'a> {
     context: &'a RequestContext,
@@ -213,6 +303,7 @@ struct LogLine<'a> {
     /// The vCPU reading when the rewrite itself was done.
     vcpu_at_stream_end: Option<u64>,
     limits: Limits,
+    cache: CacheLog,
 }
 
 impl LogLine<'_> {
@@ -238,6 +329,7 @@ impl LogLine<'_> {
             "vcpu_ms": vcpu_ms().saturating_sub(self.vcpu_at_start),
             "vcpu_ms_rewrite": self.vcpu_at_stream_end.map(|at| at.saturating_sub(self.vcpu_at_start)),
             "cpu_budget_ms": self.limits.cpu_budget_ms,
+            "cache": { "status": self.cache.status, "key": self.cache.key, "why": self.cache.why, "ttl_s": self.cache.ttl },
             "outcome": outcome,
             "ms": { "origin": ms(self.origin_time), "rules": ms(self.rules_time), "rewrite": ms(rewrite_time) },
         });

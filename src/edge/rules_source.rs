@@ -46,7 +46,7 @@ pub struct RuleSource {
 impl RuleSource {
     /// The live rules. Never fails: problems are logged and the page is served.
     pub fn live(&mut self) -> Rc<RuleSet> {
-        self.live_from(STORE_NAME)
+        self.live_from_store(STORE_NAME)
     }
 
     /// The draft rules for a preview, or the live ones when there is no draft.
@@ -59,7 +59,7 @@ impl RuleSource {
             Ok(entries) => (compiled(&mut self.draft, &entries), Edition::Draft),
             Err(why) => {
                 log::warn!("preview asked for, but {why}; previewing the live rules");
-                (self.live_from(store_name), Edition::NoDraft)
+                (self.live_from_store(store_name), Edition::NoDraft)
             }
         }
     }
@@ -72,7 +72,8 @@ impl RuleSource {
         }
     }
 
-    fn live_from(&mut self, store_name: &str) -> Rc<RuleSet> {
+    /// The live rules of the store named `store_name` (tests use a second local store).
+    pub fn live_from_store(&mut self, store_name: &str) -> Rc<RuleSet> {
         let entries = read_store(store_name, INDEX_KEY).unwrap_or_else(|why| {
             log::error!("{why}; applying the rules built into this version instead");
             built_in()
@@ -144,7 +145,7 @@ mod tests {
     #[test]
     fn a_missing_store_falls_back_to_the_built_in_rules() {
         assert!(read_store("no_such_store", INDEX_KEY).is_err());
-        let rules = RuleSource::default().live_from("no_such_store");
+        let rules = RuleSource::default().live_from_store("no_such_store");
         assert_eq!(ids(&rules), built_in_ids());
     }
 
@@ -157,7 +158,7 @@ mod tests {
         assert_eq!(source.live.builds(), 1);
         // The same instance, the store updated (a second local store stands in for the
         // first one after an editor's change): the next request sees the new rules.
-        let updated = source.live_from("edge_rewriter_rules_updated");
+        let updated = source.live_from_store("edge_rewriter_rules_updated");
         assert_eq!(source.live.builds(), 2);
         assert_eq!(ids(&updated), ["updated-rule"]);
         assert!(!Rc::ptr_eq(&first, &updated));

@@ -7,6 +7,7 @@
 pub(crate) mod charset;
 pub(crate) mod csp;
 pub(crate) mod decode;
+pub(crate) mod freshness;
 pub(crate) mod mime;
 pub(crate) mod policy;
 pub(crate) mod prescan;

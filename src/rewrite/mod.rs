@@ -8,3 +8,4 @@ pub(crate) mod invalid_bytes;
 pub(crate) mod plan;
 pub(crate) mod stream;
 pub(crate) mod text;
+pub(crate) mod variant;

@@ -369,6 +369,17 @@ fn named_groups(pattern: &Pattern) -> String {
 
 impl CompiledAction {
     /// Adds what this action costs against the budgets; `field` is where it is written.
+    /// Adds what this action's templates depend on to `dependence`.
+    pub(crate) fn depend(&self, dependence: &mut crate::rules::dependence::Dependence) {
+        match self {
+            CompiledAction::Insert(_, content)
+            | CompiledAction::ReplaceComments(content)
+            | CompiledAction::AppendToDocument(content) => content.template.depend(dependence),
+            CompiledAction::SetAttribute { value, .. } => value.depend(dependence),
+            _ => {}
+        }
+    }
+
     pub(crate) fn add_cost(&self, field: &str, cost: &mut Cost) {
         if let CompiledAction::ReplaceText(rule) = self {
             let held = match &rule.finder {
@@ -406,6 +417,19 @@ impl CompiledAction {
                 PlannedAction::AppendToDocument(text, kind)
             }
             CompiledAction::ReplaceText(rule) => PlannedAction::ReplaceText(rule),
+        }
+    }
+}
+
+impl PlannedAction<'_> {
+    /// What this request filled in for it (content, an attribute value), if anything.
+    pub(crate) fn rendered(&self) -> Option<&str> {
+        match self {
+            PlannedAction::Insert(_, text, ..)
+            | PlannedAction::SetAttribute(_, text)
+            | PlannedAction::ReplaceComments(text, _)
+            | PlannedAction::AppendToDocument(text, _) => Some(text),
+            _ => None,
         }
     }
 }

@@ -9,10 +9,12 @@
 use std::collections::HashMap;
 
 use lol_html::Selector;
+use sha2::{Digest, Sha256};
 
 use super::actions::{CompiledAction, Scope, compile_action};
 use super::budget::{Cost, Spent};
 use super::conditions::Condition;
+use super::dependence::Dependence;
 use super::selector::parse_selector;
 use super::{Action, FieldError, Rule, RuleError, SourcedRule, parse_entry};
 use crate::http::request::RequestContext;
@@ -24,6 +26,10 @@ use crate::rewrite::plan::Plan;
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
     disabled: Vec<String>,
+    /// SHA-256 of the entries the set was compiled from: names a rule-set version in cache
+    /// keys, the same on every instance and machine.
+    digest: [u8; 32],
+    dependence: Dependence,
 }
 
 /// One rule, compiled.
@@ -49,8 +55,16 @@ impl RuleSet {
             rules.extend(parsed);
             errors.extend(parse_errors);
         }
-        let (set, compile_errors) = RuleSet::compile(rules);
+        let (mut set, compile_errors) = RuleSet::compile(rules);
         errors.extend(compile_errors);
+        let mut hasher = Sha256::new();
+        for (name, text) in entries {
+            for part in [name, text] {
+                hasher.update((part.len() as u64).to_le_bytes());
+                hasher.update(part.as_bytes());
+            }
+        }
+        set.digest = hasher.finalize().into();
         (set, errors)
     }
 
@@ -80,7 +94,11 @@ impl RuleSet {
                 Ok(compiled)
             });
             match admitted {
-                Ok(compiled) => set.rules.push(compiled),
+                Ok(compiled) => {
+                    compiled.condition.depend(&mut set.dependence);
+                    compiled.actions.iter().for_each(|(_, action)| action.depend(&mut set.dependence));
+                    set.rules.push(compiled);
+                }
                 Err(err) => errors.push(err.in_rule(entry, rule.id)),
             }
         }
@@ -122,6 +140,17 @@ impl RuleSet {
     /// The rules whose conditions hold for this request, templates filled in.
     pub fn plan(&self, context: &RequestContext) -> Plan<'_> {
         Plan::new(self, context)
+    }
+
+    /// SHA-256 of the store entries the set was read from.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+
+    /// What the set's output may depend on besides the URL (headers and cookies its
+    /// conditions read, facts downstream caches cannot see, the clock).
+    pub fn dependence(&self) -> &Dependence {
+        &self.dependence
     }
 
     /// The compiled rules, in order.

@@ -3,6 +3,7 @@
 
 use crate::http::request::RequestContext;
 use crate::rules::budget::RegexRoom;
+use crate::rules::dependence::Dependence;
 use crate::rules::pattern::{Pattern, Use};
 use crate::rules::time::parse_rfc3339;
 use crate::rules::{FieldError, NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};
@@ -106,6 +107,42 @@ impl Condition {
     /// The first condition that does not hold, by its field (`when.path`), for explaining.
     pub(crate) fn first_failing(&self, context: &RequestContext, rule_id: &str) -> Option<String> {
         self.checks.iter().find(|check| !check.holds(context, rule_id)).map(|check| format!("when.{}", check.field()))
+    }
+}
+
+impl Condition {
+    /// Adds what this condition reads to `dependence`.
+    pub(crate) fn depend(&self, dependence: &mut Dependence) {
+        for check in &self.checks {
+            match check {
+                Check::Header(checks) => dependence.headers.extend(checks.iter().map(|c| c.name.clone())),
+                Check::Cookie(_) => {
+                    dependence.headers.insert("cookie".into());
+                }
+                Check::Time { start, end } => dependence.boundaries.extend(start.iter().chain(end).copied()),
+                Check::Rollout { key, .. } => {
+                    dependence.unseen = true;
+                    match key {
+                        StickyKey::Cookie(_) => {
+                            dependence.headers.insert("cookie".into());
+                        }
+                        StickyKey::Header(name) => {
+                            dependence.headers.insert(name.to_ascii_lowercase());
+                        }
+                        StickyKey::ClientIp => {}
+                    }
+                }
+                Check::All(conditions) | Check::Any(conditions) => conditions.iter().for_each(|c| c.depend(dependence)),
+                Check::Not(condition) => condition.depend(dependence),
+                // The URL is in every key; status and type come with the response.
+                Check::Path(_)
+                | Check::Host(_)
+                | Check::Method(_)
+                | Check::Query(_)
+                | Check::Status(_)
+                | Check::ContentType(_) => {}
+            }
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub(crate) mod actions;
 pub(crate) mod budget;
 pub(crate) mod compile;
 pub(crate) mod conditions;
+pub(crate) mod dependence;
 mod error;
 mod model;
 mod parse;

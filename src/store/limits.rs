@@ -1,5 +1,5 @@
 //! The service's limits, from the config store key `limits` (a JSON object), so a site owner
-//! changes them without a redeploy: `{"cpu_budget_ms": 35}`.
+//! changes them without a redeploy: `{"cpu_budget_ms": 35, "cache_max_ttl_s": 3600}`.
 
 use serde::Deserialize;
 
@@ -15,13 +15,17 @@ pub const PLATFORM_CPU_MS: u64 = 50;
 pub struct Limits {
     /// vCPU milliseconds an instance may spend before rewriting stops and the rest of a
     /// page passes through unchanged. Well under Fastly's 50 ms, so the splice, the log line
-    /// and the platform's own work still fit.
+    /// and the platform's own work still fit. 0 turns the budget off: only for local runs
+    /// under Viceroy, which does not enforce Fastly's limit (on Fastly, a page over it is cut).
     pub cpu_budget_ms: u64,
+    /// The longest a rewritten page is kept at the edge, in seconds (the origin's own
+    /// lifetime, if shorter, wins); 0 turns the edge cache off.
+    pub cache_max_ttl_s: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { cpu_budget_ms: 35 }
+        Self { cpu_budget_ms: 35, cache_max_ttl_s: 3_600 }
     }
 }
 
@@ -30,9 +34,16 @@ impl Default for Limits {
 struct LimitsSpec {
     #[serde(default)]
     cpu_budget_ms: Option<u64>,
+    #[serde(default)]
+    cache_max_ttl_s: Option<u64>,
 }
 
 impl Limits {
+    /// The vCPU reading at which rewriting stops, if the budget is on.
+    pub fn cpu_deadline_ms(&self) -> Option<u64> {
+        (self.cpu_budget_ms > 0).then_some(self.cpu_budget_ms)
+    }
+
     /// Reads the `limits` value. An unreadable value or a figure out of range is an error
     /// naming it; the caller keeps the defaults and logs it.
     pub fn parse(json: &str) -> Result<Limits, String> {
@@ -44,13 +55,16 @@ impl Limits {
         let spec: LimitsSpec = serde_json::from_value(value).map_err(|err| format!("{}: {err}", shape()))?;
         let mut limits = Limits::default();
         if let Some(ms) = spec.cpu_budget_ms {
-            if !(1..PLATFORM_CPU_MS).contains(&ms) {
+            if ms >= PLATFORM_CPU_MS {
                 return Err(format!(
-                    "`{LIMITS_KEY}.cpu_budget_ms` is {ms}; it must be 1 to {} (Fastly stops an execution at {PLATFORM_CPU_MS} ms)",
-                    PLATFORM_CPU_MS - 1
+                    "`{LIMITS_KEY}.cpu_budget_ms` is {ms}; it must be under {PLATFORM_CPU_MS} (Fastly stops an execution \
+                     at {PLATFORM_CPU_MS} ms), or 0 for no budget in local runs"
                 ));
             }
             limits.cpu_budget_ms = ms;
+        }
+        if let Some(seconds) = spec.cache_max_ttl_s {
+            limits.cache_max_ttl_s = seconds;
         }
         Ok(limits)
     }
@@ -64,13 +78,16 @@ mod tests {
     fn limits_are_read_with_defaults() {
         assert_eq!(Limits::parse("{}").unwrap(), Limits::default());
         assert_eq!(Limits::parse(r#"{"cpu_budget_ms": 20}"#).unwrap().cpu_budget_ms, 20);
+        let off = Limits::parse(r#"{"cache_max_ttl_s": 0}"#).unwrap();
+        assert_eq!((off.cache_max_ttl_s, off.cpu_budget_ms), (0, 35));
     }
 
     #[test]
     fn bad_limits_say_what_is_wrong() {
         assert!(Limits::parse("[]").unwrap_err().contains("JSON object"));
-        assert!(Limits::parse(r#"{"cpu_budget_ms": 60}"#).unwrap_err().contains("1 to 49"));
-        assert!(Limits::parse(r#"{"cpu_budget_ms": 0}"#).is_err());
+        assert!(Limits::parse(r#"{"cpu_budget_ms": 60}"#).unwrap_err().contains("under 50"));
+        assert_eq!(Limits::parse(r#"{"cpu_budget_ms": 0}"#).unwrap().cpu_deadline_ms(), None);
+        assert_eq!(Limits::default().cpu_deadline_ms(), Some(35));
         assert!(Limits::parse(r#"{"cpu": 5}"#).unwrap_err().contains("unknown field"));
     }
 }

@@ -151,6 +151,17 @@ impl Template {
         Ok(())
     }
 
+    /// Adds what this template's values depend on to `dependence` (the URL is in every key).
+    pub(crate) fn depend(&self, dependence: &mut crate::rules::dependence::Dependence) {
+        for part in &self.parts {
+            match part {
+                Part::Variable(Variable::Date, _) => dependence.daily = true,
+                Part::Variable(Variable::Country, _) => dependence.unseen = true,
+                _ => {}
+            }
+        }
+    }
+
     /// Whether the template uses any variable (its output can differ between requests).
     pub fn has_variables(&self) -> bool {
         self.parts.iter().any(|part| matches!(part, Part::Variable(..)))

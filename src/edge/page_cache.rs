@@ -1,0 +1,235 @@
+//! Rewritten pages kept at the edge with Fastly's Core Cache API, so a page many visitors
+//! share is rewritten once per variant, not once per request.
+//!
+//! The key is the page's [`Variant`]: method, URL, the rule set's version, the rules that
+//! apply and every value they fill in. A lookup is a transaction: concurrent misses for one
+//! key collapse, one request fetches and rewrites while the others wait and then stream the
+//! bytes as they are written. A hit streams the stored body to the client without a byte
+//! entering the guest. What the origin's `Vary` names is left to the cache's own variance
+//! (`vary_by`), fed with the client's request headers.
+//!
+//! Viceroy 0.22 implements this part of the API (not the HTTP-cache hooks `set_after_send`
+//! and `set_body_transform`, which are not used). Viceroy keeps everything in memory and
+//! never evicts; Fastly evicts and keeps objects up to 100 MB.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use edge_rewriter::Variant;
+use fastly::cache::core::{CacheKey, Found, Transaction};
+use fastly::http::body::StreamingBody;
+use fastly::http::header::{ACCEPT_ENCODING, HeaderName, HeaderValue};
+use fastly::{Request, Response};
+use serde::{Deserialize, Serialize};
+
+/// How long a request waits for another one that is already rewriting the same page.
+const COLLAPSE_WAIT: Duration = Duration::from_secs(10);
+/// A surrogate key on every rewritten page: purging it purges them all.
+pub const ALL_PAGES_KEY: &str = "edge-rewriter";
+/// Says how a response was served: `HIT`, `MISS` or `PASS`.
+pub const X_CACHE: &str = "x-cache";
+
+/// What a lookup found.
+pub enum Lookup {
+    /// A stored page: send it.
+    Hit(Found),
+    /// No page yet: this request fetches, rewrites and inserts it (others wait on it).
+    Miss(Transaction),
+    /// The cache could not be used (an error, or a wait past [`COLLAPSE_WAIT`]): fetch and
+    /// rewrite without it.
+    Unavailable(String),
+}
+
+/// Looks `variant` up, with the client's request headers for the origin's `Vary`.
+pub fn lookup(variant: &Variant, request: &Request) -> Lookup {
+    let key = CacheKey::copy_from_slice(variant.key());
+    let mut builder = Transaction::lookup(key).timeout(COLLAPSE_WAIT);
+    for (name, value) in request.get_headers() {
+        builder = builder.header(name, value);
+    }
+    let transaction = match builder.execute() {
+        Ok(transaction) => transaction,
+        Err(err) => return Lookup::Unavailable(format!("cache lookup failed: {err}")),
+    };
+    match transaction.found() {
+        Some(found) if !transaction.must_insert_or_update() => Lookup::Hit(found),
+        _ => Lookup::Miss(transaction),
+    }
+}
+
+/// A rewritten response's status and headers, kept beside its body.
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored {
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+/// What a miss inserts: for how long, under which surrogate keys, varying on what.
+pub struct Insert {
+    pub transaction: Transaction,
+    pub ttl: Duration,
+    /// The origin's `Surrogate-Key` values (purging one purges its rewrites too).
+    pub surrogate_keys: Vec<String>,
+    /// The request headers the origin's `Vary` names.
+    pub vary_by: Vec<HeaderName>,
+    /// The page's variant: names its own surrogate key.
+    pub variant: Variant,
+}
+
+/// The object's own surrogate key, to purge it if its body fails half-way.
+pub fn object_key(variant: &Variant) -> String {
+    format!("er-{}", variant.short())
+}
+
+impl Insert {
+    /// Starts inserting: `response` (its headers final) is sent to the client with the
+    /// cache's copy of the body as it is written; the returned writer takes the body.
+    pub fn start(self, mut response: Response) -> Result<StreamingBody, Box<(Response, String)>> {
+        let stored = Stored {
+            status: response.get_status().as_u16(),
+            headers: response
+                .get_headers()
+                .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+                .collect(),
+        };
+        let metadata = match serde_json::to_vec(&stored) {
+            Ok(metadata) => Bytes::from(metadata),
+            Err(err) => return Err(Box::new((response, format!("the headers could not be stored: {err}")))),
+        };
+        let object = object_key(&self.variant);
+        // Fastly accepts printable ASCII keys; Viceroy refuses the whole insert otherwise.
+        let keys: Vec<&str> = [ALL_PAGES_KEY, object.as_str()]
+            .into_iter()
+            .chain(self.surrogate_keys.iter().map(String::as_str))
+            .filter(|key| !key.is_empty() && key.bytes().all(|b| (0x21..=0x7e).contains(&b)))
+            .collect();
+        let mut builder = self.transaction.insert(self.ttl).surrogate_keys(keys).user_metadata(metadata);
+        // An empty `vary_by` is refused (Viceroy answers ERROR): only when there is something.
+        if !self.vary_by.is_empty() {
+            builder = builder.vary_by(self.vary_by.iter());
+        }
+        match builder.execute_and_stream_back() {
+            Ok((writer, found)) => match found.to_stream() {
+                Ok(body) => {
+                    response.set_body(body);
+                    response.set_header(X_CACHE, "MISS");
+                    response.send_to_client();
+                    Ok(writer)
+                }
+                Err(err) => {
+                    let _ = writer.abandon();
+                    Err(Box::new((response, format!("the stored body cannot be streamed back: {err}"))))
+                }
+            },
+            Err(err) => Err(Box::new((response, format!("the insert was refused: {err}")))),
+        }
+    }
+}
+
+/// Whether a hit answers `If-None-Match` with 304: the stored ETag is among the client's.
+fn not_modified(etag: Option<&HeaderValue>, if_none_match: Option<&str>) -> bool {
+    let (Some(etag), Some(wanted)) = (etag.and_then(|v| v.to_str().ok()), if_none_match) else { return false };
+    let bare = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    wanted.trim() == "*" || wanted.split(',').any(|tag| bare(tag) == bare(etag))
+}
+
+/// The response a hit sends: the stored status and headers, the stored body streamed by the
+/// host (or none, for a 304), and `Age` and `X-Cache`.
+pub fn hit_response(found: &Found, if_none_match: Option<&str>) -> Result<Response, String> {
+    let stored: Stored = serde_json::from_slice(&found.user_metadata())
+        .map_err(|err| format!("the stored headers are unreadable: {err}"))?;
+    let mut response = Response::from_status(stored.status);
+    for (name, value) in &stored.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value)) {
+            response.append_header(name, value);
+        }
+    }
+    response.set_header("age", found.age().as_secs().to_string());
+    response.set_header(X_CACHE, "HIT");
+    if not_modified(response.get_header("etag"), if_none_match) {
+        let mut not_modified = Response::from_status(304);
+        for name in ["etag", "cache-control", "vary", "age", X_CACHE] {
+            if let Some(value) = response.get_header(name) {
+                not_modified.set_header(name, value.clone());
+            }
+        }
+        return Ok(not_modified);
+    }
+    let body = found.to_stream().map_err(|err| format!("the stored body cannot be read: {err}"))?;
+    response.set_body(body);
+    Ok(response)
+}
+
+/// The request headers an origin's `Vary` names, as the cache varies on them. The client's
+/// `Accept-Encoding` is left out: the rewrite decodes the origin's encoding and Fastly
+/// compresses for each client, so the stored page does not depend on it.
+pub fn vary_by(vary: Option<&str>) -> Vec<HeaderName> {
+    vary.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .filter_map(|name| HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok())
+        .filter(|name| *name != ACCEPT_ENCODING)
+        .collect()
+}
+
+/// A half-written object: abandon it and purge it, so no later request gets its cut body
+/// (Viceroy, at least, keeps an abandoned object as found and fresh).
+pub fn discard(writer: StreamingBody, variant: &Variant) {
+    if let Err(err) = writer.abandon() {
+        log::warn!("abandoning a half-written page failed: {err}");
+    }
+    if let Err(err) = fastly::http::purge::purge_surrogate_key(&object_key(variant)) {
+        log::error!("purging a half-written page failed: {err}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        let etag = HeaderValue::from_static("W/\"v1-er0011223344556677\"");
+        assert!(not_modified(Some(&etag), Some("W/\"v1-er0011223344556677\"")));
+        assert!(not_modified(Some(&etag), Some("\"x\", \"v1-er0011223344556677\"")));
+        assert!(not_modified(Some(&etag), Some("*")));
+        assert!(!not_modified(Some(&etag), Some("W/\"v1\"")));
+        assert!(!not_modified(None, Some("*")));
+    }
+
+    /// Runs inside Viceroy (its Core Cache): a page stored under one rule set is not found
+    /// under another, the way an editor's change to the store makes the next request a miss
+    /// with the new output. (Viceroy loads its config stores once, so an end-to-end test
+    /// cannot change them under a running service; two local stores stand in.)
+    #[test]
+    fn a_changed_rule_set_is_another_key() {
+        use crate::edge::rules_source::RuleSource;
+        use edge_rewriter::RequestContext;
+
+        let mut source = RuleSource::default();
+        let live = source.live();
+        let updated = source.live_from_store("edge_rewriter_rules_updated");
+        let request = RequestContext::for_url("GET", "https://www.example.com/cache-test").unwrap();
+        let before = Variant::of(&live, &live.plan(&request), &request, "live");
+        let after = Variant::of(&updated, &updated.plan(&request), &request, "live");
+        assert_ne!(before, after);
+
+        let client = Request::get("https://www.example.com/cache-test");
+        let Lookup::Miss(transaction) = lookup(&before, &client) else { panic!("an empty cache") };
+        let mut writer = transaction.insert(Duration::from_secs(60)).execute().unwrap();
+        std::io::Write::write_all(&mut writer, b"<p>stored</p>").unwrap();
+        writer.finish().unwrap();
+        assert!(matches!(lookup(&before, &client), Lookup::Hit(_)), "the same rules: a hit");
+        match lookup(&after, &client) {
+            Lookup::Miss(transaction) => transaction.cancel_insert_or_update().unwrap(),
+            _ => panic!("other rules: a miss"),
+        }
+    }
+
+    #[test]
+    fn vary_leaves_out_accept_encoding() {
+        let names = vary_by(Some("Accept-Encoding, Cookie,accept-language"));
+        assert_eq!(names.iter().map(HeaderName::as_str).collect::<Vec<_>>(), ["cookie", "accept-language"]);
+    }
+}

@@ -1,0 +1,146 @@
+//! The variant a rewritten page is: everything that can change its bytes, as one digest. The
+//! edge cache keys on it, and the page's `ETag` names it, so two requests get the same stored
+//! page exactly when they would get the same rewrite.
+//!
+//! What goes in: the method, host, path and query; the rule set's version (its digest) and
+//! edition; which rules apply to this request (their conditions were evaluated on it, so
+//! cookies, headers, rollout buckets, time windows and the like are in here as far as they
+//! change anything) and every value their templates filled in. What the origin's response
+//! varies on is left to the cache's own `Vary` handling.
+
+use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
+
+use super::plan::Plan;
+use crate::http::request::RequestContext;
+use crate::rules::compile::RuleSet;
+
+/// The digest of a rewritten page's variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Variant([u8; 32]);
+
+impl Variant {
+    /// The variant `rules` give `request` with `plan`, in `edition` (`live`, `draft`).
+    pub fn of(rules: &RuleSet, plan: &Plan<'_>, request: &RequestContext, edition: &str) -> Variant {
+        let mut hasher = Fields(Sha256::new());
+        hasher.field(b"edge-rewriter variant 1");
+        hasher.field(edition.as_bytes());
+        hasher.field(rules.digest());
+        // HEAD gets the headers GET would get, its ETag included.
+        let method = if request.method == "HEAD" { "GET" } else { request.method.as_str() };
+        hasher.field(method.as_bytes());
+        hasher.field(request.host.as_bytes());
+        hasher.field(request.path.as_bytes());
+        for (name, value) in &request.query {
+            hasher.field(name.as_bytes());
+            hasher.field(value.as_bytes());
+        }
+        for rule in &plan.rules {
+            hasher.field(rule.id.as_bytes());
+            for (_, action) in &rule.actions {
+                hasher.field(action.rendered().unwrap_or_default().as_bytes());
+            }
+        }
+        Variant(hasher.0.finalize().into())
+    }
+
+    /// The cache key: the digest's bytes.
+    pub fn key(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The first 16 hex digits, for log lines and ETags.
+    pub fn short(&self) -> String {
+        self.0[..8].iter().fold(String::new(), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+    }
+
+    /// The rewritten page's weak ETag: the origin's validator (if any) and the variant, so a
+    /// client's `If-None-Match` names exactly the bytes it holds.
+    pub fn etag(&self, origin_etag: Option<&str>) -> String {
+        let origin = origin_etag
+            .map(|etag| etag.trim().trim_start_matches("W/").trim_matches('"'))
+            .filter(|inner| !inner.is_empty());
+        match origin {
+            Some(inner) => format!("W/\"{inner}-er{}\"", self.short()),
+            None => format!("W/\"er{}\"", self.short()),
+        }
+    }
+
+    /// Whether an `If-None-Match` value names an ETag the service made (so the origin,
+    /// which never saw those bytes, must not be asked to match it).
+    pub fn is_ours(if_none_match: &str) -> bool {
+        if_none_match.split(',').any(|etag| {
+            let inner = etag.trim().trim_start_matches("W/").trim_matches('"');
+            inner
+                .rsplit_once("er")
+                .is_some_and(|(_, hex)| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+    }
+}
+
+/// Fields hashed with their lengths, so `("ab", "c")` and `("a", "bc")` differ.
+struct Fields(Sha256);
+
+impl Fields {
+    fn field(&mut self, bytes: &[u8]) {
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(json: &str) -> RuleSet {
+        let (rules, errors) = RuleSet::from_entries(&[("t".into(), json.into())]);
+        assert!(errors.is_empty(), "{errors:?}");
+        rules
+    }
+
+    fn variant(rules: &RuleSet, url: &str, cookie: Option<&str>) -> Variant {
+        let mut request = RequestContext::for_url("GET", url).unwrap();
+        if let Some(cookie) = cookie {
+            request.add_header("Cookie", cookie);
+        }
+        Variant::of(rules, &rules.plan(&request), &request, "live")
+    }
+
+    const RULES: &str = r#"[{"id":"member","selector":"body","when":{"cookie":{"name":"member","present":true}},
+                              "actions":[{"prepend":{"text":"Welcome back"}}]},
+                             {"id":"echo","selector":"body","actions":[{"append":{"text":"{{query.q}}"}}]}]"#;
+
+    #[test]
+    fn the_same_rules_and_values_are_the_same_variant() {
+        let rules = rules(RULES);
+        let a = variant(&rules, "https://example.com/a?q=1", Some("other=1"));
+        let b = variant(&rules, "https://example.com/a?q=1", None);
+        assert_eq!(a, b, "a cookie no rule reads changes nothing");
+    }
+
+    #[test]
+    fn what_changes_the_page_changes_the_variant() {
+        let rules = rules(RULES);
+        let base = variant(&rules, "https://example.com/a?q=1", None);
+        assert_ne!(base, variant(&rules, "https://example.com/a?q=1", Some("member=yes")), "a rule applies");
+        assert_ne!(base, variant(&rules, "https://example.com/a?q=2", None), "a template value");
+        assert_ne!(base, variant(&rules, "https://example.com/b?q=1", None), "the path");
+        let edited = self::rules(&RULES.replace("Welcome back", "Hello again"));
+        assert_ne!(base, variant(&edited, "https://example.com/a?q=1", None), "the rule set");
+    }
+
+    #[test]
+    fn etags_name_the_variant_and_are_recognised() {
+        let variant = variant(&rules(RULES), "https://example.com/", None);
+        let etag = variant.etag(Some("\"v1\""));
+        assert!(etag.starts_with("W/\"v1-er") && etag.ends_with('"'), "{etag}");
+        assert!(Variant::is_ours(&etag));
+        assert!(Variant::is_ours(&format!("\"abc\", {}", variant.etag(None))));
+        assert!(!Variant::is_ours("\"v1\""));
+        assert!(!Variant::is_ours("W/\"user\""));
+    }
+}
