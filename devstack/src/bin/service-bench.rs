@@ -18,14 +18,82 @@ const BIG_PAGE: &str = "html-parsing-spec.html";
 
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
+    let only_cache = std::env::args().any(|arg| arg == "--cache");
     let store = devstack::store_json(&[("standard", STANDARD_SET)]);
     println!(
         "service-bench{}: the release wasm under Viceroy with the standard set (benches/standard-set.json)",
         if quick { " (quick)" } else { "" }
     );
-    heap_by_size(&store, quick);
-    time_to_first_byte(&store);
-    throughput(&store, quick);
+    if !only_cache {
+        heap_by_size(&store, quick);
+        time_to_first_byte(&store);
+        throughput(&store, quick);
+    }
+    edge_cache(&store, quick);
+}
+
+/// The edge cache: the big page rewritten on a miss, then served from the cache, next to the
+/// same page rewritten every time and passed through; requests per second, and the guest's
+/// vCPU per request from the service's log lines (`vcpu_ms`). No CPU budget, so that the
+/// rewrite is whole.
+fn edge_cache(store: &str, quick: bool) {
+    let Some(corpus) = project::corpus() else { return };
+    let pages = corpus.join("pages");
+    let page_len = std::fs::metadata(pages.join(BIG_PAGE)).unwrap().len();
+    let origin = FixtureOrigin::start(&pages).unwrap();
+    let mut values: serde_json::Map<String, serde_json::Value> = serde_json::from_str(store).unwrap();
+    values.insert("limits".into(), r#"{"cpu_budget_ms": 0}"#.into());
+    let service = service(&origin, &serde_json::Value::Object(values).to_string());
+    let (concurrency, seconds) = if quick { (4, 3) } else { (4, 10) };
+    println!("
+== the edge cache: {BIG_PAGE} through Viceroy, {concurrency} clients, {seconds} s each ==");
+    let cached = format!("/{BIG_PAGE}{}", query(&[("header", "Cache-Control: public, max-age=600")]));
+    let first = devstack::http::get(&service.url(&cached)).keep(0).send().unwrap();
+    // The log line is written after the last byte is sent; wait for it.
+    service.wait_for_lines("\"event\":\"rewrite\"", 1, Duration::from_secs(10));
+    let miss_vcpu = log_figures(&service, "\"event\":\"rewrite\"", "vcpu_ms");
+    println!(
+        "  first request: {}, {} bytes, {} ms of guest vCPU",
+        first.header("x-cache").unwrap_or("?"),
+        first.body_len,
+        miss_vcpu.first().copied().unwrap_or(f64::NAN)
+    );
+    let check = move |response: &HttpResponse| {
+        if response.body_len > page_len { Ok(()) } else { Err("not rewritten".into()) }
+    };
+    let hits = run_load(&service.url(&cached), concurrency, seconds, check);
+    print_load("hits", &hits);
+    let rewritten_each_time = format!("/{BIG_PAGE}{}", query(&[("header", "Cache-Control: no-store")]));
+    let rewritten = run_load(&service.url(&rewritten_each_time), concurrency, seconds, check);
+    print_load("rewritten", &rewritten);
+    let untouched = format!("/{BIG_PAGE}{}", query(&[("header", "Cache-Control: no-transform")]));
+    let passed = run_load(&service.url(&untouched), concurrency, seconds, move |response| {
+        if response.body_len == page_len { Ok(()) } else { Err("changed".into()) }
+    });
+    print_load("passed through", &passed);
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let hit_vcpu = median(log_figures(&service, "\"event\":\"hit\"", "vcpu_ms"));
+    let rewrite_vcpu = median(log_figures(&service, "\"event\":\"rewrite\"", "vcpu_ms"));
+    let pass_vcpu = median(log_figures(&service, "\"event\":\"pass\"", "vcpu_ms"));
+    println!(
+        "  hits / passed through: {:.2} of the requests per second; guest vCPU per request (median): hit {hit_vcpu} ms, \
+         rewrite {rewrite_vcpu} ms, pass {pass_vcpu} ms",
+        hits.rps() / passed.rps()
+    );
+}
+
+/// Every value of `field` in the log lines containing `event`.
+fn log_figures(service: &Viceroy, event: &str, field: &str) -> Vec<f64> {
+    service
+        .output()
+        .iter()
+        .filter(|line| line.contains(event))
+        .filter_map(|line| line.split(" :: ").nth(1).and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok()))
+        .filter_map(|json| json[field].as_f64())
+        .collect()
 }
 
 fn service(origin: &FixtureOrigin, store: &str) -> Viceroy {
