@@ -52,6 +52,12 @@ impl PageEncoding {
     }
 }
 
+/// The encoding a `Content-Type`'s charset names (any encoding, ASCII-compatible or not), if
+/// it names a known one.
+pub(crate) fn declared_encoding(content_type: &str) -> Option<&'static Encoding> {
+    charset_param(content_type).and_then(|label| Encoding::for_label_no_replacement(label.as_bytes()))
+}
+
 /// The `charset` parameter of a media type, unquoted.
 fn charset_param(content_type: &str) -> Option<&str> {
     content_type.split(';').skip(1).find_map(|param| {

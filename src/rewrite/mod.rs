@@ -4,6 +4,7 @@
 //! bytes that are not UTF-8 through lol_html unchanged ([`invalid_bytes`]).
 
 pub(crate) mod handlers;
+pub(crate) mod include;
 pub(crate) mod invalid_bytes;
 pub(crate) mod plan;
 pub(crate) mod stream;
