@@ -1,5 +1,6 @@
 //! The service's limits, from the config store key `limits` (a JSON object), so a site owner
-//! changes them without a redeploy: `{"cpu_budget_ms": 35, "cache_max_ttl_s": 3600}`.
+//! changes them without a redeploy: `{"cpu_budget_ms": 35, "cache_max_ttl_s": 3600,
+//! "max_includes": 8}`.
 
 use serde::Deserialize;
 
@@ -21,11 +22,18 @@ pub struct Limits {
     /// The longest a rewritten page is kept at the edge, in seconds (the origin's own
     /// lifetime, if shorter, wins); 0 turns the edge cache off.
     pub cache_max_ttl_s: u64,
+    /// Fragment requests one page may send for its includes; past it, includes get their
+    /// fallback. Fastly allows 32 backend requests per execution, the origin's included.
+    pub max_includes: u8,
 }
+
+/// The most includes a page may be allowed: the platform's 32 backend requests, less the
+/// origin's.
+pub const MAX_INCLUDES_CEILING: u8 = 31;
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { cpu_budget_ms: 35, cache_max_ttl_s: 3_600 }
+        Self { cpu_budget_ms: 35, cache_max_ttl_s: 3_600, max_includes: 8 }
     }
 }
 
@@ -36,6 +44,8 @@ struct LimitsSpec {
     cpu_budget_ms: Option<u64>,
     #[serde(default)]
     cache_max_ttl_s: Option<u64>,
+    #[serde(default)]
+    max_includes: Option<u8>,
 }
 
 impl Limits {
@@ -66,6 +76,15 @@ impl Limits {
         if let Some(seconds) = spec.cache_max_ttl_s {
             limits.cache_max_ttl_s = seconds;
         }
+        if let Some(count) = spec.max_includes {
+            if count > MAX_INCLUDES_CEILING {
+                return Err(format!(
+                    "`{LIMITS_KEY}.max_includes` is {count}; it may be at most {MAX_INCLUDES_CEILING} (Fastly allows 32 \
+                     backend requests per execution, and the origin's is one)"
+                ));
+            }
+            limits.max_includes = count;
+        }
         Ok(limits)
     }
 }
@@ -78,6 +97,8 @@ mod tests {
     fn limits_are_read_with_defaults() {
         assert_eq!(Limits::parse("{}").unwrap(), Limits::default());
         assert_eq!(Limits::parse(r#"{"cpu_budget_ms": 20}"#).unwrap().cpu_budget_ms, 20);
+        assert_eq!(Limits::parse(r#"{"max_includes": 2}"#).unwrap().max_includes, 2);
+        assert!(Limits::parse(r#"{"max_includes": 32}"#).unwrap_err().contains("at most 31"));
         let off = Limits::parse(r#"{"cache_max_ttl_s": 0}"#).unwrap();
         assert_eq!((off.cache_max_ttl_s, off.cpu_budget_ms), (0, 35));
     }
