@@ -62,8 +62,9 @@ pub use http::policy::{
 // Where rules come from.
 pub use store::cache::{CacheLookup, RuleCache};
 pub use store::layout::{
-    DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, LookupError, MAX_ENTRIES, MAX_VALUE_CHARS, MemoryStore, SITES_KEY,
-    StoreEntries, StoreError, read_entries, read_entries_at, read_rules_dir, store_from_dirs,
+    DRAFT_INDEX_KEY, DRAFT_PREFIX, EntrySource, INDEX_KEY, Index, LookupError, MAX_ENTRIES, MAX_VALUE_CHARS,
+    MemoryStore, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError, check_entry, read_entries, read_entries_at,
+    read_rules_dir, store_from_dirs,
 };
 pub use store::limits::{LIMITS_KEY, Limits};
 pub use store::sites::{Site, Sites, SitesError};

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use edge_rewriter::{DRAFT_INDEX_KEY, INDEX_KEY, MemoryStore, read_entries, read_entries_at, store_from_dirs};
+use edge_rewriter::{
+    DRAFT_INDEX_KEY, DRAFT_PREFIX, INDEX_KEY, MemoryStore, read_entries, read_entries_at, store_from_dirs,
+};
 
 use crate::StoreArgs;
 
@@ -28,7 +30,7 @@ pub fn run(args: &StoreArgs) -> Result<i32, String> {
         return Ok(1);
     }
     std::fs::write(&args.out, &json).map_err(|err| format!("{}: {err}", args.out.display()))?;
-    let draft = store.values().keys().filter(|key| key.starts_with("draft/")).count();
+    let draft = store.values().keys().filter(|key| key.starts_with(DRAFT_PREFIX)).count();
     let live = store.values().len() - draft - 1 - usize::from(store.values().contains_key(DRAFT_INDEX_KEY));
     let draft_note = if draft > 0 { format!(", {draft} from {}", args.draft.display()) } else { String::new() };
     println!("wrote {} ({live} entries from {}{draft_note})", args.out.display(), args.rules.rules.display());
@@ -57,7 +59,7 @@ fn publish_order(store: &MemoryStore) -> Result<Vec<(String, String)>, String> {
     let mut indexes = vec![INDEX_KEY];
     if store.values().contains_key(DRAFT_INDEX_KEY) {
         let draft = read_entries_at(&mut reader, DRAFT_INDEX_KEY).map_err(|err| err.to_string())?;
-        order.extend(draft.entries.into_iter().filter(|(key, _)| key.starts_with("draft/")));
+        order.extend(draft.entries.into_iter().filter(|(key, _)| key.starts_with(DRAFT_PREFIX)));
         indexes.push(DRAFT_INDEX_KEY);
     }
     order.extend(indexes.into_iter().map(|key| (key.to_owned(), store.values()[key].clone())));
