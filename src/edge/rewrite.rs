@@ -214,10 +214,8 @@ struct LogLine<'a> {
 impl LogLine<'_> {
     fn log(&mut self, report: Option<&Report>, rewrite_time: Duration, outcome: &str) {
         let ms = |time: Duration| (time.as_secs_f64() * 1e5).round() / 1e2;
-        let hits: serde_json::Map<String, serde_json::Value> = match report {
-            Some(report) => report.hits.iter().map(|(id, n)| (id.clone(), json!(n))).collect(),
-            None => self.plan.rule_ids().map(|id| (id.to_owned(), json!(null))).collect(),
-        };
+        let hits = hit_counts(report.map(|r| &r.hits[..]), self.plan.rule_ids());
+        let shadow_hits = hit_counts(report.map(|r| &r.shadow_hits[..]), self.plan.shadow_ids());
         let line = json!({
             "event": "rewrite",
             "method": self.context.method,
@@ -227,6 +225,7 @@ impl LogLine<'_> {
             "rules": self.edition.label(),
             "rules_version": self.rules_version,
             "hits": hits,
+            "shadow_hits": shadow_hits,
             "not_applicable": self.plan.not_applicable(),
             "rule_errors": self.rule_errors,
             "bytes_in": report.map(|r| r.bytes_in),
@@ -238,6 +237,18 @@ impl LogLine<'_> {
             "ms": { "origin": ms(self.origin_time), "rules": ms(self.rules_time), "rewrite": ms(rewrite_time) },
         });
         log::info!("{line}");
+    }
+}
+
+/// Hits by rule id: the report's counts, or `null` for each rule when nothing was rewritten
+/// (a `HEAD`, a body that failed before its first byte).
+fn hit_counts<'a>(
+    counts: Option<&[(String, u64)]>,
+    planned: impl Iterator<Item = &'a str>,
+) -> serde_json::Map<String, serde_json::Value> {
+    match counts {
+        Some(counts) => counts.iter().map(|(id, n)| (id.clone(), json!(n))).collect(),
+        None => planned.map(|id| (id.to_owned(), json!(null))).collect(),
     }
 }
 

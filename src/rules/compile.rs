@@ -14,7 +14,7 @@ use super::actions::{CompiledAction, Scope, compile_action};
 use super::budget::{Cost, Spent};
 use super::conditions::Condition;
 use super::selector::parse_selector;
-use super::{Action, FieldError, Rule, RuleError, SourcedRule, parse_entry};
+use super::{Action, FieldError, Mode, Rule, RuleError, SourcedRule, parse_entry};
 use crate::http::request::RequestContext;
 use crate::rewrite::plan::Plan;
 
@@ -37,6 +37,8 @@ pub(crate) struct CompiledRule {
     pub condition: Condition,
     /// Each action with the part of the page it works on.
     pub actions: Vec<(Scope, CompiledAction)>,
+    /// Counts what it would change without changing the page (`"mode": "shadow"`).
+    pub shadow: bool,
 }
 
 impl RuleSet {
@@ -95,6 +97,11 @@ impl RuleSet {
     /// Each rule that may run, in order: its id and the store entry it came from.
     pub fn rules_by_entry(&self) -> impl Iterator<Item = (&str, &str)> {
         self.rules.iter().map(|rule| (rule.id.as_str(), rule.entry.as_str()))
+    }
+
+    /// The ids of the shadow rules (`"mode": "shadow"`): they count, they change nothing.
+    pub fn shadow_ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().filter(|rule| rule.shadow).map(|rule| rule.id.as_str())
     }
 
     /// Why the rule `id` does not apply to this request: the first of its conditions that
@@ -167,6 +174,7 @@ fn compile_rule(rule: &Rule, entry: &str, spent: &Spent) -> Result<(CompiledRule
         selector,
         condition,
         actions,
+        shadow: rule.mode == Mode::Shadow,
     };
     Ok((compiled, cost))
 }

@@ -26,7 +26,7 @@ mod when;
 
 pub(crate) use error::FieldError;
 pub use error::RuleError;
-pub use model::{Action, Content, ReplaceText, Rule, TextTarget};
+pub use model::{Action, Content, Mode, ReplaceText, Rule, TextTarget};
 pub use parse::{SourcedRule, parse_entry};
 pub use schema::json_schema;
 pub use when::{NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};

@@ -45,6 +45,9 @@ pub(crate) struct TextPipeline<'p> {
 struct TextStage<'p> {
     rule_id: &'p str,
     scoped: bool,
+    /// Counts its would-be replacements; its output is dropped, so later stages and the
+    /// page see the text as the stages before it left it.
+    shadow: bool,
     /// Bit `1 << target as u8` for each target the rule takes.
     targets: u8,
     replacer: TextReplacer<'p>,
@@ -106,6 +109,7 @@ impl<'p> TextPipeline<'p> {
             pipeline.stages.push(TextStage {
                 rule_id: rule.id,
                 scoped: rule.selector.is_some() && shared_scope.is_none(),
+                shadow: rule.shadow,
                 targets: text_rule.targets.iter().fold(0, |bits, target| bits | (1 << *target as u8)),
                 replacer: TextReplacer::new(&text_rule.finder, &text_rule.replacement, text_rule.max),
                 count,
@@ -134,7 +138,9 @@ impl<'p> TextPipeline<'p> {
     /// What the rules hold back, in page order, given up: a rule later in the chain holds
     /// text that reached it earlier.
     fn release_held(&mut self) -> String {
-        self.stages.iter_mut().rev().map(|stage| stage.replacer.release_held()).collect()
+        // A shadow stage holds a copy of text that went on without it: nothing to give back.
+        let held: Vec<String> = self.stages.iter_mut().map(|stage| stage.replacer.release_held()).collect();
+        self.stages.iter().zip(held).rev().filter(|(stage, _)| !stage.shadow).map(|(_, text)| text).collect()
     }
 
     fn run(&mut self, chunk: &mut TextChunk) -> HandlerResult {
@@ -185,7 +191,7 @@ impl<'p> TextPipeline<'p> {
                     );
                 }
             }
-            if let Some(output) = output {
+            if let (Some(output), false) = (output, stage.shadow) {
                 changed = Some(output);
             }
         }

@@ -1,0 +1,50 @@
+//! What editors do, through the service under Viceroy: try a rule in shadow mode on live
+//! traffic, publish a rule set (to a store file standing in for the Fastly store) and roll it
+//! back, and see the version in every log line.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::time::Duration;
+
+use devstack::viceroy::Viceroy;
+use devstack::{Stack, project};
+use edge_rewriter::{MemoryStore, read_rules_dir};
+
+/// The JSON log lines the service wrote for rewritten responses.
+fn rewrite_logs(service: &Viceroy, count: usize) -> Vec<serde_json::Value> {
+    service
+        .wait_for_lines("\"event\":\"rewrite\"", count, Duration::from_secs(5))
+        .iter()
+        .map(|line| serde_json::from_str(line.split(" :: ").nth(1).unwrap()).unwrap())
+        .collect()
+}
+
+/// The repository's rules as a store, with `extra` entries after them.
+fn repo_store_with(extra: &[(&str, &str)]) -> String {
+    let mut entries = read_rules_dir(&project::root().join("rules/live")).unwrap();
+    entries.extend(extra.iter().map(|(name, text)| (name.to_string(), text.to_string())));
+    MemoryStore::from_entries(&entries).unwrap().to_json()
+}
+
+#[test]
+fn shadow_rules_are_counted_on_live_traffic_and_change_nothing() {
+    let trial = r#"[
+        {"id": "trial-no-byline", "mode": "shadow", "selector": ".byline", "actions": ["remove"]},
+        {"id": "trial-parliament", "mode": "shadow", "actions": [{"replace_text": {"find": "council", "replace": "parliament"}}]},
+        {"id": "trial-no-comments", "mode": "shadow", "actions": ["remove_comments"]}
+    ]"#;
+    let with_trial = Stack::with_store_json(&repo_store_with(&[("90-trial", trial)])).unwrap();
+    let without = Stack::with_store_json(&repo_store_with(&[])).unwrap();
+    let tried = with_trial.get("/news/article.html").send().unwrap();
+    let plain = without.get("/news/article.html").send().unwrap();
+    assert!(tried.complete && plain.complete);
+    assert!(tried.text().contains("class=\"byline\"") && tried.text().contains("City council approves"));
+    assert_eq!(tried.body, plain.body, "the shadow rules changed nothing on the page");
+
+    let line = &rewrite_logs(&with_trial.service, 1)[0];
+    assert_eq!(line["shadow_hits"]["trial-no-byline"], 1, "{line}");
+    assert_eq!(line["shadow_hits"]["trial-parliament"], 3, "title, heading and text: {line}");
+    assert_eq!(line["shadow_hits"]["trial-no-comments"], 0, "{line}");
+    assert!(line["hits"].get("trial-no-byline").is_none(), "shadow hits are apart from hits: {line}");
+    assert_eq!(line["hits"]["sale-banner"], 1, "{line}");
+}
