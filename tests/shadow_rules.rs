@@ -48,8 +48,7 @@ fn live_rules_around_a_shadow_text_rule_see_the_text_as_if_it_were_not_there() {
     ]"#;
     let (page, report) = rewrite(rules, PAGE);
     assert_eq!(
-        page,
-        "<!-- build 7 --><body><p class=ad>Buy a dog</p><p>The hound sat. A dog.</p></body>",
+        page, "<!-- build 7 --><body><p class=ad>Buy a dog</p><p>The hound sat. A dog.</p></body>",
         "the shadow rule saw the dogs and left them for the next rule"
     );
     assert_eq!(report.hits, [("cat-to-dog".to_owned(), 3), ("dog-to-hound".to_owned(), 1)]);

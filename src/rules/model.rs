@@ -126,6 +126,10 @@ pub struct ReplaceText {
     /// never form fields, scripts or styles unless listed.
     #[serde(default, rename = "in")]
     pub targets: Option<Vec<TextTarget>>,
+    /// Elements whose text is left alone, selectors like `["code", "pre"]`: text anywhere
+    /// inside a matching element (its descendants too) is not changed.
+    #[serde(default)]
+    pub exclude: Option<Vec<String>>,
 }
 
 /// A kind of text `replace_text` may change.
