@@ -43,7 +43,7 @@ pub use rules::budget::{BUDGETS, Budget, Unit};
 pub use rules::compile::RuleSet;
 pub use rules::template::escape::escape_html;
 pub use rules::time::{TimeError, parse_rfc3339};
-pub use rules::{RuleError, json_schema};
+pub use rules::{RuleError, RuleWarning, json_schema};
 
 // One request: the plan and the rewrite.
 pub use http::request::{HostError, RequestContext, RequestError};

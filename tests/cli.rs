@@ -238,6 +238,31 @@ fn validate_names_file_entry_rule_field_and_reason() {
 }
 
 #[test]
+fn validate_warns_of_editors_traps_with_the_fix_and_still_passes() {
+    let rules = rules_dir(&[
+        ("10-colour.json", r#"{"id":"colour","actions":[{"replace_text":{"regex":"\bcolour\b","replace":"color"}}]}"#),
+        (
+            "20-banner.json",
+            r#"{"id":"banner","selector":"body","actions":[{"prepend":{"html":"<div class=\"banner\">Sale"}}]}"#,
+        ),
+    ]);
+    let output = rewrite(&["validate", rules.to_str().unwrap()]);
+    assert!(output.status.success(), "warnings do not fail validation: {}", stdout(&output));
+    let text = stdout(&output);
+    let file = rules.join("10-colour.json");
+    assert!(
+        text.contains(&format!(
+            "warning: {}: entry \"10-colour\", rule \"colour\", field `actions[0].replace_text.regex`: the regex contains a backspace",
+            file.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains(r#"write "\\b" for the regex's \b"#), "{text}");
+    assert!(text.contains("opens <div class=\"banner\"> and never closes it") && text.contains("add </div>"), "{text}");
+    assert!(text.contains("2 valid rule(s) in 2 entries, 0 problems"), "{text}");
+}
+
+#[test]
 fn explain_says_which_rules_apply_and_flags_those_that_never_fire() {
     let rules = rules_dir(&[
         ("10-banner.json", r#"{"id":"banner","selector":"body","actions":[{"prepend":{"text":"hi"}}]}"#),

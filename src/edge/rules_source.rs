@@ -104,6 +104,10 @@ fn compiled(cache: &mut RuleCache, entries: &StoreEntries) -> Rc<RuleSet> {
             for err in &errors {
                 log::error!("rule skipped: {err}");
             }
+            // Once per content, like the errors: the rule applies, but likely not as meant.
+            for warning in rules.warnings() {
+                log::warn!("rule warning: {warning}");
+            }
             rules
         }
     }

@@ -14,7 +14,7 @@ use super::actions::{CompiledAction, Scope, compile_action};
 use super::budget::{Cost, Spent};
 use super::conditions::Condition;
 use super::selector::parse_selector;
-use super::{Action, FieldError, Mode, Rule, RuleError, SourcedRule, parse_entry};
+use super::{Action, FieldError, Mode, Rule, RuleError, RuleWarning, SourcedRule, parse_entry};
 use crate::http::request::RequestContext;
 use crate::rewrite::plan::Plan;
 
@@ -24,6 +24,7 @@ use crate::rewrite::plan::Plan;
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
     disabled: Vec<String>,
+    warnings: Vec<RuleWarning>,
 }
 
 /// One rule, compiled.
@@ -63,7 +64,7 @@ impl RuleSet {
         let mut errors = Vec::new();
         let mut seen: HashMap<String, String> = HashMap::new();
         let mut spent = Spent::default();
-        for SourcedRule { entry, rule } in rules {
+        for SourcedRule { entry, rule, warnings } in rules {
             if let Some(first_entry) = seen.get(&rule.id) {
                 let reason = format!(
                     "another rule already has this id (in entry {first_entry:?}); ids must be unique: \
@@ -73,6 +74,7 @@ impl RuleSet {
                 continue;
             }
             seen.insert(rule.id.clone(), entry.clone());
+            set.warnings.extend(warnings);
             if !rule.enabled {
                 set.disabled.push(rule.id);
                 continue;
@@ -109,6 +111,12 @@ impl RuleSet {
     pub fn why_not(&self, id: &str, context: &RequestContext) -> Option<String> {
         let rule = self.rules.iter().find(|rule| rule.id == id)?;
         rule.condition.first_failing(context, &rule.id)
+    }
+
+    /// What looks wrong in rules that are valid (they still apply): a regex with a JSON
+    /// backspace for `\b`, inserted HTML that leaves an element open.
+    pub fn warnings(&self) -> &[RuleWarning] {
+        &self.warnings
     }
 
     /// The ids of rules kept in the store with `"enabled": false`.

@@ -5,8 +5,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use edge_rewriter::{
-    Decision, MemoryStore, PageEncoding, RequestContext, ResponseFacts, RewriteOptions, RuleError, RuleSet, Streamed,
-    decide, read_entries, read_rules_dir, stream,
+    Decision, MemoryStore, PageEncoding, RequestContext, ResponseFacts, RewriteOptions, RuleError, RuleSet,
+    RuleWarning, Streamed, decide, read_entries, read_rules_dir, stream,
 };
 
 use crate::{PageArgs, RequestArgs};
@@ -44,6 +44,11 @@ impl RulesSource {
     /// `RuleError` itself displays.
     pub fn describe(&self, error: &RuleError) -> String {
         format!("{}: {error}", self.locate(&error.entry))
+    }
+
+    /// A rule warning the same way.
+    pub fn describe_warning(&self, warning: &RuleWarning) -> String {
+        format!("{}: {warning}", self.locate(&warning.entry))
     }
 }
 

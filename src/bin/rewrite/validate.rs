@@ -8,6 +8,10 @@ pub fn run(args: &ValidateArgs) -> Result<i32, String> {
     for error in &loaded.errors {
         println!("{}", loaded.source.describe(error));
     }
+    // Warnings do not fail the check: the rules apply, though likely not as meant.
+    for warning in loaded.rules.warnings() {
+        println!("warning: {}", loaded.source.describe_warning(warning));
+    }
     let rules = loaded.rules.len() + loaded.rules.disabled_ids().count();
     let problems = loaded.errors.len();
     println!(
