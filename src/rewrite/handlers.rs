@@ -37,17 +37,15 @@ impl<'r> Plan<'r> {
             let split = ByScope::of(&rule.actions);
             // A shadow rule is counted wherever it would act, and applies nothing.
             let live = !rule.shadow;
-            if rule.shadow {
-                if let (Some(selector), false) = (rule.selector, split.element.is_empty()) {
-                    let count = count.clone();
-                    settings = settings.append_element_content_handler((
-                        Cow::Borrowed(selector),
-                        ElementContentHandlers::default().element(move |_: &mut Element| {
-                            count.add(1);
-                            Ok(())
-                        }),
-                    ));
-                }
+            if let (true, Some(selector), false) = (rule.shadow, rule.selector, split.element.is_empty()) {
+                let count = count.clone();
+                settings = settings.append_element_content_handler((
+                    Cow::Borrowed(selector),
+                    ElementContentHandlers::default().element(move |_: &mut Element| {
+                        count.add(1);
+                        Ok(())
+                    }),
+                ));
             }
             let element = if live { split.element } else { Vec::new() };
             let (reversed, in_order): (Vec<_>, Vec<_>) =
