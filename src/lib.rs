@@ -48,7 +48,7 @@ pub use rules::{RuleError, RuleWarning, json_schema};
 // One request: the plan and the rewrite.
 pub use http::request::{HostError, RequestContext, RequestError};
 pub use rewrite::plan::Plan;
-pub use rewrite::stream::{CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, stream};
+pub use rewrite::stream::{CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream};
 pub use rewrite::text::REGEX_HOLD_LIMIT;
 
 // Which responses are rewritten, and how their bodies and headers are read.

@@ -163,6 +163,17 @@ fn page_encoding(head: &[u8], declared: PageEncoding) -> Result<PageEncoding, Pa
     }
 }
 
+/// The encoding the rewriter reads a page in, from its first bytes (a byte-order mark, then
+/// the header's charset, then a `<meta>` in the first 1,024 bytes, else UTF-8), for tools
+/// that show pages to people; `None` when the rewriter passes such a page through untouched.
+pub fn page_charset(head: &[u8], declared: PageEncoding) -> Option<&'static encoding_rs::Encoding> {
+    match page_encoding(head, declared) {
+        Ok(PageEncoding::Declared(encoding)) => Some(encoding),
+        Ok(PageEncoding::Sniffed) => Some(encoding_rs::UTF_8),
+        Err(_) => None,
+    }
+}
+
 impl<'r, W: Write> Rewriter<'r, W> {
     /// A rewriter applying `plan` (the rules for one request) and writing to `sink`.
     pub fn new(plan: &'r Plan<'r>, options: &RewriteOptions, sink: W) -> Self {
