@@ -505,7 +505,7 @@ fn shell_completions_know_every_command() {
     let bash = rewrite(&["completions", "bash"]);
     assert!(bash.status.success());
     let script = stdout(&bash);
-    for command in ["apply", "check", "validate", "explain", "store"] {
+    for command in ["apply", "check", "validate", "explain", "publish", "rollback"] {
         assert!(script.contains(command), "bash completion lacks {command}");
     }
     assert!(stdout(&rewrite(&["completions", "zsh"])).starts_with("#compdef rewrite"));
@@ -598,4 +598,139 @@ fn explain_lists_shadow_rules_apart() {
     assert!(shadow.contains("would fire") && shadow.contains("trial (20-trial)"), "{text}");
     let trial = shadow.lines().find(|line| line.starts_with("trial")).unwrap();
     assert!(trial.split_whitespace().any(|word| word == "5"), "the article's five paragraphs would go: {trial}");
+}
+
+// ---- publishing ------------------------------------------------------------------------
+
+/// A store file standing in for the production store: the repository's rules under the plain
+/// index, as `rewrite store` lays them out.
+fn production_store() -> PathBuf {
+    let store = devstack::viceroy::scratch_dir().unwrap().join("production.json");
+    std::fs::copy(project::rules_store(), &store).unwrap();
+    store
+}
+
+fn store_values(store: &Path) -> serde_json::Map<String, serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(store).unwrap()).unwrap()
+}
+
+#[test]
+fn publish_flips_the_index_last_keeps_the_previous_and_rollback_flips_back() {
+    let store = production_store();
+    let store_arg = store.to_str().unwrap();
+    let rules = rules_dir(&[
+        (
+            "10-banner.json",
+            r#"{"id":"banner","selector":"body","actions":[{"prepend":{"text":"Winter sale: 20% off"}}]}"#,
+        ),
+        ("20-old.json", r#"{"id":"old","selector":"p","actions":["remove"]}"#),
+    ]);
+    let rules_arg = rules.to_str().unwrap();
+    let first = rewrite(&["publish", "--rules", rules_arg, "--store-file", store_arg]);
+    assert!(first.status.success(), "{}{}", stdout(&first), stderr(&first));
+    let values = store_values(&store);
+    assert_eq!(values["rules"], r#"{"version":"v1","entries":["v1.10-banner","v1.20-old"]}"#);
+    assert!(values["rules.previous"].as_str().unwrap().starts_with("[\"10-sale-banner\""), "the plain index is kept");
+    assert!(values.contains_key("10-sale-banner"), "entries publish did not write are left alone");
+
+    // An edit: one rule changed, one removed, one added. The dry run says so and writes nothing.
+    std::fs::write(
+        rules.join("10-banner.json"),
+        r#"{"id":"banner","selector":"body","actions":[{"prepend":{"text":"Winter sale extended: 30% off"}}]}"#,
+    )
+    .unwrap();
+    std::fs::remove_file(rules.join("20-old.json")).unwrap();
+    std::fs::write(rules.join("30-new.json"), r#"{"id":"new","selector":"h1","actions":["remove"]}"#).unwrap();
+    let before = std::fs::read_to_string(&store).unwrap();
+    let dry = rewrite(&["publish", "--rules", rules_arg, "--store-file", store_arg, "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let plan = stdout(&dry);
+    assert!(plan.starts_with(&format!("publish v2 to store file {store_arg} (live now: v1)\n")), "{plan}");
+    assert!(plan.contains("rules: 1 added, 1 changed, 1 removed, 0 unchanged\n"), "{plan}");
+    assert!(plan.contains("  ~ banner (10-banner)\n"), "{plan}");
+    assert!(
+        plan.contains(r#"actions[0].prepend.text: "Winter sale: 20% off" → "Winter sale extended: 30% off""#),
+        "{plan}"
+    );
+    assert!(plan.contains("  + new (30-new)\n") && plan.contains("  - old (20-old)\n"), "{plan}");
+    assert!(plan.contains("then rules.previous (v1), then rules (v2)") && plan.ends_with("dry run: nothing written\n"));
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), before, "a dry run writes nothing");
+
+    let second = rewrite(&["publish", "--rules", rules_arg, "--store-file", store_arg]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let values = store_values(&store);
+    assert_eq!(values["rules"], r#"{"version":"v2","entries":["v2.10-banner","v2.30-new"]}"#);
+    assert_eq!(values["rules.previous"], r#"{"version":"v1","entries":["v1.10-banner","v1.20-old"]}"#);
+
+    let back = rewrite(&["rollback", "--store-file", store_arg]);
+    assert!(back.status.success(), "{}", stderr(&back));
+    assert!(
+        stdout(&back).starts_with(&format!("roll back store file {store_arg} from v2 to v1\n")),
+        "{}",
+        stdout(&back)
+    );
+    let values = store_values(&store);
+    assert_eq!(values["rules"], r#"{"version":"v1","entries":["v1.10-banner","v1.20-old"]}"#);
+    assert_eq!(values["rules.previous"], r#"{"version":"v2","entries":["v2.10-banner","v2.30-new"]}"#);
+
+    // Numbers are never reused, and only the last few versions stay.
+    for text in ["A", "B", "C"] {
+        let rule = format!(r#"{{"id":"banner","selector":"body","actions":[{{"prepend":{{"text":"{text}"}}}}]}}"#);
+        std::fs::write(rules.join("10-banner.json"), rule).unwrap();
+        let published = rewrite(&["publish", "--rules", rules_arg, "--store-file", store_arg, "--keep", "2"]);
+        assert!(published.status.success(), "{}", stderr(&published));
+    }
+    let values = store_values(&store);
+    assert!(values["rules"].as_str().unwrap().starts_with(r#"{"version":"v5""#), "{}", values["rules"]);
+    let versioned: Vec<&String> = values.keys().filter(|key| key.starts_with('v')).collect();
+    assert_eq!(versioned, ["v4.10-banner", "v4.30-new", "v5.10-banner", "v5.30-new"], "v1 to v3 deleted");
+}
+
+#[test]
+fn publish_refuses_rules_the_service_would_skip_and_rollback_needs_a_previous_index() {
+    let store = production_store();
+    let rules = rules_dir(&[("10-bad.json", r#"{"id":"bad","selector":"li:last-child","actions":["remove"]}"#)]);
+    let refused = rewrite(&["publish", "--rules", rules.to_str().unwrap(), "--store-file", store.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("`:last-child`") && stdout(&refused).contains("nothing published"));
+    assert_eq!(std::fs::read(&store).unwrap(), std::fs::read(project::rules_store()).unwrap());
+    let nothing = rewrite(&["rollback", "--store-file", store.to_str().unwrap()]);
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(stderr(&nothing).contains("no `rules.previous`"), "{}", stderr(&nothing));
+}
+
+#[test]
+fn publish_drives_the_fastly_cli_entries_first_and_the_index_last() {
+    let dir = devstack::viceroy::scratch_dir().unwrap();
+    let (log, listing, fake) = (dir.join("fastly.log"), dir.join("list.json"), dir.join("fastly"));
+    // What `fastly config-store-entry list --json` prints for a store holding version 4.
+    let listed = serde_json::json!([
+        { "store_id": "s", "item_key": "rules", "item_value": r#"{"version":"v4","entries":["v4.10-banner"]}"# },
+        { "store_id": "s", "item_key": "v4.10-banner", "item_value": LIVE_BANNER },
+        { "store_id": "s", "item_key": "v1.10-banner", "item_value": LIVE_BANNER },
+    ]);
+    std::fs::write(&listing, listed.to_string()).unwrap();
+    // Stands in for the Fastly CLI: one line per call, the value it read on standard input.
+    let script = format!(
+        "#!/bin/sh\necho \"$*\" >> '{log}'\ncase \"$2\" in\n  list) cat '{listing}' ;;\n  update) echo \"value: $(cat)\" >> '{log}' ;;\nesac\n",
+        log = log.display(),
+        listing = listing.display()
+    );
+    std::fs::write(&fake, script).unwrap();
+    let mut permissions = std::fs::metadata(&fake).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&fake, permissions).unwrap();
+    let rules = rules_dir(&[("10-banner.json", DRAFT_BANNER)]);
+    let args = ["publish", "--rules", rules.to_str().unwrap(), "--store-id", "s", "--keep", "2"];
+    let output = rewrite(&[&args[..], &["--fastly-cli", fake.to_str().unwrap()]].concat());
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let expected = format!(
+        "config-store-entry list --json --store-id s\n\
+         config-store-entry update --upsert --key v5.10-banner --stdin --store-id s\nvalue: {DRAFT_BANNER}\n\
+         config-store-entry update --upsert --key rules.previous --stdin --store-id s\nvalue: {{\"version\":\"v4\",\"entries\":[\"v4.10-banner\"]}}\n\
+         config-store-entry update --upsert --key rules --stdin --store-id s\nvalue: {{\"version\":\"v5\",\"entries\":[\"v5.10-banner\"]}}\n\
+         config-store-entry delete --key v1.10-banner --store-id s\n"
+    );
+    assert_eq!(calls, expected);
 }

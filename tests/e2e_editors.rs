@@ -48,3 +48,49 @@ fn shadow_rules_are_counted_on_live_traffic_and_change_nothing() {
     assert!(line["hits"].get("trial-no-byline").is_none(), "shadow hits are apart from hits: {line}");
     assert_eq!(line["hits"]["sale-banner"], 1, "{line}");
 }
+
+/// Runs the `rewrite` CLI from the repository root.
+fn rewrite(args: &[&str]) -> std::process::Output {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rewrite"))
+        .args(args)
+        .current_dir(project::root())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "rewrite {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// The article through a service whose rules store is `store`, and its log line.
+fn article_through(store: &std::path::Path) -> (String, serde_json::Value) {
+    let stack = Stack::with_store_json(&std::fs::read_to_string(store).unwrap()).unwrap();
+    let response = stack.get("/news/article.html").send().unwrap();
+    assert!(response.complete, "{:?}", response.failure);
+    (response.text(), rewrite_logs(&stack.service, 1).remove(0))
+}
+
+#[test]
+fn a_publish_goes_live_with_its_version_in_the_log_and_a_rollback_brings_the_old_rules_back() {
+    let scratch = devstack::viceroy::scratch_dir().unwrap();
+    let store = scratch.join("production.json");
+    std::fs::copy(project::rules_store(), &store).unwrap();
+    let rules = scratch.join("live");
+    std::fs::create_dir_all(&rules).unwrap();
+    for (name, text) in read_rules_dir(&project::root().join("rules/live")).unwrap() {
+        std::fs::write(rules.join(format!("{name}.json")), text).unwrap();
+    }
+    let publish = ["publish", "--rules", rules.to_str().unwrap(), "--store-file", store.to_str().unwrap()];
+    rewrite(&publish);
+    let banner = rules.join("10-sale-banner.json");
+    std::fs::write(&banner, std::fs::read_to_string(&banner).unwrap().replace("Winter sale", "Spring sale")).unwrap();
+    rewrite(&publish);
+
+    let (page, line) = article_through(&store);
+    assert!(page.contains("Spring sale") && !page.contains("Winter sale"), "v2 is live");
+    assert_eq!(line["rules_version"], "v2", "{line}");
+    assert_eq!(line["rule_errors"], 0, "{line}");
+
+    rewrite(&["rollback", "--store-file", store.to_str().unwrap()]);
+    let (page, line) = article_through(&store);
+    assert!(page.contains("Winter sale") && !page.contains("Spring sale"), "v1 is live again");
+    assert_eq!(line["rules_version"], "v1", "{line}");
+}

@@ -44,9 +44,15 @@ impl Index {
 
     /// The index as stored: the plain array without a version, the object with one.
     pub fn to_json(&self) -> String {
+        /// The versioned form, its version first for people reading the store.
+        #[derive(serde::Serialize)]
+        struct Versioned<'a> {
+            version: &'a str,
+            entries: &'a [String],
+        }
         let json = match &self.version {
             None => serde_json::to_string(&self.entries),
-            Some(version) => serde_json::to_string(&serde_json::json!({ "version": version, "entries": self.entries })),
+            Some(version) => serde_json::to_string(&Versioned { version, entries: &self.entries }),
         };
         json.expect("strings serialise")
     }
@@ -67,6 +73,7 @@ mod tests {
         assert_eq!(plain.to_json(), r#"["10-a","20-b"]"#);
         let versioned = Index::parse("rules", r#"{"version": "v7", "entries": ["v7.10-a"]}"#).unwrap();
         assert_eq!(versioned.version.as_deref(), Some("v7"));
+        assert_eq!(versioned.to_json(), r#"{"version":"v7","entries":["v7.10-a"]}"#);
         assert_eq!(Index::parse("rules", &versioned.to_json()).unwrap(), versioned);
     }
 

@@ -13,6 +13,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// rewritten for is simulated with --url, --header and --fact, so rule conditions and
 /// templates see what they would see in production.
 ///
+/// An editor's path: write a rule in rules/live (or rules/draft), `validate`, `explain` or
+/// `diff` it on a page, `check` the fixtures, `publish --dry-run`, `publish`, and `rollback`
+/// if it has to go. docs/RULES.md walks through it.
+///
 /// Exit status: 0 when all went well, 1 when a check found a difference or an invalid
 /// rule, 2 when the command itself could not run.
 #[derive(Debug, Parser)]
@@ -66,10 +70,31 @@ pub enum Command {
     /// also compiled into the service as its fallback), after checking the live rules and
     /// the draft over them as the service reads them. --fastly-commands prints a shell
     /// script that writes the same content to a store with the Fastly CLI; --bulk-json
-    /// prints the body for the Fastly API's bulk update.
+    /// prints the body for the Fastly API's bulk update. To publish to production, prefer
+    /// `rewrite publish`: versioned, atomic, reversible.
     ///
     /// Example: rewrite store
     Store(StoreArgs),
+    /// Publish rules to a config store in one safe, reversible step.
+    ///
+    /// Validates the rules, writes each entry under a versioned key (v7.10-sale-banner),
+    /// keeps the index in use under `rules.previous`, and flips the `rules` index last: a
+    /// request sees the whole old rule set or the whole new one, never a mix. Versions
+    /// beyond the last few are then deleted. --dry-run prints what would change, rule by
+    /// rule, against what the store holds now.
+    ///
+    /// The store is a Fastly config store, through the Fastly CLI (--store-id), or a store
+    /// file (--store-file: a JSON object of strings, as Viceroy reads and `fastly
+    /// config-store-entry list --json` exports).
+    ///
+    /// Example: rewrite publish --store-id STORE_ID --dry-run
+    Publish(PublishArgs),
+    /// Flip the `rules` index back to the one the last publish replaced.
+    ///
+    /// The two indexes trade places, so a second rollback undoes the first.
+    ///
+    /// Example: rewrite rollback --store-id STORE_ID
+    Rollback(RollbackArgs),
     /// Print a shell completion script.
     ///
     /// Example: rewrite completions bash > ~/.local/share/bash-completion/completions/rewrite
@@ -246,6 +271,56 @@ pub struct StoreArgs {
     /// (PATCH /resources/stores/config/STORE_ID/items).
     #[arg(long)]
     pub bulk_json: bool,
+}
+
+/// Which config store to read and write.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct StoreTarget {
+    /// A Fastly config store, by id (`fastly config-store list` shows them), read and
+    /// written with the Fastly CLI.
+    #[arg(long, value_name = "ID")]
+    pub store_id: Option<String>,
+    /// A store file instead: a JSON object of string values (what Viceroy reads), or the
+    /// output of `fastly config-store-entry list --json`. Written back as a JSON object.
+    #[arg(long, value_name = "FILE")]
+    pub store_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FastlyArgs {
+    /// The Fastly CLI to run.
+    #[arg(long, value_name = "PATH", env = "FASTLY_CLI", default_value = "fastly")]
+    pub fastly_cli: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    /// The rules directory to publish (one *.json file per entry, in file-name order).
+    #[arg(long, value_name = "DIR", default_value = "rules/live")]
+    pub rules: PathBuf,
+    #[command(flatten)]
+    pub target: StoreTarget,
+    /// Print what would change, rule by rule, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How many published versions to keep in the store (the one in use and the one before
+    /// it are always kept).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=50))]
+    pub keep: u32,
+    #[command(flatten)]
+    pub fastly: FastlyArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub target: StoreTarget,
+    /// Print what would change and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub fastly: FastlyArgs,
 }
 
 #[derive(Debug, Clone, Args)]

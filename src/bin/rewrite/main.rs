@@ -1,11 +1,13 @@
 //! `rewrite`: edge-rewriter's rules, applied on your machine exactly as the service applies
 //! them at the edge. For QA engineers (apply, diff, check fixtures) and editors (validate,
-//! explain, store). Native only; the service itself is the wasm binary.
+//! explain, publish, rollback). Native only; the service itself is the wasm binary.
 
 #[cfg(not(target_arch = "wasm32"))]
 mod args;
 #[cfg(not(target_arch = "wasm32"))]
 mod check;
+#[cfg(not(target_arch = "wasm32"))]
+mod config_store;
 #[cfg(not(target_arch = "wasm32"))]
 mod diff;
 #[cfg(not(target_arch = "wasm32"))]
@@ -21,11 +23,17 @@ mod out;
 #[cfg(not(target_arch = "wasm32"))]
 mod outcome;
 #[cfg(not(target_arch = "wasm32"))]
+mod publish;
+#[cfg(not(target_arch = "wasm32"))]
 mod report;
+#[cfg(not(target_arch = "wasm32"))]
+mod rules_diff;
 #[cfg(not(target_arch = "wasm32"))]
 mod store;
 #[cfg(not(target_arch = "wasm32"))]
 mod validate;
+#[cfg(not(target_arch = "wasm32"))]
+mod versions;
 #[cfg(not(target_arch = "wasm32"))]
 mod words;
 
@@ -47,6 +55,8 @@ fn main() {
         Command::Validate(args) => validate::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Store(args) => store::run(&args),
+        Command::Publish(args) => publish::publish(&args),
+        Command::Rollback(args) => publish::rollback(&args),
         Command::Completions(args) => completions(&args),
     };
     match result {
