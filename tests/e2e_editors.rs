@@ -94,3 +94,25 @@ fn a_publish_goes_live_with_its_version_in_the_log_and_a_rollback_brings_the_old
     assert!(page.contains("Winter sale") && !page.contains("Spring sale"), "v1 is live again");
     assert_eq!(line["rules_version"], "v1", "{line}");
 }
+
+#[test]
+fn the_local_demo_links_work_on_its_port_and_every_page_shows_the_styled_banner() {
+    let stack = Stack::start().unwrap();
+    // `{{origin}}` keeps the scheme and port the client used: the share link works locally.
+    let article = stack.get("/news/article.html").send().unwrap().text();
+    let own_url = stack.service.url("/news/article.html");
+    assert!(article.contains(&format!("<a href=\"{own_url}\">")), "the share link leads back here: {article}");
+    // The home page lists the demo pages; each is served, styled, and links back home.
+    let home = stack.get("/").send().unwrap().text();
+    let listed = home.split("<h2>Demo pages</h2>").nth(1).and_then(|rest| rest.split("</ul>").next()).unwrap();
+    let pages: Vec<&str> = listed.split("<li><a href=\"").skip(1).filter_map(|item| item.split('"').next()).collect();
+    assert!(pages.len() >= 9, "{pages:?}");
+    for page in pages {
+        let response = stack.get(page).send().unwrap();
+        assert_eq!(response.status, 200, "{page}");
+        let text = String::from_utf8_lossy(&response.body).into_owned();
+        assert!(text.contains("<div class=\"edge-banner\" role=\"note\">"), "{page}: the banner");
+        assert!(text.contains("<style>.edge-banner{"), "{page}: the banner's style comes with it");
+        assert!(text.contains("<a href=\"/\">All demo pages</a>"), "{page}: a way back to the list");
+    }
+}
