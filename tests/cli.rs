@@ -734,3 +734,21 @@ fn publish_drives_the_fastly_cli_entries_first_and_the_index_last() {
     );
     assert_eq!(calls, expected);
 }
+
+#[test]
+fn scripts_serve_help_prints_help_without_installing_or_building_anything() {
+    let started = std::time::Instant::now();
+    let output = Command::new(project::root().join("scripts/serve")).arg("--help").output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let help = stdout(&output);
+    assert!(help.starts_with("Usage: scripts/serve [--store FILE] [--port PORT]\n"), "{help}");
+    assert!(help.contains("--store FILE") && help.contains("--port PORT"), "{help}");
+    assert!(!help.contains("==>"), "nothing installed or built: {help}");
+    assert!(started.elapsed().as_secs() < 10);
+    // Serving asks only for what serving needs: the test tools are for `scripts/test`.
+    let bootstrap = std::fs::read_to_string(project::root().join("scripts/bootstrap")).unwrap();
+    let serve_stops = bootstrap.find("if [ \"$purpose\" = serve ]").expect("bootstrap has a serve mode");
+    for tool in ["cargo install cargo-nextest", "apt-get install"] {
+        assert!(bootstrap.find(tool).unwrap() > serve_stops, "{tool} comes after the serve mode stops");
+    }
+}
