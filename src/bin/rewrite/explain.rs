@@ -42,7 +42,9 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
         Rewritten::PassedThrough(_) => None,
     };
     let rows = rows(&loaded, &context, report.as_ref());
-    let never_fired = rows.iter().filter(|row| row.applies == "yes" && row.fired == Some(0)).count();
+    // Live rules only: a shadow rule that never fires is what its trial is there to find out.
+    let never_fired =
+        rows.iter().filter(|row| row.mode == "live" && row.applies == "yes" && row.fired == Some(0)).count();
     let rules = loaded.rules.len() + loaded.rules.disabled_ids().count();
     let source = format!(
         "{}{}",

@@ -5,9 +5,12 @@
 use similar::{DiffOp, TextDiff};
 
 /// Lines longer than this (in characters) are cut to the context around their changes.
-pub const LONG_LINE: usize = 200;
+pub const LONG_LINE: usize = 400;
 /// Characters kept on each side of a change in a long line.
-const CONTEXT: usize = 40;
+const CONTEXT: usize = 60;
+/// Characters kept of a long added or removed line with no changed words marked in it (the
+/// whole line is the change, or too much changed to mark words).
+const WHOLE_LINE_CHANGE: usize = 2_000;
 
 /// A stretch of one line of a diff.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,22 +51,23 @@ pub fn lines<'x>(diff: &'x TextDiff<'x, 'x, 'x, str>, op: &DiffOp) -> Vec<Line> 
                 .map(|(changed, text)| (changed, text.trim_end_matches(['\n', '\r']).to_owned()))
                 .filter(|(_, text)| !text.is_empty())
                 .collect();
-            Line { sign, index, pieces: pieces(segments), missing_newline: change.missing_newline() }
+            Line { sign, index, pieces: pieces(segments, sign != ' '), missing_newline: change.missing_newline() }
         })
         .collect()
 }
 
-/// The pieces of a line made of `segments` (`true` where changed).
-pub fn pieces(segments: Vec<(bool, String)>) -> Vec<Piece> {
+/// The pieces of a line made of `segments` (`true` where changed); `changed` for a line only
+/// one side has.
+pub fn pieces(segments: Vec<(bool, String)>, changed: bool) -> Vec<Piece> {
     let total: usize = segments.iter().map(|(_, text)| text.chars().count()).sum();
     let any_change = segments.iter().any(|(changed, _)| *changed);
     if total <= LONG_LINE {
         return segments.into_iter().map(|(changed, text)| piece(changed, text)).collect();
     }
     if !any_change {
-        // A long line with nothing marked (context, or a line only one side has): its start.
+        // Nothing marked: a context line shows its start; a changed line, much more of it.
         let text: String = segments.into_iter().map(|(_, text)| text).collect();
-        return cut(&text, 2 * CONTEXT, 0);
+        return cut(&text, if changed { WHOLE_LINE_CHANGE } else { 2 * CONTEXT }, 0);
     }
     let last = segments.len() - 1;
     let mut pieces = Vec::new();
@@ -122,6 +126,7 @@ mod tests {
     #[test]
     fn a_long_line_is_cut_to_the_context_of_its_changes() {
         let before = format!("{} cat {}\n", "a ".repeat(500), "z ".repeat(500));
+        assert!(before.len() > LONG_LINE);
         let after = before.replace("cat", "dog");
         let diff = TextDiff::from_lines(&before, &after);
         let ops = diff.ops().to_vec();
@@ -139,6 +144,6 @@ mod tests {
                 Piece::Elided(_) => 0,
             })
             .sum();
-        assert!(shown < 100, "{shown} characters shown of a 2,000-character line");
+        assert!(shown < 2 * CONTEXT + 10, "{shown} characters shown of a 2,000-character line");
     }
 }
