@@ -43,12 +43,12 @@ pub use rules::budget::{BUDGETS, Budget, Unit};
 pub use rules::compile::RuleSet;
 pub use rules::template::escape::escape_html;
 pub use rules::time::{TimeError, parse_rfc3339};
-pub use rules::{RuleError, json_schema};
+pub use rules::{RuleError, RuleWarning, json_schema};
 
 // One request: the plan and the rewrite.
 pub use http::request::{HostError, RequestContext, RequestError};
 pub use rewrite::plan::Plan;
-pub use rewrite::stream::{CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, stream};
+pub use rewrite::stream::{CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream};
 pub use rewrite::text::REGEX_HOLD_LIMIT;
 pub use rewrite::variant::Variant;
 pub use rules::dependence::Dependence;
@@ -65,8 +65,9 @@ pub use http::policy::{
 // Where rules come from.
 pub use store::cache::{CacheLookup, RuleCache};
 pub use store::layout::{
-    DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, LookupError, MAX_ENTRIES, MAX_VALUE_CHARS, MemoryStore, SITES_KEY,
-    StoreEntries, StoreError, read_entries, read_entries_at, read_rules_dir, store_from_dirs,
+    DRAFT_INDEX_KEY, DRAFT_PREFIX, EntrySource, INDEX_KEY, Index, LookupError, MAX_ENTRIES, MAX_VALUE_CHARS,
+    MemoryStore, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError, check_entry, read_entries, read_entries_at,
+    read_rules_dir, store_from_dirs,
 };
 pub use store::limits::{LIMITS_KEY, Limits};
 pub use store::sites::{Site, Sites, SitesError};

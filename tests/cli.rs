@@ -104,14 +104,29 @@ fn diff_is_plain_when_piped_and_coloured_on_request() {
     );
     assert!(!text.contains('\u{1b}'), "no colour when piped");
     let coloured = stdout(&rewrite(&[&args[..], &["--color", "always"]].concat()));
-    assert!(coloured.contains("\u{1b}[31m-  <h1>Cat toys"), "{coloured}");
+    assert!(
+        coloured.contains("\u{1b}[31m-  <h1>\u{1b}[7mCat\u{1b}[27m toys"),
+        "the changed word is marked: {coloured}"
+    );
 }
 
-/// A copy of the fixtures (cases, pages, expected) to break on purpose.
+/// A copy of the fixtures (cases, pages, expected) to break on purpose, with the rules its
+/// cases name (relative to the copy's parent).
 fn fixtures_copy() -> PathBuf {
     let dir = devstack::viceroy::scratch_dir().unwrap().join("fixtures");
     copy_dir(&project::root().join("fixtures"), &dir);
+    copy_dir(&project::root().join("rules/live"), &dir.parent().unwrap().join("rules/live"));
     dir
+}
+
+/// A copy of the fixtures whose `home` case expects "Summer sale" where the rules say
+/// "Winter sale": one failing case.
+fn fixtures_with_a_failure() -> PathBuf {
+    let fixtures = fixtures_copy();
+    let expected = fixtures.join("expected/home.html");
+    let good = std::fs::read_to_string(&expected).unwrap();
+    std::fs::write(&expected, good.replace("Winter sale", "Summer sale")).unwrap();
+    fixtures
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -138,13 +153,9 @@ fn every_fixture_matches_its_expected_output() {
 
 #[test]
 fn check_reports_a_difference_and_bless_accepts_it() {
-    let fixtures = fixtures_copy();
-    let rules = project::root().join("rules/live");
-    // The copy's cases name rules relative to the copy's parent: put the rules there.
-    copy_dir(&rules, &fixtures.parent().unwrap().join("rules/live"));
+    let fixtures = fixtures_with_a_failure();
     let expected = fixtures.join("expected/home.html");
-    let good = std::fs::read_to_string(&expected).unwrap();
-    std::fs::write(&expected, good.replace("Winter sale", "Summer sale")).unwrap();
+    let good = std::fs::read_to_string(project::root().join("fixtures/expected/home.html")).unwrap();
     let dir = fixtures.to_str().unwrap();
 
     let failing = rewrite(&["check", dir]);
@@ -174,17 +185,37 @@ fn check_lists_cases_as_json() {
 }
 
 #[test]
-fn the_html_report_renders_in_a_browser() {
+fn the_html_report_puts_failures_first_and_renders_quickly_in_a_browser() {
+    let fixtures = fixtures_with_a_failure();
     let dir = devstack::viceroy::scratch_dir().unwrap();
     let report = dir.join("report.html");
-    let output = rewrite(&["check", "--html", report.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stdout(&output));
+    let output = rewrite(&["check", fixtures.to_str().unwrap(), "--html", report.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let html = std::fs::read_to_string(&report).unwrap();
-    assert!(html.contains("<section class=\"case\" id=\"news-article\">"));
-    assert!(html.contains("<td class=\"ins\">"), "changes are marked");
+    let cases = std::fs::read_dir(fixtures.join("cases")).unwrap().count();
+    // The summary at the top, with a link to the failure.
+    let summary = html.split("</header>").next().unwrap();
+    assert!(summary.contains(&format!("<b>{cases}</b> cases")), "{summary}");
+    assert!(summary.contains("<b>1</b> failed") && summary.contains("<a href=\"#case-home\">home</a>"), "{summary}");
+    // Failures first: the failing case's section comes before every other.
+    let first = html.find("<section").unwrap();
+    assert_eq!(html[first..].find("id=\"case-home\""), Some(html[first..].find("id=").unwrap()), "home comes first");
+    // Expected beside actual, the changed words marked.
+    let home = &html[first..html[first..].find("</section>").unwrap() + first];
+    assert!(home.contains("(expected) beside the actual output"), "expected and actual are shown");
+    assert!(home.contains("<td class=\"del\">") && home.contains("<em>Summer</em>"), "the expected word is marked");
+    assert!(home.contains("<em>Winter</em>"), "the actual word is marked");
+    // Pages in other charsets are shown decoded.
+    let meta = &html[html.find("id=\"case-windows-1252-meta\"").unwrap()..];
+    assert!(meta[..meta.find("</section>").unwrap()].contains("Café"), "windows-1252 decoded through its <meta>");
+    // Quick to open: the 450 KB page is shown once per side at most, its table cut short.
+    assert!(html.len() < 1_600_000, "the report is {} bytes", html.len());
 
     let png = dir.join("report.png");
+    let started = std::time::Instant::now();
     devstack::browser::screenshot(&report, &png, 1280, 1600).expect("a screenshot of the report");
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(seconds < 30.0, "Chromium took {seconds:.1} s to render the report");
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
     let mut reader = decoder.read_info().unwrap();
     let mut pixels = vec![0; reader.output_buffer_size()];
@@ -192,16 +223,21 @@ fn the_html_report_renders_in_a_browser() {
     assert_eq!((frame.width, frame.height), (1280, 1600));
     let channels = frame.color_type.samples();
     let mut colours = std::collections::HashSet::new();
-    let mut dark = 0usize;
+    let (mut dark, mut red) = (0usize, 0usize);
     for pixel in pixels[..frame.buffer_size()].chunks(channels) {
         colours.insert(pixel[..3].to_vec());
         if pixel[..3].iter().map(|&c| u32::from(c)).sum::<u32>() < 200 {
             dark += 1;
         }
+        // The failing case's red border and the expected side's red marks, on screen first.
+        if pixel[0] > 180 && pixel[1] < 90 && pixel[2] < 90 {
+            red += 1;
+        }
     }
     // A blank page is one colour; the report has a dark header, text, green and red marks.
     assert!(colours.len() > 50, "only {} colours: the report rendered blank", colours.len());
     assert!(dark > 5_000, "only {dark} dark pixels: no header or text rendered");
+    assert!(red > 1_000, "only {red} red pixels: the failure is not on the first screen");
 }
 
 #[test]
@@ -235,6 +271,31 @@ fn validate_names_file_entry_rule_field_and_reason() {
     );
     assert!(text.contains("30-broken.json: entry \"30-broken\": not valid JSON"), "{text}");
     assert!(text.contains("1 valid rule(s) in 3 entries, 3 problems"), "{text}");
+}
+
+#[test]
+fn validate_warns_of_editors_traps_with_the_fix_and_still_passes() {
+    let rules = rules_dir(&[
+        ("10-colour.json", r#"{"id":"colour","actions":[{"replace_text":{"regex":"\bcolour\b","replace":"color"}}]}"#),
+        (
+            "20-banner.json",
+            r#"{"id":"banner","selector":"body","actions":[{"prepend":{"html":"<div class=\"banner\">Sale"}}]}"#,
+        ),
+    ]);
+    let output = rewrite(&["validate", rules.to_str().unwrap()]);
+    assert!(output.status.success(), "warnings do not fail validation: {}", stdout(&output));
+    let text = stdout(&output);
+    let file = rules.join("10-colour.json");
+    assert!(
+        text.contains(&format!(
+            "warning: {}: entry \"10-colour\", rule \"colour\", field `actions[0].replace_text.regex`: the regex contains a backspace",
+            file.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains(r#"write "\\b" for the regex's \b"#), "{text}");
+    assert!(text.contains("opens <div class=\"banner\"> and never closes it") && text.contains("add </div>"), "{text}");
+    assert!(text.contains("2 valid rule(s) in 2 entries, 0 problems"), "{text}");
 }
 
 #[test]
@@ -283,7 +344,7 @@ fn store_output_matches_the_committed_local_store_and_publishes_index_last() {
     let index: Vec<String> = serde_json::from_str(store["rules"].as_str().unwrap()).unwrap();
     let draft_index: Vec<String> = serde_json::from_str(store["rules.draft"].as_str().unwrap()).unwrap();
     let mut expected: Vec<&str> = index.iter().map(String::as_str).collect();
-    expected.extend(draft_index.iter().map(String::as_str).filter(|key| key.starts_with("draft/")));
+    expected.extend(draft_index.iter().map(String::as_str).filter(|key| key.starts_with(edge_rewriter::DRAFT_PREFIX)));
     expected.extend(["rules", "rules.draft"]);
     assert_eq!(keys, expected, "entries in index order, the draft's own entries, then the indexes");
 
@@ -305,4 +366,389 @@ fn errors_that_stop_a_command_exit_2_with_a_hint() {
         "{}",
         stderr(&output)
     );
+}
+
+// ---- drafts ----------------------------------------------------------------------------
+
+/// A live rules directory and a draft beside it (`live/`, `draft/`).
+fn live_and_draft(live: &[(&str, &str)], draft: &[(&str, &str)]) -> (PathBuf, PathBuf) {
+    let root = devstack::viceroy::scratch_dir().unwrap();
+    for (dir, files) in [("live", live), ("draft", draft)] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+        for (name, text) in files {
+            std::fs::write(root.join(dir).join(name), text).unwrap();
+        }
+    }
+    (root.join("live"), root.join("draft"))
+}
+
+const LIVE_BANNER: &str = r#"{"id":"banner","selector":"body","actions":[{"prepend":{"text":"LIVE"}}]}"#;
+const DRAFT_BANNER: &str = r#"{"id":"banner","selector":"body","actions":[{"prepend":{"text":"DRAFT"}}]}"#;
+
+#[test]
+fn apply_diff_and_explain_read_the_draft_over_the_live_rules() {
+    let (live, draft) = live_and_draft(
+        &[("10-banner.json", LIVE_BANNER), ("20-keep.json", r#"{"id":"keep","selector":"p","actions":["remove"]}"#)],
+        &[("10-banner.json", DRAFT_BANNER)],
+    );
+    let rules = ["--rules", live.to_str().unwrap()];
+    let with_draft = [&rules[..], &["--draft", draft.to_str().unwrap()]].concat();
+    let page = b"<body><p>x</p></body>";
+    let applied = |extra: &[&str]| stdout(&rewrite_with_stdin(&[&["apply"], extra].concat(), Some(page)));
+    assert_eq!(applied(&rules), "<body>LIVE</body>");
+    assert_eq!(applied(&with_draft), "<body>DRAFT</body>", "the draft replaces the live entry, keeps the others");
+    let diff = stdout(&rewrite_with_stdin(&[&["diff"], &with_draft[..]].concat(), Some(page)));
+    assert!(diff.contains("+<body>DRAFT</body>"), "{diff}");
+    let explained = stdout(&rewrite_with_stdin(&[&["explain"], &with_draft[..]].concat(), Some(page)));
+    assert!(explained.contains("banner (draft.10-banner)") && explained.contains("keep (20-keep)"), "{explained}");
+}
+
+#[test]
+fn validate_draft_reports_a_draft_rule_reusing_a_live_id_and_store_refuses_it() {
+    // A new draft file with the id of a live rule: the preview would skip one of the two.
+    let (live, draft) = live_and_draft(&[("10-banner.json", LIVE_BANNER)], &[("05-new-banner.json", DRAFT_BANNER)]);
+    let live_only = rewrite(&["validate", live.to_str().unwrap()]);
+    assert!(live_only.status.success(), "{}", stdout(&live_only));
+    let output = rewrite(&["validate", live.to_str().unwrap(), "--draft", draft.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(text.contains("another rule already has this id (in entry \"draft.05-new-banner\")"), "{text}");
+    assert!(text.contains("give the draft file the live file's name"), "{text}");
+
+    let out = live.parent().unwrap().join("store.json");
+    let args = [
+        "store",
+        "--rules",
+        live.to_str().unwrap(),
+        "--draft",
+        draft.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let store = rewrite(&args);
+    assert_eq!(store.status.code(), Some(1), "{}", stdout(&store));
+    assert!(stdout(&store).contains("draft: ") && stdout(&store).contains("nothing written"), "{}", stdout(&store));
+    assert!(!out.exists());
+}
+
+// ---- output for people, scripts and CI ---------------------------------------------------
+
+#[test]
+fn validate_check_and_explain_speak_json() {
+    let validated: serde_json::Value =
+        serde_json::from_slice(&rewrite(&["validate", "--format", "json"]).stdout).unwrap();
+    assert_eq!(validated["ok"], true);
+    assert!(validated["rules"].as_u64().unwrap() >= 10, "{validated}");
+    assert_eq!(validated["errors"].as_array().unwrap().len(), 0);
+
+    let rules = rules_dir(&[("20-bad.json", r#"{"id":"last","selector":"li:last-child","actions":["remove"]}"#)]);
+    let invalid = rewrite(&["validate", rules.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(invalid.status.code(), Some(1));
+    let invalid: serde_json::Value = serde_json::from_slice(&invalid.stdout).unwrap();
+    assert_eq!(invalid["errors"][0]["rule"], "last");
+    assert_eq!(invalid["errors"][0]["field"], "selector");
+    assert!(invalid["errors"][0]["file"].as_str().unwrap().ends_with("20-bad.json"), "{invalid}");
+
+    let fixtures = fixtures_with_a_failure();
+    let checked = rewrite(&["check", fixtures.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(checked.status.code(), Some(1));
+    let checked: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert_eq!(checked["failed"], 1);
+    let home = checked["results"].as_array().unwrap().iter().find(|case| case["name"] == "home").unwrap();
+    assert_eq!(home["verdict"], "differs from expected");
+    assert_eq!(home["hits"]["sale-banner"], 1);
+    assert!(
+        home["diff"].as_str().unwrap().contains("-<body><div class=\"edge-banner\" role=\"note\">Summer"),
+        "{home}"
+    );
+
+    let args = ["explain", "--url", "https://www.example.com/news/a.html", "fixtures/pages/news/article.html"];
+    let explained: serde_json::Value =
+        serde_json::from_slice(&rewrite(&[&args[..], &["--format", "json"]].concat()).stdout).unwrap();
+    let banner = explained["rules"].as_array().unwrap().iter().find(|rule| rule["id"] == "sale-banner").unwrap();
+    assert_eq!((banner["applies"].as_str(), banner["fired"].as_u64()), (Some("yes"), Some(1)), "{banner}");
+}
+
+#[test]
+fn check_writes_junit_xml_for_ci() {
+    let fixtures = fixtures_with_a_failure();
+    let junit = fixtures.parent().unwrap().join("fixtures.xml");
+    let output = rewrite(&["check", fixtures.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let cases = std::fs::read_dir(fixtures.join("cases")).unwrap().count();
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"rewrite check\""), "{xml}");
+    assert!(xml.contains(&format!("tests=\"{cases}\" failures=\"1\"")), "{xml}");
+    assert!(xml.contains("<testcase classname=\"fixtures\" name=\"home\""), "{xml}");
+    assert!(xml.contains("<failure type=\"differs from expected\" message=\"output differs from"), "{xml}");
+    assert!(xml.contains("-&lt;body&gt;&lt;div class=&quot;edge-banner&quot;"), "the diff, escaped: {xml}");
+    assert_eq!(xml.matches("<testcase ").count(), cases);
+    let printed = stdout(&rewrite(&["check", fixtures.to_str().unwrap(), "--format", "junit"]));
+    assert_eq!(without_times(&printed), without_times(&xml), "--format junit prints what --junit writes");
+}
+
+/// JUnit XML without its `time="…"` attributes, which differ from run to run.
+fn without_times(xml: &str) -> String {
+    let mut rest = xml;
+    let mut kept = String::new();
+    while let Some(at) = rest.find(" time=\"") {
+        kept.push_str(&rest[..at]);
+        let after = &rest[at + 7..];
+        rest = &after[after.find('"').map_or(after.len(), |end| end + 1)..];
+    }
+    kept.push_str(rest);
+    kept
+}
+
+#[test]
+fn shell_completions_know_every_command() {
+    let bash = rewrite(&["completions", "bash"]);
+    assert!(bash.status.success());
+    let script = stdout(&bash);
+    for command in ["apply", "check", "validate", "explain", "publish", "rollback"] {
+        assert!(script.contains(command), "bash completion lacks {command}");
+    }
+    assert!(stdout(&rewrite(&["completions", "zsh"])).starts_with("#compdef rewrite"));
+}
+
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    // The reader is gone before the first byte: every write fails with a broken pipe.
+    let commands: [&[&str]; 6] = [
+        &["check"],
+        &["validate"],
+        &["explain", "fixtures/pages/news/article.html"],
+        &["store", "--bulk-json"],
+        &["apply", "fixtures/pages/large/archive.html"],
+        &["diff", "fixtures/pages/large/archive.html"],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rewrite"))
+            .args(args)
+            .current_dir(project::root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        assert!(!stderr(&output).contains("panicked"), "{args:?}: {}", stderr(&output));
+    }
+}
+
+// ---- refusing what the service refuses ------------------------------------------------
+
+#[test]
+fn a_store_file_is_refused_exactly_as_a_rules_directory_is() {
+    let big = format!(r#"{{"id":"big","selector":"p","actions":[{{"append":{{"text":"{}"}}}}]}}"#, "x".repeat(8_000));
+    let small = r#"{"id":"small","selector":"p","actions":[{"append":{"text":"!"}}]}"#;
+    let dir = rules_dir(&[("10-big.json", &big), ("20-small.json", small)]);
+    let store = dir.parent().unwrap().join("store.json");
+    let values = serde_json::json!({ "rules": "[\"10-big\",\"20-small\"]", "10-big": big, "20-small": small });
+    std::fs::write(&store, values.to_string()).unwrap();
+    let reason = "characters long; a config store value holds at most 8000";
+    for rules in [&dir, &store] {
+        let validated = rewrite(&["validate", rules.to_str().unwrap()]);
+        assert_eq!(validated.status.code(), Some(1), "{}", rules.display());
+        assert!(stdout(&validated).contains(reason), "{}: {}", rules.display(), stdout(&validated));
+        let applied = rewrite_with_stdin(&["apply", "--rules", rules.to_str().unwrap()], Some(b"<p>a</p>"));
+        assert_eq!(
+            stdout(&applied),
+            "<p>a!</p>",
+            "{}: the big rule is left out, the small one applies",
+            rules.display()
+        );
+        assert!(stderr(&applied).contains(reason), "{}", stderr(&applied));
+    }
+}
+
+#[test]
+fn check_names_the_case_in_its_notes_and_a_wrong_path_names_the_case_file() {
+    let output = rewrite(&["check"]);
+    assert!(
+        stderr(&output).contains("rewrite: case not-found: the service would pass this response through untouched"),
+        "{}",
+        stderr(&output)
+    );
+    let fixtures = fixtures_copy();
+    let case = fixtures.join("cases/zz-broken.toml");
+    std::fs::write(
+        &case,
+        "description = \"x\"\npage = \"news/no-such-page.html\"\nrequest = \"GET https://a.example/\"\n",
+    )
+    .unwrap();
+    let broken = rewrite(&["check", fixtures.to_str().unwrap()]);
+    assert_eq!(broken.status.code(), Some(2));
+    let message = stderr(&broken);
+    assert!(message.contains(&format!("{}: page \"news/no-such-page.html\"", case.display())), "{message}");
+}
+
+#[test]
+fn explain_lists_shadow_rules_apart() {
+    let rules = rules_dir(&[
+        ("10-live.json", r#"{"id":"live","selector":"h1","actions":["remove"]}"#),
+        ("20-trial.json", r#"{"id":"trial","mode":"shadow","selector":"p","actions":["remove"]}"#),
+    ]);
+    let output = rewrite(&["explain", "--rules", rules.to_str().unwrap(), "fixtures/pages/news/article.html"]);
+    let text = stdout(&output);
+    let (live, shadow) = text.split_once("shadow rules: counted where they would act").expect(&text);
+    assert!(live.contains("live (10-live)") && !live.contains("trial"), "{text}");
+    assert!(shadow.contains("would fire") && shadow.contains("trial (20-trial)"), "{text}");
+    let trial = shadow.lines().find(|line| line.starts_with("trial")).unwrap();
+    assert!(trial.split_whitespace().any(|word| word == "5"), "the article's five paragraphs would go: {trial}");
+}
+
+// ---- publishing ------------------------------------------------------------------------
+
+/// A store file standing in for the production store: the repository's rules under the plain
+/// index, as `rewrite store` lays them out.
+fn production_store() -> PathBuf {
+    let store = devstack::viceroy::scratch_dir().unwrap().join("production.json");
+    std::fs::copy(project::rules_store(), &store).unwrap();
+    store
+}
+
+fn store_values(store: &Path) -> serde_json::Map<String, serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(store).unwrap()).unwrap()
+}
+
+#[test]
+fn publish_flips_the_index_last_keeps_the_previous_and_rollback_flips_back() {
+    let store = production_store();
+    let store_arg = store.to_str().unwrap();
+    let rules = rules_dir(&[
+        (
+            "10-banner.json",
+            r#"{"id":"banner","selector":"body","actions":[{"prepend":{"text":"Winter sale: 20% off"}}]}"#,
+        ),
+        ("20-old.json", r#"{"id":"old","selector":"p","actions":["remove"]}"#),
+    ]);
+    let rules_arg = rules.to_str().unwrap();
+    let first = rewrite(&["publish", "--rules", rules_arg, "--store-file", store_arg]);
+    assert!(first.status.success(), "{}{}", stdout(&first), stderr(&first));
+    let values = store_values(&store);
+    assert_eq!(values["rules"], r#"{"version":"v1","entries":["v1.10-banner","v1.20-old"]}"#);
+    assert!(values["rules.previous"].as_str().unwrap().starts_with("[\"10-sale-banner\""), "the plain index is kept");
+    assert!(values.contains_key("10-sale-banner"), "entries publish did not write are left alone");
+
+    // An edit: one rule changed, one removed, one added. The dry run says so and writes nothing.
+    std::fs::write(
+        rules.join("10-banner.json"),
+        r#"{"id":"banner","selector":"body","actions":[{"prepend":{"text":"Winter sale extended: 30% off"}}]}"#,
+    )
+    .unwrap();
+    std::fs::remove_file(rules.join("20-old.json")).unwrap();
+    std::fs::write(rules.join("30-new.json"), r#"{"id":"new","selector":"h1","actions":["remove"]}"#).unwrap();
+    let before = std::fs::read_to_string(&store).unwrap();
+    let dry = rewrite(&["publish", "--rules", rules_arg, "--store-file", store_arg, "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let plan = stdout(&dry);
+    assert!(plan.starts_with(&format!("publish v2 to store file {store_arg} (live now: v1)\n")), "{plan}");
+    assert!(plan.contains("rules: 1 added, 1 changed, 1 removed, 0 unchanged\n"), "{plan}");
+    assert!(plan.contains("  ~ banner (10-banner)\n"), "{plan}");
+    assert!(
+        plan.contains(r#"actions[0].prepend.text: "Winter sale: 20% off" → "Winter sale extended: 30% off""#),
+        "{plan}"
+    );
+    assert!(plan.contains("  + new (30-new)\n") && plan.contains("  - old (20-old)\n"), "{plan}");
+    assert!(plan.contains("then rules.previous (v1), then rules (v2)") && plan.ends_with("dry run: nothing written\n"));
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), before, "a dry run writes nothing");
+
+    let second = rewrite(&["publish", "--rules", rules_arg, "--store-file", store_arg]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let values = store_values(&store);
+    assert_eq!(values["rules"], r#"{"version":"v2","entries":["v2.10-banner","v2.30-new"]}"#);
+    assert_eq!(values["rules.previous"], r#"{"version":"v1","entries":["v1.10-banner","v1.20-old"]}"#);
+
+    let back = rewrite(&["rollback", "--store-file", store_arg]);
+    assert!(back.status.success(), "{}", stderr(&back));
+    assert!(
+        stdout(&back).starts_with(&format!("roll back store file {store_arg} from v2 to v1\n")),
+        "{}",
+        stdout(&back)
+    );
+    let values = store_values(&store);
+    assert_eq!(values["rules"], r#"{"version":"v1","entries":["v1.10-banner","v1.20-old"]}"#);
+    assert_eq!(values["rules.previous"], r#"{"version":"v2","entries":["v2.10-banner","v2.30-new"]}"#);
+
+    // Numbers are never reused, and only the last few versions stay.
+    for text in ["A", "B", "C"] {
+        let rule = format!(r#"{{"id":"banner","selector":"body","actions":[{{"prepend":{{"text":"{text}"}}}}]}}"#);
+        std::fs::write(rules.join("10-banner.json"), rule).unwrap();
+        let published = rewrite(&["publish", "--rules", rules_arg, "--store-file", store_arg, "--keep", "2"]);
+        assert!(published.status.success(), "{}", stderr(&published));
+    }
+    let values = store_values(&store);
+    assert!(values["rules"].as_str().unwrap().starts_with(r#"{"version":"v5""#), "{}", values["rules"]);
+    let versioned: Vec<&String> = values.keys().filter(|key| key.starts_with('v')).collect();
+    assert_eq!(versioned, ["v4.10-banner", "v4.30-new", "v5.10-banner", "v5.30-new"], "v1 to v3 deleted");
+}
+
+#[test]
+fn publish_refuses_rules_the_service_would_skip_and_rollback_needs_a_previous_index() {
+    let store = production_store();
+    let rules = rules_dir(&[("10-bad.json", r#"{"id":"bad","selector":"li:last-child","actions":["remove"]}"#)]);
+    let refused = rewrite(&["publish", "--rules", rules.to_str().unwrap(), "--store-file", store.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("`:last-child`") && stdout(&refused).contains("nothing published"));
+    assert_eq!(std::fs::read(&store).unwrap(), std::fs::read(project::rules_store()).unwrap());
+    let nothing = rewrite(&["rollback", "--store-file", store.to_str().unwrap()]);
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(stderr(&nothing).contains("no `rules.previous`"), "{}", stderr(&nothing));
+}
+
+#[test]
+fn publish_drives_the_fastly_cli_entries_first_and_the_index_last() {
+    let dir = devstack::viceroy::scratch_dir().unwrap();
+    let (log, listing, fake) = (dir.join("fastly.log"), dir.join("list.json"), dir.join("fastly"));
+    // What `fastly config-store-entry list --json` prints for a store holding version 4.
+    let listed = serde_json::json!([
+        { "store_id": "s", "item_key": "rules", "item_value": r#"{"version":"v4","entries":["v4.10-banner"]}"# },
+        { "store_id": "s", "item_key": "v4.10-banner", "item_value": LIVE_BANNER },
+        { "store_id": "s", "item_key": "v1.10-banner", "item_value": LIVE_BANNER },
+    ]);
+    std::fs::write(&listing, listed.to_string()).unwrap();
+    // Stands in for the Fastly CLI: one line per call, the value it read on standard input.
+    let script = format!(
+        "#!/bin/sh\necho \"$*\" >> '{log}'\ncase \"$2\" in\n  list) cat '{listing}' ;;\n  update) echo \"value: $(cat)\" >> '{log}' ;;\nesac\n",
+        log = log.display(),
+        listing = listing.display()
+    );
+    std::fs::write(&fake, script).unwrap();
+    let mut permissions = std::fs::metadata(&fake).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&fake, permissions).unwrap();
+    let rules = rules_dir(&[("10-banner.json", DRAFT_BANNER)]);
+    let args = ["publish", "--rules", rules.to_str().unwrap(), "--store-id", "s", "--keep", "2"];
+    let output = rewrite(&[&args[..], &["--fastly-cli", fake.to_str().unwrap()]].concat());
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let expected = format!(
+        "config-store-entry list --json --store-id s\n\
+         config-store-entry update --upsert --key v5.10-banner --stdin --store-id s\nvalue: {DRAFT_BANNER}\n\
+         config-store-entry update --upsert --key rules.previous --stdin --store-id s\nvalue: {{\"version\":\"v4\",\"entries\":[\"v4.10-banner\"]}}\n\
+         config-store-entry update --upsert --key rules --stdin --store-id s\nvalue: {{\"version\":\"v5\",\"entries\":[\"v5.10-banner\"]}}\n\
+         config-store-entry delete --key v1.10-banner --store-id s\n"
+    );
+    assert_eq!(calls, expected);
+}
+
+#[test]
+fn scripts_serve_help_prints_help_without_installing_or_building_anything() {
+    let started = std::time::Instant::now();
+    let output = Command::new(project::root().join("scripts/serve")).arg("--help").output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let help = stdout(&output);
+    assert!(help.starts_with("Usage: scripts/serve [--store FILE] [--port PORT]\n"), "{help}");
+    assert!(help.contains("--store FILE") && help.contains("--port PORT"), "{help}");
+    assert!(!help.contains("==>"), "nothing installed or built: {help}");
+    assert!(started.elapsed().as_secs() < 10);
+    // Serving asks only for what serving needs: the test tools are for `scripts/test`.
+    let bootstrap = std::fs::read_to_string(project::root().join("scripts/bootstrap")).unwrap();
+    let serve_stops = bootstrap.find("if [ \"$purpose\" = serve ]").expect("bootstrap has a serve mode");
+    for tool in ["cargo install cargo-nextest", "apt-get install"] {
+        assert!(bootstrap.find(tool).unwrap() > serve_stops, "{tool} comes after the serve mode stops");
+    }
 }

@@ -50,6 +50,7 @@ fn every_rule_example_in_rules_md_is_valid_and_does_what_it_says() {
         examples += 1;
         let (rules, errors) = RuleSet::from_entries(&[("RULES.md".into(), text.clone())]);
         assert!(errors.is_empty(), "example {examples} in RULES.md is invalid:\n{text}\n{errors:?}");
+        assert!(rules.warnings().is_empty(), "example {examples} in RULES.md has warnings:\n{:?}", rules.warnings());
         let following: Vec<&(String, String)> =
             blocks[index + 1..].iter().take_while(|(info, _)| info != "json rule").collect();
         let find = |wanted: &str| following.iter().find(|(info, _)| info == wanted).map(|(_, text)| text.clone());

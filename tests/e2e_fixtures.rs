@@ -80,9 +80,10 @@ fn every_fixture_gives_the_same_bytes_through_the_cli_and_through_the_service() 
             let response = request.send().unwrap();
             assert!(response.complete, "{name}: {:?}", response.failure);
 
-            // Laptop: the CLI, told what Viceroy tells the service about the client.
+            // Laptop: the CLI, told what Viceroy tells the service about the client: its address,
+            // its country, and that it came over plain HTTP (what `{{origin}}` shows).
             let request_file = scratch.join(format!("{name}.request"));
-            let mut spec = format!("GET {}\n", simulated.url);
+            let mut spec = format!("GET {}\n", simulated.url.replacen("https://", "http://", 1));
             for (header, value) in &simulated.headers {
                 spec.push_str(&format!("{header}: {value}\n"));
             }

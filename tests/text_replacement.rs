@@ -70,6 +70,28 @@ fn a_selector_scopes_the_rule() {
 }
 
 #[test]
+fn excluded_elements_keep_their_text_descendants_included() {
+    let rule = r#"{"id":"prose","selector":"main","actions":[{"replace_text":{"find":"color","replace":"colour",
+                   "exclude":["code","pre",".verbatim"]}}]}"#;
+    let page = "<p>color</p><main><p>The color <code>color</code> <b>color</b></p><pre>a <i>color</i></pre>\
+                <div class=verbatim><p>color</p></div><p>color</p></main>";
+    assert_eq!(
+        rewrite(rule, page),
+        "<p>color</p><main><p>The colour <code>color</code> <b>colour</b></p><pre>a <i>color</i></pre>\
+         <div class=verbatim><p>color</p></div><p>colour</p></main>"
+    );
+    // Without a selector, with a second text rule that excludes nothing: each its own.
+    let two = r#"[{"id":"a","actions":[{"replace_text":{"find":"cat","replace":"dog","exclude":["code"]}}]},
+                  {"id":"b","actions":[{"replace_text":{"find":"cat","replace":"CAT"}}]}]"#;
+    assert_eq!(rewrite(two, "<p>cat <code>cat</code></p>"), "<p>dog <code>CAT</code></p>");
+    let (_, errors) = RuleSet::from_entries(&[(
+        "e".to_owned(),
+        r#"{"id":"x","actions":[{"replace_text":{"find":"a","replace":"b","exclude":["p:last-child"]}}]}"#.to_owned(),
+    )]);
+    assert_eq!(errors[0].field.as_deref(), Some("actions[0].replace_text.exclude[0]"), "{}", errors[0]);
+}
+
+#[test]
 fn character_references_match_as_the_reader_sees_them() {
     let rule = r#"{"id":"tj","actions":[{"replace_text":{"find":"Tom & Jerry","replace":"Cats <& Dogs>"}}]}"#;
     assert_eq!(

@@ -228,6 +228,7 @@ fn not_found() -> Payload {
 fn content_type_for(path: &Path) -> &'static str {
     match path.extension().and_then(|ext| ext.to_str()).unwrap_or("") {
         "html" | "htm" => "text/html; charset=utf-8",
+        "xhtml" => "application/xhtml+xml",
         "css" => "text/css",
         "js" => "text/javascript",
         "json" => "application/json",

@@ -252,6 +252,7 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
                 rules: &rules,
                 edition,
                 rule_errors: source.errors(edition),
+                rules_version: source.version(edition).map(str::to_owned),
                 variant,
                 output,
             };

@@ -68,6 +68,8 @@ pub struct Job<'a> {
     pub edition: Edition,
     /// Rules left out of the set in use because they are invalid.
     pub rule_errors: usize,
+    /// The version the rules index names, if it names one.
+    pub rules_version: Option<String>,
     pub variant: Variant,
     pub output: Output,
 }
@@ -89,6 +91,7 @@ pub fn run(job: Job<'_>) {
         rules,
         edition,
         rule_errors,
+        rules_version,
         variant,
         output,
     } = job;
@@ -125,6 +128,7 @@ pub fn run(job: Job<'_>) {
         plan: &plan,
         edition,
         rule_errors,
+        rules_version,
         origin_time,
         rules_time,
         vcpu_at_start,
@@ -297,6 +301,7 @@ struct LogLine<'a> {
     plan: &'a Plan<'a>,
     edition: Edition,
     rule_errors: usize,
+    rules_version: Option<String>,
     origin_time: Duration,
     rules_time: Duration,
     vcpu_at_start: u64,
@@ -309,10 +314,8 @@ struct LogLine<'a> {
 impl LogLine<'_> {
     fn log(&mut self, report: Option<&Report>, rewrite_time: Duration, outcome: &str) {
         let ms = |time: Duration| (time.as_secs_f64() * 1e5).round() / 1e2;
-        let hits: serde_json::Map<String, serde_json::Value> = match report {
-            Some(report) => report.hits.iter().map(|(id, n)| (id.clone(), json!(n))).collect(),
-            None => self.plan.rule_ids().map(|id| (id.to_owned(), json!(null))).collect(),
-        };
+        let hits = hit_counts(report.map(|r| &r.hits[..]), self.plan.rule_ids());
+        let shadow_hits = hit_counts(report.map(|r| &r.shadow_hits[..]), self.plan.shadow_ids());
         let line = json!({
             "event": "rewrite",
             "method": self.context.method,
@@ -320,7 +323,9 @@ impl LogLine<'_> {
             "path": self.context.path,
             "status": self.context.status,
             "rules": self.edition.label(),
+            "rules_version": self.rules_version,
             "hits": hits,
+            "shadow_hits": shadow_hits,
             "not_applicable": self.plan.not_applicable(),
             "rule_errors": self.rule_errors,
             "bytes_in": report.map(|r| r.bytes_in),
@@ -334,6 +339,18 @@ impl LogLine<'_> {
             "ms": { "origin": ms(self.origin_time), "rules": ms(self.rules_time), "rewrite": ms(rewrite_time) },
         });
         log::info!("{line}");
+    }
+}
+
+/// Hits by rule id: the report's counts, or `null` for each rule when nothing was rewritten
+/// (a `HEAD`, a body that failed before its first byte).
+fn hit_counts<'a>(
+    counts: Option<&[(String, u64)]>,
+    planned: impl Iterator<Item = &'a str>,
+) -> serde_json::Map<String, serde_json::Value> {
+    match counts {
+        Some(counts) => counts.iter().map(|(id, n)| (id.clone(), json!(n))).collect(),
+        None => planned.map(|id| (id.to_owned(), json!(null))).collect(),
     }
 }
 

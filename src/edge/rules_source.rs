@@ -36,11 +36,14 @@ impl Edition {
     }
 }
 
-/// Compiled live and draft rules, each kept while its content is unchanged.
+/// Compiled live and draft rules, each kept while its content is unchanged, and the version
+/// each index named (read with the index: no lookup of its own).
 #[derive(Debug, Default)]
 pub struct RuleSource {
     live: RuleCache,
     draft: RuleCache,
+    live_version: Option<String>,
+    draft_version: Option<String>,
 }
 
 impl RuleSource {
@@ -56,11 +59,23 @@ impl RuleSource {
 
     fn preview_from(&mut self, store_name: &str) -> (Rc<RuleSet>, Edition) {
         match read_store(store_name, DRAFT_INDEX_KEY) {
-            Ok(entries) => (compiled(&mut self.draft, &entries), Edition::Draft),
+            Ok(entries) => {
+                self.draft_version = entries.version.clone();
+                (compiled(&mut self.draft, &entries), Edition::Draft)
+            }
             Err(why) => {
                 log::warn!("preview asked for, but {why}; previewing the live rules");
                 (self.live_from_store(store_name), Edition::NoDraft)
             }
+        }
+    }
+
+    /// The version of the rule set in use, as its index names it (`rewrite publish` writes
+    /// one; the plain array form has none).
+    pub fn version(&self, edition: Edition) -> Option<&str> {
+        match edition {
+            Edition::Draft => self.draft_version.as_deref(),
+            Edition::Live | Edition::NoDraft => self.live_version.as_deref(),
         }
     }
 
@@ -78,6 +93,7 @@ impl RuleSource {
             log::error!("{why}; applying the rules built into this version instead");
             built_in()
         });
+        self.live_version = entries.version.clone();
         compiled(&mut self.live, &entries)
     }
 }
@@ -88,6 +104,10 @@ fn compiled(cache: &mut RuleCache, entries: &StoreEntries) -> Rc<RuleSet> {
         CacheLookup::Built(rules, errors) => {
             for err in &errors {
                 log::error!("rule skipped: {err}");
+            }
+            // Once per content, like the errors: the rule applies, but likely not as meant.
+            for warning in rules.warnings() {
+                log::warn!("rule warning: {warning}");
             }
             rules
         }
@@ -162,6 +182,7 @@ mod tests {
         assert_eq!(source.live.builds(), 2);
         assert_eq!(ids(&updated), ["updated-rule"]);
         assert!(!Rc::ptr_eq(&first, &updated));
+        assert_eq!(source.version(Edition::Live), Some("v2"), "the version the updated index names");
     }
 
     #[test]

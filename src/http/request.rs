@@ -69,6 +69,10 @@ pub struct RequestContext {
     pub method: String,
     /// Lower-cased host, without the port.
     pub host: String,
+    /// `http` or `https`, as the client asked.
+    pub scheme: String,
+    /// The port the client asked on, when its `Host` (or URL) names one.
+    pub port: Option<u16>,
     /// The path as requested (percent-encoding kept), without the query.
     pub path: String,
     /// Query parameters, decoded, in order.
@@ -98,6 +102,8 @@ impl Default for RequestContext {
         Self {
             method: "GET".into(),
             host: "localhost".into(),
+            scheme: "https".into(),
+            port: None,
             path: "/".into(),
             query: Vec::new(),
             headers: Vec::new(),
@@ -121,8 +127,9 @@ impl RequestContext {
         let rest = match absolute {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {
                 let (authority, path) = rest.find(['/', '?', '#']).map_or((rest, ""), |end| rest.split_at(end));
-                context.host =
-                    parse_host(authority).map_err(|host| RequestError::UrlHost { url: url.to_owned(), host })?;
+                (context.host, context.port) =
+                    parse_authority(authority).map_err(|host| RequestError::UrlHost { url: url.to_owned(), host })?;
+                context.scheme = scheme.to_ascii_lowercase();
                 if path.starts_with('/') { path.to_owned() } else { format!("/{path}") }
             }
             Some((scheme, _)) => {
@@ -200,9 +207,23 @@ impl RequestContext {
     /// a path, spaces) is an error: such a request must not be routed or rewritten at all.
     pub fn apply_host_header(&mut self) -> Result<(), RequestError> {
         if let Some(value) = self.header("host") {
-            self.host = parse_host(value).map_err(RequestError::HostHeader)?;
+            (self.host, self.port) = parse_authority(value).map_err(RequestError::HostHeader)?;
         }
         Ok(())
+    }
+
+    /// Where the client reached the site: `scheme://host[:port]`, the port left out when it
+    /// is the scheme's default (`https://www.example.com`, `http://127.0.0.1:7676`).
+    pub fn origin(&self) -> String {
+        let default_port = match self.scheme.as_str() {
+            "http" => Some(80),
+            "https" => Some(443),
+            _ => None,
+        };
+        match self.port.filter(|port| Some(*port) != default_port) {
+            Some(port) => format!("{}://{}:{port}", self.scheme, self.host),
+            None => format!("{}://{}", self.scheme, self.host),
+        }
     }
 
     /// Adds a request header; a `Cookie` header also fills [`cookies`](Self::cookies).
@@ -235,6 +256,11 @@ impl RequestContext {
 /// IPv6 address in brackets. Anything else is refused, userinfo above all: in
 /// `www.example.com:@other.example` the host a parser finds depends on the parser.
 pub fn parse_host(authority: &str) -> Result<String, HostError> {
+    parse_authority(authority).map(|(host, _)| host)
+}
+
+/// The host of an authority as [`parse_host`] reads it, and its port if it names one.
+pub fn parse_authority(authority: &str) -> Result<(String, Option<u16>), HostError> {
     let bad = |why| Err(HostError { authority: authority.to_owned(), why });
     let authority = authority.trim();
     if authority.contains('@') {
@@ -255,13 +281,15 @@ pub fn parse_host(authority: &str) -> Result<String, HostError> {
     if port.is_some_and(|port| !port.chars().all(|c| c.is_ascii_digit())) {
         return bad("the port is not a number");
     }
+    // A number past 65535 names no port: the host is still usable, the origin has no port.
+    let port = port.and_then(|port| port.parse::<u16>().ok());
     if host.is_empty() || host.len() > 253 {
         return bad("a host name has 1 to 253 characters");
     }
     if !host.starts_with('[') && !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')) {
         return bad("only letters, digits, `-`, `.` and `_`");
     }
-    Ok(host.to_ascii_lowercase())
+    Ok((host.to_ascii_lowercase(), port))
 }
 
 fn lookup<'a>(mut pairs: impl Iterator<Item = &'a (String, String)>) -> Option<&'a str> {
@@ -329,6 +357,28 @@ mod tests {
         assert_eq!(parse_host("[::1]:7676").unwrap(), "[::1]");
         assert_eq!(parse_host("www.example.com:").unwrap(), "www.example.com");
         assert_eq!(parse_host("10.0.0.1").unwrap(), "10.0.0.1");
+    }
+
+    #[test]
+    fn the_origin_is_where_the_client_reached_the_site() {
+        assert_eq!(
+            RequestContext::for_url("GET", "https://www.example.com/a").unwrap().origin(),
+            "https://www.example.com"
+        );
+        assert_eq!(
+            RequestContext::for_url("GET", "HTTP://Example.com:8080/").unwrap().origin(),
+            "http://example.com:8080"
+        );
+        assert_eq!(RequestContext::for_url("GET", "https://example.com:443/").unwrap().origin(), "https://example.com");
+        // Viceroy: the URL says http, the client's Host names the port it used.
+        let mut local = RequestContext::for_url("GET", "http://127.0.0.1:7676/news/").unwrap();
+        local.add_header("Host", "127.0.0.1:7676");
+        local.apply_host_header().unwrap();
+        assert_eq!(local.origin(), "http://127.0.0.1:7676");
+        assert_eq!(RequestContext::default().origin(), "https://localhost");
+        assert!(parse_authority("host:+80").is_err());
+        assert_eq!(parse_authority("host:99999").unwrap(), ("host".to_owned(), None));
+        assert_eq!(parse_authority("[::1]:7676").unwrap(), ("[::1]".to_owned(), Some(7676)));
     }
 
     #[test]

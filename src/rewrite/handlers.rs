@@ -16,7 +16,8 @@ use crate::rules::actions::{
 
 impl<'r> Plan<'r> {
     /// lol_html settings whose handlers apply this plan; `hits[i]` counts what rule `i` of
-    /// the plan acted on (elements, comments, replaced texts, the document end).
+    /// the plan acted on (elements, comments, replaced texts, the document end), or for a
+    /// shadow rule what it would have acted on: its handlers count and change nothing.
     ///
     /// Order: handlers run in rule order, actions in the order written. lol_html puts each
     /// `after` and `prepend` closest to the element, so repeated calls come out reversed,
@@ -34,8 +35,21 @@ impl<'r> Plan<'r> {
         for (index, rule) in self.rules.iter().enumerate() {
             let count = Counter { hits: Rc::clone(hits), index };
             let split = ByScope::of(&rule.actions);
+            // A shadow rule is counted wherever it would act, and applies nothing.
+            let live = !rule.shadow;
+            if let (true, Some(selector), false) = (rule.shadow, rule.selector, split.element.is_empty()) {
+                let count = count.clone();
+                settings = settings.append_element_content_handler((
+                    Cow::Borrowed(selector),
+                    ElementContentHandlers::default().element(move |_: &mut Element| {
+                        count.add(1);
+                        Ok(())
+                    }),
+                ));
+            }
+            let element = if live { split.element } else { Vec::new() };
             let (reversed, in_order): (Vec<_>, Vec<_>) =
-                split.element.into_iter().partition(|action| inserts_in_reverse(action));
+                element.into_iter().partition(|action| inserts_in_reverse(action));
             let counted_in_order = !in_order.is_empty();
             if let (Some(selector), true) = (rule.selector, counted_in_order) {
                 let count = count.clone();
@@ -60,7 +74,9 @@ impl<'r> Plan<'r> {
                         return Ok(());
                     }
                     count.add(1);
-                    comments.iter().for_each(|action| apply_to_comment(action, comment));
+                    if live {
+                        comments.iter().for_each(|action| apply_to_comment(action, comment));
+                    }
                     Ok(())
                 };
                 settings = match rule.selector {
@@ -77,14 +93,14 @@ impl<'r> Plan<'r> {
                 text_stages.push((rule, text_rule, count.clone()));
             }
             if !split.document.is_empty() {
-                document_end_handlers.push((split.document, count));
+                document_end_handlers.push((split.document, count, live));
             }
         }
         if !text_stages.is_empty() {
             settings = TextPipeline::register(settings, text_stages);
         }
         // lol_html runs document-end handlers last registered first.
-        for (actions, count) in document_end_handlers.into_iter().rev() {
+        for (actions, count, live) in document_end_handlers.into_iter().rev() {
             let stopping = Rc::clone(stopping);
             settings = settings.append_document_content_handler(DocumentContentHandlers::default().end(
                 move |end: &mut DocumentEnd| {
@@ -92,7 +108,9 @@ impl<'r> Plan<'r> {
                         return Ok(());
                     }
                     count.add(1);
-                    actions.iter().for_each(|action| apply_to_document_end(action, end));
+                    if live {
+                        actions.iter().for_each(|action| apply_to_document_end(action, end));
+                    }
                     Ok(())
                 },
             ));

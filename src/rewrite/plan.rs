@@ -23,6 +23,8 @@ pub(crate) struct PlannedRule<'r> {
     pub selector_source: Option<&'r str>,
     /// Each action, with the part of the page it works on.
     pub actions: Vec<(Scope, PlannedAction<'r>)>,
+    /// Counted where it would act, never applied (`"mode": "shadow"`).
+    pub shadow: bool,
 }
 
 impl<'r> Plan<'r> {
@@ -40,14 +42,20 @@ impl<'r> Plan<'r> {
                 selector: rule.selector.as_ref(),
                 selector_source: rule.selector_source.as_deref(),
                 actions,
+                shadow: rule.shadow,
             });
         }
         plan
     }
 
-    /// The ids of the rules that apply, in order.
+    /// The ids of the rules that apply and change the page, in order.
     pub fn rule_ids(&self) -> impl Iterator<Item = &'r str> + '_ {
-        self.rules.iter().map(|rule| rule.id)
+        self.rules.iter().filter(|rule| !rule.shadow).map(|rule| rule.id)
+    }
+
+    /// The ids of the shadow rules that apply: counted, never changing the page.
+    pub fn shadow_ids(&self) -> impl Iterator<Item = &'r str> + '_ {
+        self.rules.iter().filter(|rule| rule.shadow).map(|rule| rule.id)
     }
 
     /// The ids of the rules whose conditions do not hold for this request.
@@ -55,7 +63,7 @@ impl<'r> Plan<'r> {
         &self.not_applicable
     }
 
-    /// How many rules apply.
+    /// How many rules apply, shadow rules included.
     pub fn len(&self) -> usize {
         self.rules.len()
     }

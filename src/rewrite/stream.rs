@@ -19,7 +19,7 @@ use lol_html::{HtmlRewriter, MemorySettings, OutputSink};
 use crate::http::charset::PageEncoding;
 use crate::http::prescan::{Prescan, prescan};
 use crate::rewrite::invalid_bytes::{Carry, Uncarry};
-use crate::rewrite::plan::Plan;
+use crate::rewrite::plan::{Plan, PlannedRule};
 
 /// Knobs for one rewrite.
 #[derive(Debug, Clone)]
@@ -71,6 +71,8 @@ pub struct Report {
     pub bytes_out: u64,
     /// For each rule that ran, in order: its id and how many elements it acted on.
     pub hits: Vec<(String, u64)>,
+    /// The same for each shadow rule that ran: what it would have acted on.
+    pub shadow_hits: Vec<(String, u64)>,
     /// Why rewriting stopped early, if it did; the rest of the page passed through unchanged.
     pub bail_out: Option<String>,
     /// Whether rewriting stopped at the CPU deadline, leaving the rest of the input unread
@@ -158,6 +160,17 @@ fn page_encoding(head: &[u8], declared: PageEncoding) -> Result<PageEncoding, Pa
             ))),
         },
         Prescan::None | Prescan::NeedMore => Ok(PageEncoding::Sniffed),
+    }
+}
+
+/// The encoding the rewriter reads a page in, from its first bytes (a byte-order mark, then
+/// the header's charset, then a `<meta>` in the first 1,024 bytes, else UTF-8), for tools
+/// that show pages to people; `None` when the rewriter passes such a page through untouched.
+pub fn page_charset(head: &[u8], declared: PageEncoding) -> Option<&'static encoding_rs::Encoding> {
+    match page_encoding(head, declared) {
+        Ok(PageEncoding::Declared(encoding)) => Some(encoding),
+        Ok(PageEncoding::Sniffed) => Some(encoding_rs::UTF_8),
+        Err(_) => None,
     }
 }
 
@@ -267,10 +280,16 @@ impl<'r, W: Write> Rewriter<'r, W> {
     pub fn into_parts(mut self) -> (W, Report) {
         // Drop lol_html first: it holds the other handle to the sink.
         self.stage = Stage::Finished;
+        let (shadow, live): (Vec<_>, Vec<_>) =
+            self.plan.rules.iter().zip(self.hits.iter()).partition(|(rule, _)| rule.shadow);
+        let counts = |rules: Vec<(&PlannedRule<'_>, &Cell<u64>)>| {
+            rules.into_iter().map(|(rule, hits)| (rule.id.to_owned(), hits.get())).collect()
+        };
         let report = Report {
             bytes_in: self.bytes_in,
             bytes_out: self.sink.0.borrow().bytes_out,
-            hits: self.plan.rule_ids().map(str::to_owned).zip(self.hits.iter().map(Cell::get)).collect(),
+            hits: counts(live),
+            shadow_hits: counts(shadow),
             bail_out: self.bail_out.take(),
             cpu_stop: self.cpu_stop,
         };

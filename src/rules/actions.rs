@@ -6,11 +6,12 @@
 
 use std::borrow::Cow;
 
-use lol_html::HandlerResult;
 use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element};
+use lol_html::{HandlerResult, Selector};
 
 use super::budget::{Cost, RegexRoom};
 use super::pattern::{Pattern, Use};
+use super::selector::parse_selector;
 use super::template::{Landing, Template};
 use super::{Action, Content, FieldError, ReplaceText, TextTarget};
 use crate::http::request::RequestContext;
@@ -94,6 +95,9 @@ pub(crate) struct TextRule {
     pub replacement: String,
     pub max: Option<u64>,
     pub targets: Vec<TextTarget>,
+    /// Elements whose text (descendants' included) the rule leaves alone, with the
+    /// selector parts each costs.
+    pub exclude: Vec<(Selector, usize)>,
 }
 
 /// Where element content goes.
@@ -287,7 +291,22 @@ fn compile_text_rule(rule: &ReplaceText, field: &dyn Fn(&str) -> String) -> Resu
         Some(targets) => targets.clone(),
         None => DEFAULT_TEXT_TARGETS.to_vec(),
     };
-    Ok(TextRule { finder, replacement: rule.replace.clone(), max: rule.max, targets })
+    let exclude = match &rule.exclude {
+        Some(selectors) if selectors.is_empty() => {
+            return Err(FieldError::new(field("exclude"), "an empty list excludes nothing; leave `exclude` out"));
+        }
+        Some(selectors) => selectors
+            .iter()
+            .enumerate()
+            .map(|(index, selector)| {
+                parse_selector(selector)
+                    .map(|(selector, shape)| (selector, shape.parts))
+                    .map_err(|err| FieldError::new(field(&format!("exclude[{index}]")), err))
+            })
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    Ok(TextRule { finder, replacement: rule.replace.clone(), max: rule.max, targets, exclude })
 }
 
 /// Compiles inserted content; `field(sub)` names its field `sub`.
@@ -389,6 +408,9 @@ impl CompiledAction {
             };
             cost.held_text.add(field, held);
             cost.text_rules.add(field, 1);
+            for (index, (_, parts)) in rule.exclude.iter().enumerate() {
+                cost.selector_parts.add(&format!("{field}.exclude[{index}]"), *parts);
+            }
         }
     }
 

@@ -16,7 +16,7 @@ use super::budget::{Cost, Spent};
 use super::conditions::Condition;
 use super::dependence::Dependence;
 use super::selector::parse_selector;
-use super::{Action, FieldError, Rule, RuleError, SourcedRule, parse_entry};
+use super::{Action, FieldError, Mode, Rule, RuleError, RuleWarning, SourcedRule, parse_entry};
 use crate::http::request::RequestContext;
 use crate::rewrite::plan::Plan;
 
@@ -30,6 +30,7 @@ pub struct RuleSet {
     /// keys, the same on every instance and machine.
     digest: [u8; 32],
     dependence: Dependence,
+    warnings: Vec<RuleWarning>,
 }
 
 /// One rule, compiled.
@@ -43,6 +44,8 @@ pub(crate) struct CompiledRule {
     pub condition: Condition,
     /// Each action with the part of the page it works on.
     pub actions: Vec<(Scope, CompiledAction)>,
+    /// Counts what it would change without changing the page (`"mode": "shadow"`).
+    pub shadow: bool,
 }
 
 impl RuleSet {
@@ -75,7 +78,7 @@ impl RuleSet {
         let mut errors = Vec::new();
         let mut seen: HashMap<String, String> = HashMap::new();
         let mut spent = Spent::default();
-        for SourcedRule { entry, rule } in rules {
+        for SourcedRule { entry, rule, warnings } in rules {
             if let Some(first_entry) = seen.get(&rule.id) {
                 let reason = format!(
                     "another rule already has this id (in entry {first_entry:?}); ids must be unique: \
@@ -85,6 +88,7 @@ impl RuleSet {
                 continue;
             }
             seen.insert(rule.id.clone(), entry.clone());
+            set.warnings.extend(warnings);
             if !rule.enabled {
                 set.disabled.push(rule.id);
                 continue;
@@ -115,11 +119,22 @@ impl RuleSet {
         self.rules.iter().map(|rule| (rule.id.as_str(), rule.entry.as_str()))
     }
 
+    /// The ids of the shadow rules (`"mode": "shadow"`): they count, they change nothing.
+    pub fn shadow_ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().filter(|rule| rule.shadow).map(|rule| rule.id.as_str())
+    }
+
     /// Why the rule `id` does not apply to this request: the first of its conditions that
     /// does not hold (`when.path`), or `None` when they all hold (or there is no such rule).
     pub fn why_not(&self, id: &str, context: &RequestContext) -> Option<String> {
         let rule = self.rules.iter().find(|rule| rule.id == id)?;
         rule.condition.first_failing(context, &rule.id)
+    }
+
+    /// What looks wrong in rules that are valid (they still apply): a regex with a JSON
+    /// backspace for `\b`, inserted HTML that leaves an element open.
+    pub fn warnings(&self) -> &[RuleWarning] {
+        &self.warnings
     }
 
     /// The ids of rules kept in the store with `"enabled": false`.
@@ -196,6 +211,7 @@ fn compile_rule(rule: &Rule, entry: &str, spent: &Spent) -> Result<(CompiledRule
         selector,
         condition,
         actions,
+        shadow: rule.mode == Mode::Shadow,
     };
     Ok((compiled, cost))
 }

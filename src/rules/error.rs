@@ -38,13 +38,53 @@ impl RuleError {
 
 impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "entry {:?}", self.entry)?;
-        if let Some(rule) = &self.rule {
-            write!(f, ", rule {rule:?}")?;
-        }
-        if let Some(field) = &self.field {
-            write!(f, ", field `{field}`")?;
-        }
+        write_place(f, &self.entry, self.rule.as_deref(), self.field.as_deref())?;
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// `entry "e", rule "r", field `f``, leaving out the parts not given.
+fn write_place(f: &mut fmt::Formatter<'_>, entry: &str, rule: Option<&str>, field: Option<&str>) -> fmt::Result {
+    write!(f, "entry {entry:?}")?;
+    if let Some(rule) = rule {
+        write!(f, ", rule {rule:?}")?;
+    }
+    if let Some(field) = field {
+        write!(f, ", field `{field}`")?;
+    }
+    Ok(())
+}
+
+/// A rule that is valid and applies, but likely does not do what its editor meant (see
+/// [`crate::rules`]' lints): the field, and what to write instead.
+///
+/// Displayed like a [`RuleError`]: `entry "e", rule "r", field `f`: reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleWarning {
+    /// The config store entry (or file) the rule came from.
+    pub entry: String,
+    /// The rule's id.
+    pub rule: String,
+    /// Path of the field, e.g. `actions[0].replace_text.regex`.
+    pub field: String,
+    /// What looks wrong, and the fix.
+    pub reason: String,
+}
+
+impl RuleWarning {
+    pub(crate) fn new(
+        entry: impl Into<String>,
+        rule: impl Into<String>,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self { entry: entry.into(), rule: rule.into(), field: field.into(), reason: reason.into() }
+    }
+}
+
+impl fmt::Display for RuleWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_place(f, &self.entry, Some(&self.rule), Some(&self.field))?;
         write!(f, ": {}", self.reason)
     }
 }

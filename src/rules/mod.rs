@@ -1,8 +1,8 @@
 //! The rule language, from what editors write to rules ready to run:
 //!
 //! * what editors write: plain serde types ([`model`], [`when`]), read one rule at a time
-//!   ([`parse`]), refused with messages that name the field ([`error`]), described by a JSON
-//!   Schema ([`schema`]);
+//!   ([`parse`]), refused with messages that name the field ([`error`]), warned about where
+//!   valid but likely wrong ([`lint`]), described by a JSON Schema ([`schema`]);
 //! * what each part compiles to, once per rule-set version: selectors ([`selector`]),
 //!   conditions ([`conditions`]), templates escaped for where each value lands
 //!   ([`template`]), regexes and globs ([`pattern`]), time windows ([`time`]);
@@ -16,6 +16,7 @@ pub(crate) mod compile;
 pub(crate) mod conditions;
 pub(crate) mod dependence;
 mod error;
+mod lint;
 mod model;
 mod parse;
 pub(crate) mod pattern;
@@ -26,8 +27,8 @@ pub(crate) mod time;
 mod when;
 
 pub(crate) use error::FieldError;
-pub use error::RuleError;
-pub use model::{Action, Content, ReplaceText, Rule, TextTarget};
+pub use error::{RuleError, RuleWarning};
+pub use model::{Action, Content, Mode, ReplaceText, Rule, TextTarget};
 pub use parse::{SourcedRule, parse_entry};
 pub use schema::json_schema;
 pub use when::{NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};

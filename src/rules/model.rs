@@ -30,6 +30,11 @@ pub struct Rule {
     /// `false` keeps the rule in the store without applying it.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
+    /// `"shadow"` tries the rule on live traffic with no risk: it is matched like any rule
+    /// and what it would change is counted (logs, `explain`, reports), but the page is left
+    /// as it is. Default `"live"`.
+    #[serde(default)]
+    pub mode: Mode,
     /// The elements element actions apply to (CSS, as lol_html supports it). Comment actions
     /// use it as a scope (comments inside matching elements) and act on the whole document
     /// without it; `append_to_document` takes none.
@@ -44,6 +49,18 @@ pub struct Rule {
 
 fn enabled_by_default() -> bool {
     true
+}
+
+/// Whether a rule changes pages or only counts what it would change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The rule changes the page.
+    #[default]
+    Live,
+    /// The rule's would-be changes are counted (as `shadow_hits` in the log line) and the
+    /// page is left unchanged.
+    Shadow,
 }
 
 /// One thing a rule does.
@@ -109,6 +126,10 @@ pub struct ReplaceText {
     /// never form fields, scripts or styles unless listed.
     #[serde(default, rename = "in")]
     pub targets: Option<Vec<TextTarget>>,
+    /// Elements whose text is left alone, selectors like `["code", "pre"]`: text anywhere
+    /// inside a matching element (its descendants too) is not changed.
+    #[serde(default)]
+    pub exclude: Option<Vec<String>>,
 }
 
 /// A kind of text `replace_text` may change.

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{FieldError, Rule, RuleError};
+use super::{FieldError, Rule, RuleError, RuleWarning, lint};
 use crate::rules::budget::{MAX_RULE_JSON_DEPTH, json_depth};
 
 /// The longest rule id.
@@ -31,6 +31,8 @@ pub struct SourcedRule {
     pub entry: String,
     /// The rule as written.
     pub rule: Rule,
+    /// What looks wrong in it although it is valid.
+    pub warnings: Vec<RuleWarning>,
 }
 
 /// Reads every rule in `text`, the content of the entry named `entry`.
@@ -40,7 +42,15 @@ pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
         Err(err) => {
-            let reason = format!("not valid JSON ({err}); an entry holds one rule object or an array of rule objects");
+            // `"\d"` is the usual way in: a regex escape written with one backslash.
+            let hint = if err.to_string().contains("invalid escape") {
+                "; in JSON a backslash starts an escape, so a regex's \\d is written \"\\\\d\" (and its \\b \
+                 \"\\\\b\": \"\\b\" is read as a backspace)"
+            } else {
+                ""
+            };
+            let reason =
+                format!("not valid JSON ({err}); an entry holds one rule object or an array of rule objects{hint}");
             return (Vec::new(), vec![RuleError::new(entry, reason)]);
         }
     };
@@ -56,8 +66,13 @@ pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>
     let mut rules = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (position, item) in items.into_iter().enumerate() {
+        // Linted as written, where each field has its path; only rules that parse.
+        let linted = item.clone();
         match parse_rule(entry, position, item) {
-            Ok(rule) => rules.push(SourcedRule { entry: entry.to_owned(), rule }),
+            Ok(rule) => {
+                let warnings = lint::warnings(entry, &rule.id, &linted);
+                rules.push(SourcedRule { entry: entry.to_owned(), rule, warnings });
+            }
             Err(err) => errors.push(err),
         }
     }
@@ -224,6 +239,26 @@ mod tests {
 
         let (_, errors) = parse_entry("scalar", "42");
         assert!(errors[0].reason.contains("found a number"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn invalid_json_escapes_say_how_to_write_a_regex_escape() {
+        let (_, errors) = parse_entry("e", r#"{"id":"x","actions":[{"replace_text":{"regex":"\d+","replace":"n"}}]}"#);
+        assert!(errors[0].reason.contains("invalid escape"), "{}", errors[0]);
+        assert!(errors[0].reason.contains(r#"a regex's \d is written "\\d""#), "{}", errors[0]);
+    }
+
+    #[test]
+    fn valid_rules_carry_their_warnings() {
+        let (rules, errors) =
+            parse_entry("e", r#"{"id":"x","selector":"body","actions":[{"prepend":{"html":"<div>open"}}]}"#);
+        assert!(errors.is_empty());
+        assert_eq!(rules[0].warnings.len(), 1);
+        assert_eq!(
+            rules[0].warnings[0].to_string(),
+            "entry \"e\", rule \"x\", field `actions[0].prepend.html`: the HTML opens <div> and never closes it: \
+             the rest of the page would end up inside; add </div>"
+        );
     }
 
     #[test]

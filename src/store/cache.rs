@@ -81,7 +81,7 @@ mod tests {
     use super::*;
 
     fn entries(text: &str) -> StoreEntries {
-        StoreEntries { entries: vec![("e".into(), text.into())], errors: Vec::new() }
+        StoreEntries { entries: vec![("e".into(), text.into())], ..StoreEntries::default() }
     }
 
     const RULE: &str = r#"{"id":"a","selector":"p","actions":["remove"]}"#;

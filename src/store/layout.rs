@@ -3,8 +3,10 @@
 //! A config store cannot list its keys and production limits lookups per request, so the
 //! layout is an index plus entries:
 //!
-//! * the key `rules` holds a JSON array naming the rule entries, in the order they apply:
-//!   `["10-sale-banner", "20-analytics"]`;
+//! * the key `rules` names the rule entries, in the order they apply: a JSON array
+//!   (`["10-sale-banner", "20-analytics"]`), or an object that also names the rule set's
+//!   version (`{"version": "v7", "entries": ["v7.10-sale-banner", "v7.20-analytics"]}`), which
+//!   `rewrite publish` writes so that every log line can say which version ran ([`Index`]);
 //! * each named entry holds one rule object or an array of rule objects.
 //!
 //! A request makes at most [`LOOKUP_BUDGET`] lookups: one for the sites map ([`SITES_KEY`]),
@@ -15,17 +17,27 @@
 //! several entries, each holding an array of rules.
 //!
 //! A draft rule set for previews lives beside the live one, under its own index
-//! ([`DRAFT_INDEX_KEY`]); its entries may be shared with the live set or be its own.
+//! ([`DRAFT_INDEX_KEY`]); its entries may be shared with the live set or be its own. After a
+//! publish, the index it replaced stays under [`PREVIOUS_INDEX_KEY`], for a rollback.
+//!
+//! Keys the layout makes use only letters, digits, `-`, `_` and `.`: the Fastly CLI and API
+//! put a key in a URL path, where a `/` would have to be sent as `%2F`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use super::index::Index;
+use super::limits::LIMITS_KEY;
 use crate::rules::RuleError;
 
 /// The key holding the ordered list of rule entries.
 pub const INDEX_KEY: &str = "rules";
 /// The key holding the draft rule set's index, for previews.
 pub const DRAFT_INDEX_KEY: &str = "rules.draft";
+/// The key holding the index a publish replaced, so a rollback can flip back to it.
+pub const PREVIOUS_INDEX_KEY: &str = "rules.previous";
+/// What draft entries' keys start with, beside the live entries of the same name.
+pub const DRAFT_PREFIX: &str = "draft.";
 /// The key holding the host-to-origin map, when the service fronts several sites.
 pub const SITES_KEY: &str = "sites";
 /// Config store lookups one request may make (the lowest limit Fastly documents).
@@ -62,6 +74,8 @@ impl LookupError {
 /// The entries one request read, in index order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreEntries {
+    /// The rule set's version, when the index names one.
+    pub version: Option<String>,
     /// `(entry name, entry text)` in the order the index lists them.
     pub entries: Vec<(String, String)>,
     /// Entries that are listed but could not be used.
@@ -78,15 +92,19 @@ pub enum StoreError {
     /// The index could not be read: its key, and why.
     #[error("looking up `{0}` failed: {1}")]
     Lookup(String, LookupError),
-    /// The index is not a JSON array of entry names: its key, and why.
-    #[error("`{0}` must be a JSON array of entry names, like [\"10-banner\"]: {1}")]
+    /// The index is neither a JSON array of entry names nor a versioned index: its key, and
+    /// why.
+    #[error(
+        "`{0}` must be a JSON array of entry names, like [\"10-banner\"], or an object like \
+         {{\"version\": \"v7\", \"entries\": [\"v7.10-banner\"]}}: {1}"
+    )]
     BadIndex(String, String),
     /// A store file that is not a JSON object of strings: why.
     #[error("a store file is a JSON object of string values: {0}")]
     NotAStoreFile(String),
-    /// An entry named like the index.
-    #[error("an entry cannot be named `{INDEX_KEY}`: that key is the index")]
-    EntryNamedIndex,
+    /// An entry named like a key the store uses for something else: the key, and what for.
+    #[error("an entry cannot be named `{0}`: that key is the {1}")]
+    ReservedName(String, &'static str),
     /// A key longer (or shorter) than a config store takes.
     #[error("entry name {0:?} must be 1 to {MAX_KEY_CHARS} characters long")]
     KeyLength(String),
@@ -131,10 +149,9 @@ pub fn read_entries_at(source: &mut dyn EntrySource, index_key: &str) -> Result<
         .lookup(index_key)
         .map_err(|err| StoreError::Lookup(index_key.to_owned(), err))?
         .ok_or_else(|| StoreError::NoIndex(index_key.to_owned()))?;
-    let names: Vec<String> =
-        serde_json::from_str(&index_text).map_err(|err| StoreError::BadIndex(index_key.to_owned(), err.to_string()))?;
+    let Index { version, entries: names } = Index::parse(index_key, &index_text)?;
 
-    let mut read = StoreEntries::default();
+    let mut read = StoreEntries { version, ..StoreEntries::default() };
     if names.len() > MAX_ENTRIES {
         // One report for them all: an index of 500 entries must not make 486 log lines.
         let skipped = &names[MAX_ENTRIES..];
@@ -218,7 +235,7 @@ impl MemoryStore {
                 Err(error) => refused.push((name.clone(), error)),
             }
         }
-        let index = serde_json::to_string(&names).expect("a list of strings serialises");
+        let index = Index { version: None, entries: names.into_iter().map(str::to_owned).collect() }.to_json();
         if let Err(error) = check_limits(INDEX_KEY, &index) {
             refused.push((INDEX_KEY.to_owned(), error));
         }
@@ -228,17 +245,18 @@ impl MemoryStore {
 
     /// Adds a draft rule set for previews: the live entries, with those of the same name
     /// replaced by the draft's and the draft's new ones added, in name order, under
-    /// [`DRAFT_INDEX_KEY`]. Draft entries are stored as `draft/NAME`, beside the live ones.
+    /// [`DRAFT_INDEX_KEY`]. Draft entries are stored as [`DRAFT_PREFIX`] + name
+    /// (`draft.10-banner`), beside the live ones.
     pub fn add_draft(&mut self, draft: &[(String, String)]) -> Result<(), StoreError> {
         let live: Vec<String> = read_entries(&mut self.clone())?.entries.into_iter().map(|(name, _)| name).collect();
         let mut names: BTreeMap<&str, String> = live.iter().map(|name| (name.as_str(), name.clone())).collect();
         for (name, text) in draft {
-            let key = format!("draft/{name}");
+            let key = format!("{DRAFT_PREFIX}{name}");
             check_entry(&key, text)?;
             self.values.insert(key.clone(), text.clone());
             names.insert(name.as_str(), key);
         }
-        let index = serde_json::to_string(&names.values().collect::<Vec<_>>()).expect("a list of strings serialises");
+        let index = Index { version: None, entries: names.into_values().collect() }.to_json();
         check_limits(DRAFT_INDEX_KEY, &index)?;
         self.values.insert(DRAFT_INDEX_KEY.to_owned(), index);
         Ok(())
@@ -255,6 +273,18 @@ impl MemoryStore {
     pub fn values(&self) -> &BTreeMap<String, String> {
         &self.values
     }
+
+    /// Each key or value over Fastly's limits, as a refusal naming the key: Viceroy will not
+    /// load such a store and Fastly will not take the value, so a store file is refused
+    /// exactly as a rules directory with the same content is.
+    pub fn over_limits(&self) -> Vec<RuleError> {
+        self.values
+            .iter()
+            .filter_map(|(key, value)| {
+                check_limits(key, value).err().map(|error| RuleError::new(key, error.to_string()))
+            })
+            .collect()
+    }
 }
 
 impl EntrySource for MemoryStore {
@@ -263,11 +293,20 @@ impl EntrySource for MemoryStore {
     }
 }
 
+/// Keys the store uses for something other than rule entries, and what for.
+const RESERVED_KEYS: [(&str, &str); 5] = [
+    (INDEX_KEY, "index"),
+    (DRAFT_INDEX_KEY, "draft's index"),
+    (PREVIOUS_INDEX_KEY, "previous index, kept for a rollback"),
+    (SITES_KEY, "sites map"),
+    (LIMITS_KEY, "service's limits"),
+];
+
 /// Whether Fastly's config store would take this entry (name and size), and it does not
-/// collide with the index key.
+/// collide with a key the store uses for something else.
 pub fn check_entry(name: &str, text: &str) -> Result<(), StoreError> {
-    if name == INDEX_KEY {
-        return Err(StoreError::EntryNamedIndex);
+    if let Some((key, what)) = RESERVED_KEYS.iter().find(|(key, _)| *key == name) {
+        return Err(StoreError::ReservedName((*key).to_owned(), what));
     }
     check_limits(name, text)
 }
@@ -374,6 +413,31 @@ mod tests {
     }
 
     #[test]
+    fn a_versioned_index_names_the_version_and_costs_no_lookup() {
+        let index = r#"{"version": "v7", "entries": ["v7.e00"]}"#;
+        let mut store =
+            MemoryStore::new([(INDEX_KEY.to_owned(), index.to_owned()), ("v7.e00".to_owned(), "[]".to_owned())].into());
+        let mut counting = Counting { store: &mut store, lookups: 0 };
+        let read = read_entries(&mut counting).unwrap();
+        assert_eq!(read.version.as_deref(), Some("v7"));
+        assert_eq!(read.entries, [("v7.e00".to_owned(), "[]".to_owned())]);
+        assert_eq!(counting.lookups, 2, "the index and its one entry");
+        let plain = read_entries(&mut MemoryStore::from_entries(&entries(1)).unwrap()).unwrap();
+        assert_eq!(plain.version, None);
+    }
+
+    #[test]
+    fn a_store_file_over_the_limits_is_refused_by_key() {
+        let store = MemoryStore::new(
+            [("rules".to_owned(), "[\"big\"]".to_owned()), ("big".to_owned(), "x".repeat(MAX_VALUE_CHARS + 1))].into(),
+        );
+        let refused = store.over_limits();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].entry, "big");
+        assert!(refused[0].reason.contains("8001 characters long"), "{}", refused[0]);
+    }
+
+    #[test]
     fn a_listed_entry_that_is_absent_is_reported() {
         let mut store = MemoryStore::new([(INDEX_KEY.to_owned(), r#"["gone"]"#.to_owned())].into());
         let read = read_entries(&mut store).unwrap();
@@ -399,6 +463,10 @@ mod tests {
     fn keys_a_config_store_refuses_are_named() {
         let refused = |name: &str| MemoryStore::from_entries(&[(name.to_owned(), "[]".to_owned())]).unwrap_err();
         assert_eq!(refused(INDEX_KEY).to_string(), "an entry cannot be named `rules`: that key is the index");
+        assert_eq!(
+            refused("rules.previous").to_string(),
+            "an entry cannot be named `rules.previous`: that key is the previous index, kept for a rollback"
+        );
         assert_eq!(refused("").to_string(), "entry name \"\" must be 1 to 255 characters long");
         let mut store = MemoryStore::default();
         assert_eq!(store.add_draft(&[]).unwrap_err(), StoreError::NoIndex(INDEX_KEY.into()));
@@ -412,7 +480,7 @@ mod tests {
         assert_eq!(live.entries, entries(3), "the live set is untouched");
         let draft = read_entries_at(&mut store, DRAFT_INDEX_KEY).unwrap();
         let names: Vec<&str> = draft.entries.iter().map(|(name, _)| name.as_str()).collect();
-        assert_eq!(names, ["e00", "draft/e01", "e02", "draft/e05"]);
+        assert_eq!(names, ["e00", "draft.e01", "e02", "draft.e05"]);
         assert_eq!(draft.entries[1].1, "[\"changed\"]");
     }
 

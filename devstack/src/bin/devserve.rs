@@ -1,18 +1,47 @@
 //! Serves the app locally on its embedded defaults: the fixture origin plus the service under
 //! Viceroy with the rules from rules/. Run through `./scripts/serve`, which builds the wasm.
 //!
-//! Ports: 7676 for the service and 8787 for the origin when free, else any free port.
+//! Ports: 7676 (or `--port`) for the service and 8787 for the origin when free, else any
+//! free port. `--store FILE` serves another rules store than rules/store.json.
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 
 use devstack::origin::FixtureOrigin;
 use devstack::project;
 use devstack::viceroy::{ServiceConfig, Viceroy};
 
+/// What `scripts/serve` passes on: `--store FILE` and `--port PORT` (its `--help` says more).
+struct Options {
+    store: Option<PathBuf>,
+    port: u16,
+}
+
+fn options() -> Options {
+    let mut options = Options { store: None, port: 7676 };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().unwrap_or_else(|| fail(&format!("{name} needs a value")));
+        match arg.as_str() {
+            "--store" => options.store = Some(PathBuf::from(value("--store"))),
+            "--port" => {
+                options.port = value("--port").parse().unwrap_or_else(|_| fail("--port needs a port number"));
+            }
+            other => fail(&format!("unknown option {other:?} (scripts/serve --help lists them)")),
+        }
+    }
+    options
+}
+
 fn main() {
+    let options = options();
     let origin = FixtureOrigin::start_on(&preferred_or_free(8787).to_string(), project::fixture_pages(), true)
         .unwrap_or_else(|err| fail(&format!("starting the fixture origin: {err}")));
-    let config = ServiceConfig { addr: Some(preferred_or_free(7676)), echo: true, ..ServiceConfig::new(&origin.url()) };
+    let mut config =
+        ServiceConfig { addr: Some(preferred_or_free(options.port)), echo: true, ..ServiceConfig::new(&origin.url()) };
+    if let Some(store) = options.store {
+        config.rules_store = store;
+    }
     let mut viceroy = Viceroy::start(&config).unwrap_or_else(|err| fail(&format!("starting viceroy: {err}")));
     println!();
     println!("edge-rewriter is serving {}", viceroy.url("/"));

@@ -6,15 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use edge_rewriter::RequestContext;
 use serde::{Deserialize, Serialize};
 
-use crate::CheckArgs;
-use crate::diff::{display_text, unified, use_color};
+use crate::diff::use_color;
 use crate::inputs::{LoadedRules, Rewritten, load_rules, read_page, report_rule_errors, rewrite_into};
 use crate::outcome::{Outcome, Verdict};
-use crate::report;
+use crate::{CheckArgs, CheckFormat, junit, logger, out, report};
 
 /// A case as written in its TOML file.
 #[derive(Debug, Deserialize)]
@@ -42,6 +42,8 @@ struct CaseFile {
 #[derive(Debug, Clone, Serialize)]
 pub struct Case {
     pub name: String,
+    /// The case file, which every message about the case names.
+    pub file: PathBuf,
     pub description: String,
     /// The page, relative to `pages/` (the fixture origin serves it at `/` + this).
     pub page: String,
@@ -79,6 +81,7 @@ fn read_case(file: &Path, dir: &Path, root: &Path) -> Result<Case, String> {
         expected: dir.join("expected").join(spec.expected.unwrap_or_else(|| format!("{name}.html"))),
         rules: root.join(spec.rules.unwrap_or_else(|| "rules/live".to_owned())),
         name,
+        file: file.to_owned(),
         description: spec.description,
         page: spec.page,
         page_file,
@@ -92,22 +95,25 @@ fn content_type_for(page: &str) -> &'static str {
     if page.ends_with(".xhtml") { "application/xhtml+xml" } else { "text/html; charset=utf-8" }
 }
 
-/// Runs one case against already loaded rules.
+/// Runs one case against already loaded rules. Errors name the case file.
 pub fn run_case(case: &Case, rules: &LoadedRules) -> Result<Outcome, String> {
-    let mut context =
-        RequestContext::parse_simulated(&case.request).map_err(|err| format!("case {}: request: {err}", case.name))?;
+    let in_case = |what: &str, err: &dyn std::fmt::Display| format!("{}: {what}: {err}", case.file.display());
+    let mut context = RequestContext::parse_simulated(&case.request).map_err(|err| in_case("request", &err))?;
     context.content_type = Some(case.content_type.clone());
-    let original = read_page(&case.page_file)?;
+    let original = read_page(&case.page_file).map_err(|err| in_case(&format!("page {:?}", case.page), &err))?;
+    let started = Instant::now();
     let (rewritten, report) = match rewrite_into(&rules.rules, &context, &original[..], Vec::new())? {
         Rewritten::Done(done) => (done.sink, Some(done.report)),
         Rewritten::PassedThrough(sink) => (sink, None),
     };
-    let verdict = match std::fs::read(&case.expected) {
-        Ok(expected) if expected == rewritten => Verdict::Same,
-        Ok(_) => Verdict::Different,
-        Err(_) => Verdict::NoExpected,
+    let elapsed = started.elapsed();
+    let expected = std::fs::read(&case.expected).ok();
+    let verdict = match &expected {
+        Some(expected) if *expected == rewritten => Verdict::Same,
+        Some(_) => Verdict::Different,
+        None => Verdict::NoExpected,
     };
-    Ok(Outcome { case: case.clone(), original, rewritten, context, report, verdict })
+    Ok(Outcome { case: case.clone(), original, rewritten, expected, context, report, verdict, elapsed })
 }
 
 /// `rewrite check`.
@@ -117,22 +123,28 @@ pub fn run(args: &CheckArgs) -> Result<i32, String> {
         cases.retain(|case| case.name.contains(only.as_str()));
     }
     if args.list_json {
-        println!("{}", serde_json::to_string_pretty(&cases).map_err(|err| err.to_string())?);
+        out::line(serde_json::to_string_pretty(&cases).map_err(|err| err.to_string())?);
         return Ok(0);
     }
     if cases.is_empty() {
         return Err(format!("no cases in {}", args.dir.join("cases").display()));
     }
-    let color = use_color(args.color.color);
+    let text = args.format == CheckFormat::Text;
+    let color = text && use_color(args.color.color);
     let mut loaded: BTreeMap<PathBuf, LoadedRules> = BTreeMap::new();
     let mut outcomes = Vec::new();
     for case in &cases {
         if !loaded.contains_key(&case.rules) {
-            let rules = load_rules(&case.rules)?;
+            let rules =
+                load_rules(&case.rules, None).map_err(|err| format!("{}: rules: {err}", case.file.display()))?;
             report_rule_errors(&rules);
             loaded.insert(case.rules.clone(), rules);
         }
-        let mut outcome = run_case(case, &loaded[&case.rules])?;
+        // Notes printed while the case runs (a pass-through, a bail-out) name it.
+        logger::set_context(Some(format!("case {}", case.name)));
+        let outcome = run_case(case, &loaded[&case.rules]);
+        logger::set_context(None);
+        let mut outcome = outcome?;
         if args.bless && outcome.verdict != Verdict::Same {
             if let Some(parent) = case.expected.parent() {
                 std::fs::create_dir_all(parent).map_err(|err| format!("{}: {err}", parent.display()))?;
@@ -141,46 +153,79 @@ pub fn run(args: &CheckArgs) -> Result<i32, String> {
                 .map_err(|err| format!("{}: {err}", case.expected.display()))?;
             outcome.verdict = Verdict::Blessed;
         }
-        print_outcome(&outcome, color);
+        if text {
+            print_outcome(&outcome, color);
+        }
         outcomes.push(outcome);
     }
-    let failed = outcomes.iter().filter(|o| matches!(o.verdict, Verdict::Different | Verdict::NoExpected)).count();
+    let failed = outcomes.iter().filter(|o| o.verdict.failed()).count();
     let blessed = outcomes.iter().filter(|o| o.verdict == Verdict::Blessed).count();
-    println!(
-        "{} cases: {} ok, {failed} failed{}",
-        outcomes.len(),
-        outcomes.len() - failed - blessed,
-        if blessed > 0 { format!(", {blessed} blessed") } else { String::new() }
-    );
     if let Some(path) = &args.html {
         std::fs::write(path, report::html(&outcomes)).map_err(|err| format!("{}: {err}", path.display()))?;
-        println!("report: {}", path.display());
     }
-    if failed > 0 && !args.bless {
-        println!("update the expected outputs, once the differences are right: rewrite check --bless");
+    if let Some(path) = &args.junit {
+        std::fs::write(path, junit::xml(&outcomes)).map_err(|err| format!("{}: {err}", path.display()))?;
+    }
+    match args.format {
+        CheckFormat::Json => out::line(as_json(&outcomes)),
+        CheckFormat::Junit => out::text(junit::xml(&outcomes)),
+        CheckFormat::Text => {
+            out::line(format!(
+                "{} cases: {} ok, {failed} failed{}",
+                outcomes.len(),
+                outcomes.len() - failed - blessed,
+                if blessed > 0 { format!(", {blessed} blessed") } else { String::new() }
+            ));
+            for (path, what) in [(&args.html, "report"), (&args.junit, "JUnit XML")] {
+                if let Some(path) = path {
+                    out::line(format!("{what}: {}", path.display()));
+                }
+            }
+            if failed > 0 && !args.bless {
+                out::line("update the expected outputs, once the differences are right: rewrite check --bless");
+            }
+        }
     }
     Ok(if failed > 0 { 1 } else { 0 })
 }
 
 fn print_outcome(outcome: &Outcome, color: bool) {
     let case = &outcome.case;
-    match outcome.verdict {
-        Verdict::Same => println!("ok      {}", case.name),
-        Verdict::Blessed => println!("blessed {} -> {}", case.name, case.expected.display()),
-        Verdict::NoExpected => println!("FAIL    {}: no expected output at {}", case.name, case.expected.display()),
-        Verdict::Different => {
-            println!("FAIL    {}: output differs from {}", case.name, case.expected.display());
-            let expected = std::fs::read(&case.expected).unwrap_or_default();
-            print!(
-                "{}",
-                unified(
-                    &display_text(&expected, &outcome.context),
-                    &display_text(&outcome.rewritten, &outcome.context),
-                    &format!("{} (expected)", case.expected.display()),
-                    &format!("{} (actual)", case.name),
-                    color,
-                )
-            );
+    match (outcome.verdict, outcome.failure()) {
+        (Verdict::Same, _) => out::line(format!("ok      {}", case.name)),
+        (Verdict::Blessed, _) => out::line(format!("blessed {} -> {}", case.name, case.expected.display())),
+        (_, failure) => {
+            out::line(format!("FAIL    {}: {}", case.name, failure.unwrap_or_default()));
+            out::text(outcome.diff(color));
         }
     }
+}
+
+/// Every case as JSON: its verdict, what each rule did, and the diff when it failed.
+fn as_json(outcomes: &[Outcome]) -> serde_json::Value {
+    let counts = |hits: &[(String, u64)]| -> serde_json::Map<String, serde_json::Value> {
+        hits.iter().map(|(id, n)| (id.clone(), serde_json::json!(n))).collect()
+    };
+    let results: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|outcome| {
+            let case = &outcome.case;
+            serde_json::json!({
+                "name": case.name,
+                "description": case.description,
+                "file": case.file,
+                "page": case.page,
+                "expected": case.expected,
+                "verdict": outcome.verdict.label(),
+                "failed": outcome.verdict.failed(),
+                "passed_through": outcome.report.is_none(),
+                "hits": outcome.report.as_ref().map(|report| counts(&report.hits)),
+                "shadow_hits": outcome.report.as_ref().map(|report| counts(&report.shadow_hits)),
+                "ms": outcome.elapsed.as_secs_f64() * 1e3,
+                "diff": outcome.failure().map(|_| outcome.diff(false)),
+            })
+        })
+        .collect();
+    let failed = outcomes.iter().filter(|o| o.verdict.failed()).count();
+    serde_json::json!({ "cases": outcomes.len(), "failed": failed, "results": results })
 }

@@ -1,31 +1,35 @@
-//! Unified diffs of a page before and after rewriting, coloured for terminals.
+//! Unified diffs of a page before and after rewriting, coloured for terminals, with the
+//! changed words marked inside changed lines and long lines cut to what changed.
 
 use std::io::IsTerminal;
+use std::time::Duration;
 
-use similar::{ChangeTag, TextDiff};
+use similar::TextDiff;
 
 use crate::inputs::{load_rules, read_page, report_rule_errors, request_context, rewrite_into};
-use crate::{ColorChoice, DiffArgs};
+use crate::words::{self, Piece};
+use crate::{ColorChoice, DiffArgs, out};
+
+/// How long a diff may take before it settles for a coarser answer (a huge page that
+/// changed everywhere).
+pub const DIFF_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `rewrite diff`: what the rules change, as a unified diff on standard output.
 pub fn run(args: &DiffArgs) -> Result<i32, String> {
-    let loaded = load_rules(&args.page.rules.rules)?;
+    let loaded = load_rules(&args.page.rules.rules, args.page.rules.draft.as_deref())?;
     report_rule_errors(&loaded);
     let context = request_context(&args.page.request)?;
     let original = read_page(&args.page.page)?;
     let rewritten = rewrite_into(&loaded.rules, &context, &original[..], Vec::new())?.into_sink();
     let name = args.page.page.display().to_string();
     let (before, after) = (display_text(&original, &context), display_text(&rewritten, &context));
-    print!(
-        "{}",
-        unified(
-            &before,
-            &after,
-            &format!("{name} (origin)"),
-            &format!("{name} (rewritten)"),
-            use_color(args.color.color)
-        )
-    );
+    out::text(unified(
+        &before,
+        &after,
+        &format!("{name} (origin)"),
+        &format!("{name} (rewritten)"),
+        use_color(args.color.color),
+    ));
     Ok(0)
 }
 
@@ -38,40 +42,70 @@ pub fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-/// A page as text for display, decoded in its own charset.
+/// A page as text for display, decoded as the rewriter reads it: its header charset, else
+/// the `<meta>` it declares, else UTF-8.
 pub fn display_text(page: &[u8], context: &edge_rewriter::RequestContext) -> String {
-    let encoding = match crate::inputs::verdict(context) {
-        Ok(edge_rewriter::PageEncoding::Declared(encoding)) => encoding,
-        _ => encoding_rs::UTF_8,
-    };
+    let declared = crate::inputs::verdict(context).unwrap_or(edge_rewriter::PageEncoding::Sniffed);
+    let encoding = edge_rewriter::page_charset(page, declared).unwrap_or(encoding_rs::UTF_8);
     encoding.decode(page).0.into_owned()
 }
 
-/// A unified diff with 3 lines of context; empty when the texts are equal.
+/// A line diff of `before` and `after`, quick to give up on a hopeless case.
+pub fn line_diff<'a>(before: &'a str, after: &'a str) -> TextDiff<'a, 'a, 'a, str> {
+    TextDiff::configure().timeout(DIFF_TIMEOUT).diff_lines(before, after)
+}
+
+/// A unified diff with 3 lines of context; empty when the texts are equal. With colour, the
+/// changed words are in reverse video inside the red and green lines.
 pub fn unified(before: &str, after: &str, before_name: &str, after_name: &str, color: bool) -> String {
-    let diff = TextDiff::from_lines(before, after);
     let mut out = String::new();
-    if diff.ratio() == 1.0 && before == after {
+    if before == after {
         return out;
     }
+    let diff = line_diff(before, after);
     let paint = |code: &str, text: &str| if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() };
     out.push_str(&paint("1", &format!("--- {before_name}\n+++ {after_name}\n")));
     for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
         out.push_str(&paint("36", &format!("{}\n", hunk.header())));
-        for change in hunk.iter_changes() {
-            let (sign, code) = match change.tag() {
-                ChangeTag::Delete => ("-", "31"),
-                ChangeTag::Insert => ("+", "32"),
-                ChangeTag::Equal => (" ", ""),
-            };
-            let mut line = format!("{sign}{}", change.value());
-            if !line.ends_with('\n') {
-                line.push_str("\n\\ No newline at end of file\n");
+        for op in hunk.ops() {
+            for line in words::lines(&diff, op) {
+                let code = match line.sign {
+                    '-' => "31",
+                    '+' => "32",
+                    _ => "",
+                };
+                out.push_str(&render(&line, code, color));
             }
-            out.push_str(&if code.is_empty() { line } else { paint(code, &line) });
         }
     }
     out
+}
+
+/// One diff line for a terminal: its sign, its pieces (changed words in reverse video when
+/// coloured, elided stretches as `…[N chars]…`), in the line's colour.
+fn render(line: &words::Line, code: &str, color: bool) -> String {
+    let colored = color && !code.is_empty();
+    let mut text = String::new();
+    if colored {
+        text.push_str(&format!("\x1b[{code}m"));
+    }
+    text.push(line.sign);
+    for piece in &line.pieces {
+        match piece {
+            Piece::Same(words) => text.push_str(words),
+            Piece::Changed(words) if colored => text.push_str(&format!("\x1b[7m{words}\x1b[27m")),
+            Piece::Changed(words) => text.push_str(words),
+            Piece::Elided(chars) => text.push_str(&format!("…[{chars} chars]…")),
+        }
+    }
+    if colored {
+        text.push_str("\x1b[0m");
+    }
+    text.push('\n');
+    if line.missing_newline {
+        text.push_str("\\ No newline at end of file\n");
+    }
+    text
 }
 
 #[cfg(test)]
@@ -83,6 +117,16 @@ mod tests {
         let diff = unified("a\nb\nc\n", "a\nB\nc\n", "x (origin)", "x (rewritten)", false);
         assert_eq!(diff, "--- x (origin)\n+++ x (rewritten)\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n");
         assert!(unified("same\n", "same\n", "a", "b", false).is_empty());
-        assert!(unified("a\n", "b\n", "a", "b", true).contains("\x1b[31m-a"));
+        assert!(unified("a\n", "b\n", "a", "b", true).contains("\x1b[31m-"));
+    }
+
+    #[test]
+    fn changed_words_are_marked_and_long_lines_cut() {
+        let coloured = unified("the cat sat\n", "the dog sat\n", "a", "b", true);
+        assert!(coloured.contains("\x1b[32m+the \x1b[7mdog\x1b[27m sat\x1b[0m"), "{coloured:?}");
+        let minified = format!("<p>{}</p><p>cat</p><p>{}</p>\n", "x".repeat(5000), "y".repeat(5000));
+        let diff = unified(&minified, &minified.replace("cat", "dog"), "a", "b", false);
+        assert!(diff.len() < 600, "a one-word change in a 10 KB line printed {} bytes:\n{diff}", diff.len());
+        assert!(diff.contains("+…[") && diff.contains("<p>dog</p>"), "{diff}");
     }
 }

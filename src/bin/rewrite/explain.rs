@@ -1,73 +1,150 @@
 //! `rewrite explain`: for a request and a page, which rules apply and how often each fired.
+//! Shadow rules are listed apart: they are counted where they would act, and change nothing.
 
 use std::io;
 
-use crate::PageArgs;
-use crate::inputs::{Rewritten, load_rules, open_page, request_context, rewrite_into};
+use edge_rewriter::{Report, RequestContext};
+use serde::Serialize;
 
-pub fn run(args: &PageArgs) -> Result<i32, String> {
-    let loaded = load_rules(&args.rules.rules)?;
-    let context = request_context(&args.request)?;
-    let page = open_page(&args.page)?;
-    let hits = match rewrite_into(&loaded.rules, &context, page, io::sink())? {
-        Rewritten::Done(done) => Some(done.report.hits),
+use crate::inputs::{LoadedRules, Rewritten, load_rules, open_page, request_context, rewrite_into};
+use crate::{ExplainArgs, Format, out};
+
+/// One rule's line: what it is, whether it applies to the request, how often it fired.
+#[derive(Debug, Serialize)]
+struct Row {
+    id: Option<String>,
+    entry: String,
+    /// `yes`, `no`, `disabled` or `invalid`.
+    applies: &'static str,
+    /// `live` or `shadow` (would-be hits, the page unchanged).
+    mode: &'static str,
+    /// Times it acted (a shadow rule: would have acted); `None` when it did not run.
+    fired: Option<u64>,
+    note: String,
+}
+
+impl Row {
+    fn name(&self) -> String {
+        match &self.id {
+            Some(id) => format!("{id} ({})", self.entry),
+            None => format!("({})", self.entry),
+        }
+    }
+}
+
+pub fn run(args: &ExplainArgs) -> Result<i32, String> {
+    let page_args = &args.page;
+    let loaded = load_rules(&page_args.rules.rules, page_args.rules.draft.as_deref())?;
+    let context = request_context(&page_args.request)?;
+    let page = open_page(&page_args.page)?;
+    let report = match rewrite_into(&loaded.rules, &context, page, io::sink())? {
+        Rewritten::Done(done) => Some(done.report),
         Rewritten::PassedThrough(_) => None,
     };
-    println!(
-        "{} {}{} — {} rules from {} entries in {}",
-        context.method,
-        context.host,
-        context.path,
-        loaded.rules.len() + loaded.rules.disabled_ids().count(),
-        loaded.entries,
-        args.rules.rules.display()
+    let rows = rows(&loaded, &context, report.as_ref());
+    // Live rules only: a shadow rule that never fires is what its trial is there to find out.
+    let never_fired =
+        rows.iter().filter(|row| row.mode == "live" && row.applies == "yes" && row.fired == Some(0)).count();
+    let rules = loaded.rules.len() + loaded.rules.disabled_ids().count();
+    let source = format!(
+        "{}{}",
+        page_args.rules.rules.display(),
+        if page_args.rules.draft.is_some() { " with its draft" } else { "" }
     );
-    let mut rows: Vec<[String; 4]> = Vec::new();
-    let mut never_fired = 0;
-    for (id, entry) in loaded.rules.rules_by_entry() {
-        let fired = hits.as_ref().and_then(|hits| hits.iter().find(|(hit, _)| hit == id)).map(|(_, n)| *n);
-        let (applies, count, note) = match (fired, loaded.rules.why_not(id, &context)) {
-            (_, Some(failing)) => ("no".to_owned(), "-".to_owned(), format!("{failing} does not hold")),
-            (Some(0), None) => {
-                never_fired += 1;
-                (
-                    "yes".to_owned(),
-                    "0".to_owned(),
-                    "NEVER FIRED on this page: its selector or pattern matched nothing".to_owned(),
-                )
+    match args.format.format {
+        Format::Json => out::line(serde_json::json!({
+            "method": context.method,
+            "host": context.host,
+            "path": context.path,
+            "rules_from": source,
+            "version": loaded.version,
+            "entries": loaded.entries,
+            "passed_through": report.is_none(),
+            "rules": rows,
+            "never_fired": never_fired,
+        })),
+        Format::Text => {
+            out::line(format!(
+                "{} {}{} — {rules} rules from {} entries in {source}",
+                context.method, context.host, context.path, loaded.entries
+            ));
+            let (live, shadow): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|row| row.mode == "live");
+            print_table(&live, "fired");
+            if !shadow.is_empty() {
+                out::line("");
+                out::line("shadow rules: counted where they would act; the page is unchanged");
+                print_table(&shadow, "would fire");
             }
-            (Some(n), None) => ("yes".to_owned(), n.to_string(), String::new()),
-            (None, None) => ("yes".to_owned(), "-".to_owned(), "the response is passed through untouched".to_owned()),
-        };
-        rows.push([format!("{id} ({entry})"), applies, count, note]);
-    }
-    for id in loaded.rules.disabled_ids() {
-        rows.push([id.to_owned(), "disabled".to_owned(), "-".to_owned(), "\"enabled\": false".to_owned()]);
-    }
-    for error in &loaded.errors {
-        // The row is named like the others, `rule (entry)`; the note is the error as
-        // `validate` prints it.
-        let name = match &error.rule {
-            Some(rule) => format!("{rule} ({})", error.entry),
-            None => format!("({})", error.entry),
-        };
-        rows.push([name, "invalid".to_owned(), "-".to_owned(), loaded.source.describe(error)]);
-    }
-    let widths = [0, 1, 2].map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0).max(5));
-    println!(
-        "{:<w0$}  {:<w1$}  {:>w2$}  note",
-        "rule (entry)",
-        "applies",
-        "fired",
-        w0 = widths[0],
-        w1 = widths[1],
-        w2 = widths[2]
-    );
-    for [rule, applies, count, note] in &rows {
-        println!("{rule:<w0$}  {applies:<w1$}  {count:>w2$}  {note}", w0 = widths[0], w1 = widths[1], w2 = widths[2]);
-    }
-    if never_fired > 0 {
-        println!("{never_fired} rule(s) apply to this request but never fired on this page");
+            if never_fired > 0 {
+                out::line(format!("{never_fired} rule(s) apply to this request but never fired on this page"));
+            }
+        }
     }
     Ok(0)
+}
+
+/// A row per rule: those that may run in order, then disabled, then invalid ones.
+fn rows(loaded: &LoadedRules, context: &RequestContext, report: Option<&Report>) -> Vec<Row> {
+    let fired = |id: &str| {
+        let report = report?;
+        report.hits.iter().chain(&report.shadow_hits).find(|(hit, _)| hit == id).map(|(_, n)| *n)
+    };
+    let shadow: Vec<&str> = loaded.rules.shadow_ids().collect();
+    let mut rows = Vec::new();
+    for (id, entry) in loaded.rules.rules_by_entry() {
+        let mode = if shadow.contains(&id) { "shadow" } else { "live" };
+        let (applies, fired, note) = match (fired(id), loaded.rules.why_not(id, context)) {
+            (_, Some(failing)) => ("no", None, format!("{failing} does not hold")),
+            (Some(0), None) => {
+                ("yes", Some(0), "NEVER FIRED on this page: its selector or pattern matched nothing".to_owned())
+            }
+            (Some(n), None) => ("yes", Some(n), String::new()),
+            (None, None) => ("yes", None, "the response is passed through untouched".to_owned()),
+        };
+        rows.push(Row { id: Some(id.to_owned()), entry: entry.to_owned(), applies, mode, fired, note });
+    }
+    for id in loaded.rules.disabled_ids() {
+        let note = "\"enabled\": false".to_owned();
+        rows.push(Row {
+            id: Some(id.to_owned()),
+            entry: String::new(),
+            applies: "disabled",
+            mode: "live",
+            fired: None,
+            note,
+        });
+    }
+    for error in &loaded.errors {
+        // The note is the error as `validate` prints it.
+        let note = loaded.source.describe(error);
+        rows.push(Row {
+            id: error.rule.clone(),
+            entry: error.entry.clone(),
+            applies: "invalid",
+            mode: "live",
+            fired: None,
+            note,
+        });
+    }
+    rows
+}
+
+fn print_table(rows: &[&Row], fired: &str) {
+    let cells: Vec<[String; 4]> = rows
+        .iter()
+        .map(|row| {
+            let name = if row.entry.is_empty() { row.id.clone().unwrap_or_default() } else { row.name() };
+            let count = row.fired.map_or_else(|| "-".to_owned(), |n| n.to_string());
+            [name, row.applies.to_owned(), count, row.note.clone()]
+        })
+        .collect();
+    let header = ["rule (entry)".to_owned(), "applies".to_owned(), fired.to_owned()];
+    let widths = [0, 1, 2].map(|column| {
+        cells.iter().map(|row| row[column].chars().count()).chain([header[column].chars().count()]).max().unwrap_or(0)
+    });
+    let [w0, w1, w2] = widths;
+    out::line(format!("{:<w0$}  {:<w1$}  {:>w2$}  note", header[0], header[1], header[2]));
+    for [rule, applies, count, note] in &cells {
+        out::line(format!("{rule:<w0$}  {applies:<w1$}  {count:>w2$}  {note}"));
+    }
 }

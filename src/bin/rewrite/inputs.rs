@@ -5,55 +5,84 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use edge_rewriter::{
-    Decision, MemoryStore, PageEncoding, RequestContext, ResponseFacts, RewriteOptions, RuleError, RuleSet, Streamed,
-    decide, read_entries, read_rules_dir, stream,
+    DRAFT_INDEX_KEY, DRAFT_PREFIX, Decision, INDEX_KEY, MemoryStore, PageEncoding, RequestContext, ResponseFacts,
+    RewriteOptions, RuleError, RuleSet, RuleWarning, StreamError, Streamed, decide, read_entries_at, read_rules_dir,
+    stream,
 };
 
-use crate::{PageArgs, RequestArgs};
+use crate::{PageArgs, RequestArgs, logger, out};
 
 /// Rules as the service would use them, and every problem found on the way.
 pub struct LoadedRules {
     pub rules: RuleSet,
     pub errors: Vec<RuleError>,
     pub source: RulesSource,
-    /// How many entries (files) and rules were read.
+    /// How many entries (files) were read.
     pub entries: usize,
+    /// The rule set's version, when the index names one (a published store).
+    pub version: Option<String>,
 }
 
 /// What `--rules` named.
 pub enum RulesSource {
-    /// A directory of entry files.
-    Dir(PathBuf),
+    /// A directory of entry files, and the draft directory over it.
+    Dir { live: PathBuf, draft: Option<PathBuf> },
     /// One entry file.
     File(PathBuf),
-    /// A store file (a JSON object with a `rules` index).
-    Store(PathBuf),
+    /// A store file (a JSON object with a `rules` index); `draft` when its draft was read.
+    Store { file: PathBuf, draft: bool },
 }
 
 impl RulesSource {
     /// Where an entry lives, for messages editors act on: the file to open.
     pub fn locate(&self, entry: &str) -> String {
         match self {
-            RulesSource::Dir(dir) => format!("{}", dir.join(format!("{entry}.json")).display()),
+            RulesSource::Dir { live, draft } => {
+                let in_draft = draft.as_ref().zip(entry.strip_prefix(DRAFT_PREFIX));
+                match in_draft {
+                    Some((draft, name)) => format!("{}", draft.join(format!("{name}.json")).display()),
+                    None => format!("{}", live.join(format!("{entry}.json")).display()),
+                }
+            }
             RulesSource::File(file) => format!("{}", file.display()),
-            RulesSource::Store(file) => format!("{} (entry {entry:?})", file.display()),
+            RulesSource::Store { file, .. } => format!("{} (entry {entry:?})", file.display()),
         }
     }
 
+    /// Whether the draft was read over the live rules.
+    fn is_draft(&self) -> bool {
+        matches!(self, RulesSource::Dir { draft: Some(_), .. } | RulesSource::Store { draft: true, .. })
+    }
+
     /// A rule error as every command prints it: where its entry lives, then the message
-    /// `RuleError` itself displays.
+    /// `RuleError` itself displays (and, for a draft, how drafts replace live rules).
     pub fn describe(&self, error: &RuleError) -> String {
-        format!("{}: {error}", self.locate(&error.entry))
+        let hint = if self.is_draft() && error.reason.contains("already has this id") {
+            " (a draft file replaces the live file of the same name: to change a live rule, give the draft file \
+             the live file's name; otherwise the preview skips one of the two)"
+        } else {
+            ""
+        };
+        format!("{}: {error}{hint}", self.locate(&error.entry))
+    }
+
+    /// A rule warning the same way.
+    pub fn describe_warning(&self, warning: &RuleWarning) -> String {
+        format!("{}: {warning}", self.locate(&warning.entry))
     }
 }
 
 /// Reads rules from a directory, entry file or store file, through the same store layout,
-/// lookup budget and checks as the service.
-pub fn load_rules(path: &Path) -> Result<LoadedRules, String> {
+/// lookup budget and checks as the service; with `draft`, the draft as a preview reads it.
+pub fn load_rules(path: &Path, draft: Option<&Path>) -> Result<LoadedRules, String> {
     let (mut store, mut errors, source) = if path.is_dir() {
         let entries = read_rules_dir(path).map_err(|err| format!("{}: {err}", path.display()))?;
-        let (store, errors) = MemoryStore::from_valid_entries(&entries);
-        (store, errors, RulesSource::Dir(path.to_owned()))
+        let (mut store, errors) = MemoryStore::from_valid_entries(&entries);
+        if let Some(draft) = draft {
+            let drafted = read_rules_dir(draft).map_err(|err| format!("{}: {err} (the draft)", draft.display()))?;
+            store.add_draft(&drafted).map_err(|err| format!("{}: {err}", draft.display()))?;
+        }
+        (store, errors, RulesSource::Dir { live: path.to_owned(), draft: draft.map(Path::to_owned) })
     } else {
         let text = std::fs::read_to_string(path).map_err(|err| match err.kind() {
             io::ErrorKind::NotFound => {
@@ -63,18 +92,24 @@ pub fn load_rules(path: &Path) -> Result<LoadedRules, String> {
         })?;
         if is_store_file(&text) {
             let store = MemoryStore::from_json(&text).map_err(|err| format!("{}: {err}", path.display()))?;
-            (store, Vec::new(), RulesSource::Store(path.to_owned()))
+            // What Fastly and Viceroy refuse, refused here too, as in a rules directory.
+            let refused = store.over_limits();
+            (store, refused, RulesSource::Store { file: path.to_owned(), draft: draft.is_some() })
+        } else if draft.is_some() {
+            return Err(format!("{}: --draft needs a rules directory or a store file", path.display()));
         } else {
             let name = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or("rules").to_owned();
             let (store, errors) = MemoryStore::from_valid_entries(&[(name, text)]);
             (store, errors, RulesSource::File(path.to_owned()))
         }
     };
-    let read = read_entries(&mut store).map_err(|err| format!("{}: {err}", path.display()))?;
+    let index = if draft.is_some() { DRAFT_INDEX_KEY } else { INDEX_KEY };
+    let mut read = read_entries_at(&mut store, index).map_err(|err| format!("{}: {err}", path.display()))?;
+    read.entries.retain(|(name, _)| !errors.iter().any(|error| error.entry == *name));
     errors.extend(read.errors);
     let (rules, rule_errors) = RuleSet::from_entries(&read.entries);
     errors.extend(rule_errors);
-    Ok(LoadedRules { rules, errors, source, entries: read.entries.len() })
+    Ok(LoadedRules { rules, errors, source, entries: read.entries.len(), version: read.version })
 }
 
 /// A store file is a JSON object whose values are all strings and which has the index.
@@ -91,7 +126,7 @@ fn is_store_file(text: &str) -> bool {
 /// Prints what the service would log for each unusable rule.
 pub fn report_rule_errors(loaded: &LoadedRules) {
     for error in &loaded.errors {
-        eprintln!("rewrite: rule skipped: {}", loaded.source.describe(error));
+        logger::note(&format!("rule skipped: {}", loaded.source.describe(error)));
     }
 }
 
@@ -164,19 +199,27 @@ pub fn rewrite_into<W: Write>(
     let encoding = match verdict(context) {
         Ok(encoding) => encoding,
         Err(why) => {
-            eprintln!("rewrite: the service would pass this response through untouched: {why}");
+            logger::note(&format!("the service would pass this response through untouched: {why}"));
             let mut page = page;
-            io::copy(&mut page, &mut sink).map_err(|err| format!("copying the page: {err}"))?;
+            if let Err(err) = io::copy(&mut page, &mut sink) {
+                // `copy` reports read and write errors alike; a closed pipe is the reader's.
+                out::failed_or(&err);
+                return Err(format!("copying the page: {err}"));
+            }
             return Ok(Rewritten::PassedThrough(sink));
         }
     };
     let plan = rules.plan(context);
     let options = RewriteOptions { encoding, ..RewriteOptions::default() };
     let done = stream(&plan, &options, page, sink);
-    if let Err(err) = &done.result {
-        return Err(err.to_string());
+    match &done.result {
+        Ok(()) => Ok(Rewritten::Done(done)),
+        Err(StreamError::Output(err)) => {
+            out::failed_or(err);
+            Err(StreamError::Output(io::Error::new(err.kind(), err.to_string())).to_string())
+        }
+        Err(err) => Err(err.to_string()),
     }
-    Ok(Rewritten::Done(done))
 }
 
 /// What [`rewrite_into`] did.
@@ -196,7 +239,7 @@ impl<W> Rewritten<W> {
 
 /// `rewrite apply`: the rewritten page on standard output, streamed.
 pub fn apply(args: &PageArgs) -> Result<i32, String> {
-    let loaded = load_rules(&args.rules.rules)?;
+    let loaded = load_rules(&args.rules.rules, args.rules.draft.as_deref())?;
     report_rule_errors(&loaded);
     let context = request_context(&args.request)?;
     let page = open_page(&args.page)?;

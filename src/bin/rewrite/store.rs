@@ -3,36 +3,69 @@
 
 use std::path::Path;
 
-use edge_rewriter::{DRAFT_INDEX_KEY, INDEX_KEY, MemoryStore, read_entries, read_entries_at, store_from_dirs};
+use edge_rewriter::{
+    DRAFT_INDEX_KEY, DRAFT_PREFIX, INDEX_KEY, MemoryStore, read_entries, read_entries_at, store_from_dirs,
+};
 
-use crate::StoreArgs;
+use crate::inputs::load_rules;
+use crate::{StoreArgs, out};
 
 pub fn run(args: &StoreArgs) -> Result<i32, String> {
-    let store = layout(&args.rules.rules, &args.draft)?;
+    let store = layout(&args.rules, &args.draft)?;
+    if !args.check {
+        let problems = problems(&args.rules, &args.draft)?;
+        if !problems.is_empty() {
+            for problem in &problems {
+                out::line(problem);
+            }
+            out::line(format!(
+                "{} problem(s): nothing written; the service would skip these rules (see `rewrite validate --draft`)",
+                problems.len()
+            ));
+            return Ok(1);
+        }
+    }
     if args.fastly_commands {
-        print!("{}", fastly_commands(&store)?);
+        out::text(fastly_commands(&store)?);
         return Ok(0);
     }
     if args.bulk_json {
-        println!("{}", bulk_json(&store)?);
+        out::line(bulk_json(&store)?);
         return Ok(0);
     }
     let json = store.to_json();
     if args.check {
         let current = std::fs::read_to_string(&args.out).unwrap_or_default();
         if current == json {
-            println!("{} is up to date with {}", args.out.display(), args.rules.rules.display());
+            out::line(format!("{} is up to date with {}", args.out.display(), args.rules.display()));
             return Ok(0);
         }
-        println!("{} is out of date with {}: run `rewrite store`", args.out.display(), args.rules.rules.display());
+        out::line(format!("{} is out of date with {}: run `rewrite store`", args.out.display(), args.rules.display()));
         return Ok(1);
     }
     std::fs::write(&args.out, &json).map_err(|err| format!("{}: {err}", args.out.display()))?;
-    let draft = store.values().keys().filter(|key| key.starts_with("draft/")).count();
+    let draft = store.values().keys().filter(|key| key.starts_with(DRAFT_PREFIX)).count();
     let live = store.values().len() - draft - 1 - usize::from(store.values().contains_key(DRAFT_INDEX_KEY));
     let draft_note = if draft > 0 { format!(", {draft} from {}", args.draft.display()) } else { String::new() };
-    println!("wrote {} ({live} entries from {}{draft_note})", args.out.display(), args.rules.rules.display());
+    out::line(format!("wrote {} ({live} entries from {}{draft_note})", args.out.display(), args.rules.display()));
     Ok(0)
+}
+
+/// The rules the service would skip, in the live set and in the draft read over it (a draft
+/// rule reusing a live rule's id, say), as `validate` prints them.
+fn problems(rules: &Path, draft: &Path) -> Result<Vec<String>, String> {
+    if !rules.is_dir() {
+        return Ok(Vec::new());
+    }
+    let live = load_rules(rules, None)?;
+    let mut problems: Vec<String> = live.errors.iter().map(|error| live.source.describe(error)).collect();
+    if draft.is_dir() {
+        // The draft's own problems: the live ones it shares are already listed.
+        let drafted = load_rules(rules, Some(draft))?;
+        let own = drafted.errors.iter().map(|error| drafted.source.describe(error)).filter(|p| !problems.contains(p));
+        problems.extend(own.map(|problem| format!("draft: {problem}")).collect::<Vec<_>>());
+    }
+    Ok(problems)
 }
 
 /// The store for a rules directory (with its draft directory, if there is one) or an
@@ -57,7 +90,7 @@ fn publish_order(store: &MemoryStore) -> Result<Vec<(String, String)>, String> {
     let mut indexes = vec![INDEX_KEY];
     if store.values().contains_key(DRAFT_INDEX_KEY) {
         let draft = read_entries_at(&mut reader, DRAFT_INDEX_KEY).map_err(|err| err.to_string())?;
-        order.extend(draft.entries.into_iter().filter(|(key, _)| key.starts_with("draft/")));
+        order.extend(draft.entries.into_iter().filter(|(key, _)| key.starts_with(DRAFT_PREFIX)));
         indexes.push(DRAFT_INDEX_KEY);
     }
     order.extend(indexes.into_iter().map(|key| (key.to_owned(), store.values()[key].clone())));

@@ -40,11 +40,17 @@ pub(crate) struct TextPipeline<'p> {
     owner: Rc<RawTextOwner>,
     /// Per stage: set by the stage's selector handler when this chunk is in its scope.
     in_scope: Rc<[Cell<bool>]>,
+    /// Per stage: set by the handlers of its `exclude` selectors when this chunk is inside
+    /// an element whose text the stage leaves alone.
+    excluded: Rc<[Cell<bool>]>,
 }
 
 struct TextStage<'p> {
     rule_id: &'p str,
     scoped: bool,
+    /// Counts its would-be replacements; its output is dropped, so later stages and the
+    /// page see the text as the stages before it left it.
+    shadow: bool,
     /// Bit `1 << target as u8` for each target the rule takes.
     targets: u8,
     replacer: TextReplacer<'p>,
@@ -59,6 +65,7 @@ impl<'p> TextPipeline<'p> {
     ) -> Settings<'p, 'p> {
         let owner = Rc::new(RawTextOwner::default());
         let in_scope: Rc<[Cell<bool>]> = stages.iter().map(|_| Cell::new(false)).collect();
+        let excluded: Rc<[Cell<bool>]> = stages.iter().map(|_| Cell::new(false)).collect();
         // Which raw-text owners matter: titles against textareas when a rule takes one but
         // not the other, styles against other raw text when a rule takes styles. Watching
         // any element switches on lol_html's element tracking, so only what is needed.
@@ -89,10 +96,30 @@ impl<'p> TextPipeline<'p> {
         // When every text rule has the same scope (all the whole page, or all one selector),
         // the chain can run as that scope's own handler: one lol_html call per chunk, and no
         // marks. Otherwise selector handlers mark their scope for a document-level chain.
-        let shared_scope = stages.iter().all(|(rule, ..)| same_scope(rule, stages[0].0)).then(|| stages[0].0.selector);
-        let mut pipeline =
-            TextPipeline { stages: Vec::with_capacity(stages.len()), owner, in_scope: Rc::clone(&in_scope) };
+        // Exclusions are marks too, which only a document-level chain is sure to see set.
+        let shared_scope = stages
+            .iter()
+            .all(|(rule, text_rule, _)| same_scope(rule, stages[0].0) && text_rule.exclude.is_empty())
+            .then(|| stages[0].0.selector);
+        let mut pipeline = TextPipeline {
+            stages: Vec::with_capacity(stages.len()),
+            owner,
+            in_scope: Rc::clone(&in_scope),
+            excluded: Rc::clone(&excluded),
+        };
         for (index, (rule, text_rule, count)) in stages.into_iter().enumerate() {
+            // lol_html gives an element's text handlers the text of its descendants too: a
+            // mark from `pre` covers the text of a `code` inside it.
+            for (selector, _) in &text_rule.exclude {
+                let excluded = Rc::clone(&excluded);
+                settings = settings.append_element_content_handler((
+                    Cow::Borrowed(selector),
+                    ElementContentHandlers::default().text(move |_: &mut TextChunk| {
+                        excluded[index].set(true);
+                        Ok(())
+                    }),
+                ));
+            }
             if let (Some(selector), None) = (rule.selector, shared_scope) {
                 let in_scope = Rc::clone(&in_scope);
                 settings = settings.append_element_content_handler((
@@ -106,6 +133,7 @@ impl<'p> TextPipeline<'p> {
             pipeline.stages.push(TextStage {
                 rule_id: rule.id,
                 scoped: rule.selector.is_some() && shared_scope.is_none(),
+                shadow: rule.shadow,
                 targets: text_rule.targets.iter().fold(0, |bits, target| bits | (1 << *target as u8)),
                 replacer: TextReplacer::new(&text_rule.finder, &text_rule.replacement, text_rule.max),
                 count,
@@ -134,7 +162,9 @@ impl<'p> TextPipeline<'p> {
     /// What the rules hold back, in page order, given up: a rule later in the chain holds
     /// text that reached it earlier.
     fn release_held(&mut self) -> String {
-        self.stages.iter_mut().rev().map(|stage| stage.replacer.release_held()).collect()
+        // A shadow stage holds a copy of text that went on without it: nothing to give back.
+        let held: Vec<String> = self.stages.iter_mut().map(|stage| stage.replacer.release_held()).collect();
+        self.stages.iter().zip(held).rev().filter(|(stage, _)| !stage.shadow).map(|(_, text)| text).collect()
     }
 
     fn run(&mut self, chunk: &mut TextChunk) -> HandlerResult {
@@ -145,7 +175,7 @@ impl<'p> TextPipeline<'p> {
         // lol_html ends every text node with an empty fragment: half the calls. With nothing
         // held back there is nothing to do but forget this fragment's scope marks.
         if chunk.as_str().is_empty() && self.stages.iter().all(|stage| !stage.replacer.holds()) {
-            self.in_scope.iter().for_each(|mark| mark.set(false));
+            self.in_scope.iter().chain(self.excluded.iter()).for_each(|mark| mark.set(false));
             return Ok(());
         }
         let target = match chunk.text_type() {
@@ -163,7 +193,9 @@ impl<'p> TextPipeline<'p> {
         let mut changed: Option<String> = None;
         for (index, stage) in self.stages.iter_mut().enumerate() {
             let marked = self.in_scope[index].replace(false);
-            let applies = (!stage.scoped || marked) && target.is_some_and(|t| stage.targets & (1 << t as u8) != 0);
+            let excluded = self.excluded[index].replace(false);
+            let applies =
+                (!stage.scoped || marked) && !excluded && target.is_some_and(|t| stage.targets & (1 << t as u8) != 0);
             if !applies {
                 continue;
             }
@@ -185,7 +217,7 @@ impl<'p> TextPipeline<'p> {
                     );
                 }
             }
-            if let Some(output) = output {
+            if let (Some(output), false) = (output, stage.shadow) {
                 changed = Some(output);
             }
         }

@@ -1,5 +1,5 @@
-//! Templates in inserted content: `{{path}}`, `{{host}}`, `{{query.NAME}}`, `{{country}}`,
-//! `{{date}}`. Values come from the request, so each is escaped for the exact place it
+//! Templates in inserted content: `{{path}}`, `{{host}}`, `{{origin}}`, `{{query.NAME}}`,
+//! `{{country}}`, `{{date}}`. Values come from the request, so each is escaped for the exact place it
 //! lands (text, attribute, script, style, URL part), decided once when the rule is
 //! compiled ([`landing`]); where no escaping is sound the rule is refused. There is no raw
 //! form. `\{{` writes a literal `{{`.
@@ -31,7 +31,7 @@ impl TemplateError {
 }
 
 /// The variables a template may use, as documented for editors.
-pub const VARIABLES: &str = "{{path}}, {{host}}, {{query.NAME}}, {{country}}, {{date}}";
+pub const VARIABLES: &str = "{{path}}, {{host}}, {{origin}}, {{query.NAME}}, {{country}}, {{date}}";
 
 /// Where a template's output goes, which decides how its values are escaped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +63,8 @@ enum Part {
 enum Variable {
     Path,
     Host,
+    /// `scheme://host[:port]` as the client used it: links that work on any port.
+    Origin,
     Query(String),
     Country,
     Date,
@@ -94,6 +96,7 @@ impl Template {
             let variable = match name {
                 "path" => Variable::Path,
                 "host" => Variable::Host,
+                "origin" => Variable::Origin,
                 "country" => Variable::Country,
                 "date" => Variable::Date,
                 _ => match name.strip_prefix("query.") {
@@ -190,6 +193,7 @@ impl Template {
                     let value: Cow<'_, str> = match variable {
                         Variable::Path => Cow::Borrowed(&context.path),
                         Variable::Host => Cow::Borrowed(&context.host),
+                        Variable::Origin => Cow::Owned(context.origin()),
                         Variable::Query(name) => Cow::Borrowed(context.query_param(name).unwrap_or("")),
                         Variable::Country => Cow::Borrowed(context.country.as_deref().unwrap_or("")),
                         Variable::Date => Cow::Owned(utc_date(context.now)),
@@ -261,6 +265,21 @@ mod tests {
         assert_eq!(template.render(&context()), "<p>shop.example.com/sale &lt;script&gt; DE 2026-11-24 </p>");
         let template = Template::parse(text, &Landing::Text).unwrap();
         assert_eq!(template.render(&context()), "<p>shop.example.com/sale <script> DE 2026-11-24 </p>");
+    }
+
+    #[test]
+    fn the_origin_keeps_the_port_and_is_escaped_as_a_url() {
+        let link = "<a href=\"{{origin}}{{path}}\">{{origin}}</a>";
+        assert_eq!(
+            render(link, &Landing::Markup, "http://127.0.0.1:7676/news/a.html"),
+            "<a href=\"http://127.0.0.1:7676/news/a.html\">http://127.0.0.1:7676</a>"
+        );
+        assert_eq!(
+            render(link, &Landing::Markup, "https://www.example.com/a%22b"),
+            "<a href=\"https://www.example.com/a%22b\">https://www.example.com</a>"
+        );
+        let script = Template::parse("<script src=\"{{origin}}/a.js\"></script>", &Landing::Markup);
+        assert!(script.is_err(), "a request value never chooses where a script loads from");
     }
 
     #[test]

@@ -1,0 +1,331 @@
+//! The command line: every command, argument and its help, in one place (clap derive). The
+//! help reads like a manual: `rewrite --help`, `rewrite COMMAND --help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Apply edge-rewriter's rules to pages on your machine, exactly as the service does at
+/// the edge: the same engine, the same rule checks, the same store layout.
+///
+/// Rules come from a rules directory (one file per config store entry, like rules/live),
+/// a single rule file, or a store file (like rules/store.json). The request a page is
+/// rewritten for is simulated with --url, --header and --fact, so rule conditions and
+/// templates see what they would see in production.
+///
+/// An editor's path: write a rule in rules/live (or rules/draft), `validate`, `explain` or
+/// `diff` it on a page, `check` the fixtures, `publish --dry-run`, `publish`, and `rollback`
+/// if it has to go. docs/RULES.md walks through it.
+///
+/// Exit status: 0 when all went well, 1 when a check found a difference or an invalid
+/// rule, 2 when the command itself could not run.
+#[derive(Debug, Parser)]
+#[command(name = "rewrite", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Rewrite a page and print the result.
+    ///
+    /// Streams: the page is read and written in pieces, as at the edge.
+    ///
+    /// Example: rewrite apply --url https://www.example.com/news/a fixtures/pages/news/article.html
+    Apply(PageArgs),
+    /// Show what the rules change on a page, as a unified diff (coloured on a terminal).
+    ///
+    /// Changed words are marked inside long lines, and long unchanged stretches of a line
+    /// are elided: a minified page is one line.
+    ///
+    /// Example: rewrite diff --url https://www.example.com/shop/ fixtures/pages/shop/index.html
+    Diff(DiffArgs),
+    /// Compare every fixture with its expected output.
+    ///
+    /// Fixtures are described by DIR/cases/*.toml (see fixtures/README.md): the page, the
+    /// simulated request, the rules. Differences are printed as diffs and make the exit
+    /// status 1; --bless writes the current output as the expected one instead.
+    ///
+    /// Example: rewrite check --html target/fixtures-report.html --junit target/fixtures.xml
+    Check(CheckArgs),
+    /// Check rules the way the service will, before they go live.
+    ///
+    /// Every problem is printed with the file, the store entry, the rule id, the field
+    /// and the reason; the exit status is 1 if there is any. Warnings (a JSON "\b" in a
+    /// regex, inserted HTML left open) say what to write instead and do not fail the check.
+    ///
+    /// Example: rewrite validate --draft
+    Validate(ValidateArgs),
+    /// Show, for a request and a page, which rules apply and how often each fired.
+    ///
+    /// Rules whose conditions do not hold say which condition failed; rules that apply
+    /// but never fire on the page are flagged; shadow rules are counted apart.
+    ///
+    /// Example: rewrite explain --url https://www.example.com/news/a fixtures/pages/news/article.html
+    Explain(ExplainArgs),
+    /// Lay rules out as config store content.
+    ///
+    /// By default writes the store file the local Viceroy store reads (rules/store.json,
+    /// also compiled into the service as its fallback), after checking the live rules and
+    /// the draft over them as the service reads them. --fastly-commands prints a shell
+    /// script that writes the same content to a store with the Fastly CLI; --bulk-json
+    /// prints the body for the Fastly API's bulk update. To publish to production, prefer
+    /// `rewrite publish`: versioned, atomic, reversible.
+    ///
+    /// Example: rewrite store
+    Store(StoreArgs),
+    /// Publish rules to a config store in one safe, reversible step.
+    ///
+    /// Validates the rules, writes each entry under a versioned key (v7.10-sale-banner),
+    /// keeps the index in use under `rules.previous`, and flips the `rules` index last: a
+    /// request sees the whole old rule set or the whole new one, never a mix. Versions
+    /// beyond the last few are then deleted. --dry-run prints what would change, rule by
+    /// rule, against what the store holds now.
+    ///
+    /// The store is a Fastly config store, through the Fastly CLI (--store-id), or a store
+    /// file (--store-file: a JSON object of strings, as Viceroy reads and `fastly
+    /// config-store-entry list --json` exports).
+    ///
+    /// Example: rewrite publish --store-id STORE_ID --dry-run
+    Publish(PublishArgs),
+    /// Flip the `rules` index back to the one the last publish replaced.
+    ///
+    /// The two indexes trade places, so a second rollback undoes the first.
+    ///
+    /// Example: rewrite rollback --store-id STORE_ID
+    Rollback(RollbackArgs),
+    /// Print a shell completion script.
+    ///
+    /// Example: rewrite completions bash > ~/.local/share/bash-completion/completions/rewrite
+    Completions(CompletionsArgs),
+}
+
+/// Where rules come from.
+#[derive(Debug, Clone, Args)]
+pub struct RulesArg {
+    /// A rules directory (one *.json file per store entry, in file-name order), a rule
+    /// file, or a store file (JSON object with a `rules` index).
+    #[arg(long, value_name = "PATH", default_value = "rules/live")]
+    pub rules: PathBuf,
+    /// Use the draft as the service reads it for a preview (`rules.draft`): over a rules
+    /// directory, the draft directory's entries replace the live ones of the same name and
+    /// add to them; in a store file, its `rules.draft` index.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "rules/draft")]
+    pub draft: Option<PathBuf>,
+}
+
+/// The simulated request, and the page.
+#[derive(Debug, Clone, Args)]
+pub struct PageArgs {
+    #[command(flatten)]
+    pub rules: RulesArg,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// The page to rewrite; `-` reads standard input.
+    #[arg(value_name = "FILE", default_value = "-")]
+    pub page: PathBuf,
+}
+
+/// The request the page is rewritten for.
+#[derive(Debug, Clone, Args)]
+pub struct RequestArgs {
+    /// The request URL; conditions and templates see its host, path and query.
+    #[arg(long, value_name = "URL", default_value = "https://localhost/")]
+    pub url: String,
+    /// The request method.
+    #[arg(long, value_name = "METHOD", default_value = "GET")]
+    pub method: String,
+    /// A request header, `Name: value` (repeatable), e.g. -H 'Cookie: consent=yes'.
+    #[arg(short = 'H', long = "header", value_name = "NAME:VALUE")]
+    pub headers: Vec<String>,
+    /// A fact the platform would supply, `name=value` (repeatable): client-ip, country,
+    /// now (RFC 3339), status.
+    #[arg(long = "fact", value_name = "NAME=VALUE")]
+    pub facts: Vec<String>,
+    /// The response's Content-Type: decides the page's charset and what `content_type`
+    /// conditions see.
+    #[arg(long, value_name = "TYPE", default_value = "text/html")]
+    pub content_type: String,
+    /// A simulated request file instead of --url/--header/--fact (the format fixtures
+    /// use: `GET https://host/path`, then `Name: value` headers and `@fact value` lines).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "headers", "facts"])]
+    pub request: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub page: PageArgs,
+    #[command(flatten)]
+    pub color: ColorArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub page: PageArgs,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ColorArg {
+    /// Colour the diff: `auto` when printing to a terminal (and NO_COLOR is unset).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FormatArg {
+    /// `text` for people, `json` for scripts and CI.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Diffs for people.
+    Text,
+    /// One JSON document: every case, its verdict, hits and diff.
+    Json,
+    /// JUnit XML, one test case per fixture, for CI dashboards.
+    Junit,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// The fixtures directory: cases/ (one *.toml per case), pages/, expected/.
+    #[arg(value_name = "DIR", default_value = "fixtures")]
+    pub dir: PathBuf,
+    /// Write each case's output as its expected output instead of comparing.
+    #[arg(long)]
+    pub bless: bool,
+    /// Also write an HTML report: a summary, failures first, expected beside actual with
+    /// the changed words marked, each page and its rewrite rendered side by side.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write the results as JUnit XML, for CI.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Only the cases whose name contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub only: Option<String>,
+    /// Print the cases as JSON (name, page, request, content type, rules, expected) and stop.
+    #[arg(long)]
+    pub list_json: bool,
+    /// What to print: `text`, `json` or `junit`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: CheckFormat,
+    #[command(flatten)]
+    pub color: ColorArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// A rules directory, rule file or store file.
+    #[arg(value_name = "PATH", default_value = "rules/live")]
+    pub path: PathBuf,
+    /// Check the draft as the service reads it for a preview (`rules.draft`): over a rules
+    /// directory, the draft directory's entries replace the live ones of the same name and
+    /// add to them; in a store file, its `rules.draft` index.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "rules/draft")]
+    pub draft: Option<PathBuf>,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// A rules directory (or a store file to lay out again).
+    #[arg(long, value_name = "PATH", default_value = "rules/live")]
+    pub rules: PathBuf,
+    /// The draft rules for previews, when the directory exists: entries that replace
+    /// the live ones of the same name, or add to them (index `rules.draft`).
+    #[arg(long, value_name = "DIR", default_value = "rules/draft")]
+    pub draft: PathBuf,
+    /// Where to write the store file.
+    #[arg(long, value_name = "FILE", default_value = "rules/store.json")]
+    pub out: PathBuf,
+    /// Compare with the store file instead of writing it; exit 1 if they differ.
+    #[arg(long, conflicts_with_all = ["fastly_commands", "bulk_json"])]
+    pub check: bool,
+    /// Print a shell script that writes the rules with the Fastly CLI
+    /// (`sh script.sh STORE_ID`): entries first, the index last.
+    #[arg(long, conflicts_with = "bulk_json")]
+    pub fastly_commands: bool,
+    /// Print the JSON body for the Fastly API's bulk config store update
+    /// (PATCH /resources/stores/config/STORE_ID/items).
+    #[arg(long)]
+    pub bulk_json: bool,
+}
+
+/// Which config store to read and write.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct StoreTarget {
+    /// A Fastly config store, by id (`fastly config-store list` shows them), read and
+    /// written with the Fastly CLI.
+    #[arg(long, value_name = "ID")]
+    pub store_id: Option<String>,
+    /// A store file instead: a JSON object of string values (what Viceroy reads), or the
+    /// output of `fastly config-store-entry list --json`. Written back as a JSON object.
+    #[arg(long, value_name = "FILE")]
+    pub store_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FastlyArgs {
+    /// The Fastly CLI to run.
+    #[arg(long, value_name = "PATH", env = "FASTLY_CLI", default_value = "fastly")]
+    pub fastly_cli: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    /// The rules directory to publish (one *.json file per entry, in file-name order).
+    #[arg(long, value_name = "DIR", default_value = "rules/live")]
+    pub rules: PathBuf,
+    #[command(flatten)]
+    pub target: StoreTarget,
+    /// Print what would change, rule by rule, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How many published versions to keep in the store (the one in use and the one before
+    /// it are always kept).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=50))]
+    pub keep: u32,
+    #[command(flatten)]
+    pub fastly: FastlyArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub target: StoreTarget,
+    /// Print what would change and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub fastly: FastlyArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

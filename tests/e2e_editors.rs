@@ -1,0 +1,118 @@
+//! What editors do, through the service under Viceroy: try a rule in shadow mode on live
+//! traffic, publish a rule set (to a store file standing in for the Fastly store) and roll it
+//! back, and see the version in every log line.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::time::Duration;
+
+use devstack::viceroy::Viceroy;
+use devstack::{Stack, project};
+use edge_rewriter::{MemoryStore, read_rules_dir};
+
+/// The JSON log lines the service wrote for rewritten responses.
+fn rewrite_logs(service: &Viceroy, count: usize) -> Vec<serde_json::Value> {
+    service
+        .wait_for_lines("\"event\":\"rewrite\"", count, Duration::from_secs(5))
+        .iter()
+        .map(|line| serde_json::from_str(line.split(" :: ").nth(1).unwrap()).unwrap())
+        .collect()
+}
+
+/// The repository's rules as a store, with `extra` entries after them.
+fn repo_store_with(extra: &[(&str, &str)]) -> String {
+    let mut entries = read_rules_dir(&project::root().join("rules/live")).unwrap();
+    entries.extend(extra.iter().map(|(name, text)| (name.to_string(), text.to_string())));
+    MemoryStore::from_entries(&entries).unwrap().to_json()
+}
+
+#[test]
+fn shadow_rules_are_counted_on_live_traffic_and_change_nothing() {
+    let trial = r#"[
+        {"id": "trial-no-byline", "mode": "shadow", "selector": ".byline", "actions": ["remove"]},
+        {"id": "trial-parliament", "mode": "shadow", "actions": [{"replace_text": {"find": "council", "replace": "parliament"}}]},
+        {"id": "trial-no-comments", "mode": "shadow", "actions": ["remove_comments"]}
+    ]"#;
+    let with_trial = Stack::with_store_json(&repo_store_with(&[("90-trial", trial)])).unwrap();
+    let without = Stack::with_store_json(&repo_store_with(&[])).unwrap();
+    let tried = with_trial.get("/news/article.html").send().unwrap();
+    let plain = without.get("/news/article.html").send().unwrap();
+    assert!(tried.complete && plain.complete);
+    assert!(tried.text().contains("class=\"byline\"") && tried.text().contains("City council approves"));
+    assert_eq!(tried.body, plain.body, "the shadow rules changed nothing on the page");
+
+    let line = &rewrite_logs(&with_trial.service, 1)[0];
+    assert_eq!(line["shadow_hits"]["trial-no-byline"], 1, "{line}");
+    assert_eq!(line["shadow_hits"]["trial-parliament"], 3, "title, heading and text: {line}");
+    assert_eq!(line["shadow_hits"]["trial-no-comments"], 0, "{line}");
+    assert!(line["hits"].get("trial-no-byline").is_none(), "shadow hits are apart from hits: {line}");
+    assert_eq!(line["hits"]["sale-banner"], 1, "{line}");
+}
+
+/// Runs the `rewrite` CLI from the repository root.
+fn rewrite(args: &[&str]) -> std::process::Output {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rewrite"))
+        .args(args)
+        .current_dir(project::root())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "rewrite {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// The article through a service whose rules store is `store`, and its log line.
+fn article_through(store: &std::path::Path) -> (String, serde_json::Value) {
+    let stack = Stack::with_store_json(&std::fs::read_to_string(store).unwrap()).unwrap();
+    let response = stack.get("/news/article.html").send().unwrap();
+    assert!(response.complete, "{:?}", response.failure);
+    (response.text(), rewrite_logs(&stack.service, 1).remove(0))
+}
+
+#[test]
+fn a_publish_goes_live_with_its_version_in_the_log_and_a_rollback_brings_the_old_rules_back() {
+    let scratch = devstack::viceroy::scratch_dir().unwrap();
+    let store = scratch.join("production.json");
+    std::fs::copy(project::rules_store(), &store).unwrap();
+    let rules = scratch.join("live");
+    std::fs::create_dir_all(&rules).unwrap();
+    for (name, text) in read_rules_dir(&project::root().join("rules/live")).unwrap() {
+        std::fs::write(rules.join(format!("{name}.json")), text).unwrap();
+    }
+    let publish = ["publish", "--rules", rules.to_str().unwrap(), "--store-file", store.to_str().unwrap()];
+    rewrite(&publish);
+    let banner = rules.join("10-sale-banner.json");
+    std::fs::write(&banner, std::fs::read_to_string(&banner).unwrap().replace("Winter sale", "Spring sale")).unwrap();
+    rewrite(&publish);
+
+    let (page, line) = article_through(&store);
+    assert!(page.contains("Spring sale") && !page.contains("Winter sale"), "v2 is live");
+    assert_eq!(line["rules_version"], "v2", "{line}");
+    assert_eq!(line["rule_errors"], 0, "{line}");
+
+    rewrite(&["rollback", "--store-file", store.to_str().unwrap()]);
+    let (page, line) = article_through(&store);
+    assert!(page.contains("Winter sale") && !page.contains("Spring sale"), "v1 is live again");
+    assert_eq!(line["rules_version"], "v1", "{line}");
+}
+
+#[test]
+fn the_local_demo_links_work_on_its_port_and_every_page_shows_the_styled_banner() {
+    let stack = Stack::start().unwrap();
+    // `{{origin}}` keeps the scheme and port the client used: the share link works locally.
+    let article = stack.get("/news/article.html").send().unwrap().text();
+    let own_url = stack.service.url("/news/article.html");
+    assert!(article.contains(&format!("<a href=\"{own_url}\">")), "the share link leads back here: {article}");
+    // The home page lists the demo pages; each is served, styled, and links back home.
+    let home = stack.get("/").send().unwrap().text();
+    let listed = home.split("<h2>Demo pages</h2>").nth(1).and_then(|rest| rest.split("</ul>").next()).unwrap();
+    let pages: Vec<&str> = listed.split("<li><a href=\"").skip(1).filter_map(|item| item.split('"').next()).collect();
+    assert!(pages.len() >= 9, "{pages:?}");
+    for page in pages {
+        let response = stack.get(page).send().unwrap();
+        assert_eq!(response.status, 200, "{page}");
+        let text = String::from_utf8_lossy(&response.body).into_owned();
+        assert!(text.contains("<div class=\"edge-banner\" role=\"note\">"), "{page}: the banner");
+        assert!(text.contains("<style>.edge-banner{"), "{page}: the banner's style comes with it");
+        assert!(text.contains("<a href=\"/\">All demo pages</a>"), "{page}: a way back to the list");
+    }
+}
