@@ -15,6 +15,7 @@ mod response;
 mod rewrite;
 mod rules_source;
 mod sites;
+mod visitor;
 
 use std::time::Instant;
 
@@ -62,6 +63,7 @@ fn handle(mut request: Request, rules: &mut RuleSource) -> Limits {
             return Limits::default();
         }
     };
+    request_context::force_variants(&mut context, &grants);
     let (method, path) = (context.method.clone(), context.path.clone());
     let backend = match sites::route(&context.host) {
         Route::To(backend) => backend,

@@ -17,6 +17,7 @@ use super::access::{Grants, PREVIEW_HEADER};
 use super::instance::vcpu_ms;
 use super::response;
 use super::rules_source::{Edition, RuleSource};
+use super::visitor;
 
 /// Which rules ran, for debugging (only with a valid token).
 const RULES_HEADER: &str = "x-edge-rewriter-rules";
@@ -49,6 +50,7 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
 
     let body = response.take_body();
     response::prepare_rewritten_headers(&mut response, decoding, &content_type);
+    visitor::mark(&mut response, &plan);
     if grants.preview {
         mark_preview(&mut response, edition.label());
     }
@@ -225,6 +227,8 @@ impl LogLine<'_> {
             "rules": self.edition.label(),
             "hits": hits,
             "not_applicable": self.plan.not_applicable(),
+            "experiments": self.plan.experiments().map(|(id, variant)| (id.to_owned(), json!(variant))).collect::<serde_json::Map<_, _>>(),
+            "variant_forced": self.plan.forced(),
             "rule_errors": self.rule_errors,
             "bytes_in": report.map(|r| r.bytes_in),
             "bytes_out": report.map(|r| r.bytes_out),

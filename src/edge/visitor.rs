@@ -1,0 +1,59 @@
+//! A response whose page depends on who asks (an experiment considered the request): kept out
+//! of shared caches, and the visitor cookie set when an experiment assigned a new visitor.
+
+use edge_rewriter::{Plan, private_cache_control, visitor_cookie};
+use fastly::Response;
+use fastly::http::header::{CACHE_CONTROL, SET_COOKIE};
+
+/// Sets the headers the plan's experiments call for.
+pub fn mark(response: &mut Response, plan: &Plan<'_>) {
+    if plan.forced() {
+        // A QA view, not a visitor's: no cache keeps it.
+        response.set_header(CACHE_CONTROL, "private, no-store");
+    } else if plan.per_visitor() {
+        let origin = response.get_header_all_str_lossy(CACHE_CONTROL).join(", ");
+        response.set_header(CACHE_CONTROL, private_cache_control(Some(&origin)));
+    }
+    if let Some(id) = plan.new_visitor_id() {
+        // Appended: the origin's own cookies stay.
+        response.append_header(SET_COOKIE, visitor_cookie(id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use edge_rewriter::{RequestContext, RuleSet};
+
+    use super::*;
+
+    const EXPERIMENT: &str = r#"{"id": "hero", "selector": "body", "experiment": {"id": "hero",
+        "variants": [{"name": "a", "weight": 1}, {"name": "b", "weight": 1}]}}"#;
+
+    fn marked(context: &RequestContext) -> Response {
+        let (rules, errors) = RuleSet::from_entries(&[("e".into(), EXPERIMENT.into())]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut response = Response::from_status(200)
+            .with_header(CACHE_CONTROL, "public, max-age=600")
+            .with_header(SET_COOKIE, "origin=1");
+        mark(&mut response, &rules.plan(context));
+        response
+    }
+
+    #[test]
+    fn a_new_visitor_gets_the_cookie_and_a_private_page() {
+        let context = RequestContext { new_visitor_id: Some("0a0b".into()), ..RequestContext::default() };
+        let response = marked(&context);
+        assert_eq!(response.get_header_str(CACHE_CONTROL), Some("private, max-age=600"));
+        let cookies = response.get_header_all_str(SET_COOKIE);
+        assert_eq!(cookies.len(), 2, "{cookies:?}");
+        assert!(cookies[1].starts_with("edge_vid=0a0b; Path=/;"), "{cookies:?}");
+    }
+
+    #[test]
+    fn forced_variants_are_never_cached() {
+        let context = RequestContext { variants: vec![("hero".into(), "b".into())], ..RequestContext::default() };
+        let response = marked(&context);
+        assert_eq!(response.get_header_str(CACHE_CONTROL), Some("private, no-store"));
+        assert_eq!(response.get_header_all_str(SET_COOKIE), ["origin=1"]);
+    }
+}
