@@ -14,7 +14,7 @@ use crate::CheckArgs;
 use crate::diff::{display_text, unified, use_color};
 use crate::inputs::{LoadedRules, Rewritten, load_rules, read_page, report_rule_errors, rewrite_into};
 use crate::outcome::{Outcome, Verdict};
-use crate::report;
+use crate::{report, schedule};
 
 /// A case as written in its TOML file.
 #[derive(Debug, Deserialize)]
@@ -107,7 +107,8 @@ pub fn run_case(case: &Case, rules: &LoadedRules) -> Result<Outcome, String> {
         Ok(_) => Verdict::Different,
         Err(_) => Verdict::NoExpected,
     };
-    Ok(Outcome { case: case.clone(), original, rewritten, context, report, verdict })
+    let schedule = schedule::lines(&rules.rules, &context);
+    Ok(Outcome { case: case.clone(), original, rewritten, context, report, verdict, schedule })
 }
 
 /// `rewrite check`.

@@ -2,8 +2,11 @@
 
 use std::io;
 
+use edge_rewriter::format_rfc3339;
+
 use crate::PageArgs;
 use crate::inputs::{Rewritten, load_rules, open_page, request_context, rewrite_into};
+use crate::schedule;
 
 pub fn run(args: &PageArgs) -> Result<i32, String> {
     let loaded = load_rules(&args.rules.rules)?;
@@ -68,6 +71,13 @@ pub fn run(args: &PageArgs) -> Result<i32, String> {
     }
     if never_fired > 0 {
         println!("{never_fired} rule(s) apply to this request but never fired on this page");
+    }
+    let scheduled = schedule::lines(&loaded.rules, &context);
+    if !scheduled.is_empty() {
+        println!("\ntime windows, rollouts and experiments on this page, at {}:", format_rfc3339(context.now));
+        for line in scheduled {
+            println!("  {line}");
+        }
     }
     Ok(0)
 }

@@ -12,6 +12,8 @@ pub struct Outcome {
     pub context: RequestContext,
     pub report: Option<Report>,
     pub verdict: Verdict,
+    /// The time windows, rollouts and experiments that affect the page (`schedule::lines`).
+    pub schedule: Vec<String>,
 }
 
 /// How a case's output compares with its expected output.

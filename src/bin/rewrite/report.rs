@@ -19,6 +19,7 @@ section.case h2 { margin: 0 0 4px; font-size: 17px; }
 .meta { color: #52525b; margin: 4px 0 12px; } pre.request { background: #f4f4f5; padding: 8px; margin: 0 0 12px; white-space: pre-wrap; }
 .hits span { display: inline-block; margin: 0 6px 6px 0; padding: 1px 6px; border: 1px solid #d4d4d8; border-radius: 4px; font-size: 12px; }
 .hits span.zero { color: #a1a1aa; }
+ul.schedule { margin: 0 0 8px; padding-left: 18px; color: #3f3f46; font-size: 13px; }
 .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 .pair h3 { margin: 8px 0 4px; font-size: 13px; color: #3f3f46; }
 iframe { width: 100%; height: 360px; border: 1px solid #d4d4d8; border-radius: 4px; background: #fff; }
@@ -73,6 +74,13 @@ fn case_section(outcome: &Outcome, out: &mut String) {
             out.push_str("</div>");
         }
         None => out.push_str("<div class=\"hits\"><span>passed through untouched</span></div>"),
+    }
+    if !outcome.schedule.is_empty() {
+        out.push_str("<ul class=\"schedule\" title=\"time windows, rollouts and experiments\">");
+        for line in &outcome.schedule {
+            out.push_str(&format!("<li>{}</li>", escape(line)));
+        }
+        out.push_str("</ul>");
     }
     let before = display_text(&outcome.original, &outcome.context);
     let after = display_text(&outcome.rewritten, &outcome.context);
