@@ -205,3 +205,28 @@ fn the_variant_shows_in_the_page_templates_and_conditions() {
     let page = stream(&plan, &RewriteOptions::default(), &b"<body><main>Hi</main></body>"[..], Vec::new());
     assert_eq!(String::from_utf8(page.sink).unwrap(), r#"<body data-hero="control"><main>Hi</main></body>"#);
 }
+
+#[test]
+fn variants_pay_the_budgets_a_rule_pays() {
+    // 64 text rules per set: two variants of 33 `replace_text` each are 66, though a request
+    // only ever runs one variant's.
+    let text_rules = |n: usize| {
+        let rule = r#"{"replace_text": {"find": "cat", "replace": "dog"}}"#;
+        vec![rule; n].join(", ")
+    };
+    let variants = |n: usize| {
+        format!(
+            r#"{{"id": "words", "experiment": {{"id": "words", "variants": [
+                {{"name": "a", "weight": 1, "actions": [{}]}}, {{"name": "b", "weight": 1, "actions": [{}]}}]}}}}"#,
+            text_rules(n),
+            text_rules(n)
+        )
+    };
+    let (rules, errors) = RuleSet::from_entries(&[("e".into(), variants(32))]);
+    assert!(errors.is_empty(), "64 text rules fit: {errors:?}");
+    assert_eq!(rules.len(), 1);
+    let (rules, errors) = RuleSet::from_entries(&[("e".into(), variants(33))]);
+    assert!(rules.is_empty());
+    assert_eq!(errors[0].field.as_deref(), Some("experiment.variants[0].actions[0].replace_text"), "{}", errors[0]);
+    assert!(errors[0].reason.contains("text rules budget") && errors[0].reason.contains("66"), "{}", errors[0]);
+}

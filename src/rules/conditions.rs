@@ -341,21 +341,26 @@ fn matchers(
     lowercase: bool,
     room: &mut RegexRoom,
 ) -> Result<Vec<Matcher>, FieldError> {
-    non_empty(&list.0, field)?;
-    list.0
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let field = indexed(field, i, list.0.len());
-            match matcher(&item.equals, &item.prefix, &item.glob, &item.regex, lowercase, &field)? {
-                Some(matcher) => {
-                    room.take(&field, matcher.memory())?;
-                    Ok(matcher)
-                }
-                None => Err(FieldError::new(field, "give one of `equals`, `prefix`, `glob` or `regex`")),
+    compile_each(list, field, |item, field| {
+        match matcher(&item.equals, &item.prefix, &item.glob, &item.regex, lowercase, &field)? {
+            Some(matcher) => {
+                room.take(&field, matcher.memory())?;
+                Ok(matcher)
             }
-        })
-        .collect()
+            None => Err(FieldError::new(field, "give one of `equals`, `prefix`, `glob` or `regex`")),
+        }
+    })
+}
+
+/// Compiles each item of a one-or-many list written at `field`; an item of a list is
+/// `field[i]`.
+fn compile_each<T, U>(
+    list: &OneOrMany<T>,
+    field: &str,
+    mut compile: impl FnMut(&T, String) -> Result<U, FieldError>,
+) -> Result<Vec<U>, FieldError> {
+    non_empty(&list.0, field)?;
+    list.0.iter().enumerate().map(|(i, item)| compile(item, indexed(field, i, list.0.len()))).collect()
 }
 
 /// Builds the matcher (written at `field`) from whichever of the four fields is set;
@@ -395,39 +400,33 @@ fn named_checks(
     case_insensitive_name: bool,
     room: &mut RegexRoom,
 ) -> Result<Vec<NamedCheck>, FieldError> {
-    non_empty(&list.0, field)?;
-    list.0
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let field = indexed(field, i, list.0.len());
-            if item.name.trim().is_empty() {
-                return Err(FieldError::new(format!("{field}.name"), "the name is empty"));
+    compile_each(list, field, |item, field| {
+        if item.name.trim().is_empty() {
+            return Err(FieldError::new(format!("{field}.name"), "the name is empty"));
+        }
+        let value = matcher(&item.equals, &item.prefix, &item.glob, &item.regex, false, &field)?;
+        if let Some(value) = &value {
+            room.take(&field, value.memory())?;
+        }
+        let present = match (item.present, &value) {
+            (Some(_), Some(_)) => {
+                return Err(FieldError::new(
+                    field,
+                    "give `present` or a value test (`equals`, `prefix`, `glob`, `regex`), not both",
+                ));
             }
-            let value = matcher(&item.equals, &item.prefix, &item.glob, &item.regex, false, &field)?;
-            if let Some(value) = &value {
-                room.take(&field, value.memory())?;
+            (Some(present), None) => present,
+            (None, Some(_)) => true,
+            (None, None) => {
+                return Err(FieldError::new(
+                    field,
+                    "say what to test: `present`, `equals`, `prefix`, `glob` or `regex`",
+                ));
             }
-            let present = match (item.present, &value) {
-                (Some(_), Some(_)) => {
-                    return Err(FieldError::new(
-                        field,
-                        "give `present` or a value test (`equals`, `prefix`, `glob`, `regex`), not both",
-                    ));
-                }
-                (Some(present), None) => present,
-                (None, Some(_)) => true,
-                (None, None) => {
-                    return Err(FieldError::new(
-                        field,
-                        "say what to test: `present`, `equals`, `prefix`, `glob` or `regex`",
-                    ));
-                }
-            };
-            let name = if case_insensitive_name { item.name.trim().to_ascii_lowercase() } else { item.name.clone() };
-            Ok(NamedCheck { name, present, value })
-        })
-        .collect()
+        };
+        let name = if case_insensitive_name { item.name.trim().to_ascii_lowercase() } else { item.name.clone() };
+        Ok(NamedCheck { name, present, value })
+    })
 }
 
 fn time_check(window: &TimeWindow, field: &str) -> Result<Check, FieldError> {
@@ -461,61 +460,55 @@ fn rollout_check(rollout: &Rollout, field: &str) -> Result<Check, FieldError> {
 }
 
 fn geo_checks(list: &OneOrMany<GeoMatch>, field: &str) -> Result<Vec<GeoCheck>, FieldError> {
-    non_empty(&list.0, field)?;
-    list.0
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let field = indexed(field, i, list.0.len());
-            let at = |name: &str| format!("{field}.{name}");
-            let codes = |list: &Option<Vec<String>>, name: &str, valid: &dyn Fn(&str) -> bool, what: &str| {
-                let Some(list) = list else { return Ok(None) };
-                non_empty(list, &at(name))?;
-                match list.iter().find(|code| !valid(code.trim())) {
-                    Some(bad) => Err(FieldError::new(at(name), format!("{bad:?} is not {what}"))),
-                    None => Ok(Some(list.iter().map(|code| code.trim().to_ascii_uppercase()).collect())),
-                }
-            };
-            let country = codes(
-                &item.country,
-                "country",
-                &|code| code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()),
-                "a country code: give ISO 3166-1 alpha-2 codes such as \"DE\"",
-            )?;
-            let continent = codes(
-                &item.continent,
-                "continent",
-                &|code| CONTINENTS.iter().any(|known| known.eq_ignore_ascii_case(code)),
-                &format!("a continent code: give one of {}", CONTINENTS.join(", ")),
-            )?;
-            let region = codes(
-                &item.region,
-                "region",
-                &|code| !code.is_empty() && code.chars().all(|c| c.is_ascii_alphanumeric()),
-                "a region code: give ISO 3166-2 subdivision codes without the country, such as \"CA\"",
-            )?;
-            let city = match &item.city {
-                Some(cities) => {
-                    non_empty(cities, &at("city"))?;
-                    if cities.iter().any(|city| city.trim().is_empty()) {
-                        return Err(FieldError::new(at("city"), "a city name is empty"));
-                    }
-                    Some(cities.iter().map(|city| city.trim().to_lowercase()).collect())
-                }
-                None => None,
-            };
-            if let Some(numbers) = &item.asn {
-                non_empty(numbers, &at("asn"))?;
+    compile_each(list, field, |item, field| {
+        let at = |name: &str| format!("{field}.{name}");
+        let codes = |list: &Option<Vec<String>>, name: &str, valid: &dyn Fn(&str) -> bool, what: &str| {
+            let Some(list) = list else { return Ok(None) };
+            non_empty(list, &at(name))?;
+            match list.iter().find(|code| !valid(code.trim())) {
+                Some(bad) => Err(FieldError::new(at(name), format!("{bad:?} is not {what}"))),
+                None => Ok(Some(list.iter().map(|code| code.trim().to_ascii_uppercase()).collect())),
             }
-            let check = GeoCheck { country, continent, region, city, asn: item.asn.clone() };
-            if [&check.country, &check.continent, &check.region, &check.city].iter().all(|list| list.is_none())
-                && check.asn.is_none()
-            {
-                return Err(FieldError::new(field, "say where: `country`, `continent`, `region`, `city` or `asn`"));
+        };
+        let country = codes(
+            &item.country,
+            "country",
+            &|code| code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()),
+            "a country code: give ISO 3166-1 alpha-2 codes such as \"DE\"",
+        )?;
+        let continent = codes(
+            &item.continent,
+            "continent",
+            &|code| CONTINENTS.iter().any(|known| known.eq_ignore_ascii_case(code)),
+            &format!("a continent code: give one of {}", CONTINENTS.join(", ")),
+        )?;
+        let region = codes(
+            &item.region,
+            "region",
+            &|code| !code.is_empty() && code.chars().all(|c| c.is_ascii_alphanumeric()),
+            "a region code: give ISO 3166-2 subdivision codes without the country, such as \"CA\"",
+        )?;
+        let city = match &item.city {
+            Some(cities) => {
+                non_empty(cities, &at("city"))?;
+                if cities.iter().any(|city| city.trim().is_empty()) {
+                    return Err(FieldError::new(at("city"), "a city name is empty"));
+                }
+                Some(cities.iter().map(|city| city.trim().to_lowercase()).collect())
             }
-            Ok(check)
-        })
-        .collect()
+            None => None,
+        };
+        if let Some(numbers) = &item.asn {
+            non_empty(numbers, &at("asn"))?;
+        }
+        let check = GeoCheck { country, continent, region, city, asn: item.asn.clone() };
+        if [&check.country, &check.continent, &check.region, &check.city].iter().all(|list| list.is_none())
+            && check.asn.is_none()
+        {
+            return Err(FieldError::new(field, "say where: `country`, `continent`, `region`, `city` or `asn`"));
+        }
+        Ok(check)
+    })
 }
 
 fn sub_conditions(list: &[When], field: &str, room: &mut RegexRoom) -> Result<Vec<Condition>, FieldError> {
