@@ -136,6 +136,43 @@ fn a_visitor_keeps_its_variant_across_requests() {
     assert_eq!(logs[0]["variant_forced"], false);
 }
 
+/// Two variants whose actions print nothing (one removes the heading, one unwraps it) are
+/// still two pages: whatever keeps or reuses rewritten pages must tell them apart by the
+/// variant, never hand one visitor's variant to another, and never repeat one visitor's
+/// cookie to the next.
+#[test]
+fn visitors_in_different_variants_never_get_each_others_page() {
+    let layout = r#"{"id": "layout", "selector": "h1", "experiment": {"id": "layout",
+        "variants": [{"name": "drop", "weight": 1, "actions": ["remove"]}, {"name": "flat", "weight": 1, "actions": ["unwrap"]}]}}"#;
+    let stack = stack(&[("10-layout", layout)]);
+    let page = |id: &str| {
+        let response = stack.get(PAGE).header("Cookie", &format!("edge_vid={id}")).send().unwrap();
+        assert_eq!(visitor_cookie(&response), None, "a returning visitor gets no cookie");
+        response.text()
+    };
+    let variant = |text: &str| match (text.contains("<h1>"), text.contains("Welcome")) {
+        (false, false) => "drop",
+        (false, true) => "flat",
+        _ => panic!("the heading is untouched: the page was not rewritten\n{text}"),
+    };
+    let visitors: Vec<(String, &str)> = (0..12)
+        .map(|i| {
+            let id = format!("{i:032x}");
+            let first = page(&id);
+            (id, variant(&first))
+        })
+        .collect();
+    assert!(visitors.iter().any(|(_, v)| *v == "drop") && visitors.iter().any(|(_, v)| *v == "flat"), "{visitors:?}");
+    for _ in 0..2 {
+        for (id, expected) in &visitors {
+            assert_eq!(variant(&page(id)), *expected, "visitor {id}");
+        }
+    }
+    let new: Vec<String> = (0..6).map(|_| visitor_cookie(&stack.get(PAGE).send().unwrap()).unwrap()).collect();
+    let distinct: std::collections::HashSet<&String> = new.iter().collect();
+    assert_eq!(distinct.len(), new.len(), "each new visitor its own id: {new:?}");
+}
+
 #[test]
 fn no_cookie_is_set_or_read_without_consent() {
     let consent = r#""consent": {"cookie": {"name": "consent", "regex": "(^|,)analytics(,|$)"}}, "attribute""#;

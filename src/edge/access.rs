@@ -21,44 +21,40 @@ pub const SECRET_STORE: &str = "edge_rewriter_secrets";
 pub const TOKEN_KEY: &str = "preview_token";
 
 /// What this request may use.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Grants {
     pub debug: bool,
     pub preview: bool,
-    /// The variants forced for QA, as the header gave them.
-    pub variants: Option<String>,
 }
 
 /// Takes the control headers off the request (the origin never sees them, the token least
-/// of all) and grants what was asked for if the token is right.
-pub fn check(request: &mut Request) -> Grants {
+/// of all) and grants what was asked for if the token is right: debug and preview, and the
+/// experiment variants to force (the header's lines joined with commas).
+pub fn check(request: &mut Request) -> (Grants, Option<String>) {
     let asked = |request: &Request, name: &str| request.get_header(name).is_some_and(|value| value.as_bytes() == b"1");
+    let wanted = Grants { debug: asked(request, DEBUG_HEADER), preview: asked(request, PREVIEW_HEADER) };
     let variants = request.get_header_all_str_lossy(VARIANT_HEADER);
-    let wanted = Grants {
-        debug: asked(request, DEBUG_HEADER),
-        preview: asked(request, PREVIEW_HEADER),
-        variants: (!variants.is_empty()).then(|| variants.join(",")),
-    };
+    let variants = (!variants.is_empty()).then(|| variants.join(","));
     let token = request.get_header(TOKEN_HEADER).map(|value| value.as_bytes().to_vec());
     for header in [DEBUG_HEADER, PREVIEW_HEADER, VARIANT_HEADER, TOKEN_HEADER] {
         request.remove_header(header);
     }
-    if wanted == Grants::default() {
-        return wanted;
+    if wanted == Grants::default() && variants.is_none() {
+        return (wanted, None);
     }
     let Some(token) = token else {
         log::warn!("debug, preview or a variant asked for without {TOKEN_HEADER}: ignored");
-        return Grants::default();
+        return (Grants::default(), None);
     };
     match expected_token() {
-        Ok(expected) if tokens_match(&token, &expected) => wanted,
+        Ok(expected) if tokens_match(&token, &expected) => (wanted, variants),
         Ok(_) => {
             log::warn!("debug, preview or a variant asked for with a wrong {TOKEN_HEADER}: ignored");
-            Grants::default()
+            (Grants::default(), None)
         }
         Err(why) => {
             log::warn!("debug, preview or a variant asked for, but {why}: ignored");
-            Grants::default()
+            (Grants::default(), None)
         }
     }
 }
@@ -93,7 +89,7 @@ mod tests {
         let mut request = Request::get("http://example.com/")
             .with_header(PREVIEW_HEADER, "1")
             .with_header(TOKEN_HEADER, "local-preview-token");
-        assert_eq!(check(&mut request), Grants { preview: true, ..Grants::default() });
+        assert_eq!(check(&mut request), (Grants { debug: false, preview: true }, None));
         assert!(request.get_header(TOKEN_HEADER).is_none() && request.get_header(PREVIEW_HEADER).is_none());
     }
 
@@ -103,10 +99,10 @@ mod tests {
             .with_header(VARIANT_HEADER, "hero=big")
             .with_header(TOKEN_HEADER, "local-preview-token");
         request.append_header(VARIANT_HEADER, "menu=mega");
-        assert_eq!(check(&mut request).variants.as_deref(), Some("hero=big,menu=mega"));
+        assert_eq!(check(&mut request), (Grants::default(), Some("hero=big,menu=mega".to_owned())));
         assert!(request.get_header(VARIANT_HEADER).is_none(), "never sent to the origin");
         let mut without = Request::get("http://example.com/").with_header(VARIANT_HEADER, "hero=big");
-        assert_eq!(check(&mut without), Grants::default());
+        assert_eq!(check(&mut without), (Grants::default(), None));
         assert!(without.get_header(VARIANT_HEADER).is_none());
     }
 
@@ -114,10 +110,10 @@ mod tests {
     fn a_wrong_or_missing_token_grants_nothing() {
         let mut wrong =
             Request::get("http://example.com/").with_header(DEBUG_HEADER, "1").with_header(TOKEN_HEADER, "guess");
-        assert_eq!(check(&mut wrong), Grants::default());
+        assert_eq!(check(&mut wrong), (Grants::default(), None));
         assert!(wrong.get_header(TOKEN_HEADER).is_none());
         let mut missing = Request::get("http://example.com/").with_header(DEBUG_HEADER, "1");
-        assert_eq!(check(&mut missing), Grants::default());
+        assert_eq!(check(&mut missing), (Grants::default(), None));
     }
 
     #[test]

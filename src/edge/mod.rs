@@ -54,7 +54,7 @@ pub fn serve() {
 /// Answers one request; returns the limits it ran under.
 fn handle(mut request: Request, rules: &mut RuleSource) -> Limits {
     let vcpu_at_start = instance::vcpu_ms();
-    let grants = access::check(&mut request);
+    let (grants, forced_variants) = access::check(&mut request);
     let mut context = match request_context::from_request(&request) {
         Ok(context) => context,
         Err(why) => {
@@ -63,7 +63,7 @@ fn handle(mut request: Request, rules: &mut RuleSource) -> Limits {
             return Limits::default();
         }
     };
-    request_context::force_variants(&mut context, &grants);
+    request_context::force_variants(&mut context, forced_variants.as_deref());
     let (method, path) = (context.method.clone(), context.path.clone());
     let backend = match sites::route(&context.host) {
         Route::To(backend) => backend,

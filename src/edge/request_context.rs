@@ -6,7 +6,7 @@ use fastly::geo::Geo;
 use fastly::http::header::USER_AGENT;
 use fastly::{Request, Response};
 
-use super::access::{Grants, VARIANT_HEADER};
+use super::access::VARIANT_HEADER;
 
 /// The request's facts, taken before the request is sent (sending consumes it), or why the
 /// request cannot be served (a `Host` that is not a host name).
@@ -63,10 +63,10 @@ fn new_visitor_id() -> Option<String> {
     }
 }
 
-/// Forces the variants QA asked for (`hero-2026=big-cta,menu=mega`), once the token was
-/// checked.
-pub fn force_variants(context: &mut RequestContext, grants: &Grants) {
-    let pairs = grants.variants.iter().flat_map(|value| value.split(',')).map(str::trim);
+/// Forces the variants QA asked for (`hero-2026=big-cta,menu=mega`), once `access` checked
+/// the token.
+pub fn force_variants(context: &mut RequestContext, variants: Option<&str>) {
+    let pairs = variants.iter().flat_map(|value| value.split(',')).map(str::trim);
     for pair in pairs.filter(|pair| !pair.is_empty()) {
         if let Err(err) = context.set_fact("variant", pair) {
             log::warn!("{VARIANT_HEADER}: {err}; ignored");
@@ -136,8 +136,7 @@ mod tests {
     #[test]
     fn forced_variants_are_read_pair_by_pair() {
         let mut context = RequestContext::default();
-        let grants = Grants { variants: Some("hero=big, bad,menu=mega".into()), ..Grants::default() };
-        force_variants(&mut context, &grants);
+        force_variants(&mut context, Some("hero=big, bad,menu=mega"));
         assert_eq!(context.variants, [("hero".into(), "big".into()), ("menu".into(), "mega".into())]);
     }
 }

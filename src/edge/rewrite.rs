@@ -50,7 +50,8 @@ pub fn run(job: Job<'_>, source: &mut RuleSource) {
 
     let body = response.take_body();
     response::prepare_rewritten_headers(&mut response, decoding, &content_type);
-    visitor::mark(&mut response, &plan);
+    visitor::keep_private(&mut response, &plan);
+    visitor::give_cookie(&mut response, &plan);
     if grants.preview {
         mark_preview(&mut response, edition.label());
     }

@@ -1,12 +1,18 @@
 //! A response whose page depends on who asks (an experiment considered the request): kept out
 //! of shared caches, and the visitor cookie set when an experiment assigned a new visitor.
+//!
+//! Two steps, because they differ in whom they are for: `Cache-Control` is the same for every
+//! visitor who gets this variant of the page (a cache of rewritten pages may keep it with
+//! the page), the cookie belongs to one visitor (it must only ever go to the client, never
+//! into anything kept for others).
 
 use edge_rewriter::{Plan, private_cache_control, visitor_cookie};
 use fastly::Response;
 use fastly::http::header::{CACHE_CONTROL, SET_COOKIE};
 
-/// Sets the headers the plan's experiments call for.
-pub fn mark(response: &mut Response, plan: &Plan<'_>) {
+/// Makes the page private to downstream caches when it depends on the visitor, and never
+/// cached when QA forced a variant.
+pub fn keep_private(response: &mut Response, plan: &Plan<'_>) {
     if plan.forced() {
         // A QA view, not a visitor's: no cache keeps it.
         response.set_header(CACHE_CONTROL, "private, no-store");
@@ -14,6 +20,11 @@ pub fn mark(response: &mut Response, plan: &Plan<'_>) {
         let origin = response.get_header_all_str_lossy(CACHE_CONTROL).join(", ");
         response.set_header(CACHE_CONTROL, private_cache_control(Some(&origin)));
     }
+}
+
+/// Gives a visitor the experiment assigned by a new id the cookie holding it. For the
+/// client's response only.
+pub fn give_cookie(response: &mut Response, plan: &Plan<'_>) {
     if let Some(id) = plan.new_visitor_id() {
         // Appended: the origin's own cookies stay.
         response.append_header(SET_COOKIE, visitor_cookie(id));
@@ -35,7 +46,9 @@ mod tests {
         let mut response = Response::from_status(200)
             .with_header(CACHE_CONTROL, "public, max-age=600")
             .with_header(SET_COOKIE, "origin=1");
-        mark(&mut response, &rules.plan(context));
+        let plan = rules.plan(context);
+        keep_private(&mut response, &plan);
+        give_cookie(&mut response, &plan);
         response
     }
 
