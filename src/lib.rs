@@ -41,12 +41,15 @@ mod store; // where rule text comes from: the config store layout, the compiled-
 // Rules: read and checked once.
 pub use rules::budget::{BUDGETS, Budget, Unit};
 pub use rules::compile::RuleSet;
+pub use rules::schedule::{Schedule, Scheduled};
 pub use rules::template::escape::escape_html;
-pub use rules::time::{TimeError, parse_rfc3339};
-pub use rules::{RuleError, RuleWarning, json_schema};
+pub use rules::time::{TimeError, format_rfc3339, parse_rfc3339};
+pub use rules::{RuleError, RuleWarning, StickyKey, json_schema};
 
 // One request: the plan and the rewrite.
+pub use http::audience::{DeviceType, Geo};
 pub use http::request::{HostError, RequestContext, RequestError};
+pub use http::visitor::{VISITOR_COOKIE, private_cache_control, visitor_cookie, visitor_id};
 pub use rewrite::plan::Plan;
 pub use rewrite::stream::{CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream};
 pub use rewrite::text::REGEX_HOLD_LIMIT;

@@ -332,6 +332,81 @@ fn explain_says_which_rules_apply_and_flags_those_that_never_fire() {
 }
 
 #[test]
+fn explain_lists_windows_rollouts_and_experiments_and_shows_the_page_at_another_time() {
+    let rules = rules_dir(&[
+        (
+            "10-sale.json",
+            r#"{"id":"sale","selector":"h1","when":{"time":{"start":"2026-11-27T00:00:00Z","end":"2026-12-01T00:00:00Z"}},
+                "actions":[{"append":{"text":" - Sale"}}]}"#,
+        ),
+        (
+            "20-hero.json",
+            r#"{"id":"hero","selector":"body","experiment":{"id":"hero-2026","attribute":"data-hero",
+                "variants":[{"name":"control","weight":1},{"name":"big-cta","weight":3}]}}"#,
+        ),
+        (
+            "30-news.json",
+            r#"{"id":"news","selector":"h1","when":{"path":{"prefix":"/news/"},"rollout":{"percent":5}},"actions":["remove"]}"#,
+        ),
+        (
+            "40-de.json",
+            r#"{"id":"de","selector":"h1","when":{"geo":{"country":["DE"]},"device":["mobile"]},"actions":[{"prepend":{"text":"{{geo.city}}: "}}]}"#,
+        ),
+    ]);
+    let explain = |extra: &[&str]| {
+        let mut args = vec!["explain", "--rules", rules.to_str().unwrap(), "--url", "https://example.com/"];
+        args.extend_from_slice(extra);
+        args.push("fixtures/pages/index.html");
+        let output = rewrite(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let before = explain(&["--at", "2026-11-24T12:00:00Z", "--fact", "variant=hero-2026=big-cta"]);
+    assert!(before.contains("on this page, at 2026-11-24T12:00:00Z:"), "{before}");
+    assert!(
+        before.contains("sale (10-sale): time window from 2026-11-27T00:00:00Z until 2026-12-01T00:00:00Z, not open yet; does not apply (when.time does not hold)"),
+        "{before}"
+    );
+    assert!(
+        before.contains("experiment hero-2026 (control 25%, big-cta 75%), this request gets big-cta; applies"),
+        "{before}"
+    );
+    assert!(!before.contains("news (30-news):"), "a rollout on another path does not affect this page:\n{before}");
+    assert!(before.contains("next change: 2026-11-27T00:00:00Z (sale's window opens)"), "{before}");
+    let during = explain(&["--at", "2026-11-28T00:00:00Z"]);
+    assert!(
+        during.contains("time window from 2026-11-27T00:00:00Z until 2026-12-01T00:00:00Z, open; applies"),
+        "{during}"
+    );
+    assert!(
+        during.contains("this request is not in it; does not apply (experiment (no visitor id) does not hold)"),
+        "{during}"
+    );
+    let output = rewrite(&[
+        "apply",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--at",
+        "2026-11-28T00:00:00Z",
+        "--fact",
+        "geo.country=DE",
+        "--fact",
+        "geo.city=Berlin",
+        "--fact",
+        "device.type=mobile",
+        "-H",
+        "Cookie: edge_vid=visitor-1",
+        "fixtures/pages/index.html",
+    ]);
+    let page = stdout(&output);
+    assert!(page.contains("<h1>Berlin: Welcome - Sale</h1>"), "{page}");
+    assert!(page.contains("<body data-hero=\""), "{page}");
+    let bad = rewrite(&["apply", "--at", "soon", "fixtures/pages/index.html"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--at: \"soon\" is not an RFC 3339 time"), "{}", stderr(&bad));
+}
+
+#[test]
 fn store_output_matches_the_committed_local_store_and_publishes_index_last() {
     let check = rewrite(&["store", "--check"]);
     assert!(check.status.success(), "{}", stdout(&check));

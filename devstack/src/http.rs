@@ -4,8 +4,10 @@
 //! arrived, and whether a body ended properly (final chunk, full Content-Length) or was cut.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
+
+use socket2::{Domain, Socket, Type};
 
 /// A response as it came off the wire.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +51,7 @@ pub struct Request {
     headers: Vec<(String, String)>,
     keep: usize,
     timeout: Duration,
+    local_ip: Option<IpAddr>,
 }
 
 /// `GET url`.
@@ -65,7 +68,16 @@ impl Request {
             headers: Vec::new(),
             keep: usize::MAX,
             timeout: Duration::from_secs(120),
+            local_ip: None,
         }
+    }
+
+    /// Connects from this local address, e.g. `127.0.0.2`: Viceroy geolocates the client by
+    /// its TCP address, so this is how a test comes from another place (fastly.toml's
+    /// `[local_server.geolocation]`).
+    pub fn from_ip(mut self, ip: IpAddr) -> Self {
+        self.local_ip = Some(ip);
+        self
     }
 
     /// Adds a header.
@@ -97,7 +109,7 @@ impl Request {
             None => (rest, "/"),
         };
         let started = Instant::now();
-        let mut stream = TcpStream::connect(authority)?;
+        let mut stream = connect(authority, self.local_ip)?;
         stream.set_read_timeout(Some(self.timeout))?;
         let mut head = format!("{} {path} HTTP/1.1\r\nConnection: close\r\n", self.method);
         if !self.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
@@ -149,6 +161,19 @@ impl Request {
         }
         Ok(response)
     }
+}
+
+/// A connection to `authority`, from `local_ip` (any port) if given.
+fn connect(authority: &str, local_ip: Option<IpAddr>) -> io::Result<TcpStream> {
+    let Some(local_ip) = local_ip else { return TcpStream::connect(authority) };
+    let remote = authority
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{authority}: no address")))?;
+    let socket = Socket::new(Domain::for_address(remote), Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(local_ip, 0).into())?;
+    socket.connect(&remote.into())?;
+    Ok(socket.into())
 }
 
 struct BodyReader<'a> {

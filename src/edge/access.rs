@@ -1,7 +1,8 @@
-//! Debug and preview features, unlocked by a token kept in a Fastly Secret Store.
+//! Debug, preview and QA features, unlocked by a token kept in a Fastly Secret Store.
 //!
-//! A request asks for them with `x-edge-rewriter-debug: 1` or `x-edge-rewriter-preview: 1`
-//! and proves it may with `x-edge-rewriter-token`. These headers never reach the origin.
+//! A request asks for them with `x-edge-rewriter-debug: 1`, `x-edge-rewriter-preview: 1` or
+//! `x-edge-rewriter-variant: EXPERIMENT=VARIANT` and proves it may with
+//! `x-edge-rewriter-token`. These headers never reach the origin.
 
 use fastly::{Request, SecretStore};
 use subtle::ConstantTimeEq;
@@ -10,6 +11,8 @@ use subtle::ConstantTimeEq;
 pub const DEBUG_HEADER: &str = "x-edge-rewriter-debug";
 /// Asks for the draft rule set; on the response, says a preview was served.
 pub const PREVIEW_HEADER: &str = "x-edge-rewriter-preview";
+/// Forces experiment variants for QA: `hero-2026=big-cta`, several separated by commas.
+pub const VARIANT_HEADER: &str = "x-edge-rewriter-variant";
 /// Carries the token.
 pub const TOKEN_HEADER: &str = "x-edge-rewriter-token";
 /// The secret store holding the token (fastly.toml: local_server and setup).
@@ -25,30 +28,33 @@ pub struct Grants {
 }
 
 /// Takes the control headers off the request (the origin never sees them, the token least
-/// of all) and grants what was asked for if the token is right.
-pub fn check(request: &mut Request) -> Grants {
+/// of all) and grants what was asked for if the token is right: debug and preview, and the
+/// experiment variants to force (the header's lines joined with commas).
+pub fn check(request: &mut Request) -> (Grants, Option<String>) {
     let asked = |request: &Request, name: &str| request.get_header(name).is_some_and(|value| value.as_bytes() == b"1");
     let wanted = Grants { debug: asked(request, DEBUG_HEADER), preview: asked(request, PREVIEW_HEADER) };
+    let variants = request.get_header_all_str_lossy(VARIANT_HEADER);
+    let variants = (!variants.is_empty()).then(|| variants.join(","));
     let token = request.get_header(TOKEN_HEADER).map(|value| value.as_bytes().to_vec());
-    for header in [DEBUG_HEADER, PREVIEW_HEADER, TOKEN_HEADER] {
+    for header in [DEBUG_HEADER, PREVIEW_HEADER, VARIANT_HEADER, TOKEN_HEADER] {
         request.remove_header(header);
     }
-    if wanted == Grants::default() {
-        return wanted;
+    if wanted == Grants::default() && variants.is_none() {
+        return (wanted, None);
     }
     let Some(token) = token else {
-        log::warn!("debug or preview asked for without {TOKEN_HEADER}: ignored");
-        return Grants::default();
+        log::warn!("debug, preview or a variant asked for without {TOKEN_HEADER}: ignored");
+        return (Grants::default(), None);
     };
     match expected_token() {
-        Ok(expected) if tokens_match(&token, &expected) => wanted,
+        Ok(expected) if tokens_match(&token, &expected) => (wanted, variants),
         Ok(_) => {
-            log::warn!("debug or preview asked for with a wrong {TOKEN_HEADER}: ignored");
-            Grants::default()
+            log::warn!("debug, preview or a variant asked for with a wrong {TOKEN_HEADER}: ignored");
+            (Grants::default(), None)
         }
         Err(why) => {
-            log::warn!("debug or preview asked for, but {why}: ignored");
-            Grants::default()
+            log::warn!("debug, preview or a variant asked for, but {why}: ignored");
+            (Grants::default(), None)
         }
     }
 }
@@ -83,18 +89,31 @@ mod tests {
         let mut request = Request::get("http://example.com/")
             .with_header(PREVIEW_HEADER, "1")
             .with_header(TOKEN_HEADER, "local-preview-token");
-        assert_eq!(check(&mut request), Grants { debug: false, preview: true });
+        assert_eq!(check(&mut request), (Grants { debug: false, preview: true }, None));
         assert!(request.get_header(TOKEN_HEADER).is_none() && request.get_header(PREVIEW_HEADER).is_none());
+    }
+
+    #[test]
+    fn forced_variants_need_the_token_and_every_line_counts() {
+        let mut request = Request::get("http://example.com/")
+            .with_header(VARIANT_HEADER, "hero=big")
+            .with_header(TOKEN_HEADER, "local-preview-token");
+        request.append_header(VARIANT_HEADER, "menu=mega");
+        assert_eq!(check(&mut request), (Grants::default(), Some("hero=big,menu=mega".to_owned())));
+        assert!(request.get_header(VARIANT_HEADER).is_none(), "never sent to the origin");
+        let mut without = Request::get("http://example.com/").with_header(VARIANT_HEADER, "hero=big");
+        assert_eq!(check(&mut without), (Grants::default(), None));
+        assert!(without.get_header(VARIANT_HEADER).is_none());
     }
 
     #[test]
     fn a_wrong_or_missing_token_grants_nothing() {
         let mut wrong =
             Request::get("http://example.com/").with_header(DEBUG_HEADER, "1").with_header(TOKEN_HEADER, "guess");
-        assert_eq!(check(&mut wrong), Grants::default());
+        assert_eq!(check(&mut wrong), (Grants::default(), None));
         assert!(wrong.get_header(TOKEN_HEADER).is_none());
         let mut missing = Request::get("http://example.com/").with_header(DEBUG_HEADER, "1");
-        assert_eq!(check(&mut missing), Grants::default());
+        assert_eq!(check(&mut missing), (Grants::default(), None));
     }
 
     #[test]

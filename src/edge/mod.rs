@@ -16,6 +16,7 @@ mod response;
 mod rewrite;
 mod rules_source;
 mod sites;
+mod visitor;
 
 use std::time::Instant;
 
@@ -104,7 +105,7 @@ fn log_hit(context: &edge_rewriter::RequestContext, variant: &Variant, vcpu_at_s
 /// Answers one request; returns the limits it ran under.
 fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
     let vcpu_at_start = instance::vcpu_ms();
-    let grants = access::check(&mut request);
+    let (grants, forced_variants) = access::check(&mut request);
     let mut context = match request_context::from_request(&request) {
         Ok(context) => context,
         Err(why) => {
@@ -113,6 +114,7 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
             return Limits::default();
         }
     };
+    request_context::force_variants(&mut context, forced_variants.as_deref());
     let (method, path) = (context.method.clone(), context.path.clone());
     let backend = match sites::route(&context.host) {
         Route::To(backend) => backend,
@@ -133,15 +135,20 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
     let (rules, edition) = rewrite::rules_for(grants, source);
     // The variant is known from the request alone: the same request gets the same origin
     // response, so the rules that apply to it and their values are the page's key.
-    let variant = Variant::of(&rules, &rules.plan(&context), &context, edition.label());
+    let early_plan = rules.plan(&context);
+    let variant = Variant::of(&rules, &early_plan, &context, edition.label());
     let rules_time = rules_started.elapsed();
-    let cache = match cache_bypass(&request, &grants, &limits, range_request) {
+    let bypass = if early_plan.forced() { Some("a variant is forced (QA)") } else { cache_bypass(&request, &grants, &limits, range_request) };
+    let cache = match bypass {
         Some(reason) => CacheState::Pass(reason.to_owned()),
         None => match page_cache::lookup(&variant, &request) {
             page_cache::Lookup::Hit(found) => {
                 let if_none_match = request.get_header_str("if-none-match").map(str::to_owned);
                 match page_cache::hit_response(&found, if_none_match.as_deref()) {
-                    Ok(response) => {
+                    Ok(mut response) => {
+                        // The stored page is the variant's; the cookie that keeps a new
+                        // visitor in it is this visitor's own.
+                        visitor::give_cookie(&mut response, &early_plan);
                         response.send_to_client();
                         log_hit(&context, &variant, vcpu_at_start);
                         return limits;

@@ -84,7 +84,14 @@ pub fn object_key(variant: &Variant) -> String {
 impl Insert {
     /// Starts inserting: `response` (its headers final) is sent to the client with the
     /// cache's copy of the body as it is written; the returned writer takes the body.
-    pub fn start(self, mut response: Response) -> Result<StreamingBody, Box<(Response, String)>> {
+    ///
+    /// `for_this_client` adds what only this client may get (a visitor's cookie): after the
+    /// headers are stored, so the cache never hands it to anyone else.
+    pub fn start(
+        self,
+        mut response: Response,
+        for_this_client: impl FnOnce(&mut Response),
+    ) -> Result<StreamingBody, Box<(Response, String)>> {
         let stored = Stored {
             status: response.get_status().as_u16(),
             headers: response
@@ -113,6 +120,7 @@ impl Insert {
                 Ok(body) => {
                     response.set_body(body);
                     response.set_header(X_CACHE, "MISS");
+                    for_this_client(&mut response);
                     response.send_to_client();
                     Ok(writer)
                 }

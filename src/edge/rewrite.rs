@@ -19,6 +19,7 @@ use super::instance::vcpu_ms;
 use super::page_cache;
 use super::response;
 use super::rules_source::{Edition, RuleSource};
+use super::visitor;
 
 /// Which rules ran, for debugging (only with a valid token).
 const RULES_HEADER: &str = "x-edge-rewriter-rules";
@@ -102,6 +103,7 @@ pub fn run(job: Job<'_>) {
     let body = response.take_body();
     response::prepare_rewritten_headers(&mut response, decoding, &content_type, &variant);
     response::for_downstream_caches(&mut response, rules.dependence());
+    visitor::keep_private(&mut response, &plan);
     if grants.preview {
         mark_preview(&mut response, edition.label());
     }
@@ -138,6 +140,7 @@ pub fn run(job: Job<'_>) {
     };
     if context.method == "HEAD" {
         // The headers GET would get, without a body.
+        visitor::give_cookie(&mut response, &plan);
         response.send_to_client();
         line.log(None, Duration::ZERO, "headers only (HEAD)");
         return;
@@ -167,9 +170,10 @@ pub fn run(job: Job<'_>) {
     let (sink, inserting) = match output {
         Output::Client { cache, .. } => {
             response.set_header(page_cache::X_CACHE, cache);
+            visitor::give_cookie(&mut response, &plan);
             (response.stream_to_client(), false)
         }
-        Output::Cache(insert) => match insert.start(response) {
+        Output::Cache(insert) => match insert.start(response, |response| visitor::give_cookie(response, &plan)) {
             Ok(writer) => (writer, true),
             Err(refused) => {
                 let (mut response, why) = *refused;
@@ -177,6 +181,7 @@ pub fn run(job: Job<'_>) {
                 line.cache.status = "PASS";
                 line.cache.why = Some(why);
                 response.set_header(page_cache::X_CACHE, "PASS");
+                visitor::give_cookie(&mut response, &plan);
                 (response.stream_to_client(), false)
             }
         },
@@ -327,6 +332,8 @@ impl LogLine<'_> {
             "hits": hits,
             "shadow_hits": shadow_hits,
             "not_applicable": self.plan.not_applicable(),
+            "experiments": self.plan.experiments().map(|(id, variant)| (id.to_owned(), json!(variant))).collect::<serde_json::Map<_, _>>(),
+            "variant_forced": self.plan.forced(),
             "rule_errors": self.rule_errors,
             "bytes_in": report.map(|r| r.bytes_in),
             "bytes_out": report.map(|r| r.bytes_out),

@@ -1,9 +1,12 @@
 //! Facts about requests and responses, read as browsers read them: the request as rules see
-//! it ([`request`]), which responses are rewritten ([`policy`]), media types ([`mime`]) and
-//! sniffing, charsets and the `<meta>` prescan ([`charset`], [`prescan`]), body decoding
-//! ([`decode`]) and Content-Security-Policy nonces ([`csp`]). No Fastly type appears here:
-//! the adapter gathers header values and hands them over.
+//! it ([`request`]), who is asking ([`audience`]: geolocation and device), which responses
+//! are rewritten ([`policy`]), media types ([`mime`]) and sniffing, charsets and the
+//! `<meta>` prescan ([`charset`], [`prescan`]), body decoding ([`decode`]),
+//! Content-Security-Policy nonces ([`csp`]) and the headers of a response that differs per
+//! visitor ([`visitor`]). No Fastly type appears here: the adapter gathers header values and
+//! hands them over.
 
+pub(crate) mod audience;
 pub(crate) mod charset;
 pub(crate) mod csp;
 pub(crate) mod decode;
@@ -12,3 +15,4 @@ pub(crate) mod mime;
 pub(crate) mod policy;
 pub(crate) mod prescan;
 pub(crate) mod request;
+pub(crate) mod visitor;

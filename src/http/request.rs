@@ -4,7 +4,12 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::audience::{DeviceType, Geo};
 use crate::rules::time::parse_rfc3339;
+
+/// The facts `@name value` lines and `--fact name=value` may set.
+pub const FACTS: &str = "@client-ip, @country (or @geo.country), @geo.continent, @geo.region, @geo.city, @geo.asn, \
+                         @device.type, @new-visitor-id, @variant, @now, @status, @content-type, @csp-nonce";
 
 /// Why a request (a URL, a simulated request, a fact, a `Host` header) cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,8 +49,17 @@ pub enum RequestError {
     #[error("@status {0:?} is not an HTTP status")]
     Status(String),
     /// A fact with a name that is not one of the facts.
-    #[error("unknown fact @{0}; the facts are @client-ip, @country, @now, @status, @content-type, @csp-nonce")]
+    #[error("unknown fact @{0}; the facts are {FACTS}")]
     UnknownFact(String),
+    /// An `@geo.asn` that is not a number.
+    #[error("@geo.asn {0:?} is not an AS number, e.g. 3320")]
+    Asn(String),
+    /// An `@device.type` that is not one of the types.
+    #[error("@device.type {0:?} is not a device type: mobile, tablet, desktop or bot")]
+    Device(String),
+    /// A `@variant` that is not `EXPERIMENT=VARIANT`.
+    #[error("@variant {0:?}: write the experiment and its variant, e.g. hero-2026=big-cta")]
+    Variant(String),
     /// The `Host` header is not a host name.
     #[error("Host header: {0}")]
     HostHeader(HostError),
@@ -85,6 +99,17 @@ pub struct RequestContext {
     pub client_ip: Option<String>,
     /// The client's country (ISO 3166-1 alpha-2, from Fastly's geolocation).
     pub country: Option<String>,
+    /// Where the client is beyond its country: continent, region, city, network.
+    pub geo: Geo,
+    /// The client's kind of device, from its User-Agent; `None` when unknown.
+    pub device: Option<DeviceType>,
+    /// The id the service gives a visitor who has no visitor cookie yet (random, from the
+    /// adapter): experiments bucket such a visitor by it, and the service then sets the cookie.
+    pub new_visitor_id: Option<String>,
+    /// Experiment variants, by experiment id. Given before planning, a pair forces that
+    /// variant (QA: the service honours it only with the preview token). Planning works on a
+    /// copy that holds every variant it assigned, which conditions and templates read.
+    pub variants: Vec<(String, String)>,
     /// When the request is handled, in seconds since the Unix epoch.
     pub now: i64,
     /// The response status.
@@ -110,6 +135,10 @@ impl Default for RequestContext {
             cookies: Vec::new(),
             client_ip: None,
             country: None,
+            geo: Geo::default(),
+            device: None,
+            new_visitor_id: None,
+            variants: Vec::new(),
             now: unix_now(),
             status: 200,
             content_type: Some("text/html".into()),
@@ -154,6 +183,8 @@ impl RequestContext {
     /// Cookie: consent=yes
     /// @client-ip 203.0.113.7
     /// @country NL
+    /// @geo.city Amsterdam
+    /// @device.type mobile
     /// @now 2026-11-24T12:00:00Z
     /// @status 200
     /// @content-type text/html
@@ -181,12 +212,35 @@ impl RequestContext {
         Ok(context)
     }
 
-    /// Sets a platform fact by name: `client-ip`, `country`, `now` (RFC 3339), `status`,
+    /// Sets a platform fact by name: `client-ip`, `country` (or `geo.country`),
+    /// `geo.continent`, `geo.region`, `geo.city`, `geo.asn`, `device.type`, `new-visitor-id`,
+    /// `variant` (`EXPERIMENT=VARIANT`, one per experiment), `now` (RFC 3339), `status`,
     /// `content-type`, `csp-nonce`.
     pub fn set_fact(&mut self, name: &str, value: &str) -> Result<(), RequestError> {
+        let text = || Some(value.trim().to_owned()).filter(|value| !value.is_empty());
         match name.to_ascii_lowercase().as_str() {
             "client-ip" => self.client_ip = Some(value.to_owned()),
-            "country" => self.country = Some(value.to_ascii_uppercase()),
+            "country" | "geo.country" => self.country = Some(value.to_ascii_uppercase()),
+            "geo.continent" => self.geo.continent = text().map(|code| code.to_ascii_uppercase()),
+            "geo.region" => self.geo.region = text().map(|code| code.to_ascii_uppercase()),
+            "geo.city" => self.geo.city = text(),
+            "geo.asn" => {
+                let asn = value.trim().trim_start_matches("AS");
+                self.geo.asn = Some(asn.parse().map_err(|_| RequestError::Asn(value.to_owned()))?);
+            }
+            "device.type" => {
+                self.device = Some(DeviceType::from_name(value).ok_or_else(|| RequestError::Device(value.to_owned()))?)
+            }
+            "new-visitor-id" => self.new_visitor_id = text(),
+            "variant" => {
+                let (experiment, variant) = value
+                    .split_once('=')
+                    .map(|(experiment, variant)| (experiment.trim(), variant.trim()))
+                    .filter(|(experiment, variant)| !experiment.is_empty() && !variant.is_empty())
+                    .ok_or_else(|| RequestError::Variant(value.to_owned()))?;
+                self.variants.retain(|(id, _)| id != experiment);
+                self.variants.push((experiment.to_owned(), variant.to_owned()));
+            }
             "now" => self.now = parse_rfc3339(value).map_err(RequestError::Now)?,
             "status" => {
                 self.status = value
@@ -248,6 +302,11 @@ impl RequestContext {
     /// The first query parameter called `name` (exact case).
     pub fn query_param(&self, name: &str) -> Option<&str> {
         lookup(self.query.iter().filter(|(key, _)| key == name))
+    }
+
+    /// The variant of the experiment `id` this request has (see [`variants`](Self::variants)).
+    pub fn variant(&self, id: &str) -> Option<&str> {
+        lookup(self.variants.iter().filter(|(key, _)| key == id))
     }
 }
 
@@ -437,6 +496,24 @@ mod tests {
     }
 
     #[test]
+    fn audience_facts_and_forced_variants() {
+        let context = RequestContext::parse_simulated(
+            "GET /\n@geo.country de\n@geo.continent eu\n@geo.region be\n@geo.city Berlin\n@geo.asn AS3320\n\
+             @device.type Mobile\n@new-visitor-id v-1\n@variant hero=a\n@variant nav=b\n@variant hero=c\n",
+        )
+        .unwrap();
+        assert_eq!(context.country.as_deref(), Some("DE"));
+        let geo = &context.geo;
+        assert_eq!(
+            (geo.continent.as_deref(), geo.region.as_deref(), geo.city.as_deref(), geo.asn),
+            (Some("EU"), Some("BE"), Some("Berlin"), Some(3320))
+        );
+        assert_eq!(context.device, Some(DeviceType::Mobile));
+        assert_eq!(context.new_visitor_id.as_deref(), Some("v-1"));
+        assert_eq!((context.variant("hero"), context.variant("nav")), (Some("c"), Some("b")), "the last one wins");
+    }
+
+    #[test]
     fn errors_say_what_to_write() {
         let message = |result: Result<RequestContext, RequestError>| result.unwrap_err().to_string();
         assert_eq!(
@@ -469,8 +546,17 @@ mod tests {
         );
         assert_eq!(
             message(RequestContext::parse_simulated("GET /\n@weather sunny")),
-            "unknown fact @weather; the facts are @client-ip, @country, @now, @status, @content-type, @csp-nonce"
+            format!("unknown fact @weather; the facts are {FACTS}")
         );
+        assert_eq!(
+            message(RequestContext::parse_simulated("GET /\n@device.type fridge")),
+            "@device.type \"fridge\" is not a device type: mobile, tablet, desktop or bot"
+        );
+        assert_eq!(
+            message(RequestContext::parse_simulated("GET /\n@variant hero-2026")),
+            "@variant \"hero-2026\": write the experiment and its variant, e.g. hero-2026=big-cta"
+        );
+        assert!(message(RequestContext::parse_simulated("GET /\n@geo.asn big")).contains("not an AS number"));
         assert_eq!(
             message(RequestContext::parse_simulated("GET /\n@now yesterday")),
             parse_rfc3339("yesterday").unwrap_err().to_string()

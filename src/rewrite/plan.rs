@@ -1,17 +1,25 @@
 //! A request's [`Plan`]: the rules whose conditions hold for it, in order, each action with
-//! its templates filled in for this request.
+//! its templates filled in for this request, and the experiment variants it was assigned.
+
+use std::borrow::Cow;
 
 use lol_html::Selector;
 
+use super::assign::Assignments;
 use crate::http::request::RequestContext;
-use crate::rules::actions::{PlannedAction, Scope};
-use crate::rules::compile::RuleSet;
+use crate::rules::actions::{CompiledAction, PlannedAction, Scope};
+use crate::rules::compile::{CompiledRule, RuleSet};
+use crate::rules::experiment::AssignedBy;
 
 /// The rules that apply to one request, in order, ready to become lol_html handlers.
 #[derive(Debug, Default)]
 pub struct Plan<'r> {
     pub(crate) rules: Vec<PlannedRule<'r>>,
     pub(crate) not_applicable: Vec<&'r str>,
+    /// `(experiment, variant, how)` for each experiment the request is in.
+    experiments: Vec<(&'r str, &'r str, AssignedBy)>,
+    per_visitor: bool,
+    new_visitor_id: Option<String>,
 }
 
 /// One rule that applies.
@@ -30,22 +38,54 @@ pub(crate) struct PlannedRule<'r> {
 impl<'r> Plan<'r> {
     /// The rules of `rules` whose conditions hold for this request, templates filled in.
     pub(crate) fn new(rules: &'r RuleSet, context: &RequestContext) -> Plan<'r> {
-        let mut plan = Plan::default();
+        let assignments = Assignments::of(rules, context);
+        let context = assignments.context(context);
+        let mut plan = Plan {
+            experiments: assignments.assigned().collect(),
+            per_visitor: assignments.per_visitor(),
+            ..Plan::default()
+        };
+        if plan.experiments.iter().any(|(_, _, by)| *by == AssignedBy::NewVisitor) {
+            plan.new_visitor_id.clone_from(&context.new_visitor_id);
+        }
         for rule in rules.compiled() {
-            if !rule.condition.holds(context, &rule.id) {
-                plan.not_applicable.push(&rule.id);
-                continue;
+            match planned_actions(rule, &assignments, &context) {
+                Some(actions) => plan.rules.push(PlannedRule {
+                    id: &rule.id,
+                    selector: rule.selector.as_ref(),
+                    selector_source: rule.selector_source.as_deref(),
+                    actions,
+                    shadow: rule.shadow,
+                }),
+                None => plan.not_applicable.push(&rule.id),
             }
-            let actions = rule.actions.iter().map(|(scope, action)| (*scope, action.plan(context))).collect();
-            plan.rules.push(PlannedRule {
-                id: &rule.id,
-                selector: rule.selector.as_ref(),
-                selector_source: rule.selector_source.as_deref(),
-                actions,
-                shadow: rule.shadow,
-            });
         }
         plan
+    }
+
+    /// The experiments this request is in and the variant of each, in rule order: what the
+    /// page shows and the log line records, and what a cache of rewritten pages keys on (the
+    /// variant, never the visitor).
+    pub fn experiments(&self) -> impl Iterator<Item = (&'r str, &'r str)> + '_ {
+        self.experiments.iter().map(|(experiment, variant, _)| (*experiment, *variant))
+    }
+
+    /// Whether a variant was forced (QA): the page is not what a visitor would get.
+    pub fn forced(&self) -> bool {
+        self.experiments.iter().any(|(_, _, by)| *by == AssignedBy::Forced)
+    }
+
+    /// Whether the page depends on who asks: an experiment considered this request, whether
+    /// or not the visitor ended up in it. Shared caches must not keep such a page
+    /// (`Cache-Control: private`).
+    pub fn per_visitor(&self) -> bool {
+        self.per_visitor
+    }
+
+    /// The new visitor id ([`RequestContext::new_visitor_id`]) a variant was assigned by: the
+    /// response must give the visitor the cookie holding it, so it keeps its variants.
+    pub fn new_visitor_id(&self) -> Option<&str> {
+        self.new_visitor_id.as_deref()
     }
 
     /// The ids of the rules that apply and change the page, in order.
@@ -72,4 +112,26 @@ impl<'r> Plan<'r> {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
+}
+
+/// The actions `rule` takes for this request with their templates filled in, or `None` when
+/// it does not apply: its conditions fail, or it declares an experiment the visitor is not
+/// in. An experiment's rule takes its variant's actions, after marking its elements with the
+/// variant's name if asked to.
+fn planned_actions<'r>(
+    rule: &'r CompiledRule,
+    assignments: &Assignments<'r>,
+    context: &RequestContext,
+) -> Option<Vec<(Scope, PlannedAction<'r>)>> {
+    let plan =
+        |actions: &'r [(Scope, CompiledAction)]| actions.iter().map(|(scope, action)| (*scope, action.plan(context)));
+    let Some(experiment) = &rule.experiment else {
+        return rule.condition.holds(context, &rule.id).then(|| plan(&rule.actions).collect());
+    };
+    let variant = assignments.variant_of(&rule.id)?;
+    let mark = experiment
+        .attribute
+        .as_deref()
+        .map(|name| (Scope::Element, PlannedAction::SetAttribute(name, Cow::Borrowed(variant.name.as_str()))));
+    Some(mark.into_iter().chain(plan(&variant.actions)).collect())
 }

@@ -36,6 +36,11 @@ impl Variant {
             hasher.field(name.as_bytes());
             hasher.field(value.as_bytes());
         }
+        // Variants whose actions print no template value still differ.
+        for (experiment, variant) in plan.experiments() {
+            hasher.field(experiment.as_bytes());
+            hasher.field(variant.as_bytes());
+        }
         for rule in &plan.rules {
             hasher.field(rule.id.as_bytes());
             for (_, action) in &rule.actions {

@@ -144,16 +144,37 @@ pub(crate) enum PlannedAction<'r> {
     ReplaceText(&'r TextRule),
 }
 
-pub(crate) fn compile_action(
+/// Compiles a list of actions written at `at` (`actions`, or a variant's
+/// `experiment.variants[1].actions`), each with the part of the page it works on; regexes are
+/// taken from `room` and what the actions cost is added to `cost`.
+pub(crate) fn compile_actions(
+    actions: &[Action],
+    at: &str,
+    has_selector: bool,
+    room: &mut RegexRoom,
+    cost: &mut Cost,
+) -> Result<Vec<(Scope, CompiledAction)>, FieldError> {
+    actions
+        .iter()
+        .enumerate()
+        .map(|(index, action)| {
+            let at = format!("{at}[{index}]");
+            let compiled = compile_action(action, &at, has_selector, room)?;
+            compiled.add_cost(&format!("{at}.{}", action.name()), cost);
+            Ok((action.scope(), compiled))
+        })
+        .collect()
+}
+
+/// Compiles one action, written at `at` (e.g. `actions[0]`).
+fn compile_action(
     action: &Action,
-    index: usize,
+    at: &str,
     has_selector: bool,
     room: &mut RegexRoom,
 ) -> Result<CompiledAction, FieldError> {
     let name = action.name();
-    let field = |sub: &str| {
-        if sub.is_empty() { format!("actions[{index}].{name}") } else { format!("actions[{index}].{name}.{sub}") }
-    };
+    let field = |sub: &str| if sub.is_empty() { format!("{at}.{name}") } else { format!("{at}.{name}.{sub}") };
     match (action.scope(), has_selector) {
         (Scope::Element, false) => {
             return Err(FieldError::new(
@@ -320,7 +341,7 @@ fn compile_content(content: &Content, field: &dyn Fn(&str) -> String) -> Result<
 }
 
 /// Attribute names lol_html would refuse at run time are refused here instead.
-fn check_attribute_name(name: &str) -> Result<(), ActionError> {
+pub(crate) fn check_attribute_name(name: &str) -> Result<(), ActionError> {
     let bad = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '>' | '/' | '=' | '<');
     if name.is_empty() || name.chars().any(bad) {
         return Err(ActionError::new(format!(
@@ -387,6 +408,18 @@ fn named_groups(pattern: &Pattern) -> String {
 }
 
 impl CompiledAction {
+    /// The templates the action fills in per request.
+    pub(crate) fn templates(&self) -> impl Iterator<Item = &Template> {
+        let template = match self {
+            CompiledAction::Insert(_, content)
+            | CompiledAction::ReplaceComments(content)
+            | CompiledAction::AppendToDocument(content) => Some(&content.template),
+            CompiledAction::SetAttribute { value, .. } => Some(value),
+            _ => None,
+        };
+        template.into_iter()
+    }
+
     /// Adds what this action costs against the budgets; `field` is where it is written.
     /// Adds what this action's templates depend on to `dependence`.
     pub(crate) fn depend(&self, dependence: &mut crate::rules::dependence::Dependence) {

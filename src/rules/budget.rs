@@ -112,6 +112,9 @@ pub const BUDGETS: [Budget; 8] =
 /// What one rule costs on each dimension the set pays for, and which field cost most.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Cost {
+    /// Rules beyond the one itself: an experiment's variants with actions each count as one
+    /// (none counts the rule once).
+    pub rules: Spend,
     pub regex_memory: Spend,
     pub selector_parts: Spend,
     pub held_text: Spend,
@@ -219,13 +222,16 @@ impl Spent {
     /// rule spends nothing.
     pub fn admit(&mut self, cost: &Cost) -> Result<(), FieldError> {
         let after = Spent {
-            rules: self.rules + 1,
+            rules: self.rules + cost.rules.amount.max(1),
             text_rules: self.text_rules + cost.text_rules.amount,
             regex_memory: self.regex_memory + cost.regex_memory.amount,
             selector_parts: self.selector_parts + cost.selector_parts.amount,
             held_text: self.held_text + cost.held_text.amount,
         };
-        let whole_rule = Spend { amount: 1, field: "id".into(), largest: 1 };
+        let whole_rule = match cost.rules.amount {
+            0 => Spend { amount: 1, field: "id".into(), largest: 1 },
+            _ => cost.rules.clone(),
+        };
         over_set(after.rules, &whole_rule, &RULES, "put rules that belong together in one rule with several actions")?;
         over_set(after.text_rules, &cost.text_rules, &TEXT_RULES, "combine words into one regex, e.g. `cat|kitten`")?;
         over_set(
@@ -344,6 +350,22 @@ mod tests {
         }
         let err = spent.admit(&Cost::default()).unwrap_err();
         assert!(err.reason.contains("1,001") && err.reason.contains("1,000"), "{err}");
+    }
+
+    #[test]
+    fn an_experiments_variants_count_like_rules() {
+        let mut three_variants = Cost::default();
+        for i in 0..3 {
+            three_variants.rules.add(&format!("experiment.variants[{i}]"), 1);
+        }
+        let mut spent = Spent::default();
+        for _ in 0..MAX_RULES - 3 {
+            spent.admit(&Cost::default()).unwrap();
+        }
+        spent.admit(&three_variants).unwrap();
+        let err = spent.admit(&three_variants).unwrap_err();
+        assert_eq!(err.field, "experiment.variants[0]");
+        assert!(err.reason.contains("1,003") && err.reason.contains("(3 for this rule)"), "{err}");
     }
 
     /// Also run inside the wasm guest under Viceroy (scripts/test), whose stack is the 1 MiB

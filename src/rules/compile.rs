@@ -11,13 +11,15 @@ use std::collections::HashMap;
 use lol_html::Selector;
 use sha2::{Digest, Sha256};
 
-use super::actions::{CompiledAction, Scope, compile_action};
+use super::actions::{CompiledAction, Scope, compile_actions};
 use super::budget::{Cost, Spent};
 use super::conditions::Condition;
 use super::dependence::Dependence;
+use super::experiment::CompiledExperiment;
 use super::selector::parse_selector;
-use super::{Action, FieldError, Mode, Rule, RuleError, RuleWarning, SourcedRule, parse_entry};
+use super::{FieldError, Mode, Rule, RuleError, RuleWarning, SourcedRule, parse_entry};
 use crate::http::request::RequestContext;
+use crate::rewrite::assign::Assignments;
 use crate::rewrite::plan::Plan;
 
 /// Rules ready to run: each selector parsed, each action and condition checked. Build it
@@ -46,7 +48,14 @@ pub(crate) struct CompiledRule {
     pub actions: Vec<(Scope, CompiledAction)>,
     /// Counts what it would change without changing the page (`"mode": "shadow"`).
     pub shadow: bool,
+    /// The experiment the rule declares; its variants hold the actions then.
+    pub experiment: Option<CompiledExperiment>,
 }
+
+/// The experiments the rules declare, by id, with their variants' names: what `when.experiment`
+/// and `{{experiment.ID}}` may name. Gathered before any rule compiles, so a rule may name an
+/// experiment declared after it.
+type Declared = HashMap<String, Vec<String>>;
 
 impl RuleSet {
     /// Parses and compiles store entries `(name, text)`, in order.
@@ -78,6 +87,13 @@ impl RuleSet {
         let mut errors = Vec::new();
         let mut seen: HashMap<String, String> = HashMap::new();
         let mut spent = Spent::default();
+        let mut declared = Declared::new();
+        for rule in rules.iter().map(|sourced| &sourced.rule).filter(|rule| rule.enabled) {
+            if let Some(experiment) = &rule.experiment {
+                let variants = experiment.variants.iter().map(|variant| variant.name.clone()).collect();
+                declared.entry(experiment.id.clone()).or_insert(variants);
+            }
+        }
         for SourcedRule { entry, rule, warnings } in rules {
             if let Some(first_entry) = seen.get(&rule.id) {
                 let reason = format!(
@@ -93,14 +109,22 @@ impl RuleSet {
                 set.disabled.push(rule.id);
                 continue;
             }
-            let admitted = compile_rule(&rule, &entry, &spent).and_then(|(compiled, cost)| {
+            let admitted = compile_rule(&rule, &entry, &spent, &declared).and_then(|(compiled, cost)| {
+                set.check_experiment(&compiled)?;
                 cost.check_rule().and_then(|()| spent.admit(&cost))?;
                 Ok(compiled)
             });
             match admitted {
                 Ok(compiled) => {
                     compiled.condition.depend(&mut set.dependence);
-                    compiled.actions.iter().for_each(|(_, action)| action.depend(&mut set.dependence));
+                    let variant_actions = compiled.experiment.iter().flat_map(|e| &e.variants).flat_map(|v| &v.actions);
+                    for (_, action) in compiled.actions.iter().chain(variant_actions) {
+                        action.depend(&mut set.dependence);
+                    }
+                    if compiled.experiment.is_some() {
+                        // Assigned per visitor: no downstream cache can tell the variants apart.
+                        set.dependence.unseen = true;
+                    }
                     set.rules.push(compiled);
                 }
                 Err(err) => errors.push(err.in_rule(entry, rule.id)),
@@ -125,10 +149,16 @@ impl RuleSet {
     }
 
     /// Why the rule `id` does not apply to this request: the first of its conditions that
-    /// does not hold (`when.path`), or `None` when they all hold (or there is no such rule).
+    /// does not hold (`when.path`), or what keeps the visitor out of the experiment it
+    /// declares (`experiment.consent`); `None` when it applies (or there is no such rule).
     pub fn why_not(&self, id: &str, context: &RequestContext) -> Option<String> {
         let rule = self.rules.iter().find(|rule| rule.id == id)?;
-        rule.condition.first_failing(context, &rule.id)
+        let assignments = Assignments::of(self, context);
+        let context = assignments.context(context);
+        if let Some(failing) = rule.condition.first_failing(&context, &rule.id) {
+            return Some(failing);
+        }
+        assignments.outside(&rule.id).map(|outside| outside.field().to_owned())
     }
 
     /// What looks wrong in rules that are valid (they still apply): a regex with a JSON
@@ -172,12 +202,58 @@ impl RuleSet {
     pub(crate) fn compiled(&self) -> &[CompiledRule] {
         &self.rules
     }
+
+    /// Refuses a rule declaring an experiment a rule admitted before it already declares, or
+    /// taking a share of a namespace another experiment takes.
+    fn check_experiment(&self, rule: &CompiledRule) -> Result<(), FieldError> {
+        let Some(experiment) = &rule.experiment else { return Ok(()) };
+        for (other, earlier) in self.rules.iter().filter_map(|other| Some((other, other.experiment.as_ref()?))) {
+            if earlier.id == experiment.id {
+                return Err(FieldError::new(
+                    "experiment.id",
+                    format!(
+                        "the rule {:?} already declares this experiment; declare it once and let other rules \
+                         test it with `when.experiment`",
+                        other.id
+                    ),
+                ));
+            }
+            if let (Some(mine), Some(theirs)) = (&experiment.namespace, &earlier.namespace)
+                && mine.overlaps(theirs)
+            {
+                return Err(FieldError::new(
+                    "experiment.namespace.range",
+                    format!(
+                        "{:?} overlaps the share [{}, {}] the experiment {:?} takes in the namespace {:?}: \
+                         experiments in a namespace never share a visitor, so give them ranges that do not overlap",
+                        mine.range, theirs.range[0], theirs.range[1], earlier.id, mine.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Compiles one rule and says what it costs against the budgets.
-fn compile_rule(rule: &Rule, entry: &str, spent: &Spent) -> Result<(CompiledRule, Cost), FieldError> {
-    if rule.actions.is_empty() {
-        return Err(FieldError::new("actions", "the rule has no actions; add at least one, e.g. [\"remove\"]"));
+fn compile_rule(
+    rule: &Rule,
+    entry: &str,
+    spent: &Spent,
+    declared: &Declared,
+) -> Result<(CompiledRule, Cost), FieldError> {
+    match (rule.actions.is_empty(), &rule.experiment) {
+        (true, None) => {
+            return Err(FieldError::new("actions", "the rule has no actions; add at least one, e.g. [\"remove\"]"));
+        }
+        (false, Some(_)) => {
+            return Err(FieldError::new(
+                "actions",
+                "a rule with an experiment has its actions in its variants: move them into \
+                 `experiment.variants[N].actions`",
+            ));
+        }
+        _ => {}
     }
     let mut cost = Cost::default();
     let selector = match rule.selector.as_deref().map(parse_selector).transpose() {
@@ -193,17 +269,20 @@ fn compile_rule(rule: &Rule, entry: &str, spent: &Spent) -> Result<(CompiledRule
         Some(when) => Condition::compile(when, "when", &mut room)?,
         None => Condition::default(),
     };
-    let actions: Vec<CompiledAction> = rule
-        .actions
-        .iter()
-        .enumerate()
-        .map(|(index, action)| compile_action(action, index, selector.is_some(), &mut room))
-        .collect::<Result<_, _>>()?;
+    check_experiment_refs(&condition, rule.experiment.is_some(), declared)?;
+    let actions = compile_actions(&rule.actions, "actions", selector.is_some(), &mut room, &mut cost)?;
+    check_template_refs(&actions, "actions", declared)?;
+    let experiment = match &rule.experiment {
+        Some(experiment) => {
+            let compiled = CompiledExperiment::compile(experiment, selector.is_some(), &mut room, &mut cost)?;
+            for (i, variant) in compiled.variants.iter().enumerate() {
+                check_template_refs(&variant.actions, &format!("experiment.variants[{i}].actions"), declared)?;
+            }
+            Some(compiled)
+        }
+        None => None,
+    };
     cost.regex_memory = room.into_spend();
-    for (index, (action, compiled)) in rule.actions.iter().zip(&actions).enumerate() {
-        compiled.add_cost(&format!("actions[{index}].{}", action.name()), &mut cost);
-    }
-    let actions = rule.actions.iter().map(Action::scope).zip(actions).collect();
     let compiled = CompiledRule {
         id: rule.id.clone(),
         entry: entry.to_owned(),
@@ -212,8 +291,57 @@ fn compile_rule(rule: &Rule, entry: &str, spent: &Spent) -> Result<(CompiledRule
         condition,
         actions,
         shadow: rule.mode == Mode::Shadow,
+        experiment,
     };
     Ok((compiled, cost))
+}
+
+/// Each `when.experiment` names a declared experiment and one of its variants; a rule that
+/// declares an experiment tests none, since its conditions decide who enters it.
+fn check_experiment_refs(condition: &Condition, declares: bool, declared: &Declared) -> Result<(), FieldError> {
+    for (field, id, variant) in condition.experiment_refs() {
+        if declares {
+            return Err(FieldError::new(
+                field,
+                "a rule declaring an experiment cannot test one: its conditions decide who enters its experiment \
+                 (to keep experiments apart, give them a namespace)",
+            ));
+        }
+        let variants = declared.get(id).ok_or_else(|| FieldError::new(field, unknown_experiment(id, declared)))?;
+        if let Some(variant) = variant
+            && !variants.iter().any(|name| name == variant)
+        {
+            return Err(FieldError::new(
+                format!("{field}.variant"),
+                format!("the experiment {id:?} has no variant {variant:?}; its variants are {}", variants.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Each `{{experiment.ID}}` in the actions written at `at` names a declared experiment.
+fn check_template_refs(actions: &[(Scope, CompiledAction)], at: &str, declared: &Declared) -> Result<(), FieldError> {
+    for (i, (_, action)) in actions.iter().enumerate() {
+        if let Some(id) =
+            action.templates().flat_map(|template| template.experiments()).find(|id| !declared.contains_key(*id))
+        {
+            return Err(FieldError::new(
+                format!("{at}[{i}]"),
+                format!("`{{{{experiment.{id}}}}}`: {}", unknown_experiment(id, declared)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn unknown_experiment(id: &str, declared: &Declared) -> String {
+    let mut known: Vec<&str> = declared.keys().map(String::as_str).collect();
+    known.sort_unstable();
+    match known.as_slice() {
+        [] => format!("no rule declares an experiment {id:?} (a rule's `experiment` does)"),
+        known => format!("no rule declares an experiment {id:?}; the experiments are {}", known.join(", ")),
+    }
 }
 
 #[cfg(test)]
@@ -251,6 +379,101 @@ mod tests {
         assert_eq!(rules.len(), 1);
         assert_eq!(errors[0].field.as_deref(), Some("id"));
         assert!(errors[0].reason.contains("already has this id"), "{}", errors[0]);
+    }
+
+    const HERO: &str = r#"{"id": "hero", "selector": "h1", "experiment": {"id": "hero-2026", "attribute": "data-hero",
+        "variants": [{"name": "control", "weight": 1}, {"name": "big", "weight": 1, "actions": [{"append": {"text": "!"}}]}]}}"#;
+
+    fn visitor(variant: &str) -> RequestContext {
+        let mut context = RequestContext::for_url("GET", "/").unwrap();
+        context.variants = vec![("hero-2026".into(), variant.into())];
+        context
+    }
+
+    #[test]
+    fn an_experiment_plans_its_variants_actions_and_other_rules_follow_it() {
+        let (rules, errors) = set(&format!(
+            r#"[{HERO}, {{"id": "big-css", "selector": "head", "when": {{"experiment": {{"id": "hero-2026", "variant": "big"}}}},
+                "actions": [{{"append": {{"html": "<style>h1{{}}</style>"}}}}]}},
+               {{"id": "say", "selector": "body", "actions": [{{"append": {{"text": "{{{{experiment.hero-2026}}}}"}}}}]}}]"#
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        let big = rules.plan(&visitor("big"));
+        assert_eq!(big.rule_ids().collect::<Vec<_>>(), ["hero", "big-css", "say"]);
+        assert_eq!(big.experiments().collect::<Vec<_>>(), [("hero-2026", "big")]);
+        assert!(big.forced() && big.per_visitor() && big.new_visitor_id().is_none());
+        let control = rules.plan(&visitor("control"));
+        assert_eq!(control.rule_ids().collect::<Vec<_>>(), ["hero", "say"], "control marks its elements");
+        assert_eq!(rules.why_not("big-css", &visitor("control")).as_deref(), Some("when.experiment"));
+        // Nobody to bucket: outside the experiment, and the page still depends on who asks.
+        let anonymous = rules.plan(&RequestContext::for_url("GET", "/").unwrap());
+        assert_eq!(anonymous.rule_ids().collect::<Vec<_>>(), ["say"]);
+        assert!(anonymous.per_visitor() && anonymous.experiments().next().is_none());
+        assert_eq!(
+            rules.why_not("hero", &RequestContext::for_url("GET", "/").unwrap()).as_deref(),
+            Some("experiment (no visitor id)")
+        );
+        // A new visitor is bucketed by the id the service will give it.
+        let mut new = RequestContext::for_url("GET", "/").unwrap();
+        new.new_visitor_id = Some("0123".into());
+        assert_eq!(rules.plan(&new).new_visitor_id(), Some("0123"));
+    }
+
+    #[test]
+    fn experiments_are_declared_once_and_named_correctly() {
+        let error = |json: String| {
+            let (_, errors) = set(&json);
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            errors.into_iter().next().unwrap()
+        };
+        let twice = error(format!("[{HERO}, {}]", HERO.replace(r#""id": "hero""#, r#""id": "hero-again""#)));
+        assert_eq!((twice.rule.as_deref(), twice.field.as_deref()), (Some("hero-again"), Some("experiment.id")));
+        let unknown = error(format!(
+            r#"[{HERO}, {{"id": "r", "selector": "p", "when": {{"experiment": {{"id": "hero-2025"}}}}, "actions": ["remove"]}}]"#
+        ));
+        assert_eq!(unknown.field.as_deref(), Some("when.experiment"));
+        assert!(unknown.reason.contains("the experiments are hero-2026"), "{unknown}");
+        let variant = error(format!(
+            r#"[{{"id": "r", "selector": "p", "when": {{"experiment": {{"id": "hero-2026", "variant": "huge"}}}}, "actions": ["remove"]}}, {HERO}]"#
+        ));
+        assert_eq!(variant.field.as_deref(), Some("when.experiment.variant"), "declared later is fine, a typo is not");
+        assert!(variant.reason.contains("its variants are control, big"), "{variant}");
+        let template =
+            error(r#"{"id": "r", "selector": "p", "actions": [{"append": {"text": "{{experiment.x}}"}}]}"#.into());
+        assert_eq!(template.field.as_deref(), Some("actions[0]"));
+        assert!(template.reason.contains("no rule declares an experiment \"x\""), "{template}");
+        let nested = error(HERO.replace(
+            r#""selector": "h1","#,
+            r#""selector": "h1", "when": {"not": {"experiment": {"id": "hero-2026"}}},"#,
+        ));
+        assert_eq!(nested.field.as_deref(), Some("when.not.experiment"));
+        let both = error(HERO.replace(r#""selector": "h1","#, r#""selector": "h1", "actions": ["remove"],"#));
+        assert_eq!(both.field.as_deref(), Some("actions"));
+        let no_selector = error(HERO.replace(r#""selector": "h1","#, ""));
+        assert_eq!(no_selector.field.as_deref(), Some("selector"));
+    }
+
+    #[test]
+    fn namespaces_refuse_overlapping_shares() {
+        let in_namespace = |id: &str, range: &str| {
+            format!(
+                r#"{{"id": "{id}", "experiment": {{"id": "{id}", "namespace": {{"name": "home", "range": {range}}},
+                    "variants": [{{"name": "a", "weight": 1}}, {{"name": "b", "weight": 1}}]}}}}"#
+            )
+        };
+        let (rules, errors) = set(&format!(
+            "[{}, {}, {}]",
+            in_namespace("left", "[0, 50]"),
+            in_namespace("middle", "[40, 60]"),
+            in_namespace("right", "[50, 100]")
+        ));
+        assert_eq!(rules.rule_ids().collect::<Vec<_>>(), ["left", "right"]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            (errors[0].rule.as_deref(), errors[0].field.as_deref()),
+            (Some("middle"), Some("experiment.namespace.range"))
+        );
+        assert!(errors[0].reason.contains("[0, 50] the experiment \"left\" takes"), "{}", errors[0]);
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! When a rule applies: editors' `"when"` compiled once (regexes built, times parsed) and
 //! evaluated per request against a [`RequestContext`].
 
+use crate::http::audience::{CONTINENTS, DeviceType};
 use crate::http::request::RequestContext;
 use crate::rules::budget::RegexRoom;
 use crate::rules::dependence::Dependence;
 use crate::rules::pattern::{Pattern, Use};
+use crate::rules::schedule::Schedule;
 use crate::rules::time::parse_rfc3339;
-use crate::rules::{FieldError, NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};
+use crate::rules::{
+    FieldError, GeoMatch, InExperiment, NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When,
+};
 
 /// A compiled `when`: every check must hold.
 #[derive(Debug, Clone, Default)]
@@ -24,8 +28,22 @@ enum Check {
     Query(Vec<NamedCheck>),
     Status(Vec<u16>),
     ContentType(Vec<String>),
-    Time { start: Option<i64>, end: Option<i64> },
-    Rollout { per_10_000: u64, key: StickyKey },
+    Time {
+        start: Option<i64>,
+        end: Option<i64>,
+    },
+    Rollout {
+        per_10_000: u64,
+        key: StickyKey,
+    },
+    Geo(Vec<GeoCheck>),
+    Device(Vec<DeviceType>),
+    /// `field` is where it is written, to blame it when the experiment is unknown.
+    Experiment {
+        field: String,
+        id: String,
+        variant: Option<String>,
+    },
     All(Vec<Condition>),
     Any(Vec<Condition>),
     Not(Box<Condition>),
@@ -36,6 +54,16 @@ enum Matcher {
     Equals(String),
     Prefix(String),
     Pattern(Pattern),
+}
+
+/// A compiled [`GeoMatch`]: codes upper-cased, cities lower-cased; `None` tests nothing.
+#[derive(Debug, Clone)]
+struct GeoCheck {
+    country: Option<Vec<String>>,
+    continent: Option<Vec<String>>,
+    region: Option<Vec<String>>,
+    city: Option<Vec<String>>,
+    asn: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +115,16 @@ impl Condition {
         if let Some(rollout) = &when.rollout {
             checks.push(rollout_check(rollout, &at("rollout"))?);
         }
+        if let Some(geo) = &when.geo {
+            checks.push(Check::Geo(geo_checks(geo, &at("geo"))?));
+        }
+        if let Some(devices) = &when.device {
+            non_empty(devices, &at("device"))?;
+            checks.push(Check::Device(devices.clone()));
+        }
+        if let Some(InExperiment { id, variant }) = &when.experiment {
+            checks.push(Check::Experiment { field: at("experiment"), id: id.clone(), variant: variant.clone() });
+        }
         if let Some(all) = &when.all {
             checks.push(Check::All(sub_conditions(all, &at("all"), room)?));
         }
@@ -107,6 +145,60 @@ impl Condition {
     /// The first condition that does not hold, by its field (`when.path`), for explaining.
     pub(crate) fn first_failing(&self, context: &RequestContext, rule_id: &str) -> Option<String> {
         self.checks.iter().find(|check| !check.holds(context, rule_id)).map(|check| format!("when.{}", check.field()))
+    }
+
+    /// Whether this could hold for this request at some time, for some visitor: `false` only
+    /// when conditions on the request itself (path, host, geo ...) rule it out, whatever the
+    /// time windows, rollouts and experiments say. Those count as unknown, and unknowns
+    /// combine as in three-valued logic (`not` of unknown is unknown), so no nesting of `all`,
+    /// `any` and `not` makes it lie.
+    pub(crate) fn could_hold(&self, context: &RequestContext, rule_id: &str) -> bool {
+        self.settled(context, rule_id) != Some(false)
+    }
+
+    /// `Some(answer)` when the request alone decides, `None` when time or visitor do.
+    fn settled(&self, context: &RequestContext, rule_id: &str) -> Option<bool> {
+        settled_all(self.checks.iter().map(|check| check.settled(context, rule_id)))
+    }
+
+    /// The time windows, rollouts and experiments this depends on, however nested.
+    pub(crate) fn schedule(&self) -> Vec<Schedule> {
+        let mut found = Vec::new();
+        self.visit(&mut |check| match check {
+            Check::Time { start, end } => found.push(Schedule::Window { start: *start, end: *end }),
+            Check::Rollout { per_10_000, key } => {
+                found.push(Schedule::Rollout { percent: *per_10_000 as f64 / 100.0, sticky_by: key.clone() })
+            }
+            Check::Experiment { id, variant, .. } => {
+                found.push(Schedule::InExperiment { id: id.clone(), variant: variant.clone() })
+            }
+            _ => {}
+        });
+        found
+    }
+
+    /// Each `experiment` condition, however nested: where it is written, the experiment's id
+    /// and the variant it names.
+    pub(crate) fn experiment_refs(&self) -> Vec<(&str, &str, Option<&str>)> {
+        let mut found = Vec::new();
+        self.visit(&mut |check| {
+            if let Check::Experiment { field, id, variant } = check {
+                found.push((field.as_str(), id.as_str(), variant.as_deref()));
+            }
+        });
+        found
+    }
+
+    /// Calls `see` on every check, nested ones included.
+    fn visit<'c>(&'c self, see: &mut dyn FnMut(&'c Check)) {
+        for check in &self.checks {
+            see(check);
+            match check {
+                Check::All(conditions) | Check::Any(conditions) => conditions.iter().for_each(|c| c.visit(see)),
+                Check::Not(condition) => condition.visit(see),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -132,6 +224,9 @@ impl Condition {
                         StickyKey::ClientIp => {}
                     }
                 }
+                // Looked up from the client's address and User-Agent, or assigned per visitor:
+                // nothing a downstream cache keys on.
+                Check::Geo(_) | Check::Device(_) | Check::Experiment { .. } => dependence.unseen = true,
                 Check::All(conditions) | Check::Any(conditions) => conditions.iter().for_each(|c| c.depend(dependence)),
                 Check::Not(condition) => condition.depend(dependence),
                 // The URL is in every key; status and type come with the response.
@@ -160,6 +255,9 @@ impl Check {
             Check::ContentType(_) => "content_type",
             Check::Time { .. } => "time",
             Check::Rollout { .. } => "rollout",
+            Check::Geo(_) => "geo",
+            Check::Device(_) => "device",
+            Check::Experiment { .. } => "experiment",
             Check::All(_) => "all",
             Check::Any(_) => "any",
             Check::Not(_) => "not",
@@ -184,10 +282,59 @@ impl Check {
             Check::Rollout { per_10_000, key } => {
                 sticky_key(context, key).is_some_and(|key| bucket(rule_id, key) < *per_10_000)
             }
+            Check::Geo(checks) => checks.iter().any(|c| c.holds(context)),
+            Check::Device(devices) => context.device.is_some_and(|device| devices.contains(&device)),
+            Check::Experiment { id, variant, .. } => {
+                context.variant(id).is_some_and(|assigned| variant.as_deref().is_none_or(|wanted| wanted == assigned))
+            }
             Check::All(conditions) => conditions.iter().all(|c| c.holds(context, rule_id)),
             Check::Any(conditions) => conditions.iter().any(|c| c.holds(context, rule_id)),
             Check::Not(condition) => !condition.holds(context, rule_id),
         }
+    }
+
+    /// [`Condition::settled`] for one check.
+    fn settled(&self, context: &RequestContext, rule_id: &str) -> Option<bool> {
+        match self {
+            Check::Time { .. } | Check::Rollout { .. } | Check::Experiment { .. } => None,
+            Check::All(conditions) => settled_all(conditions.iter().map(|c| c.settled(context, rule_id))),
+            // any(x, y) is not(all(not x, not y)).
+            Check::Any(conditions) => {
+                settled_all(conditions.iter().map(|c| c.settled(context, rule_id).map(|holds| !holds))).map(|all| !all)
+            }
+            Check::Not(condition) => condition.settled(context, rule_id).map(|holds| !holds),
+            _ => Some(self.holds(context, rule_id)),
+        }
+    }
+}
+
+/// Three-valued "and": false if any is false, else unknown if any is unknown, else true.
+fn settled_all(answers: impl Iterator<Item = Option<bool>>) -> Option<bool> {
+    let mut answer = Some(true);
+    for settled in answers {
+        match settled {
+            Some(false) => return Some(false),
+            None => answer = None,
+            Some(true) => {}
+        }
+    }
+    answer
+}
+
+impl GeoCheck {
+    fn holds(&self, context: &RequestContext) -> bool {
+        let code = |list: &Option<Vec<String>>, value: Option<&str>| {
+            list.as_ref()
+                .is_none_or(|list| value.is_some_and(|value| list.iter().any(|c| c.eq_ignore_ascii_case(value))))
+        };
+        let geo = &context.geo;
+        code(&self.country, context.country.as_deref())
+            && code(&self.continent, geo.continent.as_deref())
+            && code(&self.region, geo.region.as_deref())
+            && self.city.as_ref().is_none_or(|cities| {
+                geo.city.as_deref().is_some_and(|city| cities.contains(&city.trim().to_lowercase()))
+            })
+            && self.asn.as_ref().is_none_or(|numbers| geo.asn.is_some_and(|asn| numbers.contains(&asn)))
     }
 }
 
@@ -234,21 +381,26 @@ fn matchers(
     lowercase: bool,
     room: &mut RegexRoom,
 ) -> Result<Vec<Matcher>, FieldError> {
-    non_empty(&list.0, field)?;
-    list.0
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let field = indexed(field, i, list.0.len());
-            match matcher(&item.equals, &item.prefix, &item.glob, &item.regex, lowercase, &field)? {
-                Some(matcher) => {
-                    room.take(&field, matcher.memory())?;
-                    Ok(matcher)
-                }
-                None => Err(FieldError::new(field, "give one of `equals`, `prefix`, `glob` or `regex`")),
+    compile_each(list, field, |item, field| {
+        match matcher(&item.equals, &item.prefix, &item.glob, &item.regex, lowercase, &field)? {
+            Some(matcher) => {
+                room.take(&field, matcher.memory())?;
+                Ok(matcher)
             }
-        })
-        .collect()
+            None => Err(FieldError::new(field, "give one of `equals`, `prefix`, `glob` or `regex`")),
+        }
+    })
+}
+
+/// Compiles each item of a one-or-many list written at `field`; an item of a list is
+/// `field[i]`.
+fn compile_each<T, U>(
+    list: &OneOrMany<T>,
+    field: &str,
+    mut compile: impl FnMut(&T, String) -> Result<U, FieldError>,
+) -> Result<Vec<U>, FieldError> {
+    non_empty(&list.0, field)?;
+    list.0.iter().enumerate().map(|(i, item)| compile(item, indexed(field, i, list.0.len()))).collect()
 }
 
 /// Builds the matcher (written at `field`) from whichever of the four fields is set;
@@ -288,39 +440,33 @@ fn named_checks(
     case_insensitive_name: bool,
     room: &mut RegexRoom,
 ) -> Result<Vec<NamedCheck>, FieldError> {
-    non_empty(&list.0, field)?;
-    list.0
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let field = indexed(field, i, list.0.len());
-            if item.name.trim().is_empty() {
-                return Err(FieldError::new(format!("{field}.name"), "the name is empty"));
+    compile_each(list, field, |item, field| {
+        if item.name.trim().is_empty() {
+            return Err(FieldError::new(format!("{field}.name"), "the name is empty"));
+        }
+        let value = matcher(&item.equals, &item.prefix, &item.glob, &item.regex, false, &field)?;
+        if let Some(value) = &value {
+            room.take(&field, value.memory())?;
+        }
+        let present = match (item.present, &value) {
+            (Some(_), Some(_)) => {
+                return Err(FieldError::new(
+                    field,
+                    "give `present` or a value test (`equals`, `prefix`, `glob`, `regex`), not both",
+                ));
             }
-            let value = matcher(&item.equals, &item.prefix, &item.glob, &item.regex, false, &field)?;
-            if let Some(value) = &value {
-                room.take(&field, value.memory())?;
+            (Some(present), None) => present,
+            (None, Some(_)) => true,
+            (None, None) => {
+                return Err(FieldError::new(
+                    field,
+                    "say what to test: `present`, `equals`, `prefix`, `glob` or `regex`",
+                ));
             }
-            let present = match (item.present, &value) {
-                (Some(_), Some(_)) => {
-                    return Err(FieldError::new(
-                        field,
-                        "give `present` or a value test (`equals`, `prefix`, `glob`, `regex`), not both",
-                    ));
-                }
-                (Some(present), None) => present,
-                (None, Some(_)) => true,
-                (None, None) => {
-                    return Err(FieldError::new(
-                        field,
-                        "say what to test: `present`, `equals`, `prefix`, `glob` or `regex`",
-                    ));
-                }
-            };
-            let name = if case_insensitive_name { item.name.trim().to_ascii_lowercase() } else { item.name.clone() };
-            Ok(NamedCheck { name, present, value })
-        })
-        .collect()
+        };
+        let name = if case_insensitive_name { item.name.trim().to_ascii_lowercase() } else { item.name.clone() };
+        Ok(NamedCheck { name, present, value })
+    })
 }
 
 fn time_check(window: &TimeWindow, field: &str) -> Result<Check, FieldError> {
@@ -351,6 +497,58 @@ fn rollout_check(rollout: &Rollout, field: &str) -> Result<Check, FieldError> {
         return Err(FieldError::new(format!("{field}.sticky_by"), "name the cookie or header"));
     }
     Ok(Check::Rollout { per_10_000: (rollout.percent * 100.0).round() as u64, key })
+}
+
+fn geo_checks(list: &OneOrMany<GeoMatch>, field: &str) -> Result<Vec<GeoCheck>, FieldError> {
+    compile_each(list, field, |item, field| {
+        let at = |name: &str| format!("{field}.{name}");
+        let codes = |list: &Option<Vec<String>>, name: &str, valid: &dyn Fn(&str) -> bool, what: &str| {
+            let Some(list) = list else { return Ok(None) };
+            non_empty(list, &at(name))?;
+            match list.iter().find(|code| !valid(code.trim())) {
+                Some(bad) => Err(FieldError::new(at(name), format!("{bad:?} is not {what}"))),
+                None => Ok(Some(list.iter().map(|code| code.trim().to_ascii_uppercase()).collect())),
+            }
+        };
+        let country = codes(
+            &item.country,
+            "country",
+            &|code| code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()),
+            "a country code: give ISO 3166-1 alpha-2 codes such as \"DE\"",
+        )?;
+        let continent = codes(
+            &item.continent,
+            "continent",
+            &|code| CONTINENTS.iter().any(|known| known.eq_ignore_ascii_case(code)),
+            &format!("a continent code: give one of {}", CONTINENTS.join(", ")),
+        )?;
+        let region = codes(
+            &item.region,
+            "region",
+            &|code| !code.is_empty() && code.chars().all(|c| c.is_ascii_alphanumeric()),
+            "a region code: give ISO 3166-2 subdivision codes without the country, such as \"CA\"",
+        )?;
+        let city = match &item.city {
+            Some(cities) => {
+                non_empty(cities, &at("city"))?;
+                if cities.iter().any(|city| city.trim().is_empty()) {
+                    return Err(FieldError::new(at("city"), "a city name is empty"));
+                }
+                Some(cities.iter().map(|city| city.trim().to_lowercase()).collect())
+            }
+            None => None,
+        };
+        if let Some(numbers) = &item.asn {
+            non_empty(numbers, &at("asn"))?;
+        }
+        let check = GeoCheck { country, continent, region, city, asn: item.asn.clone() };
+        if [&check.country, &check.continent, &check.region, &check.city].iter().all(|list| list.is_none())
+            && check.asn.is_none()
+        {
+            return Err(FieldError::new(field, "say where: `country`, `continent`, `region`, `city` or `asn`"));
+        }
+        Ok(check)
+    })
 }
 
 fn sub_conditions(list: &[When], field: &str, room: &mut RegexRoom) -> Result<Vec<Condition>, FieldError> {
@@ -508,6 +706,50 @@ mod tests {
     }
 
     #[test]
+    fn geo_matches_codes_any_case_and_every_field_given() {
+        let mut context = request("/");
+        assert!(!holds(r#"{"geo": {"country": ["DE"]}}"#, &context), "no geolocation: no match");
+        context.country = Some("DE".into());
+        context.geo.continent = Some("EU".into());
+        context.geo.region = Some("BE".into());
+        context.geo.city = Some("Berlin".into());
+        context.geo.asn = Some(3320);
+        assert!(holds(r#"{"geo": {"country": ["at", "de"]}}"#, &context));
+        assert!(holds(r#"{"geo": {"continent": ["eu"], "city": ["BERLIN"], "asn": [3320]}}"#, &context));
+        assert!(!holds(r#"{"geo": {"country": ["DE"], "region": ["BY"]}}"#, &context), "fields AND");
+        assert!(holds(r#"{"geo": [{"country": ["US"]}, {"region": ["BE"]}]}"#, &context), "a list is any");
+        assert!(!holds(r#"{"geo": {"asn": [54113]}}"#, &context));
+    }
+
+    #[test]
+    fn device_and_experiment_membership() {
+        let mut context = request("/");
+        assert!(!holds(r#"{"device": ["desktop"]}"#, &context), "unknown device: no match");
+        context.device = Some(DeviceType::Tablet);
+        assert!(holds(r#"{"device": ["mobile", "tablet"]}"#, &context));
+        assert!(!holds(r#"{"device": ["bot"]}"#, &context));
+        assert!(!holds(r#"{"experiment": {"id": "hero"}}"#, &context));
+        context.variants = vec![("hero".into(), "big".into())];
+        assert!(holds(r#"{"experiment": {"id": "hero"}}"#, &context));
+        assert!(holds(r#"{"experiment": {"id": "hero", "variant": "big"}}"#, &context));
+        assert!(!holds(r#"{"experiment": {"id": "hero", "variant": "control"}}"#, &context));
+    }
+
+    #[test]
+    fn what_could_hold_ignores_time_rollouts_and_experiments_soundly() {
+        let could = |json: &str, context: &RequestContext| {
+            Condition::compile(&when(json), "when", &mut RegexRoom::unlimited()).unwrap().could_hold(context, "rule")
+        };
+        let shop = request("https://example.com/shop/");
+        assert!(could(r#"{"time": {"end": "2000-01-01T00:00:00Z"}}"#, &shop), "closed, but a window counts as unknown");
+        assert!(!could(r#"{"path": {"prefix": "/news/"}, "time": {"end": "2000-01-01T00:00:00Z"}}"#, &shop));
+        assert!(could(r#"{"not": {"rollout": {"percent": 10}}}"#, &shop), "not unknown is unknown");
+        assert!(!could(r#"{"not": {"any": [{"rollout": {"percent": 10}}, {"path": {"prefix": "/shop/"}}]}}"#, &shop));
+        assert!(could(r#"{"any": [{"experiment": {"id": "x"}}, {"path": {"prefix": "/news/"}}]}"#, &shop));
+        assert!(!could(r#"{"all": [{"experiment": {"id": "x"}}, {"path": {"prefix": "/news/"}}]}"#, &shop));
+    }
+
+    #[test]
     fn all_any_not() {
         let context = request("https://example.com/news/a");
         assert!(holds(r#"{"not": {"path": {"prefix": "/shop/"}}}"#, &context));
@@ -537,5 +779,10 @@ mod tests {
             error(r#"{"any": [{"path": {"glob": "/a"}}, {"query": {"name": ""}}]}"#).field,
             "when.any[1].query.name"
         );
+        assert_eq!(error(r#"{"geo": {}}"#).reason, "say where: `country`, `continent`, `region`, `city` or `asn`");
+        assert_eq!(error(r#"{"geo": [{"country": ["DE"]}, {"country": ["Germany"]}]}"#).field, "when.geo[1].country");
+        assert!(error(r#"{"geo": {"continent": ["Europe"]}}"#).reason.contains("AF, AN, AS, EU, NA, OC, SA"));
+        assert_eq!(error(r#"{"geo": {"city": []}}"#).field, "when.geo.city");
+        assert_eq!(error(r#"{"device": []}"#).field, "when.device");
     }
 }

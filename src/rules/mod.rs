@@ -6,7 +6,10 @@
 //! * what each part compiles to, once per rule-set version: selectors ([`selector`]),
 //!   conditions ([`conditions`]), templates escaped for where each value lands
 //!   ([`template`]), regexes and globs ([`pattern`]), time windows ([`time`]);
-//! * what a rule set may cost ([`budget`]), and the compiled set itself ([`compile`]).
+//! * experiments: weighted variants, namespaces and consent ([`experiment`]);
+//! * what a rule set may cost ([`budget`]), the compiled set itself ([`compile`]), and what
+//!   its rules' effect depends on besides the request: time windows, rollouts, experiments
+//!   ([`schedule`]).
 //!
 //! Nothing here depends on a request or a page; [`crate::rewrite`] takes it from there.
 
@@ -17,9 +20,11 @@ pub(crate) mod conditions;
 pub(crate) mod dependence;
 mod error;
 mod lint;
+pub(crate) mod experiment;
 mod model;
 mod parse;
 pub(crate) mod pattern;
+pub(crate) mod schedule;
 mod schema;
 pub(crate) mod selector;
 pub(crate) mod template;
@@ -28,7 +33,7 @@ mod when;
 
 pub(crate) use error::FieldError;
 pub use error::{RuleError, RuleWarning};
-pub use model::{Action, Content, Mode, ReplaceText, Rule, TextTarget};
+pub use model::{Action, Content, Experiment, Mode, Namespace, ReplaceText, Rule, TextTarget, WithoutConsent};
 pub use parse::{SourcedRule, parse_entry};
 pub use schema::json_schema;
-pub use when::{NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};
+pub use when::{GeoMatch, InExperiment, NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};

@@ -43,8 +43,83 @@ pub struct Rule {
     /// Conditions on the request and response; the rule applies only when all hold.
     #[serde(default)]
     pub when: Option<When>,
-    /// What to do, applied in the order written.
+    /// What to do, applied in the order written. A rule with an `experiment` has none: each
+    /// variant has its own.
+    #[serde(default)]
     pub actions: Vec<Action>,
+    /// An A/B experiment: visitors the rule's `when` admits are split between weighted
+    /// variants, each with its own actions, and keep their variant on every page.
+    #[serde(default)]
+    pub experiment: Option<Experiment>,
+}
+
+/// An experiment: its id, its variants, and how visitors are told apart.
+///
+/// A visitor is assigned by the id in the `edge_vid` cookie, which the service sets when a
+/// visitor without one is assigned. Where `consent` is given, the cookie is read and set only
+/// when it holds; without consent, `without_consent` decides.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Names the experiment in logs (`"experiments": {"hero-2026": "big-cta"}`), templates
+    /// (`{{experiment.hero-2026}}`) and conditions. Unique in the rule set; the same rules as a
+    /// rule id.
+    pub id: String,
+    /// The variants, at least two. The first is the control, usually without actions.
+    pub variants: Vec<Variant>,
+    /// Keeps experiments that must not overlap apart: those sharing a namespace split its
+    /// traffic by their ranges, which must not overlap.
+    #[serde(default)]
+    pub namespace: Option<Namespace>,
+    /// When the visitor cookie may be read and set, e.g. `{"cookie": {"name": "consent",
+    /// "regex": "analytics"}}`: any condition a rule's `when` may hold, except `experiment`.
+    /// Without it, no consent is needed.
+    #[serde(default)]
+    pub consent: Option<When>,
+    /// What a visitor gets when `consent` does not hold. Default `"control"`.
+    #[serde(default)]
+    pub without_consent: Option<WithoutConsent>,
+    /// Sets this attribute (e.g. `data-hero-2026`) to the variant's name on the elements the
+    /// rule's selector picks, in every variant, for analytics scripts to read.
+    #[serde(default)]
+    pub attribute: Option<String>,
+}
+
+/// One variant of an experiment.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// Names the variant; the same rules as a rule id, e.g. `big-cta`.
+    pub name: String,
+    /// Its share of the experiment's visitors, relative to the other variants' weights
+    /// (`50` and `50` split evenly). `0` assigns nobody (a variant only forced for QA).
+    pub weight: u32,
+    /// What the variant does, applied in the order written, like a rule's actions.
+    #[serde(default)]
+    pub actions: Vec<Action>,
+}
+
+/// A namespace and the share of its traffic one experiment takes.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Namespace {
+    /// The namespace's name, e.g. `homepage`.
+    pub name: String,
+    /// The share of the namespace's visitors this experiment takes, in percent: from the first
+    /// figure (included) to the second (excluded), e.g. `[0, 50]`.
+    pub range: [f64; 2],
+}
+
+/// What a visitor gets when an experiment's consent condition does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WithoutConsent {
+    /// The page without the experiment, and the visitor is not counted in it.
+    #[default]
+    Control,
+    /// A variant by the client's IP address, as `rollout` picks (no cookie is read or set):
+    /// stable while the address is.
+    ClientIp,
 }
 
 fn enabled_by_default() -> bool {

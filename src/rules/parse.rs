@@ -222,8 +222,12 @@ mod tests {
 
     #[test]
     fn errors_name_the_field_even_when_it_is_missing() {
-        let (_, errors) = parse_entry("e", r#"{"id":"x","selector":"p"}"#);
-        assert_eq!(errors[0].field.as_deref(), Some("actions"));
+        let (_, errors) = parse_entry("e", r#"{"selector":"p","actions":["remove"]}"#);
+        assert_eq!(errors[0].field.as_deref(), Some("id"));
+        let (_, errors) =
+            parse_entry("e", r#"{"id":"x","selector":"p","experiment":{"id":"e","variants":[{"name":"a"}]}}"#);
+        assert_eq!(errors[0].field.as_deref(), Some("experiment.variants[0]"));
+        assert!(errors[0].reason.contains("missing field `weight`"), "{}", errors[0]);
         let (_, errors) = parse_entry("e", r#"{"id":"x","selector":"p","actions":[{"prepend":{"htm":"a"}}]}"#);
         assert_eq!(errors[0].field.as_deref(), Some("actions[0].prepend"));
         assert!(errors[0].reason.contains("unknown variant `htm`"), "{}", errors[0]);

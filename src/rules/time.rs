@@ -39,13 +39,24 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, TimeError> {
 /// `YYYY-MM-DD` (UTC) of an instant in seconds since the Unix epoch (instants beyond the
 /// years ±9999 give the first or last day of that range).
 pub fn utc_date(unix_seconds: i64) -> String {
-    let instant = UtcDateTime::from_unix_timestamp(unix_seconds).unwrap_or(if unix_seconds < 0 {
+    let date = utc(unix_seconds).date();
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+}
+
+/// An instant in seconds since the Unix epoch as RFC 3339 in UTC, `2026-12-01T00:00:00Z`,
+/// as editors write time windows (clamped to the years ±9999 like [`utc_date`]).
+pub fn format_rfc3339(unix_seconds: i64) -> String {
+    let instant = utc(unix_seconds);
+    let (hour, minute, second) = instant.time().as_hms();
+    format!("{}T{hour:02}:{minute:02}:{second:02}Z", utc_date(unix_seconds))
+}
+
+fn utc(unix_seconds: i64) -> UtcDateTime {
+    UtcDateTime::from_unix_timestamp(unix_seconds).unwrap_or(if unix_seconds < 0 {
         UtcDateTime::MIN
     } else {
         UtcDateTime::MAX
-    });
-    let date = instant.date();
-    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+    })
 }
 
 #[cfg(test)]
@@ -116,5 +127,12 @@ mod tests {
         assert_eq!(utc_date(1_795_489_200), "2026-11-24");
         assert_eq!(utc_date(951_782_400), "2000-02-29");
         assert_eq!(utc_date(-1), "1969-12-31");
+    }
+
+    #[test]
+    fn instants_format_as_editors_write_them() {
+        for text in ["1970-01-01T00:00:00Z", "2026-11-24T03:00:00Z", "2026-12-31T23:59:59Z"] {
+            assert_eq!(format_rfc3339(parse_rfc3339(text).unwrap()), text);
+        }
     }
 }

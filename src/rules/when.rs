@@ -10,6 +10,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use crate::http::audience::DeviceType;
+
 /// When a rule applies.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +46,17 @@ pub struct When {
     /// Apply to a sticky share of clients.
     #[serde(default)]
     pub rollout: Option<Rollout>,
+    /// Where the client is (Fastly's geolocation of its IP), e.g. `{"country": ["DE", "AT"]}`.
+    #[serde(default)]
+    pub geo: Option<OneOrMany<GeoMatch>>,
+    /// The client's kind of device (Fastly's device detection of its User-Agent), e.g.
+    /// `["mobile", "tablet"]`.
+    #[serde(default)]
+    pub device: Option<Vec<DeviceType>>,
+    /// The request is in an experiment another rule declares, or in one of its variants, e.g.
+    /// `{"id": "hero-2026", "variant": "big-cta"}`.
+    #[serde(default)]
+    pub experiment: Option<InExperiment>,
     /// Holds when every listed condition holds.
     #[serde(default)]
     pub all: Option<Vec<When>>,
@@ -134,6 +147,42 @@ pub enum StickyKey {
     Cookie(String),
     /// A request header's value, e.g. `{"header": "x-user-id"}`.
     Header(String),
+}
+
+/// Where a client is: every field given must hold, and a list holds when the client's value
+/// is any of its items. Countries, continents and regions are codes (any case); cities are
+/// names as the geolocation data spells them (any case).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GeoMatch {
+    /// ISO 3166-1 alpha-2 country codes, e.g. `["DE", "AT", "CH"]`.
+    #[serde(default)]
+    pub country: Option<Vec<String>>,
+    /// Continent codes: `AF`, `AN`, `AS`, `EU`, `NA`, `OC`, `SA`.
+    #[serde(default)]
+    pub continent: Option<Vec<String>>,
+    /// Subdivision codes (ISO 3166-2 without the country), e.g. `["CA", "NY"]`; pair them
+    /// with `country`, as codes repeat across countries.
+    #[serde(default)]
+    pub region: Option<Vec<String>>,
+    /// City names, e.g. `["Berlin"]`.
+    #[serde(default)]
+    pub city: Option<Vec<String>>,
+    /// Autonomous system numbers of the client's network, e.g. `[3320]`.
+    #[serde(default)]
+    pub asn: Option<Vec<u32>>,
+}
+
+/// Membership of an experiment (declared by a rule's `experiment`): in it at all, or in one
+/// variant.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InExperiment {
+    /// The experiment's id.
+    pub id: String,
+    /// One of its variants. Without it: any variant, i.e. the visitor is in the experiment.
+    #[serde(default)]
+    pub variant: Option<String>,
 }
 
 /// One value or a list of them; a list holds when any of its items does.

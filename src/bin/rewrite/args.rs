@@ -60,9 +60,11 @@ pub enum Command {
     /// Show, for a request and a page, which rules apply and how often each fired.
     ///
     /// Rules whose conditions do not hold say which condition failed; rules that apply
-    /// but never fire on the page are flagged; shadow rules are counted apart.
+    /// but never fire on the page are flagged; shadow rules are counted apart. Then the time
+    /// windows, rollouts and experiments that affect the page, what this request gets, and
+    /// when the page changes next; --at shows the page at another time.
     ///
-    /// Example: rewrite explain --url https://www.example.com/news/a fixtures/pages/news/article.html
+    /// Example: rewrite explain --url https://www.example.com/shop/ --at 2026-12-01T00:00:00Z fixtures/pages/shop/index.html
     Explain(ExplainArgs),
     /// Lay rules out as config store content.
     ///
@@ -139,10 +141,17 @@ pub struct RequestArgs {
     /// A request header, `Name: value` (repeatable), e.g. -H 'Cookie: consent=yes'.
     #[arg(short = 'H', long = "header", value_name = "NAME:VALUE")]
     pub headers: Vec<String>,
-    /// A fact the platform would supply, `name=value` (repeatable): client-ip, country,
-    /// now (RFC 3339), status.
+    /// A fact the platform would supply, `name=value` (repeatable): client-ip, country
+    /// (or geo.country), geo.continent, geo.region, geo.city, geo.asn, device.type
+    /// (mobile, tablet, desktop, bot), new-visitor-id (the id a visitor without the
+    /// edge_vid cookie would get), variant (EXPERIMENT=VARIANT, forced), now (RFC 3339),
+    /// status. E.g. --fact geo.country=DE --fact device.type=mobile
     #[arg(long = "fact", value_name = "NAME=VALUE")]
     pub facts: Vec<String>,
+    /// The instant the request is made at (RFC 3339), e.g. 2026-12-01T00:00:00Z: what the
+    /// page looks like then, with time windows opened or closed. Default: now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
     /// The response's Content-Type: decides the page's charset and what `content_type`
     /// conditions see.
     #[arg(long, value_name = "TYPE", default_value = "text/html")]

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::diff::use_color;
 use crate::inputs::{LoadedRules, Rewritten, load_rules, read_page, report_rule_errors, rewrite_into};
 use crate::outcome::{Outcome, Verdict};
-use crate::{CheckArgs, CheckFormat, junit, logger, out, report};
+use crate::{CheckArgs, CheckFormat, junit, logger, out, report, schedule};
 
 /// A case as written in its TOML file.
 #[derive(Debug, Deserialize)]
@@ -113,7 +113,8 @@ pub fn run_case(case: &Case, rules: &LoadedRules) -> Result<Outcome, String> {
         Some(_) => Verdict::Different,
         None => Verdict::NoExpected,
     };
-    Ok(Outcome { case: case.clone(), original, rewritten, expected, context, report, verdict, elapsed })
+    let schedule = schedule::lines(&rules.rules, &context);
+    Ok(Outcome { case: case.clone(), original, rewritten, expected, context, report, verdict, elapsed, schedule })
 }
 
 /// `rewrite check`.

@@ -3,11 +3,11 @@
 
 use std::io;
 
-use edge_rewriter::{Report, RequestContext};
+use edge_rewriter::{Report, RequestContext, format_rfc3339};
 use serde::Serialize;
 
 use crate::inputs::{LoadedRules, Rewritten, load_rules, open_page, request_context, rewrite_into};
-use crate::{ExplainArgs, Format, out};
+use crate::{ExplainArgs, Format, out, schedule};
 
 /// One rule's line: what it is, whether it applies to the request, how often it fired.
 #[derive(Debug, Serialize)]
@@ -46,6 +46,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
     let never_fired =
         rows.iter().filter(|row| row.mode == "live" && row.applies == "yes" && row.fired == Some(0)).count();
     let rules = loaded.rules.len() + loaded.rules.disabled_ids().count();
+    let scheduled = schedule::lines(&loaded.rules, &context);
     let source = format!(
         "{}{}",
         page_args.rules.rules.display(),
@@ -62,6 +63,8 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
             "passed_through": report.is_none(),
             "rules": rows,
             "never_fired": never_fired,
+            "at": format_rfc3339(context.now),
+            "scheduled": scheduled,
         })),
         Format::Text => {
             out::line(format!(
@@ -77,6 +80,13 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
             }
             if never_fired > 0 {
                 out::line(format!("{never_fired} rule(s) apply to this request but never fired on this page"));
+            }
+            if !scheduled.is_empty() {
+                out::line("");
+                out::line(format!("time windows, rollouts and experiments on this page, at {}:", format_rfc3339(context.now)));
+                for line in &scheduled {
+                    out::line(format!("  {line}"));
+                }
             }
         }
     }

@@ -156,6 +156,9 @@ pub fn request_context(args: &RequestArgs) -> Result<RequestContext, String> {
     if args.request.is_none() || context.content_type.is_none() {
         context.content_type = Some(args.content_type.clone());
     }
+    if let Some(at) = &args.at {
+        context.set_fact("now", at).map_err(|err| format!("--at: {err}"))?;
+    }
     Ok(context)
 }
 

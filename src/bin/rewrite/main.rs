@@ -29,6 +29,8 @@ mod report;
 #[cfg(not(target_arch = "wasm32"))]
 mod rules_diff;
 #[cfg(not(target_arch = "wasm32"))]
+mod schedule;
+#[cfg(not(target_arch = "wasm32"))]
 mod store;
 #[cfg(not(target_arch = "wasm32"))]
 mod validate;

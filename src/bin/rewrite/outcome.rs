@@ -20,6 +20,8 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// How long the rewrite took.
     pub elapsed: Duration,
+    /// The time windows, rollouts and experiments that affect the page (`schedule::lines`).
+    pub schedule: Vec<String>,
 }
 
 /// How a case's output compares with its expected output.

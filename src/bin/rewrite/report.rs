@@ -41,6 +41,7 @@ section.case h2 { margin: 0 0 4px; font-size: 17px; }
 .hits span.zero { color: #a1a1aa; } .hits span.shadow { border-style: dashed; background: #fafaf9; color: #57534e; }
 .hits b { font-size: 12px; margin-right: 6px; color: #57534e; }
 h3 { margin: 12px 0 4px; font-size: 13px; color: #3f3f46; }
+ul.schedule { margin: 0 0 8px; padding-left: 18px; color: #3f3f46; font-size: 13px; }
 .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 iframe { width: 100%; height: 360px; border: 1px solid #d4d4d8; border-radius: 4px; background: #fff; }
 table.source { width: 100%; border-collapse: collapse; font: 12px/1.45 ui-monospace, monospace; table-layout: fixed; }
@@ -123,6 +124,13 @@ fn case_section(outcome: &Outcome, out: &mut String) {
         req = escape(case.request.trim()),
     ));
     hits(outcome, out);
+    if !outcome.schedule.is_empty() {
+        out.push_str("<ul class=\"schedule\" title=\"time windows, rollouts and experiments\">");
+        for line in &outcome.schedule {
+            out.push_str(&format!("<li>{}</li>", escape(line)));
+        }
+        out.push_str("</ul>");
+    }
     let before = display_text(&outcome.original, &outcome.context);
     let after = display_text(&outcome.rewritten, &outcome.context);
     if outcome.verdict == Verdict::Different

@@ -1,5 +1,5 @@
-//! Templates in inserted content: `{{path}}`, `{{host}}`, `{{origin}}`, `{{query.NAME}}`,
-//! `{{country}}`, `{{date}}`. Values come from the request, so each is escaped for the exact place it
+//! Templates in inserted content: `{{path}}`, `{{host}}`, `{{origin}}`, `{{query.NAME}}`, `{{country}}`,
+//! `{{geo.*}}`, `{{device.type}}`, `{{experiment.ID}}`, `{{date}}`. Values come from the request, so each is escaped for the exact place it
 //! lands (text, attribute, script, style, URL part), decided once when the rule is
 //! compiled ([`landing`]); where no escaping is sound the rule is refused. There is no raw
 //! form. `\{{` writes a literal `{{`.
@@ -31,7 +31,8 @@ impl TemplateError {
 }
 
 /// The variables a template may use, as documented for editors.
-pub const VARIABLES: &str = "{{path}}, {{host}}, {{origin}}, {{query.NAME}}, {{country}}, {{date}}";
+pub const VARIABLES: &str = "{{path}}, {{host}}, {{origin}}, {{query.NAME}}, {{country}}, {{geo.country}}, {{geo.continent}}, \
+                             {{geo.region}}, {{geo.city}}, {{geo.asn}}, {{device.type}}, {{experiment.ID}}, {{date}}";
 
 /// Where a template's output goes, which decides how its values are escaped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +68,13 @@ enum Variable {
     Origin,
     Query(String),
     Country,
+    Continent,
+    Region,
+    City,
+    Asn,
+    Device,
+    /// The variant of the experiment with this id.
+    Experiment(String),
     Date,
 }
 
@@ -97,10 +105,16 @@ impl Template {
                 "path" => Variable::Path,
                 "host" => Variable::Host,
                 "origin" => Variable::Origin,
-                "country" => Variable::Country,
+                "country" | "geo.country" => Variable::Country,
+                "geo.continent" => Variable::Continent,
+                "geo.region" => Variable::Region,
+                "geo.city" => Variable::City,
+                "geo.asn" => Variable::Asn,
+                "device.type" => Variable::Device,
                 "date" => Variable::Date,
-                _ => match name.strip_prefix("query.") {
-                    Some(param) if !param.is_empty() => Variable::Query(param.to_owned()),
+                _ => match (name.strip_prefix("query."), name.strip_prefix("experiment.")) {
+                    (Some(param), _) if !param.is_empty() => Variable::Query(param.to_owned()),
+                    (_, Some(id)) if !id.is_empty() => Variable::Experiment(id.to_owned()),
                     _ => {
                         return Err(TemplateError::new(format!(
                             "unknown template variable `{{{{{name}}}}}`; the variables are {VARIABLES}"
@@ -159,7 +173,16 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Variable(Variable::Date, _) => dependence.daily = true,
-                Part::Variable(Variable::Country, _) => dependence.unseen = true,
+                Part::Variable(
+                    Variable::Country
+                    | Variable::Continent
+                    | Variable::Region
+                    | Variable::City
+                    | Variable::Asn
+                    | Variable::Device
+                    | Variable::Experiment(_),
+                    _,
+                ) => dependence.unseen = true,
                 _ => {}
             }
         }
@@ -168,6 +191,14 @@ impl Template {
     /// Whether the template uses any variable (its output can differ between requests).
     pub fn has_variables(&self) -> bool {
         self.parts.iter().any(|part| matches!(part, Part::Variable(..)))
+    }
+
+    /// The ids of the experiments whose variant the template prints.
+    pub fn experiments(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Variable(Variable::Experiment(id), _) => Some(id.as_str()),
+            _ => None,
+        })
     }
 
     /// The text for this request: values escaped where they land and, in markup, the page's
@@ -190,12 +221,21 @@ impl Template {
             match part {
                 Part::Literal(text) => out.push_str(text),
                 Part::Variable(variable, escaping) => {
+                    fn text(value: &Option<String>) -> Cow<'_, str> {
+                        Cow::Borrowed(value.as_deref().unwrap_or(""))
+                    }
                     let value: Cow<'_, str> = match variable {
                         Variable::Path => Cow::Borrowed(&context.path),
                         Variable::Host => Cow::Borrowed(&context.host),
                         Variable::Origin => Cow::Owned(context.origin()),
                         Variable::Query(name) => Cow::Borrowed(context.query_param(name).unwrap_or("")),
-                        Variable::Country => Cow::Borrowed(context.country.as_deref().unwrap_or("")),
+                        Variable::Country => text(&context.country),
+                        Variable::Continent => text(&context.geo.continent),
+                        Variable::Region => text(&context.geo.region),
+                        Variable::City => text(&context.geo.city),
+                        Variable::Asn => context.geo.asn.map_or(Cow::Borrowed(""), |asn| Cow::Owned(asn.to_string())),
+                        Variable::Device => Cow::Borrowed(context.device.map_or("", |device| device.as_str())),
+                        Variable::Experiment(id) => Cow::Borrowed(context.variant(id).unwrap_or("")),
                         Variable::Date => Cow::Owned(utc_date(context.now)),
                     };
                     escape_into(&value, *escaping, &mut out);
@@ -280,6 +320,20 @@ mod tests {
         );
         let script = Template::parse("<script src=\"{{origin}}/a.js\"></script>", &Landing::Markup);
         assert!(script.is_err(), "a request value never chooses where a script loads from");
+    }
+
+    #[test]
+    fn audience_and_experiment_variables() {
+        let mut context = context();
+        context.geo.city = Some("Köln <Mitte>".into());
+        context.geo.asn = Some(3320);
+        context.device = Some(crate::http::audience::DeviceType::Tablet);
+        context.variants = vec![("hero-2026".into(), "big-cta".into())];
+        let text = "{{geo.country}}|{{geo.city}}|{{geo.asn}}|{{geo.region}}|{{device.type}}|{{experiment.hero-2026}}|{{experiment.other}}";
+        let template = Template::parse(text, &Landing::Markup).unwrap();
+        assert_eq!(template.render(&context), "DE|Köln &lt;Mitte&gt;|3320||tablet|big-cta|");
+        assert_eq!(template.experiments().collect::<Vec<_>>(), ["hero-2026", "other"]);
+        assert!(Template::parse("{{experiment.}}", &Landing::Markup).is_err());
     }
 
     #[test]
