@@ -9,6 +9,7 @@
 //! |------------------|---------------------------------------------------------------------|
 //! | `file=F`         | serve the file F (under the fixture directory) whatever the path    |
 //! | `status=N`       | answer with status N                                                |
+//! | `wait_ms=D`      | wait D ms before answering at all (a slow backend)                  |
 //! | `type=T`         | Content-Type T (default: from the file extension; `none`: no header)|
 //! | `header=N:V`     | add a header (repeatable)                                           |
 //! | `bytes=N`        | with `/generate`: an HTML page of exactly N bytes, made on the fly  |
@@ -277,6 +278,9 @@ fn respond(mut stream: TcpStream, dir: &Path, ask: &Ask) -> io::Result<()> {
     let stall_after = ask.number("stall_after")?;
     let stall = Duration::from_millis(ask.number("stall_ms")?.unwrap_or(60_000));
 
+    if let Some(wait) = ask.number("wait_ms")? {
+        thread::sleep(Duration::from_millis(wait));
+    }
     let mut head = format!("HTTP/1.1 {} {}\r\n", payload.status, reason(payload.status));
     if payload.content_type != "none" {
         head.push_str(&format!("Content-Type: {}\r\n", payload.content_type));

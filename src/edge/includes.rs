@@ -10,7 +10,7 @@
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use edge_rewriter::{Fragment, FragmentFrom, FragmentSource, Include};
+use edge_rewriter::{Fragment, FragmentFrom, FragmentSource, PlannedInclude};
 use fastly::http::request::{PendingRequest, PollResult};
 use fastly::{Backend, Request};
 
@@ -36,7 +36,7 @@ impl Fetches {
     /// Sends a request for each include in `includes`, in order, while `room` (backend
     /// requests this request may still make) lasts; the others fail with why. `host` is the
     /// page's host, `origin` its backend.
-    pub fn send(includes: &[Include], host: &str, origin: &Backend, room: usize) -> Self {
+    pub fn send(includes: &[PlannedInclude], host: &str, origin: &Backend, room: usize) -> Self {
         let mut fetches = Fetches::default();
         for include in includes {
             let slot = if fetches.sent >= room {
@@ -61,7 +61,7 @@ impl Fetches {
 
     /// Keeps the requests already sent for the same fragments as `includes` (a plan made
     /// again once the response is known), and sends the rest: the fetches for `includes`.
-    pub fn resend_for(mut self, includes: &[Include], host: &str, origin: &Backend, room: usize) -> Self {
+    pub fn resend_for(mut self, includes: &[PlannedInclude], host: &str, origin: &Backend, room: usize) -> Self {
         let mut next = Fetches { slots: Vec::with_capacity(includes.len()), sent: self.sent };
         for include in includes {
             let key = (include.from.clone(), include.path.clone());
@@ -79,7 +79,7 @@ impl Fetches {
     }
 }
 
-fn send_one(include: &Include, page_host: &str, origin: &Backend) -> Result<PendingRequest, String> {
+fn send_one(include: &PlannedInclude, page_host: &str, origin: &Backend) -> Result<PendingRequest, String> {
     let (backend, host) = match &include.from {
         FragmentFrom::Origin => (origin.clone(), page_host.to_owned()),
         FragmentFrom::Backend(name) => match Backend::from_name(name) {
@@ -112,7 +112,7 @@ fn poll_interval(waited: Duration) -> Duration {
 }
 
 impl FragmentSource for Fetches {
-    fn fragment(&mut self, index: usize, include: &Include) -> Fragment {
+    fn fragment(&mut self, index: usize, include: &PlannedInclude) -> Fragment {
         let Some(slot) = self.slots.get_mut(index) else {
             return Fragment::Unavailable("no request was sent for it".into());
         };

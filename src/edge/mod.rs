@@ -6,6 +6,7 @@
 
 mod access;
 mod config_store;
+mod includes;
 mod instance;
 mod limits;
 mod logging;
@@ -25,6 +26,7 @@ use edge_rewriter::{CacheFacts, Decision, Keep, Variant, decide, is_html, keep, 
 use fastly::Request;
 use fastly::http::header::RANGE;
 
+use includes::Fetches;
 use rules_source::RuleSource;
 use sites::Route;
 
@@ -102,6 +104,12 @@ fn log_hit(context: &edge_rewriter::RequestContext, variant: &Variant, vcpu_at_s
     log::info!("{line}");
 }
 
+/// How many fragment requests a page may still send: its budget (`limits.max_includes`), and
+/// no more than the instance's backend requests leave (the origin's fetch kept aside).
+fn include_room(limits: &Limits) -> usize {
+    usize::from(limits.max_includes).min(instance::backend_requests_left().saturating_sub(1))
+}
+
 /// Answers one request; returns the limits it ran under.
 fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
     let vcpu_at_start = instance::vcpu_ms();
@@ -138,7 +146,19 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
     let early_plan = rules.plan(&context);
     let variant = Variant::of(&rules, &early_plan, &context, edition.label());
     let rules_time = rules_started.elapsed();
-    let bypass = if early_plan.forced() { Some("a variant is forced (QA)") } else { cache_bypass(&request, &grants, &limits, range_request) };
+    // Fragments are asked for now, so they travel while the origin answers.
+    let fetches = if early_plan.includes().is_empty() || context.method != "GET" {
+        Fetches::default()
+    } else {
+        Fetches::send(early_plan.includes(), &context.host, &backend, include_room(&limits))
+    };
+    let bypass = if early_plan.forced() {
+        Some("a variant is forced (QA)")
+    } else if !early_plan.includes().is_empty() {
+        Some("the page includes fragments, which keep their own freshness")
+    } else {
+        cache_bypass(&request, &grants, &limits, range_request)
+    };
     let cache = match bypass {
         Some(reason) => CacheState::Pass(reason.to_owned()),
         None => match page_cache::lookup(&variant, &request) {
@@ -167,7 +187,7 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
     }
     let authorization = request.contains_header("authorization");
     let sent = Instant::now();
-    let origin::Fetched { response: mut origin_response, decompressed } = match origin::fetch(request, backend) {
+    let origin::Fetched { response: mut origin_response, decompressed } = match origin::fetch(request, backend.clone()) {
         Ok(fetched) => fetched,
         Err(err) => {
             let failure = origin::Failure::of(&err);
@@ -262,6 +282,9 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
                 rules_version: source.version(edition).map(str::to_owned),
                 variant,
                 output,
+                fetches,
+                origin: backend,
+                include_room: include_room(&limits),
             };
             rewrite::run(job);
         }

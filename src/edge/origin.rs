@@ -27,6 +27,7 @@ pub struct Fetched {
 pub fn fetch(mut request: Request, backend: Backend) -> Result<Fetched, SendError> {
     let decompressed = adjust_accept_encoding(&mut request);
     request.set_auto_decompress_gzip(decompressed);
+    super::instance::count_backend_request();
     request.send(backend).map(|response| Fetched { response, decompressed })
 }
 

@@ -7,14 +7,15 @@ use std::time::{Duration, Instant};
 
 use edge_rewriter::{
     CpuDeadline, Decoding, Limits, PageEncoding, Plan, Report, RequestContext, RewriteOptions, RuleSet, Streamed,
-    Variant, decoded, stream,
+    Variant, decoded, stream, stream_with_fragments,
 };
 use fastly::http::body::StreamingBody;
 use fastly::http::header::CACHE_CONTROL;
-use fastly::{Body, Response};
+use fastly::{Backend, Body, Response};
 use serde_json::json;
 
 use super::access::{Grants, PREVIEW_HEADER};
+use super::includes::Fetches;
 use super::instance::vcpu_ms;
 use super::page_cache;
 use super::response;
@@ -73,6 +74,12 @@ pub struct Job<'a> {
     pub rules_version: Option<String>,
     pub variant: Variant,
     pub output: Output,
+    /// Fragment requests sent for the plan made before the origin answered.
+    pub fetches: Fetches,
+    /// The page's origin: fragments from `"origin"` come from it.
+    pub origin: Backend,
+    /// How many fragment requests the page may send in all.
+    pub include_room: usize,
 }
 
 /// Rewrites the response body into the client's (or the cache's), chunk by chunk, and logs
@@ -95,6 +102,9 @@ pub fn run(job: Job<'_>) {
         rules_version,
         variant,
         output,
+        fetches,
+        origin,
+        include_room,
     } = job;
     let planned = Instant::now();
     let plan = rules.plan(context);
@@ -188,8 +198,15 @@ pub fn run(job: Job<'_>) {
     };
     let rewrite_started = Instant::now();
     let mut head = Cursor::new(first);
-    let Streamed { sink: mut client, report, mut result } =
-        stream(&plan, &options, (&mut head).chain(&mut input), sink);
+    let page = (&mut head).chain(&mut input);
+    let Streamed { sink: mut client, report, mut result } = if plan.includes().is_empty() {
+        stream(&plan, &options, page, sink)
+    } else {
+        // The plan now knows the response: fragments it no longer needs are dropped, new
+        // ones sent.
+        let fetches = fetches.resend_for(plan.includes(), &context.host, &origin, include_room);
+        stream_with_fragments(&plan, &options, page, sink, Box::new(fetches))
+    };
     // What the guest itself spent: after this, only the host's splice of the rest (which
     // Viceroy adds to the guest's vCPU, as it counts hostcall time).
     line.vcpu_at_stream_end = Some(vcpu_ms());
@@ -338,6 +355,7 @@ impl LogLine<'_> {
             "bytes_in": report.map(|r| r.bytes_in),
             "bytes_out": report.map(|r| r.bytes_out),
             "bail_out": report.and_then(|r| r.bail_out.clone()),
+            "includes": report.map(|r| includes_log(&r.includes)).unwrap_or_default(),
             "vcpu_ms": vcpu_ms().saturating_sub(self.vcpu_at_start),
             "vcpu_ms_rewrite": self.vcpu_at_stream_end.map(|at| at.saturating_sub(self.vcpu_at_start)),
             "cpu_budget_ms": self.limits.cpu_budget_ms,
@@ -347,6 +365,24 @@ impl LogLine<'_> {
         });
         log::info!("{line}");
     }
+}
+
+/// Each include: its rule and path, what was inserted (and why not the fragment), how many
+/// bytes, and how long the page waited for it.
+fn includes_log(includes: &[edge_rewriter::IncludeOutcome]) -> Vec<serde_json::Value> {
+    includes
+        .iter()
+        .map(|include| {
+            json!({
+                "rule": include.rule,
+                "path": include.path,
+                "result": include.result.label(),
+                "why": include.result.why(),
+                "bytes": include.bytes,
+                "waited_ms": include.waited.as_millis(),
+            })
+        })
+        .collect()
 }
 
 /// Hits by rule id: the report's counts, or `null` for each rule when nothing was rewritten

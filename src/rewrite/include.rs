@@ -44,7 +44,7 @@ pub struct Fallback {
 
 /// One include as planned for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Include {
+pub struct PlannedInclude {
     /// The rule that asked for it.
     pub rule: String,
     /// Where the fragment comes from.
@@ -73,7 +73,7 @@ pub enum Fragment {
 pub trait FragmentSource {
     /// The fragment for include `index` (its position in the plan's includes), waiting for it
     /// no later than its timeout allows.
-    fn fragment(&mut self, index: usize, include: &Include) -> Fragment;
+    fn fragment(&mut self, index: usize, include: &PlannedInclude) -> Fragment;
 }
 
 /// What became of one include.
@@ -126,6 +126,33 @@ impl IncludeResult {
     }
 }
 
+/// Why a rendered include path cannot be requested, if it cannot: it must be an absolute
+/// path (one `/`, not `//`, which would name another host) without `.` or `..` segments
+/// (which would climb out of the directory the rule names, whatever a value held).
+pub fn include_path_problem(path: &str) -> Option<String> {
+    if !path.starts_with('/') || path.starts_with("//") || path.contains('\\') {
+        return Some(format!("the path {path:?} must start with a single `/`"));
+    }
+    if path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Some(format!("the path {path:?} holds spaces or control characters"));
+    }
+    let path_only = path.split(['?', '#']).next().unwrap_or_default();
+    let dot_segment = path_only.split('/').any(|segment| {
+        let lower = segment.to_ascii_lowercase().replace("%2e", ".");
+        lower == "." || lower == ".."
+    });
+    dot_segment.then(|| format!("the path {path:?} has a `.` or `..` segment"))
+}
+
+/// The source for pages rewritten without one: every include gets its fallback.
+pub(crate) struct NoFragments;
+
+impl FragmentSource for NoFragments {
+    fn fragment(&mut self, _index: usize, _include: &PlannedInclude) -> Fragment {
+        Fragment::Unavailable("no fragments are fetched here".to_owned())
+    }
+}
+
 /// The marker a handler inserts for include `index`.
 pub(crate) fn marker(token: &str, index: usize) -> String {
     format!("<!--edge-rewriter-include:{token}:{index}-->")
@@ -149,7 +176,7 @@ pub(crate) struct Splicer<'s> {
     prefix: Vec<u8>,
     /// The end of the last output that may be the start of a marker.
     held: Vec<u8>,
-    includes: Vec<Include>,
+    includes: Vec<PlannedInclude>,
     source: Box<dyn FragmentSource + 's>,
     /// The page's encoding: fragments and fallbacks are written in it.
     pub encoding: &'static Encoding,
@@ -157,7 +184,7 @@ pub(crate) struct Splicer<'s> {
 }
 
 impl<'s> Splicer<'s> {
-    pub fn new(token: &str, includes: Vec<Include>, source: Box<dyn FragmentSource + 's>) -> Self {
+    pub fn new(token: &str, includes: Vec<PlannedInclude>, source: Box<dyn FragmentSource + 's>) -> Self {
         let outcomes = vec![None; includes.len()];
         Self {
             prefix: format!("<!--edge-rewriter-include:{token}:").into_bytes(),
@@ -167,6 +194,11 @@ impl<'s> Splicer<'s> {
             encoding: UTF_8,
             outcomes,
         }
+    }
+
+    /// Takes fragments from `source` from now on.
+    pub fn set_source(&mut self, source: Box<dyn FragmentSource + 's>) {
+        self.source = source;
     }
 
     /// Passes `bytes` of rewritten page on to `out`, a fragment in each marker's place.
@@ -253,7 +285,10 @@ impl<'s> Splicer<'s> {
         // The page so far reaches the client before the wait.
         out.flush()?;
         let started = Instant::now();
-        let fragment = self.source.fragment(index, include);
+        let fragment = match include_path_problem(&include.path) {
+            Some(why) => Fragment::Unavailable(why),
+            None => self.source.fragment(index, include),
+        };
         let waited = started.elapsed();
         let mut counted = Counted { out, bytes: 0 };
         let result = insert(include, fragment, self.encoding, &mut counted)?;
@@ -298,7 +333,7 @@ impl Write for Counted<'_> {
 /// Writes `fragment` (or `include`'s fallback) to `out` in the page's `encoding`. Only an
 /// error writing to `out` is an error: everything wrong with the fragment is a result.
 fn insert(
-    include: &Include,
+    include: &PlannedInclude,
     fragment: Fragment,
     encoding: &'static Encoding,
     out: &mut dyn Write,
@@ -446,7 +481,7 @@ mod tests {
     struct Fixed(HashMap<String, (u16, Option<&'static str>, Vec<u8>)>);
 
     impl FragmentSource for Fixed {
-        fn fragment(&mut self, _index: usize, include: &Include) -> Fragment {
+        fn fragment(&mut self, _index: usize, include: &PlannedInclude) -> Fragment {
             match self.0.get(&include.path) {
                 Some((status, content_type, body)) => Fragment::Response {
                     status: *status,
@@ -459,8 +494,8 @@ mod tests {
         }
     }
 
-    fn include(path: &str) -> Include {
-        Include {
+    fn include(path: &str) -> PlannedInclude {
+        PlannedInclude {
             rule: "r".into(),
             from: FragmentFrom::Origin,
             path: path.into(),
@@ -471,7 +506,7 @@ mod tests {
         }
     }
 
-    fn splice(includes: Vec<Include>, fragments: Fixed, page: &[u8], chunk: usize) -> (Vec<u8>, Vec<IncludeOutcome>) {
+    fn splice(includes: Vec<PlannedInclude>, fragments: Fixed, page: &[u8], chunk: usize) -> (Vec<u8>, Vec<IncludeOutcome>) {
         let mut splicer = Splicer::new("t0k", includes, Box::new(fragments));
         let mut out = Vec::new();
         for piece in page.chunks(chunk) {

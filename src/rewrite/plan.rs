@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use lol_html::Selector;
 
 use super::assign::Assignments;
+use super::include::{self, PlannedInclude, new_token};
 use crate::http::request::RequestContext;
 use crate::rules::actions::{CompiledAction, PlannedAction, Scope};
 use crate::rules::compile::{CompiledRule, RuleSet};
@@ -20,6 +21,10 @@ pub struct Plan<'r> {
     experiments: Vec<(&'r str, &'r str, AssignedBy)>,
     per_visitor: bool,
     new_visitor_id: Option<String>,
+    /// The includes of live rules, numbered as their markers say.
+    includes: Vec<PlannedInclude>,
+    /// The random token in this page's include markers (empty without includes).
+    include_token: String,
 }
 
 /// One rule that applies.
@@ -50,17 +55,47 @@ impl<'r> Plan<'r> {
         }
         for rule in rules.compiled() {
             match planned_actions(rule, &assignments, &context) {
-                Some(actions) => plan.rules.push(PlannedRule {
+                Some(mut actions) => {
+                    if !rule.shadow {
+                        plan.number_includes(&rule.id, &mut actions);
+                    }
+                    plan.rules.push(PlannedRule {
                     id: &rule.id,
                     selector: rule.selector.as_ref(),
                     selector_source: rule.selector_source.as_deref(),
                     actions,
                     shadow: rule.shadow,
-                }),
+                    })
+                }
                 None => plan.not_applicable.push(&rule.id),
             }
         }
         plan
+    }
+
+    /// Gives each include of a rule its number and marker, and keeps it for the fetches.
+    fn number_includes(&mut self, rule: &str, actions: &mut [(Scope, PlannedAction<'r>)]) {
+        for (_, action) in actions {
+            if let PlannedAction::Include(_, include, marker) = action {
+                if self.include_token.is_empty() {
+                    self.include_token = new_token();
+                }
+                include.rule = rule.to_owned();
+                *marker = include::marker(&self.include_token, self.includes.len());
+                self.includes.push(PlannedInclude::clone(include));
+            }
+        }
+    }
+
+    /// The fragments this page includes, in the order their markers are numbered: the
+    /// adapter sends their requests as soon as the plan is known.
+    pub fn includes(&self) -> &[PlannedInclude] {
+        &self.includes
+    }
+
+    /// The token of this page's include markers.
+    pub(crate) fn include_token(&self) -> &str {
+        &self.include_token
     }
 
     /// The experiments this request is in and the variant of each, in rule order: what the

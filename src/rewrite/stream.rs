@@ -18,6 +18,7 @@ use lol_html::{HtmlRewriter, MemorySettings, OutputSink};
 
 use crate::http::charset::PageEncoding;
 use crate::http::prescan::{Prescan, prescan};
+use crate::rewrite::include::{FragmentSource, IncludeOutcome, NoFragments, Splicer};
 use crate::rewrite::invalid_bytes::{Carry, Uncarry};
 use crate::rewrite::plan::{Plan, PlannedRule};
 
@@ -78,6 +79,8 @@ pub struct Report {
     /// Whether rewriting stopped at the CPU deadline, leaving the rest of the input unread
     /// for the caller to pass on.
     pub cpu_stop: bool,
+    /// What became of each of the plan's includes, in order.
+    pub includes: Vec<IncludeOutcome>,
 }
 
 /// A streaming rewriter over a sink: [`write`](Self::write) chunks, then
@@ -184,6 +187,11 @@ impl<'r, W: Write> Rewriter<'r, W> {
                 bytes_out: 0,
                 error: None,
                 uncarry: None,
+                // Markers never reach the sink: without a source, includes get their fallback.
+                splicer: (!plan.includes().is_empty()).then(|| {
+                    Splicer::new(plan.include_token(), plan.includes().to_vec(), Box::new(NoFragments))
+                }),
+                outcomes: Vec::new(),
             }))),
             plan,
             options: options.clone(),
@@ -194,6 +202,15 @@ impl<'r, W: Write> Rewriter<'r, W> {
             carry: None,
             stopping: Rc::new(Cell::new(false)),
         }
+    }
+
+    /// Takes the plan's fragments from `source` (the adapter's requests in flight, the CLI's
+    /// files): each is streamed in where its rule puts it.
+    pub fn with_fragments(self, source: Box<dyn FragmentSource>) -> Self {
+        if let Some(splicer) = &mut self.sink.0.borrow_mut().splicer {
+            splicer.set_source(source);
+        }
+        self
     }
 
     /// Rewrites one chunk of input. An error means the sink failed (or, never expected, the
@@ -237,6 +254,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
         }
         self.stage = Stage::Finished;
         self.sink.0.borrow_mut().finish_carried();
+        self.sink.0.borrow_mut().finish_includes();
         self.sink.0.borrow_mut().take_error()?;
         self.flush()
     }
@@ -271,6 +289,8 @@ impl<'r, W: Write> Rewriter<'r, W> {
             }
         }
         self.sink.0.borrow_mut().finish_carried();
+        // The caller passes the rest on itself, past this sink: nothing may stay held.
+        self.sink.0.borrow_mut().finish_includes();
         self.sink.0.borrow_mut().take_error()?;
         self.flush()
     }
@@ -285,17 +305,24 @@ impl<'r, W: Write> Rewriter<'r, W> {
         let counts = |rules: Vec<(&PlannedRule<'_>, &Cell<u64>)>| {
             rules.into_iter().map(|(rule, hits)| (rule.id.to_owned(), hits.get())).collect()
         };
-        let report = Report {
+        let mut report = Report {
             bytes_in: self.bytes_in,
             bytes_out: self.sink.0.borrow().bytes_out,
             hits: counts(live),
             shadow_hits: counts(shadow),
             bail_out: self.bail_out.take(),
             cpu_stop: self.cpu_stop,
+            includes: Vec::new(),
         };
         let state =
             Rc::into_inner(self.sink.0).expect("the rewriter's sink has no other owner once lol_html is dropped");
-        (state.into_inner().writer, report)
+        let state = state.into_inner();
+        report.includes = match (state.outcomes.is_empty(), &state.splicer) {
+            (false, _) | (true, None) => state.outcomes,
+            // Cut short by an error: what happened so far.
+            (true, Some(splicer)) => splicer.outcomes(),
+        };
+        (state.writer, report)
     }
 
     /// Starts rewriting once the first bytes are in: a byte-order mark overrides any
@@ -315,6 +342,9 @@ impl<'r, W: Write> Rewriter<'r, W> {
         };
         if encoding == PageEncoding::Declared(encoding_rs::UTF_8) {
             self.carry = Some(Carry::default());
+        }
+        if let (Some(splicer), PageEncoding::Declared(page)) = (&mut self.sink.0.borrow_mut().splicer, encoding) {
+            splicer.encoding = page;
         }
         let memory = MemorySettings::new()
             .with_max_allowed_memory_usage(self.options.max_memory)
@@ -398,6 +428,10 @@ struct SinkState<W> {
     error: Option<io::Error>,
     /// Once invalid bytes were carried through lol_html, puts them back in its output.
     uncarry: Option<Uncarry>,
+    /// Replaces include markers with fragments, when the plan has includes.
+    splicer: Option<Splicer<'static>>,
+    /// What became of the includes, once the page is done.
+    outcomes: Vec<IncludeOutcome>,
 }
 
 impl<W: Write> SinkState<W> {
@@ -434,14 +468,49 @@ impl<W: Write> SinkState<W> {
         if self.error.is_some() {
             return;
         }
-        match self.writer.write_all(bytes) {
-            Ok(()) => self.bytes_out += bytes.len() as u64,
-            Err(err) => self.error = Some(err),
+        let mut out = CountingWriter { writer: &mut self.writer, bytes: &mut self.bytes_out };
+        let written = match &mut self.splicer {
+            Some(splicer) => splicer.write(bytes, &mut out),
+            None => out.write_all(bytes),
+        };
+        if let Err(err) = written {
+            self.error = Some(err);
+        }
+    }
+
+    /// The end of the page (or of rewriting): what the splicer held goes out, and the
+    /// includes' outcomes are kept for the report.
+    fn finish_includes(&mut self) {
+        let Some(splicer) = &mut self.splicer else { return };
+        let mut out = CountingWriter { writer: &mut self.writer, bytes: &mut self.bytes_out };
+        match splicer.finish(&mut out) {
+            Ok(outcomes) => self.outcomes = outcomes,
+            Err(err) => {
+                self.error.get_or_insert(err);
+            }
         }
     }
 
     fn take_error(&mut self) -> io::Result<()> {
         self.error.take().map_or(Ok(()), Err)
+    }
+}
+
+/// A writer that counts what it passes on.
+struct CountingWriter<'a, W> {
+    writer: &'a mut W,
+    bytes: &'a mut u64,
+}
+
+impl<W: Write> Write for CountingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.writer.write(buf)?;
+        *self.bytes += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
     }
 }
 
@@ -487,8 +556,22 @@ pub struct Streamed<W> {
 /// bytes leave while the input is still arriving. It reads to the end, unless the options'
 /// [`CpuDeadline`] passes: then it stops between two chunks, [`Report::cpu_stop`] says so, and
 /// the rest of `input` is left unread (pass `&mut reader` to keep it).
-pub fn stream<R: Read, W: Write>(plan: &Plan<'_>, options: &RewriteOptions, mut input: R, sink: W) -> Streamed<W> {
-    let mut rewriter = Rewriter::new(plan, options, sink);
+pub fn stream<R: Read, W: Write>(plan: &Plan<'_>, options: &RewriteOptions, input: R, sink: W) -> Streamed<W> {
+    pump(Rewriter::new(plan, options, sink), options, input)
+}
+
+/// [`stream`], with the plan's includes taken from `fragments`.
+pub fn stream_with_fragments<R: Read, W: Write>(
+    plan: &Plan<'_>,
+    options: &RewriteOptions,
+    input: R,
+    sink: W,
+    fragments: Box<dyn FragmentSource>,
+) -> Streamed<W> {
+    pump(Rewriter::new(plan, options, sink).with_fragments(fragments), options, input)
+}
+
+fn pump<R: Read, W: Write>(mut rewriter: Rewriter<'_, W>, options: &RewriteOptions, mut input: R) -> Streamed<W> {
     let mut buffer = vec![0; options.read_buffer.max(1)];
     let result = loop {
         if options.cpu_deadline.is_some_and(|deadline| deadline.passed()) {

@@ -41,6 +41,9 @@ impl Variant {
             hasher.field(experiment.as_bytes());
             hasher.field(variant.as_bytes());
         }
+        for include in plan.includes() {
+            hasher.field(include.path.as_bytes());
+        }
         for rule in &plan.rules {
             hasher.field(rule.id.as_bytes());
             for (_, action) in &rule.actions {

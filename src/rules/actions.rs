@@ -5,6 +5,7 @@
 //! is a variant in [`Action`] and an arm in each of these.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element};
 use lol_html::{HandlerResult, Selector};
@@ -13,8 +14,9 @@ use super::budget::{Cost, RegexRoom};
 use super::pattern::{Pattern, Use};
 use super::selector::parse_selector;
 use super::template::{Landing, Template};
-use super::{Action, Content, FieldError, ReplaceText, TextTarget};
+use super::{Action, Content, FieldError, Include, InsertAs, ReplaceText, TextTarget};
 use crate::http::request::RequestContext;
+use crate::rewrite::include::{Fallback, FragmentFrom, PlannedInclude};
 use crate::rewrite::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
 
 /// The part of a page an action works on, which decides the lol_html handler that runs it
@@ -69,6 +71,7 @@ impl Action {
 #[derive(Debug, Clone)]
 pub(crate) enum CompiledAction {
     Insert(Slot, CompiledContent),
+    Include(Slot, Box<CompiledInclude>),
     Remove,
     Unwrap,
     SetAttribute { name: String, value: Template },
@@ -87,6 +90,22 @@ pub(crate) struct CompiledContent {
     template: Template,
     kind: Markup,
 }
+
+/// A compiled `include`.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledInclude {
+    from: FragmentFrom,
+    path: Template,
+    timeout: Duration,
+    as_text: bool,
+    fallback: Option<CompiledContent>,
+    max_bytes: u64,
+}
+
+/// How long an include may take when the rule does not say, and at most.
+const INCLUDE_TIMEOUT_MS: (u64, u64) = (1_000, 10_000);
+/// The largest fragment inserted when the rule does not say, and at most.
+const INCLUDE_MAX_BYTES: (u64, u64) = (256 << 10, 4 << 20);
 
 /// A compiled `replace_text`.
 #[derive(Debug, Clone)]
@@ -132,6 +151,9 @@ impl Markup {
 pub(crate) enum PlannedAction<'r> {
     /// Content for a slot; `true` when it holds request values (from template variables).
     Insert(Slot, Cow<'r, str>, Markup, bool),
+    /// An include for a slot, and the marker the handler inserts in its place (given by
+    /// the plan, which numbers the page's includes).
+    Include(Slot, Box<PlannedInclude>, String),
     Remove,
     Unwrap,
     SetAttribute(&'r str, Cow<'r, str>),
@@ -193,13 +215,19 @@ fn compile_action(
         _ => {}
     }
     let content = |content: &Content| compile_content(content, &field);
+    let insert = |slot: Slot, content: &Content| match content {
+        Content::Include(include) => {
+            Ok(CompiledAction::Include(slot, Box::new(compile_include(include, &|sub| field(&format!("include.{sub}")))?)))
+        }
+        other => Ok(CompiledAction::Insert(slot, compile_content(other, &field)?)),
+    };
     Ok(match action {
-        Action::Before(c) => CompiledAction::Insert(Slot::Before, content(c)?),
-        Action::After(c) => CompiledAction::Insert(Slot::After, content(c)?),
-        Action::Prepend(c) => CompiledAction::Insert(Slot::Prepend, content(c)?),
-        Action::Append(c) => CompiledAction::Insert(Slot::Append, content(c)?),
-        Action::Replace(c) => CompiledAction::Insert(Slot::Replace, content(c)?),
-        Action::SetInner(c) => CompiledAction::Insert(Slot::SetInner, content(c)?),
+        Action::Before(c) => insert(Slot::Before, c)?,
+        Action::After(c) => insert(Slot::After, c)?,
+        Action::Prepend(c) => insert(Slot::Prepend, c)?,
+        Action::Append(c) => insert(Slot::Append, c)?,
+        Action::Replace(c) => insert(Slot::Replace, c)?,
+        Action::SetInner(c) => insert(Slot::SetInner, c)?,
         Action::Remove => CompiledAction::Remove,
         Action::Unwrap => CompiledAction::Unwrap,
         Action::SetAttribute(set) => {
@@ -335,9 +363,85 @@ fn compile_content(content: &Content, field: &dyn Fn(&str) -> String) -> Result<
     let (text, kind, sub, landing) = match content {
         Content::Html(text) => (text, Markup::Html, "html", Landing::Markup),
         Content::Text(text) => (text, Markup::Text, "text", Landing::Text),
+        Content::Include(_) => {
+            return Err(FieldError::new(
+                field("include"),
+                "an include goes where an element action puts content (before, after, prepend, append, replace, \
+                 set_inner), not here; use html or text",
+            ));
+        }
     };
     let template = Template::parse(text, &landing).map_err(|err| FieldError::new(field(sub), err))?;
     Ok(CompiledContent { template, kind })
+}
+
+/// Compiles an `include`; `field(sub)` names its field `sub`.
+fn compile_include(include: &Include, field: &dyn Fn(&str) -> String) -> Result<CompiledInclude, FieldError> {
+    let from = match (&include.backend, &include.site) {
+        (Some(_), Some(_)) => {
+            return Err(FieldError::new(field("site"), "give `backend` or `site`, not both"));
+        }
+        (None, None) => FragmentFrom::Origin,
+        (Some(backend), None) if backend == "origin" => FragmentFrom::Origin,
+        (Some(backend), None) => {
+            let valid = !backend.is_empty()
+                && backend.len() <= 255
+                && backend.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+            if !valid {
+                return Err(FieldError::new(
+                    field("backend"),
+                    format!("{backend:?} is not a backend name: \"origin\", or a backend of the service (letters, digits, `_`, `-`, `.`)"),
+                ));
+            }
+            FragmentFrom::Backend(backend.clone())
+        }
+        (None, Some(site)) => {
+            let host = site.trim().to_ascii_lowercase();
+            let valid = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b));
+            if !valid {
+                return Err(FieldError::new(
+                    field("site"),
+                    format!("{site:?} is not a host; name a host of the sites map, e.g. \"cms.example.com\""),
+                ));
+            }
+            FragmentFrom::Site(host)
+        }
+    };
+    if !include.path.starts_with('/') || include.path.starts_with("//") {
+        return Err(FieldError::new(
+            field("path"),
+            format!("{:?} must be a path on that origin, starting with a single `/`, e.g. \"/fragments/banner.html\"", include.path),
+        ));
+    }
+    if include.path.bytes().any(|b| b.is_ascii_control() || b == b' ' || b == b'\\') {
+        return Err(FieldError::new(field("path"), "a path holds no spaces, backslashes or control characters; percent-encode them"));
+    }
+    let path = Template::parse(&include.path, &Landing::RequestPath).map_err(|err| FieldError::new(field("path"), err))?;
+    let in_range = |value: Option<u64>, (default, max): (u64, u64), name: &str, unit: &str| match value {
+        None => Ok(default),
+        Some(0) => Err(FieldError::new(field(name), format!("0 {unit} leaves no room for a fragment; leave `{name}` out for {default}"))),
+        Some(value) if value > max => {
+            Err(FieldError::new(field(name), format!("{value} {unit} is over the most an include may take, {max}")))
+        }
+        Some(value) => Ok(value),
+    };
+    let timeout = Duration::from_millis(in_range(include.timeout_ms, INCLUDE_TIMEOUT_MS, "timeout_ms", "ms")?);
+    let max_bytes = in_range(include.max_bytes, INCLUDE_MAX_BYTES, "max_bytes", "bytes")?;
+    let fallback = match include.fallback.as_deref() {
+        None => None,
+        Some(Content::Include(_)) => {
+            return Err(FieldError::new(field("fallback"), "a fallback is html or text, not another include"));
+        }
+        Some(content) => Some(compile_content(content, &|sub| field(&format!("fallback.{sub}")))?),
+    };
+    Ok(CompiledInclude {
+        from,
+        path,
+        timeout,
+        as_text: include.insert_as == Some(InsertAs::Text),
+        fallback,
+        max_bytes,
+    })
 }
 
 /// Attribute names lol_html would refuse at run time are refused here instead.
@@ -410,14 +514,17 @@ fn named_groups(pattern: &Pattern) -> String {
 impl CompiledAction {
     /// The templates the action fills in per request.
     pub(crate) fn templates(&self) -> impl Iterator<Item = &Template> {
-        let template = match self {
+        let (template, fallback) = match self {
             CompiledAction::Insert(_, content)
             | CompiledAction::ReplaceComments(content)
-            | CompiledAction::AppendToDocument(content) => Some(&content.template),
-            CompiledAction::SetAttribute { value, .. } => Some(value),
-            _ => None,
+            | CompiledAction::AppendToDocument(content) => (Some(&content.template), None),
+            CompiledAction::SetAttribute { value, .. } => (Some(value), None),
+            CompiledAction::Include(_, include) => {
+                (Some(&include.path), include.fallback.as_ref().map(|fallback| &fallback.template))
+            }
+            _ => (None, None),
         };
-        template.into_iter()
+        template.into_iter().chain(fallback)
     }
 
     /// Adds what this action costs against the budgets; `field` is where it is written.
@@ -428,6 +535,7 @@ impl CompiledAction {
             | CompiledAction::ReplaceComments(content)
             | CompiledAction::AppendToDocument(content) => content.template.depend(dependence),
             CompiledAction::SetAttribute { value, .. } => value.depend(dependence),
+            CompiledAction::Include(..) => self.templates().for_each(|template| template.depend(dependence)),
             _ => {}
         }
     }
@@ -453,6 +561,22 @@ impl CompiledAction {
             CompiledAction::Insert(slot, c) => {
                 let (text, kind) = content(c);
                 PlannedAction::Insert(*slot, text, kind, c.template.has_variables())
+            }
+            CompiledAction::Include(slot, include) => {
+                let planned = PlannedInclude {
+                    // The plan fills in the rule.
+                    rule: String::new(),
+                    from: include.from.clone(),
+                    path: include.path.render(context).into_owned(),
+                    timeout: include.timeout,
+                    as_text: include.as_text,
+                    fallback: include.fallback.as_ref().map(|fallback| Fallback {
+                        content: fallback.template.render(context).into_owned(),
+                        as_text: fallback.kind == Markup::Text,
+                    }),
+                    max_bytes: include.max_bytes,
+                };
+                PlannedAction::Include(*slot, Box::new(planned), String::new())
             }
             CompiledAction::Remove => PlannedAction::Remove,
             CompiledAction::Unwrap => PlannedAction::Unwrap,
@@ -492,16 +616,36 @@ impl PlannedAction<'_> {
 /// `after` and `prepend`: lol_html puts each one closest to the element, so repeated ones
 /// come out reversed unless registered in reverse.
 pub(crate) fn inserts_in_reverse(action: &PlannedAction<'_>) -> bool {
-    matches!(action, PlannedAction::Insert(Slot::After | Slot::Prepend, ..))
+    matches!(action, PlannedAction::Insert(Slot::After | Slot::Prepend, ..) | PlannedAction::Include(Slot::After | Slot::Prepend, ..))
 }
 
 pub(crate) fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> HandlerResult {
     // Once an element is removed or replaced, lol_html would still emit content appended
     // inside it; editors expect it gone with the element. Only before/after still apply.
-    if el.removed() && !matches!(action, PlannedAction::Insert(Slot::Before | Slot::After, ..)) {
+    if el.removed()
+        && !matches!(action, PlannedAction::Insert(Slot::Before | Slot::After, ..) | PlannedAction::Include(Slot::Before | Slot::After, ..))
+    {
         return Ok(());
     }
     match action {
+        PlannedAction::Include(slot, include, marker) => {
+            // Inside a script or style a fragment would be code: not there.
+            if matches!(slot, Slot::Prepend | Slot::Append | Slot::SetInner)
+                && matches!(el.tag_name().as_str(), "script" | "style" | "textarea" | "title")
+            {
+                log::warn!("include {} (rule {}) was not put inside a <{}>", include.path, include.rule, el.tag_name());
+                return Ok(());
+            }
+            let html = ContentType::Html;
+            match slot {
+                Slot::Before => el.before(marker, html),
+                Slot::After => el.after(marker, html),
+                Slot::Prepend => el.prepend(marker, html),
+                Slot::Append => el.append(marker, html),
+                Slot::Replace => el.replace(marker, html),
+                Slot::SetInner => el.set_inner_content(marker, html),
+            }
+        }
         PlannedAction::Insert(slot, text, kind, from_request) => {
             // Inside a script or style, text is code: request values escaped for markup or
             // text could still end a string there. Such content is not inserted.

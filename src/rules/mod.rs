@@ -33,7 +33,7 @@ mod when;
 
 pub(crate) use error::FieldError;
 pub use error::{RuleError, RuleWarning};
-pub use model::{Action, Content, Experiment, Mode, Namespace, ReplaceText, Rule, TextTarget, WithoutConsent};
+pub use model::{Action, Content, Experiment, Include, InsertAs, Mode, Namespace, ReplaceText, Rule, TextTarget, WithoutConsent};
 pub use parse::{SourcedRule, parse_entry};
 pub use schema::json_schema;
 pub use when::{GeoMatch, InExperiment, NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};

@@ -223,7 +223,8 @@ pub enum TextTarget {
     Style,
 }
 
-/// Content to insert: markup inserted as is, or text that is escaped first. Both may use
+/// Content to insert: markup inserted as is, text that is escaped first, or (where an
+/// element action puts content) the body of another request. Markup and text may use
 /// template variables such as `{{path}}`; their values are always escaped.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -232,6 +233,54 @@ pub enum Content {
     Html(String),
     /// Inserted as text: `<`, `>` and `&` are escaped.
     Text(String),
+    /// A fragment fetched while the page streams (a CMS banner, a consent dialog) and
+    /// streamed in at this place: requested as soon as the rule is known to apply, at the
+    /// same time as the page, and given its fallback if it fails, is late or is not 2xx.
+    /// The first element the selector matches gets it.
+    Include(Include),
+}
+
+/// `include`: where a fragment comes from and what to do when it cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Include {
+    /// `"origin"` (the default: the page's own origin, with the page's host) or the name of
+    /// a backend the service declares. Give `backend` or `site`, not both.
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// A host in the sites map: the fragment comes from that site's origin, with that host.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// The fragment's path (and query), starting with `/`, e.g.
+    /// `/fragments/{{country}}/banner.html`. Template values are percent-encoded as one
+    /// path segment or query value each: a value cannot add segments or a query.
+    pub path: String,
+    /// How long the fragment may take, in milliseconds from when the page was requested.
+    /// Default 1000; at most 10000.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// `"html"` (the default) inserts the fragment's body as markup, `"text"` escapes it.
+    #[serde(default, rename = "as")]
+    pub insert_as: Option<InsertAs>,
+    /// What takes the include's place when the fragment fails, is late, is not 2xx or is
+    /// too large: `{"html": "..."}` or `{"text": "..."}`. Without it: nothing.
+    #[serde(default)]
+    pub fallback: Option<Box<Content>>,
+    /// The largest fragment body inserted, in bytes. Default 262144 (256 KiB); at most
+    /// 4194304 (4 MiB). A larger one gets the fallback (or, once some of it has gone out,
+    /// is cut there).
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+}
+
+/// How an include's fragment is inserted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InsertAs {
+    /// As markup.
+    Html,
+    /// As text: `<`, `>` and `&` are escaped.
+    Text,
 }
 
 /// `set_attribute`: which attribute, and its new value.

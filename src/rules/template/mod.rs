@@ -44,6 +44,9 @@ pub enum Landing {
     Text,
     /// The value of the attribute `name`, set on elements a selector picks.
     Attribute(String),
+    /// The path (and query) of a request the service makes, an include's: each value is
+    /// percent-encoded as one segment or query value, so it cannot add segments or a query.
+    RequestPath,
 }
 
 /// A parsed template: literal text and variables, each with its escaping.
@@ -158,6 +161,7 @@ impl Template {
             Landing::Text => vec![Escape::None; n],
             Landing::Markup => landing::in_markup(&segments)?,
             Landing::Attribute(name) => landing::in_attribute(name, &segments)?,
+            Landing::RequestPath => vec![Escape::UrlComponent; n],
         };
         let mut escapes = escapes.into_iter();
         for part in &mut self.parts {
