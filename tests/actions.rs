@@ -172,3 +172,38 @@ fn injected_scripts_and_styles_carry_the_pages_csp_nonce() {
         "<head><script src=\"/t.js\" nonce=\"n0nce\"></script><style nonce=\"n0nce\">p{}</style></head><p>x&lt;script&gt;</p>"
     );
 }
+
+#[test]
+fn max_acts_on_the_first_matches_only_whatever_the_actions() {
+    let page = "<ul><li>a</li><li>b</li><li>c</li></ul>";
+    // In-order actions (append), reversed ones (prepend, after), and both in one rule.
+    let cases = [
+        (r#"[{"append": {"text": "!"}}]"#, 1, "<ul><li>a!</li><li>b</li><li>c</li></ul>"),
+        (r#"[{"prepend": {"text": "*"}}, {"after": {"html": "<hr>"}}]"#, 2, "<ul><li>*a</li><hr><li>*b</li><hr><li>c</li></ul>"),
+        (
+            r#"[{"set_attribute": {"name": "class", "value": "x"}}, {"prepend": {"text": "*"}}]"#,
+            2,
+            "<ul><li class=\"x\">*a</li><li class=\"x\">*b</li><li>c</li></ul>",
+        ),
+        (r#"["remove"]"#, 5, "<ul></ul>"),
+    ];
+    for (actions, max, expected) in cases {
+        let rule = format!(r#"{{"id": "first", "selector": "li", "max": {max}, "actions": {actions}}}"#);
+        assert_eq!(rewrite(&rule, page), expected, "{actions} with max {max}");
+    }
+}
+
+#[test]
+fn max_counts_hits_and_matches_in_page_order_with_nesting() {
+    let (rules, errors) = RuleSet::from_entries(&[(
+        "t".to_owned(),
+        r#"{"id": "first", "selector": "div", "max": 2, "actions": [{"set_attribute": {"name": "data-n", "value": "y"}}]}"#.to_owned(),
+    )]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let plan = rules.plan(&RequestContext::default());
+    let page = "<div><div></div></div><div></div>";
+    let done = stream(&plan, &RewriteOptions { read_buffer: 3, ..RewriteOptions::default() }, page.as_bytes(), Vec::new());
+    done.result.unwrap();
+    assert_eq!(String::from_utf8(done.sink).unwrap(), r#"<div data-n="y"><div data-n="y"></div></div><div></div>"#);
+    assert_eq!(done.report.hits, [("first".to_owned(), 2)]);
+}

@@ -46,11 +46,12 @@ fn visitor_cookie(response: &HttpResponse) -> Option<String> {
         .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
 }
 
-/// The JSON log lines of rewritten responses, once `count` are there.
-fn rewrite_logs(stack: &Stack, count: usize) -> Vec<serde_json::Value> {
+/// The JSON log lines of page views, once `count` are there.
+fn page_view_logs(stack: &Stack, count: usize) -> Vec<serde_json::Value> {
+    // Page views: rewritten, or served from the edge cache (both name the experiments).
     stack
         .service
-        .wait_for_lines("\"event\":\"rewrite\"", count, Duration::from_secs(10))
+        .wait_for_lines("\"experiments\":", count, Duration::from_secs(10))
         .iter()
         .map(|line| serde_json::from_str(line.split(" :: ").nth(1).unwrap()).unwrap())
         .collect()
@@ -102,7 +103,7 @@ fn new_visitors_get_a_cookie_and_split_by_the_weights() {
         }
     }
     assert_eq!(ids.len(), SAMPLE, "every id is new");
-    let logs = rewrite_logs(&stack, SAMPLE);
+    let logs = page_view_logs(&stack, SAMPLE);
     assert_eq!(logs.len(), SAMPLE);
     let big = logs.iter().filter(|line| line["experiments"]["hero-2026"] == "big-cta").count();
     let control = logs.iter().filter(|line| line["experiments"]["hero-2026"] == "control").count();
@@ -130,7 +131,7 @@ fn a_visitor_keeps_its_variant_across_requests() {
             assert_eq!(visitor_cookie(&again), None, "the cookie is set once");
         }
     }
-    let logs = rewrite_logs(&stack, 40);
+    let logs = page_view_logs(&stack, 40);
     let variant = logs[0]["experiments"]["hero-2026"].as_str().unwrap();
     assert!(variant == "control" || variant == "big-cta", "{}", logs[0]);
     assert_eq!(logs[0]["variant_forced"], false);
@@ -190,7 +191,7 @@ fn no_cookie_is_set_or_read_without_consent() {
     let consented = stack.get(PAGE).header("Cookie", "consent=ads,analytics").send().unwrap();
     assert!(visitor_cookie(&consented).is_some());
     assert!(marked(&consented, "hero").is_some());
-    let logs = rewrite_logs(&stack, 4);
+    let logs = page_view_logs(&stack, 4);
     assert_eq!(logs[0]["experiments"], serde_json::json!({}));
 }
 
@@ -206,7 +207,7 @@ fn experiments_in_a_namespace_never_share_a_visitor() {
     let (left, right) = (in_home("left", "[0, 50]"), in_home("right", "[50, 100]"));
     let stack = stack(&[("10-left", &left), ("20-right", &right)]);
     new_visitors(&stack, 400, 2);
-    let logs = rewrite_logs(&stack, 400);
+    let logs = page_view_logs(&stack, 400);
     let in_left = logs.iter().filter(|line| line["experiments"].get("left").is_some()).count();
     for line in &logs {
         let experiments = line["experiments"].as_object().unwrap();

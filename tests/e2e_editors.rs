@@ -35,8 +35,9 @@ fn shadow_rules_are_counted_on_live_traffic_and_change_nothing() {
     ]"#;
     let with_trial = Stack::with_store_json(&repo_store_with(&[("90-trial", trial)])).unwrap();
     let without = Stack::with_store_json(&repo_store_with(&[])).unwrap();
-    let tried = with_trial.get("/news/article.html").send().unwrap();
-    let plain = without.get("/news/article.html").send().unwrap();
+    // One host for both: the share link prints the origin the client used ({{origin}}).
+    let tried = with_trial.get("/news/article.html").header("Host", "www.example.com").send().unwrap();
+    let plain = without.get("/news/article.html").header("Host", "www.example.com").send().unwrap();
     assert!(tried.complete && plain.complete);
     assert!(tried.text().contains("class=\"byline\"") && tried.text().contains("City council approves"));
     assert_eq!(tried.body, plain.body, "the shadow rules changed nothing on the page");

@@ -49,6 +49,56 @@ macro_rules! malformed_rules {
 const _: () = assert!(CASES >= 30, "the table keeps at least 30 cases");
 
 malformed_rules! {
+    max_zero: ("max 0", r#"{"id": "x", "selector": "p", "max": 0, "actions": ["remove"]}"#, Some("x"), Some("max"), "0 elements would do nothing"),
+    max_without_element_actions: (
+        "max on a text rule",
+        r#"{"id": "x", "max": 1, "actions": [{"replace_text": {"find": "a", "replace": "b"}}]}"#,
+        Some("x"),
+        Some("max"),
+        "`replace_text` takes its own `max`",
+    ),
+    include_in_comments: (
+        "an include where comments go",
+        r#"{"id": "x", "actions": [{"replace_comments": {"include": {"path": "/f"}}}]}"#,
+        Some("x"),
+        Some("actions[0].replace_comments.include"),
+        "an include goes where an element action puts content",
+    ),
+    include_relative_path: (
+        "an include path without /",
+        r#"{"id": "x", "selector": "p", "actions": [{"append": {"include": {"path": "fragments/a.html"}}}]}"#,
+        Some("x"),
+        Some("actions[0].append.include.path"),
+        "starting with a single `/`",
+    ),
+    include_other_host: (
+        "an include path naming another host",
+        r#"{"id": "x", "selector": "p", "actions": [{"append": {"include": {"path": "//evil.example/a"}}}]}"#,
+        Some("x"),
+        Some("actions[0].append.include.path"),
+        "starting with a single `/`",
+    ),
+    include_backend_and_site: (
+        "an include from a backend and a site",
+        r#"{"id": "x", "selector": "p", "actions": [{"append": {"include": {"path": "/a", "backend": "cms", "site": "b.example"}}}]}"#,
+        Some("x"),
+        Some("actions[0].append.include.site"),
+        "not both",
+    ),
+    include_timeout_too_long: (
+        "an include timeout over 10 s",
+        r#"{"id": "x", "selector": "p", "actions": [{"append": {"include": {"path": "/a", "timeout_ms": 60000}}}]}"#,
+        Some("x"),
+        Some("actions[0].append.include.timeout_ms"),
+        "over the most an include may take, 10000",
+    ),
+    include_fallback_include: (
+        "an include as an include's fallback",
+        r#"{"id": "x", "selector": "p", "actions": [{"append": {"include": {"path": "/a", "fallback": {"include": {"path": "/b"}}}}}]}"#,
+        Some("x"),
+        Some("actions[0].append.include.fallback"),
+        "not another include",
+    ),
     not_json: ("not JSON", r#"{"id": "x", "#, None, None, "not valid JSON"),
     a_string: ("a string", r#""remove everything""#, None, None, "found a string"),
     an_array_of_strings: (

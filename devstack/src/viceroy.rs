@@ -238,7 +238,11 @@ fn write_manifest(config: &ServiceConfig) -> io::Result<PathBuf> {
     let text = std::fs::read_to_string(project::root().join("fastly.toml"))?;
     let mut manifest: toml::Table = text.parse().map_err(|err| io::Error::other(format!("fastly.toml: {err}")))?;
     let local = table(&mut manifest, "local_server");
-    let origin = table(table(local, "backends"), "origin");
+    let backends = table(local, "backends");
+    // The second backend (fragments) is the fixture origin too.
+    let fragments = table(backends, "fragments");
+    fragments.insert("url".into(), toml::Value::String(config.origin_url.clone()));
+    let origin = table(backends, "origin");
     origin.insert("url".into(), toml::Value::String(config.origin_url.clone()));
     if let Some(timeout) = config.between_bytes_timeout_ms {
         origin.insert("between_bytes_timeout_ms".into(), toml::Value::Integer(timeout as i64));

@@ -22,7 +22,7 @@ mod visitor;
 use std::time::Instant;
 
 use edge_rewriter::Limits;
-use edge_rewriter::{CacheFacts, Decision, Keep, Variant, decide, is_html, keep, may_sniff};
+use edge_rewriter::{CacheFacts, Decision, Keep, Plan, Variant, decide, is_html, keep, may_sniff};
 use fastly::Request;
 use fastly::http::header::RANGE;
 
@@ -92,12 +92,16 @@ fn cache_bypass(request: &Request, grants: &access::Grants, limits: &Limits, ran
 }
 
 /// A hit's JSON log line.
-fn log_hit(context: &edge_rewriter::RequestContext, variant: &Variant, vcpu_at_start: u64) {
+fn log_hit(context: &edge_rewriter::RequestContext, variant: &Variant, plan: &Plan<'_>, vcpu_at_start: u64) {
+    let experiments: serde_json::Map<String, serde_json::Value> =
+        plan.experiments().map(|(id, variant)| (id.to_owned(), variant.into())).collect();
     let line = serde_json::json!({
         "event": "hit",
         "method": context.method,
         "host": context.host,
         "path": context.path,
+        // Each page view counts for its experiments, served from the cache or not.
+        "experiments": experiments,
         "cache": { "status": "HIT", "key": variant.short() },
         "vcpu_ms": instance::vcpu_ms().saturating_sub(vcpu_at_start),
     });
@@ -170,7 +174,7 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
                         // visitor in it is this visitor's own.
                         visitor::give_cookie(&mut response, &early_plan);
                         response.send_to_client();
-                        log_hit(&context, &variant, vcpu_at_start);
+                        log_hit(&context, &variant, &early_plan, vcpu_at_start);
                         return limits;
                     }
                     Err(why) => CacheState::Pass(why),

@@ -35,14 +35,20 @@ impl<'r> Plan<'r> {
         for (index, rule) in self.rules.iter().enumerate() {
             let count = Counter { hits: Rc::clone(hits), index };
             let split = ByScope::of(&rule.actions);
+            // A rule's element handlers (one in order, one reversed) see each match; the
+            // first to run for it decides whether it is within `max`.
+            let first_n = FirstN::new(rule.max);
             // A shadow rule is counted wherever it would act, and applies nothing.
             let live = !rule.shadow;
             if let (true, Some(selector), false) = (rule.shadow, rule.selector, split.element.is_empty()) {
                 let count = count.clone();
+                let first_n = Rc::clone(&first_n);
                 settings = settings.append_element_content_handler((
                     Cow::Borrowed(selector),
                     ElementContentHandlers::default().element(move |_: &mut Element| {
-                        count.add(1);
+                        if first_n.enter() {
+                            count.add(1);
+                        }
                         Ok(())
                     }),
                 ));
@@ -53,16 +59,21 @@ impl<'r> Plan<'r> {
             let counted_in_order = !in_order.is_empty();
             if let (Some(selector), true) = (rule.selector, counted_in_order) {
                 let count = count.clone();
+                let first_n = Rc::clone(&first_n);
                 settings = settings.append_element_content_handler((
                     Cow::Borrowed(selector),
                     ElementContentHandlers::default().element(move |el: &mut Element| {
+                        if !first_n.enter() {
+                            return Ok(());
+                        }
                         count.add(1);
                         in_order.iter().try_for_each(|action| apply_to_element(action, el))
                     }),
                 ));
             }
             if let (Some(selector), false) = (rule.selector, reversed.is_empty()) {
-                reversed_handlers.push((selector, reversed, (!counted_in_order).then(|| count.clone())));
+                let entered = if counted_in_order { Entered::Already } else { Entered::Here(count.clone()) };
+                reversed_handlers.push((selector, reversed, entered, Rc::clone(&first_n)));
             }
             if !split.comments.is_empty() {
                 let count = count.clone();
@@ -115,12 +126,23 @@ impl<'r> Plan<'r> {
                 },
             ));
         }
-        for (selector, actions, count) in reversed_handlers.into_iter().rev() {
+        for (selector, actions, entered, first_n) in reversed_handlers.into_iter().rev() {
             settings = settings.append_element_content_handler((
                 Cow::Borrowed(selector),
                 ElementContentHandlers::default().element(move |el: &mut Element| {
-                    if let Some(count) = &count {
-                        count.add(1);
+                    let within = match &entered {
+                        // The rule's in-order handler ran first for this element and decided.
+                        Entered::Already => first_n.current(),
+                        Entered::Here(count) => {
+                            let within = first_n.enter();
+                            if within {
+                                count.add(1);
+                            }
+                            within
+                        }
+                    };
+                    if !within {
+                        return Ok(());
                     }
                     actions.iter().rev().try_for_each(|action| apply_to_element(action, el))
                 }),
@@ -141,6 +163,40 @@ impl Counter {
     pub(crate) fn add(&self, n: u64) {
         let cell = &self.hits[self.index];
         cell.set(cell.get() + n);
+    }
+}
+
+/// Which of a rule's element handlers counts a match and decides whether it is within `max`.
+enum Entered {
+    /// The rule's in-order handler, which runs first.
+    Already,
+    /// This one, counting with this counter.
+    Here(Counter),
+}
+
+/// A rule's `max`: how many of its selector's matches it acts on. Each match is entered
+/// once (by the rule's first handler to see it); later handlers read the decision.
+struct FirstN {
+    max: Option<u64>,
+    entered: Cell<u64>,
+    within: Cell<bool>,
+}
+
+impl FirstN {
+    fn new(max: Option<u64>) -> Rc<Self> {
+        Rc::new(Self { max, entered: Cell::new(0), within: Cell::new(true) })
+    }
+
+    /// A new match: whether the rule acts on it.
+    fn enter(&self) -> bool {
+        self.entered.set(self.entered.get() + 1);
+        self.within.set(self.max.is_none_or(|max| self.entered.get() <= max));
+        self.within.get()
+    }
+
+    /// Whether the rule acts on the match its first handler entered last.
+    fn current(&self) -> bool {
+        self.within.get()
     }
 }
 

@@ -38,6 +38,8 @@ pub(crate) struct PlannedRule<'r> {
     pub actions: Vec<(Scope, PlannedAction<'r>)>,
     /// Counted where it would act, never applied (`"mode": "shadow"`).
     pub shadow: bool,
+    /// Element actions act on the first this many matches only.
+    pub max: Option<u64>,
 }
 
 impl<'r> Plan<'r> {
@@ -65,6 +67,7 @@ impl<'r> Plan<'r> {
                     selector_source: rule.selector_source.as_deref(),
                     actions,
                     shadow: rule.shadow,
+                        max: rule.max,
                     })
                 }
                 None => plan.not_applicable.push(&rule.id),

@@ -50,6 +50,8 @@ pub(crate) struct CompiledRule {
     pub shadow: bool,
     /// The experiment the rule declares; its variants hold the actions then.
     pub experiment: Option<CompiledExperiment>,
+    /// Element actions act on the first this many matches only.
+    pub max: Option<u64>,
 }
 
 /// The experiments the rules declare, by id, with their variants' names: what `when.experiment`
@@ -271,6 +273,7 @@ fn compile_rule(
     };
     check_experiment_refs(&condition, rule.experiment.is_some(), declared)?;
     let actions = compile_actions(&rule.actions, "actions", selector.is_some(), &mut room, &mut cost)?;
+    check_max(rule, &actions)?;
     check_template_refs(&actions, "actions", declared)?;
     let experiment = match &rule.experiment {
         Some(experiment) => {
@@ -292,8 +295,26 @@ fn compile_rule(
         actions,
         shadow: rule.mode == Mode::Shadow,
         experiment,
+        max: rule.max,
     };
     Ok((compiled, cost))
+}
+
+/// `max` counts the elements a selector matches: a rule needs a selector and element
+/// actions for it to mean anything.
+fn check_max(rule: &Rule, actions: &[(Scope, CompiledAction)]) -> Result<(), FieldError> {
+    let Some(max) = rule.max else { return Ok(()) };
+    if max == 0 {
+        return Err(FieldError::new("max", "0 elements would do nothing; leave `max` out to act on every match"));
+    }
+    let element_actions = actions.iter().any(|(scope, _)| *scope == Scope::Element) || rule.experiment.is_some();
+    if rule.selector.is_none() || !element_actions {
+        return Err(FieldError::new(
+            "max",
+            "`max` limits how many elements the selector's element actions act on; this rule has none              (`replace_text` takes its own `max`)",
+        ));
+    }
+    Ok(())
 }
 
 /// Each `when.experiment` names a declared experiment and one of its variants; a rule that

@@ -40,6 +40,12 @@ pub struct Rule {
     /// without it; `append_to_document` takes none.
     #[serde(default)]
     pub selector: Option<String>,
+    /// Act on the first N elements the selector matches only (in page order), like nginx's
+    /// `sub_filter_once`: `"max": 1` inserts a banner exactly once on a page that repeats
+    /// the element. Applies to the rule's element actions; `replace_text` has its own `max`.
+    /// Default: every match.
+    #[serde(default)]
+    pub max: Option<u64>,
     /// Conditions on the request and response; the rule applies only when all hold.
     #[serde(default)]
     pub when: Option<When>,
