@@ -827,3 +827,45 @@ fn scripts_serve_help_prints_help_without_installing_or_building_anything() {
         assert!(bootstrap.find(tool).unwrap() > serve_stops, "{tool} comes after the serve mode stops");
     }
 }
+
+#[test]
+fn includes_take_fragments_from_files_or_a_directory_and_explain_lists_them() {
+    let rules = rules_dir(&[(
+        "includes.json",
+        r#"[{"id":"sale","selector":"h1","actions":[{"after":{"include":{"path":"/fragments/sale.html?wait_ms=5"}}}]},
+            {"id":"cms","selector":"body","actions":[{"append":{"include":{"backend":"cms","path":"/promo","fallback":{"text":"later"}}}}]}]"#,
+    )]);
+    let rules = rules.to_str().unwrap();
+    let page = b"<body><h1>Shop</h1></body>";
+    let scratch = devstack::viceroy::scratch_dir().unwrap();
+    let promo = scratch.join("promo.html");
+    std::fs::write(&promo, "<aside>promo</aside>").unwrap();
+    let promo_arg = format!("/promo={}", promo.display());
+    let applied = rewrite_with_stdin(
+        &["apply", "--rules", rules, "--fragments", "fixtures/pages", "--fragment", &promo_arg],
+        Some(page),
+    );
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    assert_eq!(
+        stdout(&applied),
+        "<body><h1>Shop</h1><div class=\"sale\">Winter sale: 20% off</div>\n<aside>promo</aside></body>"
+    );
+    // Without files, includes get their fallback, as at the edge when a fragment fails.
+    let bare = rewrite_with_stdin(&["apply", "--rules", rules], Some(page));
+    assert_eq!(stdout(&bare), "<body><h1>Shop</h1>later</body>");
+    assert!(stderr(&bare).contains("no local file for /promo (backend cms)"), "{}", stderr(&bare));
+    let explained = rewrite_with_stdin(&["explain", "--rules", rules, "--fragments", "fixtures/pages"], Some(page));
+    let text = stdout(&explained);
+    assert!(text.contains("/fragments/sale.html?wait_ms=5 (rule sale): inserted, 45 bytes"), "{text}");
+    assert!(text.contains("/promo (rule cms): fallback (5 bytes): no local file"), "{text}");
+    let wrong = rewrite_with_stdin(&["apply", "--rules", rules, "--fragment", "promo.html"], Some(page));
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(stderr(&wrong).contains("write it as PATH=FILE"), "{}", stderr(&wrong));
+}
+
+#[test]
+fn apply_honours_max() {
+    let rules = rules_dir(&[("once.json", r#"{"id":"once","selector":"li","max":1,"actions":[{"append":{"text":"!"}}]}"#)]);
+    let output = rewrite_with_stdin(&["apply", "--rules", rules.to_str().unwrap()], Some(b"<li>a</li><li>b</li>"));
+    assert_eq!(stdout(&output), "<li>a!</li><li>b</li>");
+}

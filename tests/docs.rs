@@ -4,7 +4,12 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use devstack::project;
-use edge_rewriter::{BUDGETS, RequestContext, RewriteOptions, RuleSet, json_schema, parse_rfc3339, stream};
+use std::collections::HashMap;
+
+use edge_rewriter::{
+    BUDGETS, Fragment, FragmentSource, PlannedInclude, RequestContext, RewriteOptions, RuleSet, json_schema, parse_rfc3339,
+    stream_with_fragments,
+};
 
 const BLESS: &str = "EDGE_REWRITER_BLESS";
 
@@ -33,6 +38,32 @@ fn fenced_blocks(markdown: &str) -> Vec<(String, String)> {
         }
     }
     blocks
+}
+
+/// Fragments by path, from `html fragment PATH` blocks.
+type Fragments = HashMap<String, String>;
+
+/// The docs' fragments, each as a 200 response; a path without one is unavailable.
+struct DocFragments(Fragments);
+
+impl FromIterator<(String, String)> for DocFragments {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        DocFragments(iter.into_iter().collect())
+    }
+}
+
+impl FragmentSource for DocFragments {
+    fn fragment(&mut self, _index: usize, include: &PlannedInclude) -> Fragment {
+        match self.0.get(&include.path) {
+            Some(text) => Fragment::Response {
+                status: 200,
+                content_type: None,
+                content_length: None,
+                body: Box::new(std::io::Cursor::new(text.clone().into_bytes())),
+            },
+            None => Fragment::Unavailable(format!("RULES.md has no fragment for {}", include.path)),
+        }
+    }
 }
 
 /// Examples are written as a `json rule` block, optionally followed by a `html input` block,
@@ -65,7 +96,12 @@ fn every_rule_example_in_rules_md_is_valid_and_does_what_it_says() {
             context.now = parse_rfc3339("2026-11-24T12:00:00Z").unwrap();
         }
         let plan = rules.plan(&context);
-        let done = stream(&plan, &RewriteOptions::default(), input.as_bytes(), Vec::new());
+        // `html fragment PATH` blocks are the fragments includes get.
+        let fragments: DocFragments = following
+            .iter()
+            .filter_map(|(info, text)| Some((info.strip_prefix("html fragment ")?.trim().to_owned(), text.clone())))
+            .collect();
+        let done = stream_with_fragments(&plan, &RewriteOptions::default(), input.as_bytes(), Vec::new(), Box::new(fragments));
         done.result.unwrap();
         assert_eq!(String::from_utf8(done.sink).unwrap(), output, "example {examples} in RULES.md:\n{text}");
         demonstrated += 1;

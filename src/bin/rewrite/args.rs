@@ -160,6 +160,14 @@ pub struct RequestArgs {
     /// use: `GET https://host/path`, then `Name: value` headers and `@fact value` lines).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "headers", "facts"])]
     pub request: Option<PathBuf>,
+    /// A fragment for the rules' includes, `PATH=FILE` (repeatable): the include whose path
+    /// is PATH (with or without its query) gets FILE, e.g. --fragment /fragments/sale.html=sale.html
+    #[arg(long = "fragment", value_name = "PATH=FILE")]
+    pub fragments: Vec<String>,
+    /// A directory standing in for the origin's fragments: an include of /a/b.html gets
+    /// DIR/a/b.html, e.g. --fragments fixtures/pages. Includes with no file get their fallback.
+    #[arg(long = "fragments", value_name = "DIR")]
+    pub fragments_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

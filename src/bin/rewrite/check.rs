@@ -12,6 +12,7 @@ use edge_rewriter::RequestContext;
 use serde::{Deserialize, Serialize};
 
 use crate::diff::use_color;
+use crate::fragments::LocalFragments;
 use crate::inputs::{LoadedRules, Rewritten, load_rules, read_page, report_rule_errors, rewrite_into};
 use crate::outcome::{Outcome, Verdict};
 use crate::{CheckArgs, CheckFormat, junit, logger, out, report, schedule};
@@ -48,6 +49,8 @@ pub struct Case {
     /// The page, relative to `pages/` (the fixture origin serves it at `/` + this).
     pub page: String,
     pub page_file: PathBuf,
+    /// The fixture pages, which also stand in for the origin's fragments.
+    pub pages_dir: PathBuf,
     pub request: String,
     pub content_type: String,
     pub rules: PathBuf,
@@ -85,6 +88,7 @@ fn read_case(file: &Path, dir: &Path, root: &Path) -> Result<Case, String> {
         description: spec.description,
         page: spec.page,
         page_file,
+        pages_dir: dir.join("pages"),
         request: spec.request,
         content_type,
     })
@@ -102,7 +106,9 @@ pub fn run_case(case: &Case, rules: &LoadedRules) -> Result<Outcome, String> {
     context.content_type = Some(case.content_type.clone());
     let original = read_page(&case.page_file).map_err(|err| in_case(&format!("page {:?}", case.page), &err))?;
     let started = Instant::now();
-    let (rewritten, report) = match rewrite_into(&rules.rules, &context, &original[..], Vec::new())? {
+    // The fixture pages stand in for the origin's fragments, as the fixture origin serves them.
+    let fragments = LocalFragments::in_dir(&case.pages_dir);
+    let (rewritten, report) = match rewrite_into(&rules.rules, &context, &original[..], Vec::new(), &fragments)? {
         Rewritten::Done(done) => (done.sink, Some(done.report)),
         Rewritten::PassedThrough(sink) => (sink, None),
     };

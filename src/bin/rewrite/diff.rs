@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use similar::TextDiff;
 
+use crate::fragments::LocalFragments;
 use crate::inputs::{load_rules, read_page, report_rule_errors, request_context, rewrite_into};
 use crate::words::{self, Piece};
 use crate::{ColorChoice, DiffArgs, out};
@@ -20,7 +21,8 @@ pub fn run(args: &DiffArgs) -> Result<i32, String> {
     report_rule_errors(&loaded);
     let context = request_context(&args.page.request)?;
     let original = read_page(&args.page.page)?;
-    let rewritten = rewrite_into(&loaded.rules, &context, &original[..], Vec::new())?.into_sink();
+    let fragments = LocalFragments::from_args(&args.page.request)?;
+    let rewritten = rewrite_into(&loaded.rules, &context, &original[..], Vec::new(), &fragments)?.into_sink();
     let name = args.page.page.display().to_string();
     let (before, after) = (display_text(&original, &context), display_text(&rewritten, &context));
     out::text(unified(

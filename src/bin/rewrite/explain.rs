@@ -3,9 +3,10 @@
 
 use std::io;
 
-use edge_rewriter::{Report, RequestContext, format_rfc3339};
+use edge_rewriter::{IncludeOutcome, IncludeResult, Report, RequestContext, format_rfc3339};
 use serde::Serialize;
 
+use crate::fragments::LocalFragments;
 use crate::inputs::{LoadedRules, Rewritten, load_rules, open_page, request_context, rewrite_into};
 use crate::{ExplainArgs, Format, out, schedule};
 
@@ -37,7 +38,8 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
     let loaded = load_rules(&page_args.rules.rules, page_args.rules.draft.as_deref())?;
     let context = request_context(&page_args.request)?;
     let page = open_page(&page_args.page)?;
-    let report = match rewrite_into(&loaded.rules, &context, page, io::sink())? {
+    let fragments = LocalFragments::from_args(&page_args.request)?;
+    let report = match rewrite_into(&loaded.rules, &context, page, io::sink(), &fragments)? {
         Rewritten::Done(done) => Some(done.report),
         Rewritten::PassedThrough(_) => None,
     };
@@ -47,6 +49,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
         rows.iter().filter(|row| row.mode == "live" && row.applies == "yes" && row.fired == Some(0)).count();
     let rules = loaded.rules.len() + loaded.rules.disabled_ids().count();
     let scheduled = schedule::lines(&loaded.rules, &context);
+    let includes: Vec<String> = report.iter().flat_map(|report| &report.includes).map(include_line).collect();
     let source = format!(
         "{}{}",
         page_args.rules.rules.display(),
@@ -65,6 +68,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
             "never_fired": never_fired,
             "at": format_rfc3339(context.now),
             "scheduled": scheduled,
+            "includes": includes,
         })),
         Format::Text => {
             out::line(format!(
@@ -81,6 +85,13 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
             if never_fired > 0 {
                 out::line(format!("{never_fired} rule(s) apply to this request but never fired on this page"));
             }
+            if !includes.is_empty() {
+                out::line("");
+                out::line("includes (fragments from --fragment / --fragments):");
+                for line in &includes {
+                    out::line(format!("  {line}"));
+                }
+            }
             if !scheduled.is_empty() {
                 out::line("");
                 out::line(format!("time windows, rollouts and experiments on this page, at {}:", format_rfc3339(context.now)));
@@ -91,6 +102,17 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
         }
     }
     Ok(0)
+}
+
+/// What became of one include, for people.
+fn include_line(include: &IncludeOutcome) -> String {
+    let what = match &include.result {
+        IncludeResult::Inserted => format!("inserted, {} bytes", include.bytes),
+        IncludeResult::Fallback(why) => format!("fallback ({} bytes): {why}", include.bytes),
+        IncludeResult::Cut(why) => format!("cut after {} bytes: {why}", include.bytes),
+        IncludeResult::NotPlaced => "not placed: no element matched".to_owned(),
+    };
+    format!("{} (rule {}): {what}", include.path, include.rule)
 }
 
 /// A row per rule: those that may run in order, then disabled, then invalid ones.

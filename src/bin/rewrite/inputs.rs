@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use edge_rewriter::{
     DRAFT_INDEX_KEY, DRAFT_PREFIX, Decision, INDEX_KEY, MemoryStore, PageEncoding, RequestContext, ResponseFacts,
     RewriteOptions, RuleError, RuleSet, RuleWarning, StreamError, Streamed, decide, read_entries_at, read_rules_dir,
-    stream,
+    stream, stream_with_fragments,
 };
 
+use crate::fragments::LocalFragments;
 use crate::{PageArgs, RequestArgs, logger, out};
 
 /// Rules as the service would use them, and every problem found on the way.
@@ -198,6 +199,7 @@ pub fn rewrite_into<W: Write>(
     context: &RequestContext,
     page: impl Read,
     mut sink: W,
+    fragments: &LocalFragments,
 ) -> Result<Rewritten<W>, String> {
     let encoding = match verdict(context) {
         Ok(encoding) => encoding,
@@ -214,7 +216,11 @@ pub fn rewrite_into<W: Write>(
     };
     let plan = rules.plan(context);
     let options = RewriteOptions { encoding, ..RewriteOptions::default() };
-    let done = stream(&plan, &options, page, sink);
+    let done = if plan.includes().is_empty() {
+        stream(&plan, &options, page, sink)
+    } else {
+        stream_with_fragments(&plan, &options, page, sink, Box::new(fragments.clone()))
+    };
     match &done.result {
         Ok(()) => Ok(Rewritten::Done(done)),
         Err(StreamError::Output(err)) => {
@@ -247,6 +253,7 @@ pub fn apply(args: &PageArgs) -> Result<i32, String> {
     let context = request_context(&args.request)?;
     let page = open_page(&args.page)?;
     let stdout = io::stdout().lock();
-    rewrite_into(&loaded.rules, &context, page, stdout)?;
+    let fragments = LocalFragments::from_args(&args.request)?;
+    rewrite_into(&loaded.rules, &context, page, stdout, &fragments)?;
     Ok(0)
 }
