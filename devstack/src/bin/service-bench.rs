@@ -2,7 +2,7 @@
 //! requests per second rewriting against passing through, the guest's own rewrite speed,
 //! and nginx's `sub_filter` on the same page for comparison. Run by `scripts/bench`.
 //!
-//!     cargo run --release -p devstack --bin service-bench [-- --quick]
+//!     cargo run --release -p devstack --bin service-bench [-- --quick] [--cache] [--includes]
 
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -19,17 +19,66 @@ const BIG_PAGE: &str = "html-parsing-spec.html";
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
     let only_cache = std::env::args().any(|arg| arg == "--cache");
+    let only_includes = std::env::args().any(|arg| arg == "--includes");
     let store = devstack::store_json(&[("standard", STANDARD_SET)]);
     println!(
         "service-bench{}: the release wasm under Viceroy with the standard set (benches/standard-set.json)",
         if quick { " (quick)" } else { "" }
     );
+    if only_includes {
+        includes(quick);
+        return;
+    }
     if !only_cache {
         heap_by_size(&store, quick);
         time_to_first_byte(&store);
         throughput(&store, quick);
+        includes(quick);
     }
     edge_cache(&store, quick);
+}
+
+/// Includes: the article with 0, 1 and 4 fragments, each from a backend that takes 200 ms
+/// to answer, appended at the end of the body. Time to first byte and to the last, median
+/// of several requests; one after another, 4 fragments would add 800 ms.
+fn includes(quick: bool) {
+    const WAIT_MS: u64 = 200;
+    let requests = if quick { 3 } else { 11 };
+    println!("\n== includes: the article with N fragments, each answered after {WAIT_MS} ms (median of {requests}) ==");
+    let origin = FixtureOrigin::start(project::fixture_pages()).unwrap();
+    for count in [0usize, 1, 4] {
+        let rules: Vec<String> = (0..count)
+            .map(|i| {
+                format!(
+                    r#"{{"id": "include-{i}", "selector": "body", "actions": [{{"append": {{"include": {{"path": "/fragments/sale.html?wait_ms={WAIT_MS}&n={i}", "timeout_ms": 5000}}}}}}]}}"#
+                )
+            })
+            .collect();
+        let banner = r#"{"id": "banner", "selector": "body", "actions": [{"prepend": {"html": "<p>edge</p>"}}]}"#;
+        let entry = format!("[{}]", rules.iter().map(String::as_str).chain([banner]).collect::<Vec<_>>().join(","));
+        let service = service(&origin, &devstack::store_json(&[("includes", &entry)]));
+        let mut first_bytes = Vec::new();
+        let mut totals = Vec::new();
+        for _ in 0..requests {
+            let response = devstack::http::get(&service.url("/news/article.html")).send().unwrap();
+            assert!(response.complete && count_str(&response.text(), "Winter sale") == count, "{count} fragments expected");
+            first_bytes.push(response.first_body_byte.unwrap_or_default().as_secs_f64() * 1e3);
+            totals.push(response.elapsed.as_secs_f64() * 1e3);
+        }
+        let median = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        println!(
+            "  {count} include(s): first byte {:>6.1} ms, whole page {:>6.1} ms",
+            median(first_bytes),
+            median(totals)
+        );
+    }
+}
+
+fn count_str(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
 }
 
 /// The edge cache: the big page rewritten on a miss, then served from the cache, next to the
