@@ -73,5 +73,5 @@ pub use store::layout::{
     MemoryStore, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError, check_entry, read_entries, read_entries_at,
     read_rules_dir, store_from_dirs,
 };
-pub use store::limits::{LIMITS_KEY, Limits};
+pub use store::limits::{LIMITS_KEY, Limits, LimitsError};
 pub use store::sites::{Site, Sites, SitesError};

@@ -37,6 +37,26 @@ impl Default for Limits {
     }
 }
 
+/// Why a `limits` value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitsError {
+    /// Not a JSON object of known fields (what serde said, if anything).
+    #[error("`{LIMITS_KEY}` must be a JSON object like {{\"cpu_budget_ms\": 35}}{0}")]
+    Shape(String),
+    /// A CPU budget at or over the platform's limit.
+    #[error(
+        "`{LIMITS_KEY}.cpu_budget_ms` is {0}; it must be under {PLATFORM_CPU_MS} (Fastly stops an execution at \
+         {PLATFORM_CPU_MS} ms), or 0 for no budget in local runs"
+    )]
+    CpuBudget(u64),
+    /// More includes than the platform's backend requests allow.
+    #[error(
+        "`{LIMITS_KEY}.max_includes` is {0}; it may be at most {MAX_INCLUDES_CEILING} (Fastly allows 32 backend \
+         requests per execution, and the origin's is one)"
+    )]
+    MaxIncludes(u8),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LimitsSpec {
@@ -56,20 +76,17 @@ impl Limits {
 
     /// Reads the `limits` value. An unreadable value or a figure out of range is an error
     /// naming it; the caller keeps the defaults and logs it.
-    pub fn parse(json: &str) -> Result<Limits, String> {
-        let shape = || format!("`{LIMITS_KEY}` must be a JSON object like {{\"cpu_budget_ms\": 35}}");
-        let value: serde_json::Value = serde_json::from_str(json).map_err(|err| format!("{}: {err}", shape()))?;
+    pub fn parse(json: &str) -> Result<Limits, LimitsError> {
+        let shape = |err: Option<serde_json::Error>| LimitsError::Shape(err.map(|err| format!(": {err}")).unwrap_or_default());
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|err| shape(Some(err)))?;
         if !value.is_object() {
-            return Err(shape());
+            return Err(shape(None));
         }
-        let spec: LimitsSpec = serde_json::from_value(value).map_err(|err| format!("{}: {err}", shape()))?;
+        let spec: LimitsSpec = serde_json::from_value(value).map_err(|err| shape(Some(err)))?;
         let mut limits = Limits::default();
         if let Some(ms) = spec.cpu_budget_ms {
             if ms >= PLATFORM_CPU_MS {
-                return Err(format!(
-                    "`{LIMITS_KEY}.cpu_budget_ms` is {ms}; it must be under {PLATFORM_CPU_MS} (Fastly stops an execution \
-                     at {PLATFORM_CPU_MS} ms), or 0 for no budget in local runs"
-                ));
+                return Err(LimitsError::CpuBudget(ms));
             }
             limits.cpu_budget_ms = ms;
         }
@@ -78,10 +95,7 @@ impl Limits {
         }
         if let Some(count) = spec.max_includes {
             if count > MAX_INCLUDES_CEILING {
-                return Err(format!(
-                    "`{LIMITS_KEY}.max_includes` is {count}; it may be at most {MAX_INCLUDES_CEILING} (Fastly allows 32 \
-                     backend requests per execution, and the origin's is one)"
-                ));
+                return Err(LimitsError::MaxIncludes(count));
             }
             limits.max_includes = count;
         }
@@ -98,17 +112,17 @@ mod tests {
         assert_eq!(Limits::parse("{}").unwrap(), Limits::default());
         assert_eq!(Limits::parse(r#"{"cpu_budget_ms": 20}"#).unwrap().cpu_budget_ms, 20);
         assert_eq!(Limits::parse(r#"{"max_includes": 2}"#).unwrap().max_includes, 2);
-        assert!(Limits::parse(r#"{"max_includes": 32}"#).unwrap_err().contains("at most 31"));
+        assert!(Limits::parse(r#"{"max_includes": 32}"#).unwrap_err().to_string().contains("at most 31"));
         let off = Limits::parse(r#"{"cache_max_ttl_s": 0}"#).unwrap();
         assert_eq!((off.cache_max_ttl_s, off.cpu_budget_ms), (0, 35));
     }
 
     #[test]
     fn bad_limits_say_what_is_wrong() {
-        assert!(Limits::parse("[]").unwrap_err().contains("JSON object"));
-        assert!(Limits::parse(r#"{"cpu_budget_ms": 60}"#).unwrap_err().contains("under 50"));
+        assert!(Limits::parse("[]").unwrap_err().to_string().contains("JSON object"));
+        assert!(Limits::parse(r#"{"cpu_budget_ms": 60}"#).unwrap_err().to_string().contains("under 50"));
         assert_eq!(Limits::parse(r#"{"cpu_budget_ms": 0}"#).unwrap().cpu_deadline_ms(), None);
         assert_eq!(Limits::default().cpu_deadline_ms(), Some(35));
-        assert!(Limits::parse(r#"{"cpu": 5}"#).unwrap_err().contains("unknown field"));
+        assert!(Limits::parse(r#"{"cpu": 5}"#).unwrap_err().to_string().contains("unknown field"));
     }
 }
