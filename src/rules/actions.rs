@@ -2,7 +2,8 @@
 //! on ([`Action::name`], [`Action::scope`]), what it compiles to and what that costs
 //! ([`CompiledAction`]), what it becomes for one request ([`PlannedAction`]), and how it
 //! changes the page (the `apply_to_*` functions lol_html's handlers call). Adding an action
-//! is a variant in [`Action`] and an arm in each of these.
+//! is a variant in [`Action`] and an arm in each of these. Header actions are compiled in
+//! [`super::headers`] and applied by whoever holds the response ([`crate::http::headers`]).
 
 use std::borrow::Cow;
 
@@ -13,7 +14,9 @@ use super::budget::{Cost, RegexRoom};
 use super::pattern::{Pattern, Use};
 use super::selector::parse_selector;
 use super::template::{Landing, Template};
+use super::headers::{self, CompiledHeader};
 use super::{Action, Content, FieldError, ReplaceText, TextTarget};
+use crate::http::headers::HeaderEdit;
 use crate::http::request::RequestContext;
 use crate::rewrite::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
 
@@ -29,6 +32,8 @@ pub(crate) enum Scope {
     Text,
     /// The end of the document: takes no selector.
     Document,
+    /// The response's headers, sent before the page is read: takes no selector.
+    Headers,
 }
 
 impl Action {
@@ -51,6 +56,11 @@ impl Action {
             Action::ReplaceComments(_) => "replace_comments",
             Action::AppendToDocument(_) => "append_to_document",
             Action::ReplaceText(_) => "replace_text",
+            Action::SetHeader(_) => "set_header",
+            Action::AppendHeader(_) => "append_header",
+            Action::RemoveHeader(_) => "remove_header",
+            Action::CspAdd(_) => "csp_add",
+            Action::SetCookie(_) => "set_cookie",
         }
     }
 
@@ -60,6 +70,11 @@ impl Action {
             Action::RemoveComments | Action::ReplaceComments(_) => Scope::Comments,
             Action::ReplaceText(_) => Scope::Text,
             Action::AppendToDocument(_) => Scope::Document,
+            Action::SetHeader(_)
+            | Action::AppendHeader(_)
+            | Action::RemoveHeader(_)
+            | Action::CspAdd(_)
+            | Action::SetCookie(_) => Scope::Headers,
             _ => Scope::Element,
         }
     }
@@ -79,6 +94,7 @@ pub(crate) enum CompiledAction {
     ReplaceComments(CompiledContent),
     AppendToDocument(CompiledContent),
     ReplaceText(Box<TextRule>),
+    Header(CompiledHeader),
 }
 
 /// Inserted content: its template and whether it is markup or text.
@@ -142,6 +158,8 @@ pub(crate) enum PlannedAction<'r> {
     ReplaceComments(Cow<'r, str>, Markup),
     AppendToDocument(Cow<'r, str>, Markup),
     ReplaceText(&'r TextRule),
+    /// A change to the response's headers ([`crate::Plan::header_edits`]).
+    Header(HeaderEdit),
 }
 
 /// Compiles a list of actions written at `at` (`actions`, or a variant's
@@ -190,7 +208,11 @@ fn compile_action(
                 ),
             ));
         }
+        (Scope::Headers, true) => return Err(FieldError::new("selector", headers_take_no_selector(name, at))),
         _ => {}
+    }
+    if let Some(header) = headers::compile(action, &field) {
+        return header.map(CompiledAction::Header);
     }
     let content = |content: &Content| compile_content(content, &field);
     Ok(match action {
@@ -244,7 +266,25 @@ fn compile_action(
             }
             CompiledAction::ReplaceText(Box::new(rule))
         }
+        Action::SetHeader(_)
+        | Action::AppendHeader(_)
+        | Action::RemoveHeader(_)
+        | Action::CspAdd(_)
+        | Action::SetCookie(_) => unreachable!("compiled by headers::compile above"),
     })
+}
+
+/// Why a header action cannot be in a rule with a selector, and where to move it. Every
+/// condition a `when` may hold is known before the body (request facts, status, content
+/// type), so the same `when` works on a rule of its own; in an experiment's variant, a rule
+/// that tests the variant with `when.experiment` does.
+fn headers_take_no_selector(name: &str, at: &str) -> String {
+    let moved = if at.starts_with("experiment.") {
+        "that tests the variant with `when.experiment`, e.g. \"when\": {\"experiment\": {\"id\": \"…\", \"variant\": \"…\"}}"
+    } else {
+        "(same `when`: every condition a rule may hold is known before the page is)"
+    };
+    format!("headers are sent before the page is read; move `{name}` to a rule without a selector {moved}")
 }
 
 /// Why an action's name or replacement cannot be used.
@@ -255,7 +295,7 @@ pub(crate) struct ActionError {
 }
 
 impl ActionError {
-    fn new(reason: impl Into<String>) -> Self {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
         Self { reason: reason.into() }
     }
 }
@@ -415,6 +455,7 @@ impl CompiledAction {
             | CompiledAction::ReplaceComments(content)
             | CompiledAction::AppendToDocument(content) => Some(&content.template),
             CompiledAction::SetAttribute { value, .. } => Some(value),
+            CompiledAction::Header(header) => header.template(),
             _ => None,
         };
         template.into_iter()
@@ -428,6 +469,7 @@ impl CompiledAction {
             | CompiledAction::ReplaceComments(content)
             | CompiledAction::AppendToDocument(content) => content.template.depend(dependence),
             CompiledAction::SetAttribute { value, .. } => value.depend(dependence),
+            CompiledAction::Header(header) => header.template().into_iter().for_each(|value| value.depend(dependence)),
             _ => {}
         }
     }
@@ -472,6 +514,7 @@ impl CompiledAction {
                 PlannedAction::AppendToDocument(text, kind)
             }
             CompiledAction::ReplaceText(rule) => PlannedAction::ReplaceText(rule),
+            CompiledAction::Header(header) => PlannedAction::Header(header.plan(context)),
         }
     }
 }
@@ -484,6 +527,8 @@ impl PlannedAction<'_> {
             | PlannedAction::SetAttribute(_, text)
             | PlannedAction::ReplaceComments(text, _)
             | PlannedAction::AppendToDocument(text, _) => Some(text),
+            PlannedAction::Header(HeaderEdit::Set { value, .. } | HeaderEdit::Append { value, .. }) => Some(value),
+            PlannedAction::Header(HeaderEdit::SetCookie { line, .. }) => Some(line),
             _ => None,
         }
     }
@@ -540,7 +585,8 @@ pub(crate) fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> 
         PlannedAction::RemoveComments
         | PlannedAction::ReplaceComments(..)
         | PlannedAction::AppendToDocument(..)
-        | PlannedAction::ReplaceText(..) => {}
+        | PlannedAction::ReplaceText(..)
+        | PlannedAction::Header(_) => {}
     }
     Ok(())
 }
