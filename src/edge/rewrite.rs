@@ -15,6 +15,7 @@ use fastly::{Body, Response};
 use serde_json::json;
 
 use super::access::{Grants, PREVIEW_HEADER};
+use super::headers;
 use super::instance::vcpu_ms;
 use super::page_cache;
 use super::response;
@@ -104,6 +105,8 @@ pub fn run(job: Job<'_>) {
     response::prepare_rewritten_headers(&mut response, decoding, &content_type, &variant);
     response::for_downstream_caches(&mut response, rules.dependence());
     visitor::keep_private(&mut response, &plan);
+    // The rules' own header edits, before the headers leave (and before a miss stores them).
+    let header_changes = headers::apply(&mut response, &plan);
     if grants.preview {
         mark_preview(&mut response, edition.label());
     }
@@ -137,6 +140,7 @@ pub fn run(job: Job<'_>) {
         vcpu_at_stream_end: None,
         limits,
         cache,
+        header_changes,
     };
     if context.method == "HEAD" {
         // The headers GET would get, without a body.
@@ -314,6 +318,8 @@ struct LogLine<'a> {
     vcpu_at_stream_end: Option<u64>,
     limits: Limits,
     cache: CacheLog,
+    /// What the rules did to the response's headers (`"set x-frame-options"`).
+    header_changes: Vec<String>,
 }
 
 impl LogLine<'_> {
@@ -332,6 +338,7 @@ impl LogLine<'_> {
             "hits": hits,
             "shadow_hits": shadow_hits,
             "not_applicable": self.plan.not_applicable(),
+            "headers": self.header_changes,
             "experiments": self.plan.experiments().map(|(id, variant)| (id.to_owned(), json!(variant))).collect::<serde_json::Map<_, _>>(),
             "variant_forced": self.plan.forced(),
             "rule_errors": self.rule_errors,

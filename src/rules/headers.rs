@@ -108,12 +108,17 @@ pub(crate) fn check_name(name: &str) -> Result<String, ActionError> {
     Ok(lower)
 }
 
-/// A literal header value: no control characters (a CR or LF would end the header), not
-/// over [`MAX_HEADER_VALUE`].
+/// A literal header value: ASCII without control characters (a CR or LF would end the
+/// header), not over [`MAX_HEADER_VALUE`].
 fn check_value(value: &str) -> Result<(), ActionError> {
     if let Some(bad) = value.chars().find(|c| c.is_control()) {
         return Err(ActionError::new(format!(
             "the value holds the control character {bad:?}; a header value is one line of text"
+        )));
+    }
+    if let Some(bad) = value.chars().find(|c| !c.is_ascii()) {
+        return Err(ActionError::new(format!(
+            "the value holds {bad:?}; header values are ASCII: percent-encode it (e.g. `%C3%B6` for `ö`)"
         )));
     }
     if value.len() > MAX_HEADER_VALUE {
@@ -318,6 +323,7 @@ mod tests {
         assert!(ctl.starts_with("actions[0].set_header.value: ") && ctl.contains("control character"), "{ctl}");
         let long = format!(r#"{{"append_header": {{"name": "X-A", "value": "{}"}}}}"#, "a".repeat(8193));
         assert!(refused(&long).contains("8193 bytes"));
+        assert!(refused(r#"{"set_header": {"name": "X-A", "value": "K\u00f6ln"}}"#).contains("header values are ASCII"));
     }
 
     #[test]
@@ -367,6 +373,29 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn values_beyond_ascii_are_percent_encoded() {
+        let rule = r#"{"id": "h", "actions": [{"append_header": {"name": "X-City", "value": "{{query.c}}"}}]}"#;
+        let planned = edits(rule, "https://www.example.com/?c=K%C3%B6ln%09");
+        assert_eq!(planned, [HeaderEdit::Append { name: "x-city".into(), value: "K%C3%B6ln".into() }]);
+    }
+
+    #[test]
+    fn experiments_may_change_headers_without_a_selector() {
+        let variants = |actions: &str| {
+            format!(
+                r#"{{"id": "e", {{SELECTOR}} "experiment": {{"id": "x", "variants": [{{"name": "a", "weight": 1}},
+                {{"name": "b", "weight": 1, "actions": [{actions}]}}]}}}}"#
+            )
+        };
+        let header = variants(r#"{"set_header": {"name": "X-Variant", "value": "b"}}"#);
+        let (_, errors) = RuleSet::from_entries(&[("e".into(), header.replace("{SELECTOR}", ""))]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let (_, errors) = RuleSet::from_entries(&[("e".into(), header.replace("{SELECTOR}", r#""selector": "body","#))]);
+        assert_eq!(errors[0].field.as_deref(), Some("selector"));
+        assert!(errors[0].reason.contains("`when.experiment`"), "{}", errors[0]);
     }
 
     #[test]
