@@ -47,6 +47,9 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
         rows.iter().filter(|row| row.mode == "live" && row.applies == "yes" && row.fired == Some(0)).count();
     let rules = loaded.rules.len() + loaded.rules.disabled_ids().count();
     let scheduled = schedule::lines(&loaded.rules, &context);
+    // The service applies them to every response, rewritten or passed through.
+    let header_edits: Vec<String> =
+        loaded.rules.plan(&context).header_edits().iter().map(ToString::to_string).collect();
     let source = format!(
         "{}{}",
         page_args.rules.rules.display(),
@@ -65,6 +68,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
             "never_fired": never_fired,
             "at": format_rfc3339(context.now),
             "scheduled": scheduled,
+            "headers": header_edits,
         })),
         Format::Text => {
             out::line(format!(
@@ -80,6 +84,13 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
             }
             if never_fired > 0 {
                 out::line(format!("{never_fired} rule(s) apply to this request but never fired on this page"));
+            }
+            if !header_edits.is_empty() {
+                out::line("");
+                out::line("header edits this response gets, in order (`apply --headers` shows the result):");
+                for edit in &header_edits {
+                    out::line(format!("  {edit}"));
+                }
             }
             if !scheduled.is_empty() {
                 out::line("");
