@@ -59,13 +59,13 @@ pub use rules::dependence::Dependence;
 // Which responses are rewritten, and how their bodies and headers are read.
 pub use http::charset::{CharsetError, PageEncoding};
 pub use http::csp::csp_nonce;
-pub use http::headers::{CSP_HEADERS, HeaderEdit, HeaderList, apply_header_edits};
-pub use rules::headers::{FORBIDDEN_HEADERS, MAX_HEADER_VALUE};
 pub use http::decode::{Decoding, decoded};
 pub use http::freshness::{CacheFacts, Keep, MAX_OBJECT_BYTES, keep};
+pub use http::headers::{CSP_HEADERS, HeaderEdit, HeaderList, apply_header_edits};
 pub use http::policy::{
     Decision, ResponseFacts, content_type, decide, is_html, may_sniff, origin_accept_encoding, sniff_html, weaken_etag,
 };
+pub use rules::headers::{FORBIDDEN_HEADERS, MAX_HEADER_VALUE};
 
 // Where rules come from.
 pub use store::cache::{CacheLookup, RuleCache};

@@ -131,7 +131,8 @@ fn set_and_remove_header_on_a_passed_through_asset_and_on_a_cached_page() {
     assert_eq!(response.header("x-frame-options"), None, "the page rule's content_type does not hold");
 
     // A cached page keeps the rules' headers: the miss stores them, the hit serves them.
-    let page = format!("/{}", query(&[("ref", "a\r\nX-Injected: 1"), ("header", "Cache-Control: public, max-age=600")]));
+    let page =
+        format!("/{}", query(&[("ref", "a\r\nX-Injected: 1"), ("header", "Cache-Control: public, max-age=600")]));
     for expected in ["MISS", "HIT"] {
         let response = stack.get(&page).send().unwrap();
         assert_eq!(response.header("x-cache"), Some(expected));

@@ -84,10 +84,8 @@ impl fmt::Display for HeaderEdit {
             HeaderEdit::Append { name, value } => write!(f, "append {name}: {value}"),
             HeaderEdit::Remove { name } => write!(f, "remove {name}"),
             HeaderEdit::CspAdd { additions } => {
-                let added: Vec<String> = additions
-                    .iter()
-                    .map(|(directive, sources)| format!("{directive} {}", sources.join(" ")))
-                    .collect();
+                let added: Vec<String> =
+                    additions.iter().map(|(directive, sources)| format!("{directive} {}", sources.join(" "))).collect();
                 write!(f, "csp_add {} (in every Content-Security-Policy the page has)", added.join("; "))
             }
             HeaderEdit::SetCookie { line, .. } => write!(f, "set-cookie: {line}"),

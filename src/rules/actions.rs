@@ -11,10 +11,10 @@ use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element};
 use lol_html::{HandlerResult, Selector};
 
 use super::budget::{Cost, RegexRoom};
+use super::headers::{self, CompiledHeader};
 use super::pattern::{Pattern, Use};
 use super::selector::parse_selector;
 use super::template::{Landing, Template};
-use super::headers::{self, CompiledHeader};
 use super::{Action, Content, FieldError, ReplaceText, TextTarget};
 use crate::http::headers::HeaderEdit;
 use crate::http::request::RequestContext;

@@ -64,10 +64,7 @@ pub(crate) enum CompiledHeader {
 
 /// Compiles a header action; `field(sub)` names its field `sub` (`""` for the action).
 /// `None` for an action that is not about headers.
-pub(crate) fn compile(
-    action: &Action,
-    field: &dyn Fn(&str) -> String,
-) -> Option<Result<CompiledHeader, FieldError>> {
+pub(crate) fn compile(action: &Action, field: &dyn Fn(&str) -> String) -> Option<Result<CompiledHeader, FieldError>> {
     let at = |sub: &'static str| move |err: ActionError| FieldError::new(field(sub), err);
     let value = |value: &str| {
         check_value(value).map_err(at("value"))?;
@@ -205,13 +202,13 @@ fn compile_cookie(set: &SetCookie, field: &dyn Fn(&str) -> String) -> Result<Com
         SameSite::None => cookie::SameSite::None,
     };
     let prefixed = ["__Secure-", "__Host-"].into_iter().find(|prefix| name.starts_with(prefix));
-    if let Some(prefix) = prefixed {
-        if !secure || (prefix == "__Host-" && path != "/") {
-            return Err(FieldError::new(
-                field("name"),
-                format!("browsers refuse a `{prefix}` cookie unless it is secure{}", host_path(prefix)),
-            ));
-        }
+    if let Some(prefix) = prefixed
+        && (!secure || (prefix == "__Host-" && path != "/"))
+    {
+        return Err(FieldError::new(
+            field("name"),
+            format!("browsers refuse a `{prefix}` cookie unless it is secure{}", host_path(prefix)),
+        ));
     }
     let cookie = Cookie {
         name: name.clone(),
@@ -323,7 +320,9 @@ mod tests {
         assert!(ctl.starts_with("actions[0].set_header.value: ") && ctl.contains("control character"), "{ctl}");
         let long = format!(r#"{{"append_header": {{"name": "X-A", "value": "{}"}}}}"#, "a".repeat(8193));
         assert!(refused(&long).contains("8193 bytes"));
-        assert!(refused(r#"{"set_header": {"name": "X-A", "value": "K\u00f6ln"}}"#).contains("header values are ASCII"));
+        assert!(
+            refused(r#"{"set_header": {"name": "X-A", "value": "K\u00f6ln"}}"#).contains("header values are ASCII")
+        );
     }
 
     #[test]
@@ -393,7 +392,8 @@ mod tests {
         let header = variants(r#"{"set_header": {"name": "X-Variant", "value": "b"}}"#);
         let (_, errors) = RuleSet::from_entries(&[("e".into(), header.replace("{SELECTOR}", ""))]);
         assert!(errors.is_empty(), "{errors:?}");
-        let (_, errors) = RuleSet::from_entries(&[("e".into(), header.replace("{SELECTOR}", r#""selector": "body","#))]);
+        let (_, errors) =
+            RuleSet::from_entries(&[("e".into(), header.replace("{SELECTOR}", r#""selector": "body","#))]);
         assert_eq!(errors[0].field.as_deref(), Some("selector"));
         assert!(errors[0].reason.contains("`when.experiment`"), "{}", errors[0]);
     }

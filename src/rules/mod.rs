@@ -35,8 +35,7 @@ mod when;
 pub(crate) use error::FieldError;
 pub use error::{RuleError, RuleWarning};
 pub use model::{
-    Action, Content, Experiment, Mode, Namespace, ReplaceText, Rule, SameSite, SetCookie, TextTarget,
-    WithoutConsent,
+    Action, Content, Experiment, Mode, Namespace, ReplaceText, Rule, SameSite, SetCookie, TextTarget, WithoutConsent,
 };
 pub use parse::{SourcedRule, parse_entry};
 pub use schema::json_schema;
