@@ -50,9 +50,13 @@ pub use rules::{RuleError, RuleWarning, StickyKey, json_schema};
 pub use http::audience::{DeviceType, Geo};
 pub use http::request::{HostError, RequestContext, RequestError};
 pub use http::visitor::{VISITOR_COOKIE, private_cache_control, visitor_cookie, visitor_id};
-pub use rewrite::include::{Fragment, FragmentFrom, FragmentSource, IncludeOutcome, IncludeResult, PlannedInclude, include_path_problem};
+pub use rewrite::include::{
+    Fragment, FragmentFrom, FragmentSource, IncludeOutcome, IncludeResult, PlannedInclude, include_path_problem,
+};
 pub use rewrite::plan::Plan;
-pub use rewrite::stream::{CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream, stream_with_fragments};
+pub use rewrite::stream::{
+    CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream, stream_with_fragments,
+};
 pub use rewrite::text::REGEX_HOLD_LIMIT;
 pub use rewrite::variant::Variant;
 pub use rules::dependence::Dependence;
@@ -62,9 +66,11 @@ pub use http::charset::{CharsetError, PageEncoding};
 pub use http::csp::csp_nonce;
 pub use http::decode::{Decoding, decoded};
 pub use http::freshness::{CacheFacts, Keep, MAX_OBJECT_BYTES, keep};
+pub use http::headers::{CSP_HEADERS, HeaderEdit, HeaderList, apply_header_edits};
 pub use http::policy::{
     Decision, ResponseFacts, content_type, decide, is_html, may_sniff, origin_accept_encoding, sniff_html, weaken_etag,
 };
+pub use rules::headers::{FORBIDDEN_HEADERS, MAX_HEADER_VALUE};
 
 // Where rules come from.
 pub use store::cache::{CacheLookup, RuleCache};

@@ -179,7 +179,11 @@ fn max_acts_on_the_first_matches_only_whatever_the_actions() {
     // In-order actions (append), reversed ones (prepend, after), and both in one rule.
     let cases = [
         (r#"[{"append": {"text": "!"}}]"#, 1, "<ul><li>a!</li><li>b</li><li>c</li></ul>"),
-        (r#"[{"prepend": {"text": "*"}}, {"after": {"html": "<hr>"}}]"#, 2, "<ul><li>*a</li><hr><li>*b</li><hr><li>c</li></ul>"),
+        (
+            r#"[{"prepend": {"text": "*"}}, {"after": {"html": "<hr>"}}]"#,
+            2,
+            "<ul><li>*a</li><hr><li>*b</li><hr><li>c</li></ul>",
+        ),
         (
             r#"[{"set_attribute": {"name": "class", "value": "x"}}, {"prepend": {"text": "*"}}]"#,
             2,
@@ -202,7 +206,8 @@ fn max_counts_hits_and_matches_in_page_order_with_nesting() {
     assert!(errors.is_empty(), "{errors:?}");
     let plan = rules.plan(&RequestContext::default());
     let page = "<div><div></div></div><div></div>";
-    let done = stream(&plan, &RewriteOptions { read_buffer: 3, ..RewriteOptions::default() }, page.as_bytes(), Vec::new());
+    let done =
+        stream(&plan, &RewriteOptions { read_buffer: 3, ..RewriteOptions::default() }, page.as_bytes(), Vec::new());
     done.result.unwrap();
     assert_eq!(String::from_utf8(done.sink).unwrap(), r#"<div data-n="y"><div data-n="y"></div></div><div></div>"#);
     assert_eq!(done.report.hits, [("first".to_owned(), 2)]);

@@ -79,6 +79,49 @@ fn apply_reads_standard_input_and_honours_headers_and_facts() {
 }
 
 #[test]
+fn apply_shows_the_headers_after_the_rules_edits_and_explain_lists_them() {
+    let rules = rules_dir(&[(
+        "10-headers.json",
+        r#"[{"id": "csp", "actions": [{"csp_add": {"script-src": ["https://analytics.example"]}}]},
+            {"id": "frame", "actions": [{"set_header": {"name": "X-Frame-Options", "value": "DENY"}},
+                                        {"remove_header": "x-powered-by"}]},
+            {"id": "seen", "actions": [{"set_cookie": {"name": "seen", "value": "{{query.ref}}"}}]}]"#,
+    )]);
+    let request = [
+        "--rules",
+        rules.to_str().unwrap(),
+        "--url",
+        "https://www.example.com/?ref=mail",
+        "--response-header",
+        "Content-Security-Policy: script-src 'self'",
+        "--response-header",
+        "X-Powered-By: PHP",
+    ];
+    let output = rewrite_with_stdin(&[&["apply", "--headers"], &request[..], &["-"]].concat(), Some(b"<p>hi</p>"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "content-security-policy: script-src 'self' https://analytics.example\n\
+         x-frame-options: DENY\n\
+         set-cookie: seen=mail; Path=/; SameSite=Lax; Secure; HttpOnly\n\
+         \n\
+         <p>hi</p>"
+    );
+    let output = rewrite_with_stdin(&[&["explain"], &request[..], &["-"]].concat(), Some(b"<p>hi</p>"));
+    let text = stdout(&output);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for edit in [
+        "  csp_add script-src https://analytics.example (in every Content-Security-Policy the page has)",
+        "  set x-frame-options: DENY",
+        "  remove x-powered-by",
+        "  set-cookie: seen=mail; Path=/; SameSite=Lax; Secure; HttpOnly",
+    ] {
+        assert!(text.contains(edit), "{edit:?} in:\n{text}");
+    }
+    assert!(!text.contains("NEVER FIRED"), "header rules fire once per response:\n{text}");
+}
+
+#[test]
 fn apply_passes_through_what_the_service_would_not_rewrite() {
     let output = rewrite_with_stdin(&["apply", "--fact", "status=404"], Some(b"<body>404 cat</body>"));
     assert_eq!(stdout(&output), "<body>404 cat</body>");
@@ -865,7 +908,8 @@ fn includes_take_fragments_from_files_or_a_directory_and_explain_lists_them() {
 
 #[test]
 fn apply_honours_max() {
-    let rules = rules_dir(&[("once.json", r#"{"id":"once","selector":"li","max":1,"actions":[{"append":{"text":"!"}}]}"#)]);
+    let rules =
+        rules_dir(&[("once.json", r#"{"id":"once","selector":"li","max":1,"actions":[{"append":{"text":"!"}}]}"#)]);
     let output = rewrite_with_stdin(&["apply", "--rules", rules.to_str().unwrap()], Some(b"<li>a</li><li>b</li>"));
     assert_eq!(stdout(&output), "<li>a!</li><li>b</li>");
 }

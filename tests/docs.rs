@@ -7,8 +7,8 @@ use devstack::project;
 use std::collections::HashMap;
 
 use edge_rewriter::{
-    BUDGETS, Fragment, FragmentSource, PlannedInclude, RequestContext, RewriteOptions, RuleSet, json_schema, parse_rfc3339,
-    stream_with_fragments,
+    BUDGETS, FORBIDDEN_HEADERS, Fragment, FragmentSource, PlannedInclude, RequestContext, RewriteOptions, RuleSet,
+    apply_header_edits, json_schema, parse_rfc3339, stream_with_fragments,
 };
 
 const BLESS: &str = "EDGE_REWRITER_BLESS";
@@ -68,12 +68,16 @@ impl FragmentSource for DocFragments {
 
 /// Examples are written as a `json rule` block, optionally followed by a `html input` block,
 /// a `text request` block (`GET https://...`, then header lines) and a `html output` block.
+/// Header rules show the response's headers instead: a `text origin headers` block (what the
+/// origin sent, `Name: value` lines; none without it) and a `text headers` block (what the
+/// client gets, as `rewrite apply --headers` prints them).
 #[test]
 fn every_rule_example_in_rules_md_is_valid_and_does_what_it_says() {
     let markdown = std::fs::read_to_string(project::root().join("docs/RULES.md")).unwrap();
     let blocks = fenced_blocks(&markdown);
     let mut examples = 0;
     let mut demonstrated = 0;
+    let mut headers_shown = 0;
     for (index, (info, text)) in blocks.iter().enumerate() {
         if info != "json rule" {
             continue;
@@ -85,9 +89,6 @@ fn every_rule_example_in_rules_md_is_valid_and_does_what_it_says() {
         let following: Vec<&(String, String)> =
             blocks[index + 1..].iter().take_while(|(info, _)| info != "json rule").collect();
         let find = |wanted: &str| following.iter().find(|(info, _)| info == wanted).map(|(_, text)| text.clone());
-        let (Some(input), Some(output)) = (find("html input"), find("html output")) else {
-            continue;
-        };
         // Examples run at a fixed instant unless their request says otherwise.
         let request = find("text request").unwrap_or_else(|| "GET https://www.example.com/".into());
         let mut context = RequestContext::parse_simulated(&request)
@@ -96,18 +97,47 @@ fn every_rule_example_in_rules_md_is_valid_and_does_what_it_says() {
             context.now = parse_rfc3339("2026-11-24T12:00:00Z").unwrap();
         }
         let plan = rules.plan(&context);
+        if let Some(expected) = find("text headers") {
+            let mut headers: Vec<(String, String)> = find("text origin headers")
+                .unwrap_or_default()
+                .lines()
+                .map(|line| {
+                    let (name, value) = line.split_once(':').expect("origin headers are `Name: value` lines");
+                    (name.trim().to_owned(), value.trim().to_owned())
+                })
+                .collect();
+            apply_header_edits(&plan.header_edits(), &mut headers);
+            let actual: Vec<String> =
+                headers.iter().map(|(name, value)| format!("{}: {value}", name.to_ascii_lowercase())).collect();
+            assert_eq!(actual.join("\n"), expected, "example {examples} in RULES.md:\n{text}");
+            headers_shown += 1;
+        }
+        let (Some(input), Some(output)) = (find("html input"), find("html output")) else {
+            continue;
+        };
         // `html fragment PATH` blocks are the fragments includes get.
         let fragments: DocFragments = following
             .iter()
             .filter_map(|(info, text)| Some((info.strip_prefix("html fragment ")?.trim().to_owned(), text.clone())))
             .collect();
-        let done = stream_with_fragments(&plan, &RewriteOptions::default(), input.as_bytes(), Vec::new(), Box::new(fragments));
+        let done =
+            stream_with_fragments(&plan, &RewriteOptions::default(), input.as_bytes(), Vec::new(), Box::new(fragments));
         done.result.unwrap();
         assert_eq!(String::from_utf8(done.sink).unwrap(), output, "example {examples} in RULES.md:\n{text}");
         demonstrated += 1;
     }
     assert!(examples >= 20, "RULES.md has {examples} rule examples");
     assert!(demonstrated >= 15, "RULES.md shows input and output for {demonstrated} examples");
+    assert!(headers_shown >= 5, "RULES.md shows the headers of {headers_shown} header rule examples");
+}
+
+/// Every header rules may not change is in RULES.md's list, with the reason the engine gives.
+#[test]
+fn rules_md_lists_the_forbidden_headers() {
+    let markdown = std::fs::read_to_string(project::root().join("docs/RULES.md")).unwrap();
+    for (name, _) in FORBIDDEN_HEADERS {
+        assert!(markdown.contains(&format!("`{name}`")), "RULES.md does not list `{name}` among the forbidden headers");
+    }
 }
 
 /// The budgets table in RULES.md gives the figures the engine enforces.

@@ -16,7 +16,8 @@ use edge_rewriter::MemoryStore;
 
 /// The service with `rules` as its one entry, and `limits` if given.
 fn stack(rules: &str, limits: Option<&str>) -> Stack {
-    let mut values = MemoryStore::from_entries(&[("10-includes".to_owned(), rules.to_owned())]).unwrap().values().clone();
+    let mut values =
+        MemoryStore::from_entries(&[("10-includes".to_owned(), rules.to_owned())]).unwrap().values().clone();
     if let Some(limits) = limits {
         values.insert("limits".into(), limits.to_owned());
     }
@@ -54,7 +55,11 @@ fn two_includes_each_a_second_late_arrive_together_after_the_first_bytes() {
     println!("first byte after {first_byte:?}, whole page after {:?}", response.elapsed);
     // One after the other they would take 2 s; together about 1 s.
     assert!(response.elapsed >= Duration::from_millis(1000), "{:?}", response.elapsed);
-    assert!(response.elapsed < Duration::from_millis(1800), "the fragments were not fetched together: {:?}", response.elapsed);
+    assert!(
+        response.elapsed < Duration::from_millis(1800),
+        "the fragments were not fetched together: {:?}",
+        response.elapsed
+    );
     // The page's head left before the first fragment came back.
     assert!(first_byte < Duration::from_millis(900), "first byte after {first_byte:?}");
     let line = rewrite_line(&stack);
@@ -82,7 +87,11 @@ fn failing_slow_and_non_2xx_fragments_get_their_fallbacks() {
         assert!(page.contains(fallback), "{fallback} missing from {page}");
     }
     assert!(page.trim_end().ends_with("</html>"), "the page is complete");
-    assert!(response.elapsed < Duration::from_millis(2500), "the slow fragment's timeout was not kept: {:?}", response.elapsed);
+    assert!(
+        response.elapsed < Duration::from_millis(2500),
+        "the slow fragment's timeout was not kept: {:?}",
+        response.elapsed
+    );
     let line = rewrite_line(&stack);
     let by_rule = |rule: &str| {
         line["includes"].as_array().unwrap().iter().find(|include| include["rule"] == rule).cloned().unwrap()
@@ -94,7 +103,13 @@ fn failing_slow_and_non_2xx_fragments_get_their_fallbacks() {
     // is seen before any of it is used.
     assert_eq!(by_rule("broken")["result"], "fallback", "{line}");
     assert!(page.contains("F-broken"), "{page}");
-    assert!(stack.service.output().iter().any(|line| line.contains("include /fragments/none.html (rule missing): fallback used")));
+    assert!(
+        stack
+            .service
+            .output()
+            .iter()
+            .any(|line| line.contains("include /fragments/none.html (rule missing): fallback used"))
+    );
 }
 
 #[test]
@@ -112,7 +127,8 @@ fn includes_past_the_budget_get_their_fallback() {
 
 #[test]
 fn pages_with_includes_are_never_kept_in_the_edge_cache() {
-    let rules = r#"{"id": "sale", "selector": "h1", "actions": [{"after": {"include": {"path": "/fragments/sale.html"}}}]}"#;
+    let rules =
+        r#"{"id": "sale", "selector": "h1", "actions": [{"after": {"include": {"path": "/fragments/sale.html"}}}]}"#;
     let stack = stack(rules, None);
     let path = format!("/news/article.html{}", query(&[("header", "Cache-Control: public, max-age=600")]));
     let response = get(&stack, &path);

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use edge_rewriter::{
-    Fragment, FragmentSource, IncludeResult, PlannedInclude, Report, RequestContext, RewriteOptions, RuleSet,
-    stream, stream_with_fragments,
+    Fragment, FragmentSource, IncludeResult, PlannedInclude, Report, RequestContext, RewriteOptions, RuleSet, stream,
+    stream_with_fragments,
 };
 
 /// Fragments by path: a status and a body, or missing (unavailable).
@@ -69,9 +69,11 @@ fn a_fragment_is_streamed_in_where_the_rule_puts_it() {
         r#"[{"id": "sale", "selector": "h1", "actions": [{"after": {"include": {"path": "/fragments/sale.html"}}}]},
             {"id": "promo", "selector": "body", "actions": [{"append": {"include": {"backend": "cms", "path": "/promo"}}}]}]"#,
     );
-    let fragments = Fragments::default()
-        .with("/fragments/sale.html", 200, "<div class=sale>20% off</div>")
-        .with("/promo", 200, "<aside>Free shipping</aside>");
+    let fragments = Fragments::default().with("/fragments/sale.html", 200, "<div class=sale>20% off</div>").with(
+        "/promo",
+        200,
+        "<aside>Free shipping</aside>",
+    );
     let (page, report) = rewrite(&rules, "https://shop.example/", PAGE, &fragments);
     assert_eq!(
         page,
@@ -90,8 +92,11 @@ fn a_failing_missing_or_oversized_fragment_gets_the_fallback_and_the_page_is_com
             {"id": "b", "selector": "body", "actions": [{"prepend": {"include": {"path": "/missing", "fallback": {"text": "<none>"}}}}]},
             {"id": "c", "selector": "body", "actions": [{"append": {"include": {"path": "/big", "max_bytes": 10}}}]}]"#,
     );
-    let fragments =
-        Fragments::default().with("/down", 503, "<p>error page</p>").with("/big", 200, "<p>far more than ten bytes</p>");
+    let fragments = Fragments::default().with("/down", 503, "<p>error page</p>").with(
+        "/big",
+        200,
+        "<p>far more than ten bytes</p>",
+    );
     let (page, report) = rewrite(&rules, "https://shop.example/", PAGE, &fragments);
     assert_eq!(page, "<html><body>&lt;none&gt;<h1>Shop</h1><b>later</b><p>one</p><p>two</p></body></html>");
     let why: Vec<String> = report.includes.iter().map(|include| include.result.why().unwrap().to_owned()).collect();
@@ -130,9 +135,11 @@ fn template_values_in_the_path_stay_one_segment() {
     let rules = rules(
         r#"{"id": "local", "selector": "h1", "actions": [{"after": {"include": {"path": "/fragments/{{query.region}}/banner.html?v={{query.v}}", "fallback": {"text": "none"}}}}]}"#,
     );
-    let fragments = Fragments::default()
-        .with("/fragments/north/banner.html?v=2", 200, "N")
-        .with("/fragments/..%2F..%2Fadmin/banner.html?v=", 200, "leak");
+    let fragments = Fragments::default().with("/fragments/north/banner.html?v=2", 200, "N").with(
+        "/fragments/..%2F..%2Fadmin/banner.html?v=",
+        200,
+        "leak",
+    );
     let (page, report) = rewrite(&rules, "https://shop.example/?region=north&v=2", PAGE, &fragments);
     assert!(page.contains("<h1>Shop</h1>N<p>"), "{page}");
     // A value cannot climb out of the directory, nor add segments or a query.
@@ -169,7 +176,8 @@ fn shadow_rules_and_rules_that_do_not_apply_fetch_nothing() {
 fn a_fragment_is_never_put_inside_a_script() {
     let rules = rules(r#"{"id": "a", "selector": "script", "actions": [{"append": {"include": {"path": "/x"}}}]}"#);
     let page = "<script>var a = 1;</script>";
-    let (out, report) = rewrite(&rules, "https://shop.example/", page, &Fragments::default().with("/x", 200, "</script><b>"));
+    let (out, report) =
+        rewrite(&rules, "https://shop.example/", page, &Fragments::default().with("/x", 200, "</script><b>"));
     assert_eq!(out, page);
     assert_eq!(report.includes[0].result, IncludeResult::NotPlaced);
 }

@@ -27,7 +27,8 @@ pub struct Fetches {
 }
 
 enum Slot {
-    Sent { pending: PendingRequest, at: Instant, key: (FragmentFrom, String) },
+    // A `PendingRequest` is large; slots are few (at most 31) and live for one request.
+    Sent { pending: Box<PendingRequest>, at: Instant, key: (FragmentFrom, String) },
     Failed(String),
     Taken,
 }
@@ -49,7 +50,11 @@ impl Fetches {
                     Ok(pending) => {
                         fetches.sent += 1;
                         instance::count_backend_request();
-                        Slot::Sent { pending, at: Instant::now(), key: (include.from.clone(), include.path.clone()) }
+                        Slot::Sent {
+                            pending: Box::new(pending),
+                            at: Instant::now(),
+                            key: (include.from.clone(), include.path.clone()),
+                        }
                     }
                     Err(why) => Slot::Failed(why),
                 }
@@ -65,11 +70,13 @@ impl Fetches {
         let mut next = Fetches { slots: Vec::with_capacity(includes.len()), sent: self.sent };
         for include in includes {
             let key = (include.from.clone(), include.path.clone());
-            let reused = self.slots.iter_mut().find(|slot| matches!(slot, Slot::Sent { key: sent, .. } if *sent == key));
+            let reused =
+                self.slots.iter_mut().find(|slot| matches!(slot, Slot::Sent { key: sent, .. } if *sent == key));
             match reused {
                 Some(slot) => next.slots.push(std::mem::replace(slot, Slot::Taken)),
                 None => {
-                    let mut one = Fetches::send(std::slice::from_ref(include), host, origin, room.saturating_sub(next.sent));
+                    let mut one =
+                        Fetches::send(std::slice::from_ref(include), host, origin, room.saturating_sub(next.sent));
                     next.sent += one.sent;
                     next.slots.append(&mut one.slots);
                 }
@@ -117,7 +124,7 @@ impl FragmentSource for Fetches {
             return Fragment::Unavailable("no request was sent for it".into());
         };
         let (mut pending, sent_at) = match std::mem::replace(slot, Slot::Taken) {
-            Slot::Sent { pending, at, .. } => (pending, at),
+            Slot::Sent { pending, at, .. } => (*pending, at),
             Slot::Failed(why) => return Fragment::Unavailable(why),
             Slot::Taken => return Fragment::Unavailable("already inserted".into()),
         };

@@ -6,6 +6,7 @@
 
 mod access;
 mod config_store;
+mod headers;
 mod includes;
 mod instance;
 mod limits;
@@ -191,7 +192,8 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
     }
     let authorization = request.contains_header("authorization");
     let sent = Instant::now();
-    let origin::Fetched { response: mut origin_response, decompressed } = match origin::fetch(request, backend.clone()) {
+    let origin::Fetched { response: mut origin_response, decompressed } = match origin::fetch(request, backend.clone())
+    {
         Ok(fetched) => fetched,
         Err(err) => {
             let failure = origin::Failure::of(&err);
@@ -210,6 +212,9 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
     }
     match decide(&headers.facts(&method, status, range_request)) {
         Decision::PassThrough(reason) => {
+            // Header rules apply to every response, rewritten or not (an asset, an error).
+            request_context::add_response(&mut context, &origin_response);
+            let header_changes = headers::apply(&mut origin_response, &rules.plan(&context));
             let html = headers.content_type.as_deref().is_some_and(is_html);
             if html {
                 log::info!("{method} {path}: HTML passed through untouched: {reason}");
@@ -221,6 +226,7 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
                 "path": path,
                 "status": status,
                 "reason": reason,
+                "headers": header_changes,
                 "vcpu_ms": instance::vcpu_ms().saturating_sub(vcpu_at_start),
             });
             // One line for every HTML answer; other answers (assets) only at debug level.
@@ -243,7 +249,13 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
             let content_type = headers.content_type.unwrap_or_default();
             let cache_headers = response::CacheHeaders::of(&origin_response);
             let facts = CacheFacts { method: &method, status, range_request, authorization, ..cache_headers.facts() };
+            // A cookie a rule gives is this visitor's: the page must not be kept for others.
+            let sets_cookie = rules.plan(&context).sets_cookie();
             let output = match (cache, keep(&facts, context.now)) {
+                (CacheState::Miss(transaction), _) if sets_cookie => {
+                    let _ = transaction.cancel_insert_or_update();
+                    rewrite::Output::Client { cache: "PASS", why: Some("a rule sets a cookie".into()) }
+                }
                 (CacheState::Miss(transaction), Keep::For(seconds)) => {
                     let ttl = rewrite::edge_ttl(seconds, &limits, &rules, context.now);
                     match ttl {

@@ -15,6 +15,7 @@ use fastly::{Backend, Body, Response};
 use serde_json::json;
 
 use super::access::{Grants, PREVIEW_HEADER};
+use super::headers;
 use super::includes::Fetches;
 use super::instance::vcpu_ms;
 use super::page_cache;
@@ -114,6 +115,8 @@ pub fn run(job: Job<'_>) {
     response::prepare_rewritten_headers(&mut response, decoding, &content_type, &variant);
     response::for_downstream_caches(&mut response, rules.dependence());
     visitor::keep_private(&mut response, &plan);
+    // The rules' own header edits, before the headers leave (and before a miss stores them).
+    let header_changes = headers::apply(&mut response, &plan);
     if grants.preview {
         mark_preview(&mut response, edition.label());
     }
@@ -147,6 +150,7 @@ pub fn run(job: Job<'_>) {
         vcpu_at_stream_end: None,
         limits,
         cache,
+        header_changes,
     };
     if context.method == "HEAD" {
         // The headers GET would get, without a body.
@@ -331,6 +335,8 @@ struct LogLine<'a> {
     vcpu_at_stream_end: Option<u64>,
     limits: Limits,
     cache: CacheLog,
+    /// What the rules did to the response's headers (`"set x-frame-options"`).
+    header_changes: Vec<String>,
 }
 
 impl LogLine<'_> {
@@ -349,6 +355,7 @@ impl LogLine<'_> {
             "hits": hits,
             "shadow_hits": shadow_hits,
             "not_applicable": self.plan.not_applicable(),
+            "headers": self.header_changes,
             "experiments": self.plan.experiments().map(|(id, variant)| (id.to_owned(), json!(variant))).collect::<serde_json::Map<_, _>>(),
             "variant_forced": self.plan.forced(),
             "rule_errors": self.rule_errors,

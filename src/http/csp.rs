@@ -107,8 +107,15 @@ pub fn check_source(directive: &str, source: &str) -> Result<(), CspSourceError>
     if governs_scripts(directive) {
         let opens_scripts = matches!(
             lower.as_str(),
-            "*" | "'unsafe-inline'" | "'unsafe-eval'" | "'unsafe-hashes'" | "'wasm-unsafe-eval'" | "data:" | "blob:"
-                | "http:" | "https:" | "filesystem:"
+            "*" | "'unsafe-inline'"
+                | "'unsafe-eval'"
+                | "'unsafe-hashes'"
+                | "'wasm-unsafe-eval'"
+                | "data:"
+                | "blob:"
+                | "http:"
+                | "https:"
+                | "filesystem:"
         );
         if opens_scripts {
             return Err(CspSourceError(format!(
@@ -321,7 +328,8 @@ mod tests {
 
     #[test]
     fn an_unrestricted_directive_is_left_alone() {
-        let (value, changes) = add_sources("img-src 'self'", &[("script-src".into(), vec!["https://a.example".into()])]);
+        let (value, changes) =
+            add_sources("img-src 'self'", &[("script-src".into(), vec!["https://a.example".into()])]);
         assert_eq!(value, "img-src 'self'");
         assert_eq!(changes, vec![CspChange::Unrestricted("script-src".into())]);
     }

@@ -2,6 +2,8 @@
 //! visitor in the same experiment variants on every page and every POP, and the
 //! `Cache-Control` that keeps shared caches from handing one visitor's variant to another.
 
+use super::cookie::{Cookie, SameSite};
+
 /// The cookie holding a visitor's id, set by the service when an experiment assigns a
 /// visitor who has none (and consent allows it).
 pub const VISITOR_COOKIE: &str = "edge_vid";
@@ -14,7 +16,15 @@ const VISITOR_COOKIE_MAX_AGE: u64 = 365 * 24 * 60 * 60;
 /// digits). First-party, sent on every path, not readable by scripts (analytics read the
 /// variant from the page, not the id), and never sent cross-site on subrequests.
 pub fn visitor_cookie(id: &str) -> String {
-    format!("{VISITOR_COOKIE}={id}; Path=/; Max-Age={VISITOR_COOKIE_MAX_AGE}; SameSite=Lax; Secure; HttpOnly")
+    let cookie = Cookie {
+        name: VISITOR_COOKIE.to_owned(),
+        path: "/".to_owned(),
+        max_age: Some(VISITOR_COOKIE_MAX_AGE),
+        same_site: SameSite::Lax,
+        secure: true,
+        http_only: true,
+    };
+    cookie.header(id)
 }
 
 /// A new visitor id from 16 random bytes (the adapter draws them): 32 hex digits.

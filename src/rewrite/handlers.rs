@@ -103,9 +103,17 @@ impl<'r> Plan<'r> {
             for text_rule in split.text {
                 text_stages.push((rule, text_rule, count.clone()));
             }
+            // Header edits happen once, before the page is read: one hit (shadow or live).
+            if split.headers {
+                count.add(1);
+            }
             if !split.document.is_empty() {
                 document_end_handlers.push((split.document, count, live));
             }
+        }
+        let csp_additions = self.csp_additions();
+        if !csp_additions.is_empty() {
+            settings = super::csp_meta::register(settings, csp_additions);
         }
         if !text_stages.is_empty() {
             settings = TextPipeline::register(settings, text_stages);
@@ -206,11 +214,19 @@ struct ByScope<'a, 'r> {
     comments: Vec<&'a PlannedAction<'r>>,
     text: Vec<&'r TextRule>,
     document: Vec<&'a PlannedAction<'r>>,
+    /// Whether the rule changes headers (applied by the adapter, see [`Plan::header_edits`]).
+    headers: bool,
 }
 
 impl<'a, 'r> ByScope<'a, 'r> {
     fn of(actions: &'a [(Scope, PlannedAction<'r>)]) -> Self {
-        let mut split = ByScope { element: Vec::new(), comments: Vec::new(), text: Vec::new(), document: Vec::new() };
+        let mut split = ByScope {
+            element: Vec::new(),
+            comments: Vec::new(),
+            text: Vec::new(),
+            document: Vec::new(),
+            headers: false,
+        };
         for (scope, action) in actions {
             match (scope, action) {
                 (Scope::Comments, _) => split.comments.push(action),
@@ -218,6 +234,7 @@ impl<'a, 'r> ByScope<'a, 'r> {
                 (Scope::Text, PlannedAction::ReplaceText(rule)) => split.text.push(rule),
                 (Scope::Text, _) => {}
                 (Scope::Element, _) => split.element.push(action),
+                (Scope::Headers, _) => split.headers = true,
             }
         }
         split

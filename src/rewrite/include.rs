@@ -64,7 +64,16 @@ pub struct PlannedInclude {
 /// A fragment as its source delivers it.
 pub enum Fragment {
     /// A response: its status, `Content-Type`, `Content-Length` if known, and body.
-    Response { status: u16, content_type: Option<String>, content_length: Option<u64>, body: Box<dyn Read> },
+    Response {
+        /// The status: anything but 2xx gets the fallback.
+        status: u16,
+        /// Its `Content-Type`: the charset it names is converted to the page's.
+        content_type: Option<String>,
+        /// Its `Content-Length`, when known: over `max_bytes`, the fallback without reading.
+        content_length: Option<u64>,
+        /// The body, read a buffer at a time.
+        body: Box<dyn Read>,
+    },
     /// No response, and why (an error, a timeout, no such file).
     Unavailable(String),
 }
@@ -459,7 +468,8 @@ impl Transcoder {
         self.bytes.clear();
         let mut rest = text.as_str();
         loop {
-            let needed = self.encoder.max_buffer_length_from_utf8_if_no_unmappables(rest.len()).unwrap_or(rest.len() * 4);
+            let needed =
+                self.encoder.max_buffer_length_from_utf8_if_no_unmappables(rest.len()).unwrap_or(rest.len() * 4);
             self.bytes.reserve(needed + 16);
             let (result, read, _) = self.encoder.encode_from_utf8_to_vec(rest, &mut self.bytes, last);
             rest = &rest[read..];
@@ -506,7 +516,12 @@ mod tests {
         }
     }
 
-    fn splice(includes: Vec<PlannedInclude>, fragments: Fixed, page: &[u8], chunk: usize) -> (Vec<u8>, Vec<IncludeOutcome>) {
+    fn splice(
+        includes: Vec<PlannedInclude>,
+        fragments: Fixed,
+        page: &[u8],
+        chunk: usize,
+    ) -> (Vec<u8>, Vec<IncludeOutcome>) {
         let mut splicer = Splicer::new("t0k", includes, Box::new(fragments));
         let mut out = Vec::new();
         for piece in page.chunks(chunk) {

@@ -7,6 +7,7 @@ use lol_html::Selector;
 
 use super::assign::Assignments;
 use super::include::{self, PlannedInclude, new_token};
+use crate::http::headers::HeaderEdit;
 use crate::http::request::RequestContext;
 use crate::rules::actions::{CompiledAction, PlannedAction, Scope};
 use crate::rules::compile::{CompiledRule, RuleSet};
@@ -62,11 +63,11 @@ impl<'r> Plan<'r> {
                         plan.number_includes(&rule.id, &mut actions);
                     }
                     plan.rules.push(PlannedRule {
-                    id: &rule.id,
-                    selector: rule.selector.as_ref(),
-                    selector_source: rule.selector_source.as_deref(),
-                    actions,
-                    shadow: rule.shadow,
+                        id: &rule.id,
+                        selector: rule.selector.as_ref(),
+                        selector_source: rule.selector_source.as_deref(),
+                        actions,
+                        shadow: rule.shadow,
                         max: rule.max,
                     })
                 }
@@ -149,6 +150,39 @@ impl<'r> Plan<'r> {
     /// True when no rule applies.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// The changes the live rules make to the response's headers, in rule order, values
+    /// filled in: for whoever holds the response to apply before its headers leave
+    /// ([`crate::apply_header_edits`]). Shadow rules make none.
+    pub fn header_edits(&self) -> Vec<HeaderEdit> {
+        self.live_header_edits().cloned().collect()
+    }
+
+    /// Whether a live rule gives the visitor a cookie: the response is then that visitor's
+    /// own, and no cache of rewritten pages may keep it.
+    pub fn sets_cookie(&self) -> bool {
+        self.live_header_edits().any(HeaderEdit::sets_cookie)
+    }
+
+    /// Every source the live rules' `csp_add` adds, for the page's `<meta>` policies.
+    pub(crate) fn csp_additions(&self) -> Vec<(String, Vec<String>)> {
+        self.live_header_edits()
+            .filter_map(|edit| match edit {
+                HeaderEdit::CspAdd { additions } => Some(additions.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    fn live_header_edits(&self) -> impl Iterator<Item = &HeaderEdit> {
+        self.rules.iter().filter(|rule| !rule.shadow).flat_map(|rule| &rule.actions).filter_map(|(_, action)| {
+            match action {
+                PlannedAction::Header(edit) => Some(edit),
+                _ => None,
+            }
+        })
     }
 }
 

@@ -188,9 +188,8 @@ impl<'r, W: Write> Rewriter<'r, W> {
                 error: None,
                 uncarry: None,
                 // Markers never reach the sink: without a source, includes get their fallback.
-                splicer: (!plan.includes().is_empty()).then(|| {
-                    Splicer::new(plan.include_token(), plan.includes().to_vec(), Box::new(NoFragments))
-                }),
+                splicer: (!plan.includes().is_empty())
+                    .then(|| Splicer::new(plan.include_token(), plan.includes().to_vec(), Box::new(NoFragments))),
                 outcomes: Vec::new(),
             }))),
             plan,

@@ -2,7 +2,8 @@
 //! on ([`Action::name`], [`Action::scope`]), what it compiles to and what that costs
 //! ([`CompiledAction`]), what it becomes for one request ([`PlannedAction`]), and how it
 //! changes the page (the `apply_to_*` functions lol_html's handlers call). Adding an action
-//! is a variant in [`Action`] and an arm in each of these.
+//! is a variant in [`Action`] and an arm in each of these. Header actions are compiled in
+//! [`super::headers`] and applied by whoever holds the response ([`crate::http::headers`]).
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -11,10 +12,12 @@ use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element};
 use lol_html::{HandlerResult, Selector};
 
 use super::budget::{Cost, RegexRoom};
+use super::headers::{self, CompiledHeader};
 use super::pattern::{Pattern, Use};
 use super::selector::parse_selector;
 use super::template::{Landing, Template};
 use super::{Action, Content, FieldError, Include, InsertAs, ReplaceText, TextTarget};
+use crate::http::headers::HeaderEdit;
 use crate::http::request::RequestContext;
 use crate::rewrite::include::{Fallback, FragmentFrom, PlannedInclude};
 use crate::rewrite::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
@@ -31,6 +34,8 @@ pub(crate) enum Scope {
     Text,
     /// The end of the document: takes no selector.
     Document,
+    /// The response's headers, sent before the page is read: takes no selector.
+    Headers,
 }
 
 impl Action {
@@ -53,6 +58,11 @@ impl Action {
             Action::ReplaceComments(_) => "replace_comments",
             Action::AppendToDocument(_) => "append_to_document",
             Action::ReplaceText(_) => "replace_text",
+            Action::SetHeader(_) => "set_header",
+            Action::AppendHeader(_) => "append_header",
+            Action::RemoveHeader(_) => "remove_header",
+            Action::CspAdd(_) => "csp_add",
+            Action::SetCookie(_) => "set_cookie",
         }
     }
 
@@ -62,6 +72,11 @@ impl Action {
             Action::RemoveComments | Action::ReplaceComments(_) => Scope::Comments,
             Action::ReplaceText(_) => Scope::Text,
             Action::AppendToDocument(_) => Scope::Document,
+            Action::SetHeader(_)
+            | Action::AppendHeader(_)
+            | Action::RemoveHeader(_)
+            | Action::CspAdd(_)
+            | Action::SetCookie(_) => Scope::Headers,
             _ => Scope::Element,
         }
     }
@@ -82,6 +97,7 @@ pub(crate) enum CompiledAction {
     ReplaceComments(CompiledContent),
     AppendToDocument(CompiledContent),
     ReplaceText(Box<TextRule>),
+    Header(CompiledHeader),
 }
 
 /// Inserted content: its template and whether it is markup or text.
@@ -164,6 +180,8 @@ pub(crate) enum PlannedAction<'r> {
     ReplaceComments(Cow<'r, str>, Markup),
     AppendToDocument(Cow<'r, str>, Markup),
     ReplaceText(&'r TextRule),
+    /// A change to the response's headers ([`crate::Plan::header_edits`]).
+    Header(HeaderEdit),
 }
 
 /// Compiles a list of actions written at `at` (`actions`, or a variant's
@@ -212,13 +230,18 @@ fn compile_action(
                 ),
             ));
         }
+        (Scope::Headers, true) => return Err(FieldError::new("selector", headers_take_no_selector(name, at))),
         _ => {}
+    }
+    if let Some(header) = headers::compile(action, &field) {
+        return header.map(CompiledAction::Header);
     }
     let content = |content: &Content| compile_content(content, &field);
     let insert = |slot: Slot, content: &Content| match content {
-        Content::Include(include) => {
-            Ok(CompiledAction::Include(slot, Box::new(compile_include(include, &|sub| field(&format!("include.{sub}")))?)))
-        }
+        Content::Include(include) => Ok(CompiledAction::Include(
+            slot,
+            Box::new(compile_include(include, &|sub| field(&format!("include.{sub}")))?),
+        )),
         other => Ok(CompiledAction::Insert(slot, compile_content(other, &field)?)),
     };
     Ok(match action {
@@ -272,7 +295,25 @@ fn compile_action(
             }
             CompiledAction::ReplaceText(Box::new(rule))
         }
+        Action::SetHeader(_)
+        | Action::AppendHeader(_)
+        | Action::RemoveHeader(_)
+        | Action::CspAdd(_)
+        | Action::SetCookie(_) => unreachable!("compiled by headers::compile above"),
     })
+}
+
+/// Why a header action cannot be in a rule with a selector, and where to move it. Every
+/// condition a `when` may hold is known before the body (request facts, status, content
+/// type), so the same `when` works on a rule of its own; in an experiment's variant, a rule
+/// that tests the variant with `when.experiment` does.
+fn headers_take_no_selector(name: &str, at: &str) -> String {
+    let moved = if at.starts_with("experiment.") {
+        "that tests the variant with `when.experiment`, e.g. \"when\": {\"experiment\": {\"id\": \"…\", \"variant\": \"…\"}}"
+    } else {
+        "(same `when`: every condition a rule may hold is known before the page is)"
+    };
+    format!("headers are sent before the page is read; move `{name}` to a rule without a selector {moved}")
 }
 
 /// Why an action's name or replacement cannot be used.
@@ -283,7 +324,7 @@ pub(crate) struct ActionError {
 }
 
 impl ActionError {
-    fn new(reason: impl Into<String>) -> Self {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
         Self { reason: reason.into() }
     }
 }
@@ -390,7 +431,9 @@ fn compile_include(include: &Include, field: &dyn Fn(&str) -> String) -> Result<
             if !valid {
                 return Err(FieldError::new(
                     field("backend"),
-                    format!("{backend:?} is not a backend name: \"origin\", or a backend of the service (letters, digits, `_`, `-`, `.`)"),
+                    format!(
+                        "{backend:?} is not a backend name: \"origin\", or a backend of the service (letters, digits, `_`, `-`, `.`)"
+                    ),
                 ));
             }
             FragmentFrom::Backend(backend.clone())
@@ -410,16 +453,26 @@ fn compile_include(include: &Include, field: &dyn Fn(&str) -> String) -> Result<
     if !include.path.starts_with('/') || include.path.starts_with("//") {
         return Err(FieldError::new(
             field("path"),
-            format!("{:?} must be a path on that origin, starting with a single `/`, e.g. \"/fragments/banner.html\"", include.path),
+            format!(
+                "{:?} must be a path on that origin, starting with a single `/`, e.g. \"/fragments/banner.html\"",
+                include.path
+            ),
         ));
     }
     if include.path.bytes().any(|b| b.is_ascii_control() || b == b' ' || b == b'\\') {
-        return Err(FieldError::new(field("path"), "a path holds no spaces, backslashes or control characters; percent-encode them"));
+        return Err(FieldError::new(
+            field("path"),
+            "a path holds no spaces, backslashes or control characters; percent-encode them",
+        ));
     }
-    let path = Template::parse(&include.path, &Landing::RequestPath).map_err(|err| FieldError::new(field("path"), err))?;
+    let path =
+        Template::parse(&include.path, &Landing::RequestPath).map_err(|err| FieldError::new(field("path"), err))?;
     let in_range = |value: Option<u64>, (default, max): (u64, u64), name: &str, unit: &str| match value {
         None => Ok(default),
-        Some(0) => Err(FieldError::new(field(name), format!("0 {unit} leaves no room for a fragment; leave `{name}` out for {default}"))),
+        Some(0) => Err(FieldError::new(
+            field(name),
+            format!("0 {unit} leaves no room for a fragment; leave `{name}` out for {default}"),
+        )),
         Some(value) if value > max => {
             Err(FieldError::new(field(name), format!("{value} {unit} is over the most an include may take, {max}")))
         }
@@ -434,14 +487,7 @@ fn compile_include(include: &Include, field: &dyn Fn(&str) -> String) -> Result<
         }
         Some(content) => Some(compile_content(content, &|sub| field(&format!("fallback.{sub}")))?),
     };
-    Ok(CompiledInclude {
-        from,
-        path,
-        timeout,
-        as_text: include.insert_as == Some(InsertAs::Text),
-        fallback,
-        max_bytes,
-    })
+    Ok(CompiledInclude { from, path, timeout, as_text: include.insert_as == Some(InsertAs::Text), fallback, max_bytes })
 }
 
 /// Attribute names lol_html would refuse at run time are refused here instead.
@@ -522,6 +568,7 @@ impl CompiledAction {
             CompiledAction::Include(_, include) => {
                 (Some(&include.path), include.fallback.as_ref().map(|fallback| &fallback.template))
             }
+            CompiledAction::Header(header) => (header.template(), None),
             _ => (None, None),
         };
         template.into_iter().chain(fallback)
@@ -536,6 +583,7 @@ impl CompiledAction {
             | CompiledAction::AppendToDocument(content) => content.template.depend(dependence),
             CompiledAction::SetAttribute { value, .. } => value.depend(dependence),
             CompiledAction::Include(..) => self.templates().for_each(|template| template.depend(dependence)),
+            CompiledAction::Header(header) => header.template().into_iter().for_each(|value| value.depend(dependence)),
             _ => {}
         }
     }
@@ -596,6 +644,7 @@ impl CompiledAction {
                 PlannedAction::AppendToDocument(text, kind)
             }
             CompiledAction::ReplaceText(rule) => PlannedAction::ReplaceText(rule),
+            CompiledAction::Header(header) => PlannedAction::Header(header.plan(context)),
         }
     }
 }
@@ -608,6 +657,8 @@ impl PlannedAction<'_> {
             | PlannedAction::SetAttribute(_, text)
             | PlannedAction::ReplaceComments(text, _)
             | PlannedAction::AppendToDocument(text, _) => Some(text),
+            PlannedAction::Header(HeaderEdit::Set { value, .. } | HeaderEdit::Append { value, .. }) => Some(value),
+            PlannedAction::Header(HeaderEdit::SetCookie { line, .. }) => Some(line),
             _ => None,
         }
     }
@@ -616,14 +667,22 @@ impl PlannedAction<'_> {
 /// `after` and `prepend`: lol_html puts each one closest to the element, so repeated ones
 /// come out reversed unless registered in reverse.
 pub(crate) fn inserts_in_reverse(action: &PlannedAction<'_>) -> bool {
-    matches!(action, PlannedAction::Insert(Slot::After | Slot::Prepend, ..) | PlannedAction::Include(Slot::After | Slot::Prepend, ..))
+    matches!(
+        action,
+        PlannedAction::Insert(Slot::After | Slot::Prepend, ..)
+            | PlannedAction::Include(Slot::After | Slot::Prepend, ..)
+    )
 }
 
 pub(crate) fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> HandlerResult {
     // Once an element is removed or replaced, lol_html would still emit content appended
     // inside it; editors expect it gone with the element. Only before/after still apply.
     if el.removed()
-        && !matches!(action, PlannedAction::Insert(Slot::Before | Slot::After, ..) | PlannedAction::Include(Slot::Before | Slot::After, ..))
+        && !matches!(
+            action,
+            PlannedAction::Insert(Slot::Before | Slot::After, ..)
+                | PlannedAction::Include(Slot::Before | Slot::After, ..)
+        )
     {
         return Ok(());
     }
@@ -684,7 +743,8 @@ pub(crate) fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> 
         PlannedAction::RemoveComments
         | PlannedAction::ReplaceComments(..)
         | PlannedAction::AppendToDocument(..)
-        | PlannedAction::ReplaceText(..) => {}
+        | PlannedAction::ReplaceText(..)
+        | PlannedAction::Header(_) => {}
     }
     Ok(())
 }

@@ -19,8 +19,9 @@ pub(crate) mod compile;
 pub(crate) mod conditions;
 pub(crate) mod dependence;
 mod error;
-mod lint;
 pub(crate) mod experiment;
+pub(crate) mod headers;
+mod lint;
 mod model;
 mod parse;
 pub(crate) mod pattern;
@@ -33,7 +34,10 @@ mod when;
 
 pub(crate) use error::FieldError;
 pub use error::{RuleError, RuleWarning};
-pub use model::{Action, Content, Experiment, Include, InsertAs, Mode, Namespace, ReplaceText, Rule, TextTarget, WithoutConsent};
+pub use model::{
+    Action, Content, Experiment, Include, InsertAs, Mode, Namespace, ReplaceText, Rule, SameSite, SetCookie,
+    TextTarget, WithoutConsent,
+};
 pub use parse::{SourcedRule, parse_entry};
 pub use schema::json_schema;
 pub use when::{GeoMatch, InExperiment, NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};

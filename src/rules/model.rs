@@ -182,6 +182,70 @@ pub enum Action {
     /// Find and replace text (inside the selected elements, or everywhere without a
     /// selector), correctly even when the page arrives in pieces.
     ReplaceText(ReplaceText),
+    /// Set a response header, replacing the origin's. Takes no selector: headers are sent
+    /// before the page is read. The value may use template variables.
+    SetHeader(Header),
+    /// Add a response header line, keeping the origin's. Takes no selector.
+    AppendHeader(Header),
+    /// Remove a response header, by name. Takes no selector.
+    RemoveHeader(String),
+    /// Add sources to Content-Security-Policy directives, e.g. `{"script-src":
+    /// ["https://analytics.example"]}`: in every `Content-Security-Policy` and
+    /// `-Report-Only` header and `<meta http-equiv>` policy the page has. A page without a
+    /// policy gets none. Takes no selector.
+    CspAdd(std::collections::BTreeMap<String, Vec<String>>),
+    /// Give the visitor a cookie (a `Set-Cookie` header). Takes no selector; the page is
+    /// then never kept in the edge cache.
+    SetCookie(SetCookie),
+}
+
+/// `set_header` and `append_header`: a header's name and value.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// Header name, e.g. `X-Frame-Options`. Headers the service owns (`Content-Length`,
+    /// `Cache-Control`, `Vary` …) cannot be set; docs/RULES.md lists them.
+    pub name: String,
+    /// Header value, e.g. `DENY`. May use template variables; control characters in their
+    /// values are removed.
+    pub value: String,
+}
+
+/// `set_cookie`: the cookie and its attributes. The defaults are the safe ones.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetCookie {
+    /// Cookie name (letters, digits and ``!#$%&'*+-.^_`|~``), e.g. `seen`.
+    pub name: String,
+    /// Cookie value. May use template variables; their values are percent-encoded.
+    pub value: String,
+    /// The paths the cookie is sent for. Default `/`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Seconds the cookie lives. Default: until the browser closes.
+    #[serde(default)]
+    pub max_age: Option<u64>,
+    /// When the browser sends the cookie with requests from other sites. Default `lax`.
+    #[serde(default)]
+    pub same_site: Option<SameSite>,
+    /// Sent over HTTPS only. Default `true`.
+    #[serde(default)]
+    pub secure: Option<bool>,
+    /// Hidden from the page's scripts. Default `true`.
+    #[serde(default)]
+    pub http_only: Option<bool>,
+}
+
+/// A cookie's `SameSite` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SameSite {
+    /// Only with requests from the same site.
+    Strict,
+    /// With requests from the same site and top-level navigations to it.
+    Lax,
+    /// With every request; needs `secure`.
+    None,
 }
 
 /// `replace_text`: what to find, what to put instead, and where to look.

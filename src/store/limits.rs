@@ -77,7 +77,8 @@ impl Limits {
     /// Reads the `limits` value. An unreadable value or a figure out of range is an error
     /// naming it; the caller keeps the defaults and logs it.
     pub fn parse(json: &str) -> Result<Limits, LimitsError> {
-        let shape = |err: Option<serde_json::Error>| LimitsError::Shape(err.map(|err| format!(": {err}")).unwrap_or_default());
+        let shape =
+            |err: Option<serde_json::Error>| LimitsError::Shape(err.map(|err| format!(": {err}")).unwrap_or_default());
         let value: serde_json::Value = serde_json::from_str(json).map_err(|err| shape(Some(err)))?;
         if !value.is_object() {
             return Err(shape(None));

@@ -61,7 +61,10 @@ fn includes(quick: bool) {
         let mut totals = Vec::new();
         for _ in 0..requests {
             let response = devstack::http::get(&service.url("/news/article.html")).send().unwrap();
-            assert!(response.complete && count_str(&response.text(), "Winter sale") == count, "{count} fragments expected");
+            assert!(
+                response.complete && count_str(&response.text(), "Winter sale") == count,
+                "{count} fragments expected"
+            );
             first_bytes.push(response.first_body_byte.unwrap_or_default().as_secs_f64() * 1e3);
             totals.push(response.elapsed.as_secs_f64() * 1e3);
         }
@@ -94,8 +97,10 @@ fn edge_cache(store: &str, quick: bool) {
     values.insert("limits".into(), r#"{"cpu_budget_ms": 0}"#.into());
     let service = service(&origin, &serde_json::Value::Object(values).to_string());
     let (concurrency, seconds) = if quick { (4, 3) } else { (4, 10) };
-    println!("
-== the edge cache: {BIG_PAGE} through Viceroy, {concurrency} clients, {seconds} s each ==");
+    println!(
+        "
+== the edge cache: {BIG_PAGE} through Viceroy, {concurrency} clients, {seconds} s each =="
+    );
     let cached = format!("/{BIG_PAGE}{}", query(&[("header", "Cache-Control: public, max-age=600")]));
     let first = devstack::http::get(&service.url(&cached)).keep(0).send().unwrap();
     // The log line is written after the last byte is sent; wait for it.
@@ -140,7 +145,9 @@ fn log_figures(service: &Viceroy, event: &str, field: &str) -> Vec<f64> {
         .output()
         .iter()
         .filter(|line| line.contains(event))
-        .filter_map(|line| line.split(" :: ").nth(1).and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok()))
+        .filter_map(|line| {
+            line.split(" :: ").nth(1).and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+        })
         .filter_map(|json| json[field].as_f64())
         .collect()
 }

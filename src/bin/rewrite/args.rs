@@ -32,8 +32,12 @@ pub enum Command {
     ///
     /// Streams: the page is read and written in pieces, as at the edge.
     ///
+    /// With --headers, the response's headers come first, after the rules' header edits
+    /// (set_header, csp_add, set_cookie …) on the origin's headers given with
+    /// --response-header, then a blank line and the page.
+    ///
     /// Example: rewrite apply --url https://www.example.com/news/a fixtures/pages/news/article.html
-    Apply(PageArgs),
+    Apply(ApplyArgs),
     /// Show what the rules change on a page, as a unified diff (coloured on a terminal).
     ///
     /// Changed words are marked inside long lines, and long unchanged stretches of a line
@@ -129,6 +133,17 @@ pub struct PageArgs {
     pub page: PathBuf,
 }
 
+/// `apply`: the page, and whether to show the response's headers too.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub page: PageArgs,
+    /// Print the response's headers before the page: the origin's (--response-header)
+    /// after the rules' header edits, as the service would send them.
+    #[arg(long = "headers")]
+    pub show_headers: bool,
+}
+
 /// The request the page is rewritten for.
 #[derive(Debug, Clone, Args)]
 pub struct RequestArgs {
@@ -156,6 +171,11 @@ pub struct RequestArgs {
     /// conditions see.
     #[arg(long, value_name = "TYPE", default_value = "text/html")]
     pub content_type: String,
+    /// A header of the simulated origin response, `Name: value` (repeatable), e.g.
+    /// --response-header "Content-Security-Policy: script-src 'self'": what header rules
+    /// edit (`apply --headers` shows the result), and a policy's nonce for inserted scripts.
+    #[arg(long = "response-header", value_name = "NAME:VALUE")]
+    pub response_headers: Vec<String>,
     /// A simulated request file instead of --url/--header/--fact (the format fixtures
     /// use: `GET https://host/path`, then `Name: value` headers and `@fact value` lines).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "headers", "facts"])]

@@ -50,6 +50,9 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
     let rules = loaded.rules.len() + loaded.rules.disabled_ids().count();
     let scheduled = schedule::lines(&loaded.rules, &context);
     let includes: Vec<String> = report.iter().flat_map(|report| &report.includes).map(include_line).collect();
+    // The service applies them to every response, rewritten or passed through.
+    let header_edits: Vec<String> =
+        loaded.rules.plan(&context).header_edits().iter().map(ToString::to_string).collect();
     let source = format!(
         "{}{}",
         page_args.rules.rules.display(),
@@ -69,6 +72,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
             "at": format_rfc3339(context.now),
             "scheduled": scheduled,
             "includes": includes,
+            "headers": header_edits,
         })),
         Format::Text => {
             out::line(format!(
@@ -92,9 +96,19 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
                     out::line(format!("  {line}"));
                 }
             }
+            if !header_edits.is_empty() {
+                out::line("");
+                out::line("header edits this response gets, in order (`apply --headers` shows the result):");
+                for edit in &header_edits {
+                    out::line(format!("  {edit}"));
+                }
+            }
             if !scheduled.is_empty() {
                 out::line("");
-                out::line(format!("time windows, rollouts and experiments on this page, at {}:", format_rfc3339(context.now)));
+                out::line(format!(
+                    "time windows, rollouts and experiments on this page, at {}:",
+                    format_rfc3339(context.now)
+                ));
                 for line in &scheduled {
                     out::line(format!("  {line}"));
                 }

@@ -23,10 +23,10 @@ impl LocalFragments {
     pub fn from_args(args: &RequestArgs) -> Result<Self, String> {
         let mut fragments = LocalFragments { files: HashMap::new(), dir: args.fragments_dir.clone() };
         for spec in &args.fragments {
-            let (path, file) = spec
-                .split_once('=')
-                .filter(|(path, file)| path.starts_with('/') && !file.is_empty())
-                .ok_or_else(|| format!("--fragment {spec:?}: write it as PATH=FILE, e.g. /fragments/sale.html=sale.html"))?;
+            let (path, file) =
+                spec.split_once('=').filter(|(path, file)| path.starts_with('/') && !file.is_empty()).ok_or_else(
+                    || format!("--fragment {spec:?}: write it as PATH=FILE, e.g. /fragments/sale.html=sale.html"),
+                )?;
             fragments.files.insert(path.to_owned(), PathBuf::from(file));
         }
         Ok(fragments)
@@ -75,7 +75,9 @@ impl FragmentSource for LocalFragments {
                 content_length: opened.metadata().ok().map(|metadata| metadata.len()),
                 body: Box::new(opened),
             },
-            Err(err) => Fragment::Unavailable(format!("no local file for {}{from}: {}: {err}", include.path, file.display())),
+            Err(err) => {
+                Fragment::Unavailable(format!("no local file for {}{from}: {}: {err}", include.path, file.display()))
+            }
         }
     }
 }

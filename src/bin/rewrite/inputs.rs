@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use edge_rewriter::{
     DRAFT_INDEX_KEY, DRAFT_PREFIX, Decision, INDEX_KEY, MemoryStore, PageEncoding, RequestContext, ResponseFacts,
-    RewriteOptions, RuleError, RuleSet, RuleWarning, StreamError, Streamed, decide, read_entries_at, read_rules_dir,
-    stream, stream_with_fragments,
+    RewriteOptions, RuleError, RuleSet, RuleWarning, StreamError, Streamed, apply_header_edits, csp_nonce, decide,
+    read_entries_at, read_rules_dir, stream, stream_with_fragments,
 };
 
 use crate::fragments::LocalFragments;
-use crate::{PageArgs, RequestArgs, logger, out};
+use crate::{ApplyArgs, RequestArgs, logger, out};
 
 /// Rules as the service would use them, and every problem found on the way.
 pub struct LoadedRules {
@@ -160,6 +160,14 @@ pub fn request_context(args: &RequestArgs) -> Result<RequestContext, String> {
     if let Some(at) = &args.at {
         context.set_fact("now", at).map_err(|err| format!("--at: {err}"))?;
     }
+    // As the service reads the origin's policy: its nonce goes on inserted scripts.
+    let policy = response_headers(args)?
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-security-policy"))
+        .and_then(|(_, policy)| csp_nonce(&policy));
+    if policy.is_some() {
+        context.csp_nonce = policy;
+    }
     Ok(context)
 }
 
@@ -246,14 +254,36 @@ impl<W> Rewritten<W> {
     }
 }
 
-/// `rewrite apply`: the rewritten page on standard output, streamed.
-pub fn apply(args: &PageArgs) -> Result<i32, String> {
-    let loaded = load_rules(&args.rules.rules, args.rules.draft.as_deref())?;
+/// `rewrite apply`: the rewritten page on standard output, streamed; with `--headers`, the
+/// response's headers after the rules' edits first.
+pub fn apply(args: &ApplyArgs) -> Result<i32, String> {
+    let page_args = &args.page;
+    let loaded = load_rules(&page_args.rules.rules, page_args.rules.draft.as_deref())?;
     report_rule_errors(&loaded);
-    let context = request_context(&args.request)?;
-    let page = open_page(&args.page)?;
+    let context = request_context(&page_args.request)?;
+    if args.show_headers {
+        let mut headers = response_headers(&page_args.request)?;
+        apply_header_edits(&loaded.rules.plan(&context).header_edits(), &mut headers);
+        // In lower case, as the platform (and HTTP/2) hands them on.
+        for (name, value) in &headers {
+            out::line(format!("{}: {value}", name.to_ascii_lowercase()));
+        }
+        out::line("");
+    }
+    let page = open_page(&page_args.page)?;
     let stdout = io::stdout().lock();
-    let fragments = LocalFragments::from_args(&args.request)?;
+    let fragments = LocalFragments::from_args(&args.page.request)?;
     rewrite_into(&loaded.rules, &context, page, stdout, &fragments)?;
     Ok(0)
+}
+
+/// The simulated origin response's headers, from `--response-header`, in order.
+pub fn response_headers(args: &RequestArgs) -> Result<Vec<(String, String)>, String> {
+    args.response_headers
+        .iter()
+        .map(|header| match header.split_once(':') {
+            Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_owned(), value.trim().to_owned())),
+            _ => Err(format!("--response-header {header:?}: write it as `Name: value`")),
+        })
+        .collect()
 }

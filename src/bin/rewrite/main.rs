@@ -11,9 +11,9 @@ mod config_store;
 #[cfg(not(target_arch = "wasm32"))]
 mod diff;
 #[cfg(not(target_arch = "wasm32"))]
-mod fragments;
-#[cfg(not(target_arch = "wasm32"))]
 mod explain;
+#[cfg(not(target_arch = "wasm32"))]
+mod fragments;
 #[cfg(not(target_arch = "wasm32"))]
 mod inputs;
 #[cfg(not(target_arch = "wasm32"))]

@@ -76,6 +76,30 @@ pub fn css_into(text: &str, out: &mut String) {
     }
 }
 
+/// Appends `text` for a response header's value: control characters (CR and LF above all,
+/// which would end the header and start another) are dropped, so a value can never become
+/// a second header line, and characters beyond ASCII are percent-encoded (`Köln` is
+/// `K%C3%B6ln`), since header values are ASCII and platforms refuse others.
+pub fn header_value_into(text: &str, out: &mut String) {
+    for c in text.chars().filter(|c| !c.is_control()) {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.extend(utf8_percent_encode(c.encode_utf8(&mut [0; 4]), CONTROLS));
+        }
+    }
+}
+
+/// What a cookie value keeps as written: RFC 6265's cookie-octets less `%`, which is what
+/// encodes the rest. Spaces, quotes, `,`, `;`, `\\`, controls and non-ASCII are
+/// percent-encoded, so a value can neither end the cookie nor add an attribute.
+const COOKIE_KEEP: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b',').add(b';').add(b'\\').add(b'%');
+
+/// Appends `text` percent-encoded as (part of) a cookie value.
+pub fn cookie_value_into(text: &str, out: &mut String) {
+    out.extend(utf8_percent_encode(text, COOKIE_KEEP));
+}
+
 /// What a URL keeps as written: unreserved and reserved characters and `%`. Everything
 /// else (spaces, controls, quotes, `<`, `>`, backslashes, non-ASCII) is percent-encoded.
 const URL_KEEP: &AsciiSet = &CONTROLS

@@ -45,6 +45,10 @@ pub enum Escape {
     UrlPath { after_root: bool },
     /// A URL's query or fragment.
     UrlComponent,
+    /// A response header's value: control characters dropped.
+    HeaderValue,
+    /// A cookie's value: percent-encoded.
+    CookieValue,
 }
 
 /// A template as segments: literal text, and the variable numbered `n`.

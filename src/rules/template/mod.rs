@@ -47,6 +47,12 @@ pub enum Landing {
     /// The path (and query) of a request the service makes, an include's: each value is
     /// percent-encoded as one segment or query value, so it cannot add segments or a query.
     RequestPath,
+    /// A response header's value (`set_header`, `append_header`): control characters are
+    /// dropped from values, so none can start another header line.
+    HeaderValue,
+    /// A cookie's value (`set_cookie`): values are percent-encoded, so none can end the
+    /// cookie or add an attribute to it.
+    CookieValue,
 }
 
 /// A parsed template: literal text and variables, each with its escaping.
@@ -162,6 +168,8 @@ impl Template {
             Landing::Markup => landing::in_markup(&segments)?,
             Landing::Attribute(name) => landing::in_attribute(name, &segments)?,
             Landing::RequestPath => vec![Escape::UrlComponent; n],
+            Landing::HeaderValue => vec![Escape::HeaderValue; n],
+            Landing::CookieValue => vec![Escape::CookieValue; n],
         };
         let mut escapes = escapes.into_iter();
         for part in &mut self.parts {
@@ -278,6 +286,8 @@ fn escape_into(value: &str, escaping: Escape, out: &mut String) {
             escape::html_into(&url, out);
         }
         Escape::UrlComponent => escape::url_component_into(value, out),
+        Escape::HeaderValue => escape::header_value_into(value, out),
+        Escape::CookieValue => escape::cookie_value_into(value, out),
     }
 }
 
