@@ -198,3 +198,24 @@ fn time_in(seconds: u64) -> (String, std::time::Instant) {
     let text = at.replace_nanosecond(0).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap();
     (text, std::time::Instant::now() + Duration::from_secs(seconds + 1))
 }
+
+#[test]
+fn a_page_that_is_not_kept_is_noted_so_requests_for_it_do_not_queue() {
+    let stack = stack(MEMBER_RULES);
+    // A private page the origin takes 400 ms to answer.
+    let path = article(60, &[("header", "Cache-Control: private, max-age=60"), ("wait_ms", "400")]);
+    assert_eq!(get(&stack, &path, None).header("x-cache"), Some("PASS"));
+    // Four at once: each goes to the origin at once, none waits for the one before.
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        let requests: Vec<_> = (0..4).map(|_| scope.spawn(|| get(&stack, &path, None))).collect();
+        for request in requests {
+            assert_eq!(request.join().unwrap().header("x-cache"), Some("PASS"));
+        }
+    });
+    let elapsed = started.elapsed();
+    println!("four concurrent requests for a private page with a 400 ms origin: {elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1_200), "the requests queued one behind another: {elapsed:?}");
+    let lines = stack.service.wait_for_lines("\"status\":\"PASS\"", 5, Duration::from_secs(5));
+    assert!(lines.iter().any(|line| line.contains("(noted")), "the log says the pass was noted: {lines:?}");
+}

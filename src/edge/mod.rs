@@ -64,10 +64,18 @@ enum CacheState {
 }
 
 impl CacheState {
-    /// Gives up the insert, if this request held one.
+    /// Gives up the insert, if this request held one: for a failure that may not last.
     fn cancel(&self) {
         if let CacheState::Miss(transaction) = self {
             let _ = transaction.cancel_insert_or_update();
+        }
+    }
+
+    /// Notes that the page is not kept, and why, if this request held the insert: the next
+    /// requests pass without waiting on each other.
+    fn note_pass(self, why: &str) {
+        if let CacheState::Miss(transaction) = self {
+            page_cache::note_pass(transaction, why);
         }
     }
 }
@@ -182,7 +190,7 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
                 }
             }
             page_cache::Lookup::Miss(transaction) => CacheState::Miss(transaction),
-            page_cache::Lookup::Unavailable(why) => CacheState::Pass(why),
+            page_cache::Lookup::Unavailable(why) | page_cache::Lookup::Pass(why) => CacheState::Pass(why),
         },
     };
     // The origin never saw the bytes a rewritten page's ETag names: it must not answer 304.
@@ -238,7 +246,13 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
             if decompressed {
                 response::ask_to_recompress(&mut origin_response);
             }
-            cache.cancel();
+            // A 2xx answer passed through says something about the page (an asset, a page
+            // too large, not HTML): noted. Others may be this request's own (a 304).
+            if (200..300).contains(&status) {
+                cache.note_pass(reason);
+            } else {
+                cache.cancel();
+            }
             origin_response.set_header(page_cache::X_CACHE, "PASS");
             // The body handle goes straight back to the host: no byte is copied in the guest.
             origin_response.send_to_client();
@@ -253,8 +267,9 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
             let sets_cookie = rules.plan(&context).sets_cookie();
             let output = match (cache, keep(&facts, context.now)) {
                 (CacheState::Miss(transaction), _) if sets_cookie => {
-                    let _ = transaction.cancel_insert_or_update();
-                    rewrite::Output::Client { cache: "PASS", why: Some("a rule sets a cookie".into()) }
+                    let why = "a rule sets a cookie";
+                    page_cache::note_pass(transaction, why);
+                    rewrite::Output::Client { cache: "PASS", why: Some(why.into()) }
                 }
                 (CacheState::Miss(transaction), Keep::For(seconds)) => {
                     let ttl = rewrite::edge_ttl(seconds, &limits, &rules, context.now);
@@ -276,7 +291,12 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
                     }
                 }
                 (CacheState::Miss(transaction), Keep::No(why)) => {
-                    let _ = transaction.cancel_insert_or_update();
+                    // As for a page passed through: only what the origin says of a 2xx page.
+                    if (200..300).contains(&status) {
+                        page_cache::note_pass(transaction, why);
+                    } else {
+                        let _ = transaction.cancel_insert_or_update();
+                    }
                     rewrite::Output::Client { cache: "PASS", why: Some(why.to_owned()) }
                 }
                 (CacheState::Pass(why), _) => rewrite::Output::Client { cache: "PASS", why: Some(why) },

@@ -24,6 +24,11 @@ use serde::{Deserialize, Serialize};
 
 /// How long a request waits for another one that is already rewriting the same page.
 const COLLAPSE_WAIT: Duration = Duration::from_secs(10);
+/// How long a page found not to be kept is remembered as such ("hit-for-pass"). Without the
+/// note, every request for a page no cache may keep would take the lookup's transaction in
+/// turn, each waiting until the one before has heard from the origin: concurrent requests
+/// for a popular private page would reach the origin one at a time.
+const PASS_NOTE_TTL: Duration = Duration::from_secs(60);
 /// A surrogate key on every rewritten page: purging it purges them all.
 pub const ALL_PAGES_KEY: &str = "edge-rewriter";
 /// Says how a response was served: `HIT`, `MISS` or `PASS`.
@@ -38,6 +43,8 @@ pub enum Lookup {
     /// The cache could not be used (an error, or a wait past [`COLLAPSE_WAIT`]): fetch and
     /// rewrite without it.
     Unavailable(String),
+    /// The page was recently found not to be kept, and why: fetch without waiting on others.
+    Pass(String),
 }
 
 /// Looks `variant` up, with the client's request headers for the origin's `Vary`.
@@ -52,8 +59,38 @@ pub fn lookup(variant: &Variant, request: &Request) -> Lookup {
         Err(err) => return Lookup::Unavailable(format!("cache lookup failed: {err}")),
     };
     match transaction.found() {
-        Some(found) if !transaction.must_insert_or_update() => Lookup::Hit(found),
+        Some(found) if !transaction.must_insert_or_update() => {
+            match serde_json::from_slice::<PassNote>(&found.user_metadata()) {
+                Ok(note) => Lookup::Pass(format!("{} (noted {} s ago)", note.pass, found.age().as_secs())),
+                Err(_) => Lookup::Hit(found),
+            }
+        }
         _ => Lookup::Miss(transaction),
+    }
+}
+
+/// What a pass note holds: why the page is not kept.
+#[derive(Debug, Serialize, Deserialize)]
+struct PassNote {
+    pass: String,
+}
+
+/// Notes for [`PASS_NOTE_TTL`] that this variant is not kept, and why, so the next requests
+/// go to the origin at once instead of queueing on the transaction. An empty object whose
+/// metadata says so; purged with every rewritten page.
+pub fn note_pass(transaction: Transaction, why: &str) {
+    let note = match serde_json::to_vec(&PassNote { pass: why.to_owned() }) {
+        Ok(note) => Bytes::from(note),
+        Err(_) => {
+            let _ = transaction.cancel_insert_or_update();
+            return;
+        }
+    };
+    let inserted = transaction.insert(PASS_NOTE_TTL).surrogate_keys([ALL_PAGES_KEY]).user_metadata(note).execute();
+    match inserted.map(StreamingBody::finish) {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => log::warn!("noting a page that is not kept failed: {err}"),
+        Err(err) => log::warn!("noting a page that is not kept failed: {err}"),
     }
 }
 
