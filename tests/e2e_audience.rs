@@ -49,12 +49,7 @@ fn visitor_cookie(response: &HttpResponse) -> Option<String> {
 /// The JSON log lines of page views, once `count` are there.
 fn page_view_logs(stack: &Stack, count: usize) -> Vec<serde_json::Value> {
     // Page views: rewritten, or served from the edge cache (both name the experiments).
-    stack
-        .service
-        .wait_for_lines("\"experiments\":", count, Duration::from_secs(10))
-        .iter()
-        .map(|line| serde_json::from_str(line.split(" :: ").nth(1).unwrap()).unwrap())
-        .collect()
+    stack.service.wait_for_json("\"experiments\":", count, Duration::from_secs(10))
 }
 
 /// `count` requests from new visitors (no cookie) over `clients` connections at a time.

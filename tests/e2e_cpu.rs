@@ -28,9 +28,8 @@ fn stack_with_budget(ms: u64) -> Stack {
 }
 
 fn rewrite_line(stack: &Stack, count: usize) -> serde_json::Value {
-    let lines = stack.service.wait_for_lines("\"event\":\"rewrite\"", count, Duration::from_secs(10));
-    let line = lines.get(count - 1).unwrap_or_else(|| panic!("{:?}", stack.service.output()));
-    serde_json::from_str(line.split(" :: ").nth(1).unwrap()).unwrap()
+    let lines = stack.service.wait_for_json("\"event\":\"rewrite\"", count, Duration::from_secs(10));
+    lines.get(count - 1).cloned().unwrap_or_else(|| panic!("{:?}", stack.service.output()))
 }
 
 /// A page far over the budget is rewritten up to it, and the rest comes unchanged.

@@ -36,11 +36,7 @@ fn received_for(origin: &FixtureOrigin, target: &str) -> Vec<devstack::origin::R
 
 /// The JSON log lines the service wrote for rewritten responses.
 fn rewrite_logs(service: &Viceroy, count: usize) -> Vec<serde_json::Value> {
-    service
-        .wait_for_lines("\"event\":\"rewrite\"", count, Duration::from_secs(5))
-        .iter()
-        .map(|line| serde_json::from_str(line.split(" :: ").nth(1).unwrap()).unwrap())
-        .collect()
+    service.wait_for_json("\"event\":\"rewrite\"", count, Duration::from_secs(5))
 }
 
 // ---- compression -------------------------------------------------------------------------

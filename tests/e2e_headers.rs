@@ -24,12 +24,7 @@ const CSP_RULES: &[(&str, &str)] = &[
 
 /// The JSON log lines with `"event":"EVENT"`, once `count` are there.
 fn logs(stack: &Stack, event: &str, count: usize) -> Vec<serde_json::Value> {
-    stack
-        .service
-        .wait_for_lines(&format!("\"event\":\"{event}\""), count, Duration::from_secs(10))
-        .iter()
-        .map(|line| serde_json::from_str(line.split(" :: ").nth(1).unwrap()).unwrap())
-        .collect()
+    stack.service.wait_for_json(&format!("\"event\":\"{event}\""), count, Duration::from_secs(10))
 }
 
 fn all<'a>(response: &'a devstack::http::HttpResponse, name: &str) -> Vec<&'a str> {

@@ -32,9 +32,8 @@ fn get(stack: &Stack, path: &str) -> HttpResponse {
 }
 
 fn rewrite_line(stack: &Stack) -> serde_json::Value {
-    let lines = stack.service.wait_for_lines("\"event\":\"rewrite\"", 1, Duration::from_secs(10));
-    let line = lines.first().unwrap_or_else(|| panic!("{:?}", stack.service.output()));
-    serde_json::from_str(line.split(" :: ").nth(1).unwrap()).unwrap()
+    let lines = stack.service.wait_for_json("\"event\":\"rewrite\"", 1, Duration::from_secs(10));
+    lines.first().cloned().unwrap_or_else(|| panic!("{:?}", stack.service.output()))
 }
 
 const SALE: &str = "<div class=\"sale\">Winter sale: 20% off</div>";

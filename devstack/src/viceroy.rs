@@ -175,6 +175,15 @@ impl Viceroy {
         }
     }
 
+    /// The service's JSON log lines (what follows ` :: ` on a log line) that contain
+    /// `needle`, once `count` are there or `timeout` has passed.
+    pub fn wait_for_json(&self, needle: &str, count: usize, timeout: Duration) -> Vec<serde_json::Value> {
+        self.wait_for_lines(needle, count, timeout)
+            .iter()
+            .filter_map(|line| serde_json::from_str(line.split(" :: ").nth(1)?).ok())
+            .collect()
+    }
+
     /// The WebAssembly heap each request used, in MiB, from Viceroy's `-v` lines
     /// ("request completed using 1.2 MiB of WebAssembly heap"), in completion order.
     pub fn heap_per_request(&self) -> Vec<f64> {
