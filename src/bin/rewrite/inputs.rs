@@ -271,7 +271,9 @@ pub fn apply(args: &ApplyArgs) -> Result<i32, String> {
         out::line("");
     }
     let page = open_page(&page_args.page)?;
-    let stdout = io::stdout().lock();
+    // Standard output is line-buffered: a page would go out a line per write call. The
+    // rewriter flushes after every piece it reads, so nothing waits longer than that.
+    let stdout = io::BufWriter::with_capacity(64 << 10, io::stdout().lock());
     let fragments = LocalFragments::from_args(&args.page.request)?;
     rewrite_into(&loaded.rules, &context, page, stdout, &fragments)?;
     Ok(0)
