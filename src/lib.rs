@@ -50,9 +50,7 @@ pub use rules::{RuleError, RuleWarning, StickyKey, json_schema};
 pub use http::audience::{DeviceType, Geo};
 pub use http::request::{HostError, RequestContext, RequestError};
 pub use http::visitor::{VISITOR_COOKIE, private_cache_control, visitor_cookie, visitor_id};
-pub use rewrite::include::{
-    Fragment, FragmentFrom, FragmentSource, IncludeOutcome, IncludeResult, PlannedInclude, include_path_problem,
-};
+pub use rewrite::include::{Fragment, FragmentFrom, FragmentSource, IncludeOutcome, IncludeResult, PlannedInclude};
 pub use rewrite::plan::Plan;
 pub use rewrite::stream::{
     CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream, stream_with_fragments,

@@ -139,3 +139,16 @@ fn pages_with_includes_are_never_kept_in_the_edge_cache() {
         stack.origin.received().iter().filter(|request| request.target.starts_with("/fragments/")).count();
     assert_eq!(fragment_requests, 2);
 }
+
+#[test]
+fn a_path_a_value_turns_into_a_dot_segment_is_never_requested() {
+    let rules = r#"{"id": "dots", "selector": "h1", "actions": [{"after": {"include": {"path": "/fragments/{{query.d}}/sale.html", "fallback": {"html": "<p>F-dots</p>"}}}}]}"#;
+    let stack = stack(rules, None);
+    let page = get(&stack, "/news/article.html?d=..").text();
+    assert!(page.contains("<p>F-dots</p>") && !page.contains(SALE), "{page}");
+    let asked: Vec<String> = stack.origin.received().iter().map(|request| request.target.clone()).collect();
+    // (A URL with `..` is normalised on the way: the origin would see `/sale.html`.)
+    assert!(!asked.iter().any(|target| target.contains("sale.html")), "a fragment request was sent: {asked:?}");
+    let line = rewrite_line(&stack);
+    assert!(line["includes"][0]["why"].as_str().unwrap().contains("`..` segment"), "{line}");
+}

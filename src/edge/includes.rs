@@ -40,7 +40,10 @@ impl Fetches {
     pub fn send(includes: &[PlannedInclude], host: &str, origin: &Backend, room: usize) -> Self {
         let mut fetches = Fetches::default();
         for include in includes {
-            let slot = if fetches.sent >= room {
+            let slot = if let Some(why) = &include.unusable {
+                // Never requested: the splicer gives it its fallback.
+                Slot::Failed(why.clone())
+            } else if fetches.sent >= room {
                 Slot::Failed(format!(
                     "over the include budget: a page may send {room} fragment requests (the platform allows 32 \
                      backend requests per execution, the origin's included)"

@@ -218,10 +218,11 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
         log::info!("{method} {path}: a response without a Content-Type starts like HTML: treated as text/html");
         headers.content_type = Some("text/html".to_owned());
     }
+    // Conditions on the status and type see the response from here on.
+    request_context::add_response(&mut context, &origin_response);
     match decide(&headers.facts(&method, status, range_request)) {
         Decision::PassThrough(reason) => {
             // Header rules apply to every response, rewritten or not (an asset, an error).
-            request_context::add_response(&mut context, &origin_response);
             let header_changes = headers::apply(&mut origin_response, &rules.plan(&context));
             let html = headers.content_type.as_deref().is_some_and(is_html);
             if html {
@@ -258,15 +259,17 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
             origin_response.send_to_client();
         }
         Decision::Rewrite(decoding, encoding) => {
-            request_context::add_response(&mut context, &origin_response);
             context.content_type = headers.content_type.clone();
             let content_type = headers.content_type.unwrap_or_default();
             let cache_headers = response::CacheHeaders::of(&origin_response);
             let facts = CacheFacts { method: &method, status, range_request, authorization, ..cache_headers.facts() };
-            // A cookie a rule gives is this visitor's: the page must not be kept for others.
-            let sets_cookie = rules.plan(&context).sets_cookie();
+            // The plan again, now that the response is known (status and type conditions).
+            let planned = Instant::now();
+            let plan = rules.plan(&context);
+            let rules_time = rules_time + planned.elapsed();
             let output = match (cache, keep(&facts, context.now)) {
-                (CacheState::Miss(transaction), _) if sets_cookie => {
+                // A cookie a rule gives is this visitor's: the page must not be kept for others.
+                (CacheState::Miss(transaction), _) if plan.sets_cookie() => {
                     let why = "a rule sets a cookie";
                     page_cache::note_pass(transaction, why);
                     rewrite::Output::Client { cache: "PASS", why: Some(why.into()) }
@@ -303,6 +306,7 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
             };
             let job = rewrite::Job {
                 context: &context,
+                plan,
                 response: origin_response,
                 decoding,
                 encoding,

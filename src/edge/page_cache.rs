@@ -86,11 +86,15 @@ pub fn note_pass(transaction: Transaction, why: &str) {
             return;
         }
     };
-    let inserted = transaction.insert(PASS_NOTE_TTL).surrogate_keys([ALL_PAGES_KEY]).user_metadata(note).execute();
-    match inserted.map(StreamingBody::finish) {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => log::warn!("noting a page that is not kept failed: {err}"),
-        Err(err) => log::warn!("noting a page that is not kept failed: {err}"),
+    let noted = transaction
+        .insert(PASS_NOTE_TTL)
+        .surrogate_keys([ALL_PAGES_KEY])
+        .user_metadata(note)
+        .execute()
+        .map_err(|err| err.to_string())
+        .and_then(|body| body.finish().map_err(|err| err.to_string()));
+    if let Err(err) = noted {
+        log::warn!("noting a page that is not kept failed: {err}");
     }
 }
 

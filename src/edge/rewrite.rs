@@ -53,6 +53,8 @@ pub enum Output {
 /// A response the policy says to rewrite.
 pub struct Job<'a> {
     pub context: &'a RequestContext,
+    /// The rules that apply, planned with the response's facts.
+    pub plan: Plan<'a>,
     pub response: Response,
     pub decoding: Decoding,
     pub encoding: PageEncoding,
@@ -62,7 +64,7 @@ pub struct Job<'a> {
     pub grants: Grants,
     /// From sending the request to the origin's response headers.
     pub origin_time: Duration,
-    /// Reading and planning the rules.
+    /// Reading and planning the rules (both plans).
     pub rules_time: Duration,
     pub limits: Limits,
     /// The instance's vCPU reading when the request arrived.
@@ -88,6 +90,7 @@ pub struct Job<'a> {
 pub fn run(job: Job<'_>) {
     let Job {
         context,
+        plan,
         mut response,
         decoding,
         encoding,
@@ -107,10 +110,6 @@ pub fn run(job: Job<'_>) {
         origin,
         include_room,
     } = job;
-    let planned = Instant::now();
-    let plan = rules.plan(context);
-    let rules_time = rules_time + planned.elapsed();
-
     let body = response.take_body();
     response::prepare_rewritten_headers(&mut response, decoding, &content_type, &variant);
     response::for_downstream_caches(&mut response, rules.dependence());

@@ -59,6 +59,9 @@ pub struct PlannedInclude {
     pub fallback: Option<Fallback>,
     /// The largest fragment body inserted, in bytes.
     pub max_bytes: u64,
+    /// Why the rendered path may not be requested, if it may not (a value made a `..`
+    /// segment): no request is sent and the fallback takes its place.
+    pub unusable: Option<String>,
 }
 
 /// A fragment as its source delivers it.
@@ -138,7 +141,7 @@ impl IncludeResult {
 /// Why a rendered include path cannot be requested, if it cannot: it must be an absolute
 /// path (one `/`, not `//`, which would name another host) without `.` or `..` segments
 /// (which would climb out of the directory the rule names, whatever a value held).
-pub fn include_path_problem(path: &str) -> Option<String> {
+pub(crate) fn include_path_problem(path: &str) -> Option<String> {
     if !path.starts_with('/') || path.starts_with("//") || path.contains('\\') {
         return Some(format!("the path {path:?} must start with a single `/`"));
     }
@@ -164,7 +167,12 @@ impl FragmentSource for NoFragments {
 
 /// The marker a handler inserts for include `index`.
 pub(crate) fn marker(token: &str, index: usize) -> String {
-    format!("<!--edge-rewriter-include:{token}:{index}-->")
+    format!("{}{index}-->", marker_prefix(token))
+}
+
+/// What every marker of a page starts with.
+fn marker_prefix(token: &str) -> String {
+    format!("<!--edge-rewriter-include:{token}:")
 }
 
 /// A token no page can guess: 128 random bits, in hex.
@@ -196,7 +204,7 @@ impl<'s> Splicer<'s> {
     pub fn new(token: &str, includes: Vec<PlannedInclude>, source: Box<dyn FragmentSource + 's>) -> Self {
         let outcomes = vec![None; includes.len()];
         Self {
-            prefix: format!("<!--edge-rewriter-include:{token}:").into_bytes(),
+            prefix: marker_prefix(token).into_bytes(),
             held: Vec::new(),
             includes,
             source,
@@ -250,10 +258,9 @@ impl<'s> Splicer<'s> {
         }
     }
 
-    /// The end of the page: writes what was held and returns what became of each include.
-    pub fn finish(&mut self, out: &mut dyn Write) -> io::Result<Vec<IncludeOutcome>> {
-        out.write_all(&std::mem::take(&mut self.held))?;
-        Ok(self.outcomes())
+    /// The end of the page: writes what was held.
+    pub fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(&std::mem::take(&mut self.held))
     }
 
     /// What became of each include so far, in plan order.
@@ -294,8 +301,8 @@ impl<'s> Splicer<'s> {
         // The page so far reaches the client before the wait.
         out.flush()?;
         let started = Instant::now();
-        let fragment = match include_path_problem(&include.path) {
-            Some(why) => Fragment::Unavailable(why),
+        let fragment = match &include.unusable {
+            Some(why) => Fragment::Unavailable(why.clone()),
             None => self.source.fragment(index, include),
         };
         let waited = started.elapsed();
@@ -513,6 +520,7 @@ mod tests {
             as_text: false,
             fallback: Some(Fallback { content: "<i>later</i>".into(), as_text: false }),
             max_bytes: 1 << 20,
+            unusable: include_path_problem(path),
         }
     }
 
@@ -527,8 +535,8 @@ mod tests {
         for piece in page.chunks(chunk) {
             splicer.write(piece, &mut out).unwrap();
         }
-        let outcomes = splicer.finish(&mut out).unwrap();
-        (out, outcomes)
+        splicer.finish(&mut out).unwrap();
+        (out, splicer.outcomes())
     }
 
     fn fixed(entries: &[(&str, u16, &[u8])]) -> Fixed {

@@ -190,7 +190,6 @@ impl<'r, W: Write> Rewriter<'r, W> {
                 // Markers never reach the sink: without a source, includes get their fallback.
                 splicer: (!plan.includes().is_empty())
                     .then(|| Splicer::new(plan.include_token(), plan.includes().to_vec(), Box::new(NoFragments))),
-                outcomes: Vec::new(),
             }))),
             plan,
             options: options.clone(),
@@ -316,11 +315,8 @@ impl<'r, W: Write> Rewriter<'r, W> {
         let state =
             Rc::into_inner(self.sink.0).expect("the rewriter's sink has no other owner once lol_html is dropped");
         let state = state.into_inner();
-        report.includes = match (state.outcomes.is_empty(), &state.splicer) {
-            (false, _) | (true, None) => state.outcomes,
-            // Cut short by an error: what happened so far.
-            (true, Some(splicer)) => splicer.outcomes(),
-        };
+        // What happened to each include, however far the page got.
+        report.includes = state.splicer.as_ref().map(Splicer::outcomes).unwrap_or_default();
         (state.writer, report)
     }
 
@@ -429,8 +425,6 @@ struct SinkState<W> {
     uncarry: Option<Uncarry>,
     /// Replaces include markers with fragments, when the plan has includes.
     splicer: Option<Splicer<'static>>,
-    /// What became of the includes, once the page is done.
-    outcomes: Vec<IncludeOutcome>,
 }
 
 impl<W: Write> SinkState<W> {
@@ -477,16 +471,12 @@ impl<W: Write> SinkState<W> {
         }
     }
 
-    /// The end of the page (or of rewriting): what the splicer held goes out, and the
-    /// includes' outcomes are kept for the report.
+    /// The end of the page (or of rewriting): what the splicer held goes out.
     fn finish_includes(&mut self) {
         let Some(splicer) = &mut self.splicer else { return };
         let mut out = CountingWriter { writer: &mut self.writer, bytes: &mut self.bytes_out };
-        match splicer.finish(&mut out) {
-            Ok(outcomes) => self.outcomes = outcomes,
-            Err(err) => {
-                self.error.get_or_insert(err);
-            }
+        if let Err(err) = splicer.finish(&mut out) {
+            self.error.get_or_insert(err);
         }
     }
 

@@ -19,7 +19,7 @@ use super::template::{Landing, Template};
 use super::{Action, Content, FieldError, Include, InsertAs, ReplaceText, TextTarget};
 use crate::http::headers::HeaderEdit;
 use crate::http::request::RequestContext;
-use crate::rewrite::include::{Fallback, FragmentFrom, PlannedInclude};
+use crate::rewrite::include::{Fallback, FragmentFrom, PlannedInclude, include_path_problem};
 use crate::rewrite::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
 
 /// The part of a page an action works on, which decides the lol_html handler that runs it
@@ -611,11 +611,13 @@ impl CompiledAction {
                 PlannedAction::Insert(*slot, text, kind, c.template.has_variables())
             }
             CompiledAction::Include(slot, include) => {
+                let path = include.path.render(context).into_owned();
                 let planned = PlannedInclude {
                     // The plan fills in the rule.
                     rule: String::new(),
                     from: include.from.clone(),
-                    path: include.path.render(context).into_owned(),
+                    unusable: include_path_problem(&path),
+                    path,
                     timeout: include.timeout,
                     as_text: include.as_text,
                     fallback: include.fallback.as_ref().map(|fallback| Fallback {
@@ -650,6 +652,14 @@ impl CompiledAction {
 }
 
 impl PlannedAction<'_> {
+    /// Where the action puts content, for those that put some (content or an include).
+    fn slot(&self) -> Option<Slot> {
+        match self {
+            PlannedAction::Insert(slot, ..) | PlannedAction::Include(slot, ..) => Some(*slot),
+            _ => None,
+        }
+    }
+
     /// What this request filled in for it (content, an attribute value), if anything.
     pub(crate) fn rendered(&self) -> Option<&str> {
         match self {
@@ -667,23 +677,25 @@ impl PlannedAction<'_> {
 /// `after` and `prepend`: lol_html puts each one closest to the element, so repeated ones
 /// come out reversed unless registered in reverse.
 pub(crate) fn inserts_in_reverse(action: &PlannedAction<'_>) -> bool {
-    matches!(
-        action,
-        PlannedAction::Insert(Slot::After | Slot::Prepend, ..)
-            | PlannedAction::Include(Slot::After | Slot::Prepend, ..)
-    )
+    matches!(action.slot(), Some(Slot::After | Slot::Prepend))
+}
+
+/// Puts `content` in `slot` of `el`.
+fn insert_at(el: &mut Element, slot: Slot, content: &str, kind: ContentType) {
+    match slot {
+        Slot::Before => el.before(content, kind),
+        Slot::After => el.after(content, kind),
+        Slot::Prepend => el.prepend(content, kind),
+        Slot::Append => el.append(content, kind),
+        Slot::Replace => el.replace(content, kind),
+        Slot::SetInner => el.set_inner_content(content, kind),
+    }
 }
 
 pub(crate) fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> HandlerResult {
     // Once an element is removed or replaced, lol_html would still emit content appended
     // inside it; editors expect it gone with the element. Only before/after still apply.
-    if el.removed()
-        && !matches!(
-            action,
-            PlannedAction::Insert(Slot::Before | Slot::After, ..)
-                | PlannedAction::Include(Slot::Before | Slot::After, ..)
-        )
-    {
+    if el.removed() && !matches!(action.slot(), Some(Slot::Before | Slot::After)) {
         return Ok(());
     }
     match action {
@@ -695,15 +707,7 @@ pub(crate) fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> 
                 log::warn!("include {} (rule {}) was not put inside a <{}>", include.path, include.rule, el.tag_name());
                 return Ok(());
             }
-            let html = ContentType::Html;
-            match slot {
-                Slot::Before => el.before(marker, html),
-                Slot::After => el.after(marker, html),
-                Slot::Prepend => el.prepend(marker, html),
-                Slot::Append => el.append(marker, html),
-                Slot::Replace => el.replace(marker, html),
-                Slot::SetInner => el.set_inner_content(marker, html),
-            }
+            insert_at(el, *slot, marker, ContentType::Html);
         }
         PlannedAction::Insert(slot, text, kind, from_request) => {
             // Inside a script or style, text is code: request values escaped for markup or
@@ -718,15 +722,7 @@ pub(crate) fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> 
                 );
                 return Ok(());
             }
-            let kind = kind.content_type();
-            match slot {
-                Slot::Before => el.before(text, kind),
-                Slot::After => el.after(text, kind),
-                Slot::Prepend => el.prepend(text, kind),
-                Slot::Append => el.append(text, kind),
-                Slot::Replace => el.replace(text, kind),
-                Slot::SetInner => el.set_inner_content(text, kind),
-            }
+            insert_at(el, *slot, text, kind.content_type());
         }
         PlannedAction::Remove => el.remove(),
         PlannedAction::Unwrap => el.remove_and_keep_content(),
