@@ -21,15 +21,23 @@ fn start(port: u16) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("devserve starts");
+    // Read on in the background: devserve's later lines must not meet a closed pipe.
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    for line in stdout.lines() {
-        let line = line.expect("devserve's output");
-        if line.contains("edge-rewriter is serving") {
-            assert!(line.contains(&format!(":{port}/")), "{line}");
-            return child;
+    let (lines, serving) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if line.contains("edge-rewriter is serving") {
+                let _ = lines.send(line);
+            }
         }
+    });
+    let serving = serving.recv_timeout(Duration::from_secs(120)).ok();
+    if serving.as_ref().is_none_or(|line| !line.contains(&format!(":{port}/"))) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("devserve did not serve on port {port}: {serving:?}");
     }
-    panic!("devserve ended before serving");
+    child
 }
 
 /// Sends `signal` (a name `kill` takes) to `child` only, not to its process group.

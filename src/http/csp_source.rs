@@ -108,14 +108,11 @@ pub fn check_source(directive: &str, source: &str) -> Result<(), CspSourceError>
         }
         _ => {}
     }
-    if SCRIPT_DIRECTIVES.contains(&directive) {
-        if let Some(why) = too_broad_for_scripts(&parsed) {
-            return Err(CspSourceError(format!(
-                "{source:?} in {directive} {why}: that turns the site's policy off for scripts; name the host \
-                 the script comes from (\"https://cdn.example.com\") or one site's subdomains \
-                 (\"https://*.example.com\")"
-            )));
-        }
+    if let Some(why) = SCRIPT_DIRECTIVES.contains(&directive).then(|| too_broad_for_scripts(&parsed)).flatten() {
+        return Err(CspSourceError(format!(
+            "{source:?} in {directive} {why}: that turns the site's policy off for scripts; name the host the \
+             script comes from (\"https://cdn.example.com\") or one site's subdomains (\"https://*.example.com\")"
+        )));
     }
     Ok(())
 }
