@@ -913,3 +913,46 @@ fn apply_honours_max() {
     let output = rewrite_with_stdin(&["apply", "--rules", rules.to_str().unwrap()], Some(b"<li>a</li><li>b</li>"));
     assert_eq!(stdout(&output), "<li>a!</li><li>b</li>");
 }
+
+#[test]
+fn validate_refuses_script_sources_wider_than_one_site_and_keeps_one_sites() {
+    let csp = |id: &str, directive: &str, source: &str| {
+        format!(r#"{{"id":"{id}","actions":[{{"csp_add":{{"{directive}":["{source}"]}}}}]}}"#)
+    };
+    let refused = [
+        ("any-host", "script-src", "https://*", "allows every host"),
+        ("scheme", "script-src-elem", "https:", "allows every host reached over https:"),
+        ("suffix", "script-src", "*.com", "allows every site under com, a public suffix"),
+        ("private-suffix", "default-src", "https://*.github.io", "every site under github.io"),
+        ("port", "script-src", "https://cdn.example.com:*", "allows any port"),
+        ("nonce", "script-src", "'nonce-abc123'", "a fixed nonce"),
+        ("inline", "worker-src", "'unsafe-inline'", "inline or evaluated code"),
+    ];
+    let accepted =
+        [("named", "script-src", "https://cdn.example.com"), ("subdomains", "script-src", "https://*.example.com")];
+    let files: Vec<(String, String)> = refused
+        .iter()
+        .map(|(id, directive, source, _)| (format!("{id}.json"), csp(id, directive, source)))
+        .chain(accepted.iter().map(|(id, directive, source)| (format!("{id}.json"), csp(id, directive, source))))
+        .collect();
+    let rules = rules_dir(&files.iter().map(|(name, text)| (name.as_str(), text.as_str())).collect::<Vec<_>>());
+    let output = rewrite(&["validate", rules.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    for (id, directive, _, why) in refused {
+        let line = text
+            .lines()
+            .find(|line| line.contains(&format!("rule \"{id}\"")))
+            .unwrap_or_else(|| panic!("{id}: {text}"));
+        assert!(line.contains(&format!("field `actions[0].csp_add.{directive}[0]`")) && line.contains(why), "{line}");
+        let instead = if id == "nonce" { "get the page's own nonce" } else { "name the host the script comes from" };
+        assert!(line.contains(instead), "says what to write instead: {line}");
+    }
+    for (id, ..) in accepted {
+        assert!(!text.contains(&format!("rule \"{id}\"")), "{id} is accepted: {text}");
+    }
+    assert!(
+        text.contains(&format!("2 valid rule(s) in {} entries, {} problems", files.len(), refused.len())),
+        "{text}"
+    );
+}

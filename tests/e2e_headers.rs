@@ -71,6 +71,48 @@ fn csp_add_lets_the_injected_analytics_script_load_under_every_policy() {
 }
 
 #[test]
+fn a_script_source_wider_than_one_site_never_reaches_a_policy() {
+    let too_broad =
+        r#"{"id": "wide-open", "actions": [{"csp_add": {"script-src": ["https://analytics.example", "https://*"]}}]}"#;
+    let suffix = r#"{"id": "suffix", "actions": [{"csp_add": {"default-src": ["*.co.uk"]}}]}"#;
+    let nonce = r#"{"id": "nonce", "actions": [{"csp_add": {"script-src-elem": ["'nonce-fixed123'"]}}]}"#;
+    let one_site = r#"{"id": "one-site", "actions": [{"csp_add": {"script-src": ["https://*.cdn.example.com"]}}]}"#;
+    let stack = Stack::with_store_json(&store_json(&[
+        ("10-wide", too_broad),
+        ("20-suffix", suffix),
+        ("30-nonce", nonce),
+        ("40-one-site", one_site),
+    ]))
+    .unwrap();
+    let target = format!(
+        "/news/article.html{}",
+        query(&[("header", "Content-Security-Policy: default-src 'self'; script-src-elem 'self'")])
+    );
+    let response = stack.get(&target).send().unwrap();
+    assert!(response.complete, "{:?}", response.failure);
+    // Only the one-site rule applies: into script-src (created from default-src) and the
+    // more specific script-src-elem.
+    assert_eq!(
+        all(&response, "content-security-policy"),
+        [
+            "default-src 'self'; script-src-elem 'self' https://*.cdn.example.com; script-src 'self' https://*.cdn.example.com"
+        ]
+    );
+    let skipped = stack.service.wait_for_lines("rule skipped", 3, Duration::from_secs(10));
+    for (rule, why) in [("wide-open", "allows every host"), ("suffix", "a public suffix"), ("nonce", "a fixed nonce")] {
+        assert!(
+            skipped.iter().any(|line| line.contains(&format!("rule \"{rule}\"")) && line.contains(why)),
+            "{rule}: {skipped:?}"
+        );
+    }
+    // The page's `<meta>` policy is held to the same check.
+    let response = stack.get("/csp/meta.html").send().unwrap();
+    let page = response.text();
+    assert!(!page.contains("https://*\"") && !page.contains("*.co.uk") && !page.contains("nonce-fixed123"), "{page}");
+    assert!(page.contains("https://*.cdn.example.com"), "{page}");
+}
+
+#[test]
 fn set_cookie_gives_the_cookie_with_its_attributes_and_the_page_is_not_kept() {
     let rule = r#"{"id": "seen", "when": {"path": {"prefix": "/news/"}},
         "actions": [{"set_cookie": {"name": "seen", "value": "{{query.ref}}", "max_age": 86400}}]}"#;

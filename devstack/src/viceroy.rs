@@ -4,7 +4,7 @@ use std::io::{self, BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -153,9 +153,18 @@ impl Viceroy {
         self.addr
     }
 
-    /// Blocks until Viceroy exits (for `devserve`, which runs until Ctrl-C).
-    pub fn wait(&mut self) {
-        let _ = self.child.wait();
+    /// Blocks until Viceroy exits or `stop` is set (for `devserve`, which runs until it is
+    /// signalled); returns whether Viceroy exited by itself.
+    pub fn wait_until(&mut self, stop: &AtomicBool) -> bool {
+        loop {
+            if matches!(self.child.try_wait(), Ok(Some(_)) | Err(_)) {
+                return true;
+            }
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Every line Viceroy printed so far (its own logs and the service's log endpoints).

@@ -2,7 +2,8 @@
 //! it ([`request`]), who is asking ([`audience`]: geolocation and device), which responses
 //! are rewritten ([`policy`]), media types ([`mime`]) and sniffing, charsets and the
 //! `<meta>` prescan ([`charset`], [`prescan`]), body decoding ([`decode`]),
-//! Content-Security-Policy nonces and sources ([`csp`]), the header edits rules make
+//! Content-Security-Policy nonces and sources ([`csp`]) and what a rule may add to a policy
+//! ([`csp_source`]), the header edits rules make
 //! ([`headers`]), the cookies the service gives ([`cookie`]) and the headers of a response
 //! that differs per visitor ([`visitor`]). No Fastly type appears here: the adapter gathers header values and
 //! hands them over.
@@ -11,6 +12,7 @@ pub(crate) mod audience;
 pub(crate) mod charset;
 pub(crate) mod cookie;
 pub(crate) mod csp;
+pub(crate) mod csp_source;
 pub(crate) mod decode;
 pub(crate) mod freshness;
 pub(crate) mod headers;

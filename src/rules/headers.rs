@@ -13,7 +13,7 @@ use super::actions::ActionError;
 use super::template::{Landing, Template};
 use super::{Action, FieldError, SameSite, SetCookie};
 use crate::http::cookie::{self, Cookie};
-use crate::http::csp::{check_directive, check_source};
+use crate::http::csp_source::{check_directive, check_source};
 use crate::http::headers::HeaderEdit;
 use crate::http::request::RequestContext;
 use crate::http::visitor::VISITOR_COOKIE;
@@ -37,6 +37,13 @@ pub const FORBIDDEN_HEADERS: &[(&str, &str)] = &[
     ("vary", CACHE),
     ("etag", CACHE),
     ("age", CACHE),
+    ("expires", CACHE),
+    ("last-modified", CACHE),
+    ("surrogate-control", EDGE_CACHE),
+    ("surrogate-key", EDGE_CACHE),
+    ("content-type", CONTENT_TYPE),
+    ("x-cache", OWN),
+    ("x-compress-hint", OWN),
     ("set-cookie", "use `set_cookie`: it checks the cookie and keeps the page out of the edge cache"),
     ("content-security-policy", CSP),
     ("content-security-policy-report-only", CSP),
@@ -47,6 +54,13 @@ const FRAMING: &str = "the service frames the body it sends (a rewritten page ha
 const HOP_BY_HOP: &str = "it describes one connection, not the response, and the platform manages it";
 const CACHE: &str = "the service's cache logic owns it (how long pages are kept, what they vary on, their \
                      validators); set it at the origin";
+const EDGE_CACHE: &str = "the edge cache reads it from the origin's response before rules run (how long a page is \
+                          kept, the keys that purge it): set it at the origin";
+const CONTENT_TYPE: &str = "the service sends the media type and charset the page was rewritten in; another value \
+                            would make browsers misread the bytes";
+const OWN: &str = "it is the service's own: `x-cache` says how the edge cache served the page (HIT, MISS, PASS) \
+                   and `x-compress-hint` asks Fastly to compress the rewritten body; a rule's value would lie or \
+                   send the page uncompressed";
 const CSP: &str = "replacing or removing a policy would drop the site's protections; use `csp_add` to add the \
                    sources a rule needs";
 /// The service's own headers (`x-edge-rewriter-rules`, `-debug`, `-token` …).
@@ -350,7 +364,7 @@ mod tests {
     #[test]
     fn csp_sources_are_checked() {
         let star = refused(r#"{"csp_add": {"script-src": ["*"]}}"#);
-        assert!(star.starts_with("actions[0].csp_add.script-src[0]: ") && star.contains("any script"), "{star}");
+        assert!(star.starts_with("actions[0].csp_add.script-src[0]: ") && star.contains("allows every host"), "{star}");
         assert!(refused(r#"{"csp_add": {"sandbox": ["x"]}}"#).contains("not a CSP directive"));
         assert!(refused(r#"{"csp_add": {"img-src": []}}"#).contains("no sources"));
         assert!(refused(r#"{"csp_add": {}}"#).contains("no directive"));

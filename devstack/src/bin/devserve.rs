@@ -3,13 +3,21 @@
 //!
 //! Ports: 7676 (or `--port`) for the service and 8787 for the origin when free, else any
 //! free port. `--store FILE` serves another rules store than rules/store.json.
+//!
+//! Viceroy is a child process: on SIGTERM, SIGHUP or SIGINT (what a process manager, a
+//! container stop, `kill` or a closed terminal sends, not only Ctrl-C, which signals the
+//! whole process group) this process stops it before exiting, so no Viceroy is left holding
+//! the port. (SIGKILL cannot be caught: then Viceroy outlives it.)
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use devstack::origin::FixtureOrigin;
 use devstack::project;
 use devstack::viceroy::{ServiceConfig, Viceroy};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 /// What `scripts/serve` passes on: `--store FILE` and `--port PORT` (its `--help` says more).
 struct Options {
@@ -47,9 +55,22 @@ fn main() {
     println!("edge-rewriter is serving {}", viceroy.url("/"));
     println!("  origin: {}/ (fixtures/pages)", origin.url());
     println!("  rules:  {} (regenerate after editing rules/live: see README)", config.rules_store.display());
-    println!("  Ctrl-C stops both.");
+    println!("  Ctrl-C (or SIGTERM, SIGHUP) stops both.");
     println!();
-    viceroy.wait();
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGTERM, SIGHUP, SIGINT] {
+        if let Err(err) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+            fail(&format!("cannot handle signal {signal}: {err}"));
+        }
+    }
+    if viceroy.wait_until(&stop) {
+        fail("viceroy exited");
+    }
+    println!("devserve: stopping viceroy and the fixture origin");
+    // Dropping them stops them: Viceroy is killed and waited for, the origin's port closes
+    // with this process.
+    drop(viceroy);
+    drop(origin);
 }
 
 fn preferred_or_free(port: u16) -> SocketAddr {
