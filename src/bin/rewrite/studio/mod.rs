@@ -16,6 +16,8 @@
 
 mod annotate;
 mod pipeline;
+#[cfg(test)]
+mod properties;
 mod proposals;
 mod publish_preview;
 mod routes;

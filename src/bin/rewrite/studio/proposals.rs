@@ -296,4 +296,16 @@ mod tests {
         assert!(p.proposals.iter().all(|p| !p.selector.contains("data-studio")), "{:?}", p.proposals);
         assert!(p.proposals.iter().any(|p| p.selector == r#"p[data-role="lead"]"#), "{:?}", p.proposals);
     }
+
+    #[test]
+    fn structure_is_read_as_lol_html_reads_it() {
+        // No implicit </li> for lol_html: the second item is inside the first, so `ul > li`
+        // would not reach it and is not proposed for it.
+        let page = "<ul><li>one<li>two</ul>";
+        let walked = walk(page.as_bytes(), UTF8, None).unwrap();
+        let picked = propose(page.as_bytes(), UTF8, &walked.elements, 3, "data-studio-x").unwrap();
+        let selectors: Vec<(&str, usize)> = picked.proposals.iter().map(|p| (p.selector.as_str(), p.count)).collect();
+        assert!(!selectors.iter().any(|(s, _)| s.starts_with("ul >")), "{selectors:?}");
+        assert!(selectors.contains(&("li > li", 1)), "{selectors:?}");
+    }
 }
