@@ -91,7 +91,7 @@ fn browser() -> Browser {
         .path(Some(chromium))
         .headless(true)
         .sandbox(false)
-        .window_size(Some((1600, 1100)))
+        .window_size(Some((1600, 1250)))
         .user_data_dir(Some(profile))
         .idle_browser_timeout(Duration::from_secs(300))
         .args(args)
