@@ -267,7 +267,7 @@ fn an_editor_clicks_an_element_inserts_html_before_it_saves_and_the_cli_agrees()
 /// The studio at work, as a PNG: checked to show the studio (not a blank page), with the
 /// rule's hit marked in violet.
 fn screenshot(tab: &Tab) {
-    eval(&tab, "window.scrollTo(0, 0)");
+    eval(tab, "window.scrollTo(0, 0)");
     let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true).unwrap();
     let file = devstack::viceroy::scratch_dir().unwrap().join("studio.png");
     std::fs::write(&file, &png).unwrap();
@@ -339,9 +339,7 @@ fn an_existing_rule_opens_with_its_hits_marked_and_its_change_against_live() {
     let narrowed = wait_for(
         &tab,
         "fewer hits marked",
-        &format!(
-            "(() => {{ const n = Number(document.getElementById('origin-frame').dataset.marked); return n === 2 && n; }})()"
-        ),
+        "(() => { const n = Number(document.getElementById('origin-frame').dataset.marked); return n === 2 && n; })()",
     );
     assert_eq!(narrowed.as_u64(), Some(2), "the two product links of {fired}");
 }

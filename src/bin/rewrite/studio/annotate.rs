@@ -189,7 +189,7 @@ pub fn matches(
 mod tests {
     use super::*;
 
-    const UTF8: &'static encoding_rs::Encoding = encoding_rs::UTF_8;
+    const UTF8: &encoding_rs::Encoding = encoding_rs::UTF_8;
 
     #[test]
     fn elements_are_numbered_in_document_order_with_their_parents() {

@@ -71,7 +71,7 @@ pub fn propose(
             checked.push((Proposal { selector: selector.clone(), kind: *kind, count: hits.len() }, hits));
         }
     }
-    checked.sort_by(|(a, _), (b, _)| (a.kind, a.selector.len()).cmp(&(b.kind, b.selector.len())));
+    checked.sort_by_key(|(proposal, _)| (proposal.kind, proposal.selector.len()));
     // A longer selector of the same kind picking the same elements offers nothing new.
     let mut proposals: Vec<Proposal> = Vec::new();
     let mut offered: Vec<(Kind, Vec<usize>)> = Vec::new();
@@ -259,7 +259,7 @@ mod tests {
     use super::*;
     use crate::studio::annotate::walk;
 
-    const UTF8: &'static encoding_rs::Encoding = encoding_rs::UTF_8;
+    const UTF8: &encoding_rs::Encoding = encoding_rs::UTF_8;
 
     fn pick(page: &str, ordinal: usize) -> Picked {
         let walked = walk(page.as_bytes(), UTF8, None).unwrap();

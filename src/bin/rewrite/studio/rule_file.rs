@@ -122,7 +122,7 @@ mod tests {
             "when": {"path": {"prefix": "/shop/"}},
         });
         assert_eq!(
-            entry_text(&[rule.clone()]),
+            entry_text(std::slice::from_ref(&rule)),
             r##"{
   "id": "promo",
   "selector": "#main > h1",
@@ -141,7 +141,7 @@ mod tests {
     fn long_values_are_spread_over_lines() {
         let html = "x".repeat(120);
         let rule = serde_json::json!({"id": "long", "actions": [{"append": {"html": html}}]});
-        let text = entry_text(&[rule.clone()]);
+        let text = entry_text(std::slice::from_ref(&rule));
         assert!(text.contains("  \"actions\": [\n    {\n      \"append\": {\n        \"html\": \"xxx"), "{text}");
         assert_eq!(rules_of(&text).unwrap(), vec![rule]);
     }

@@ -267,10 +267,11 @@ fn collect_pages(root: &Path, dir: &Path, depth: usize, pages: &mut Vec<String>)
         }
         if kind.is_dir() && depth < PAGE_DEPTH {
             collect_pages(root, &path, depth + 1, pages);
-        } else if kind.is_file() && path.extension().is_some_and(|ext| PAGE_EXTENSIONS.iter().any(|e| ext == *e)) {
-            if let Some(relative) = path.strip_prefix(root).ok().and_then(Path::to_str) {
-                pages.push(relative.replace('\\', "/"));
-            }
+        } else if kind.is_file()
+            && path.extension().is_some_and(|ext| PAGE_EXTENSIONS.iter().any(|e| ext == *e))
+            && let Some(relative) = path.strip_prefix(root).ok().and_then(Path::to_str)
+        {
+            pages.push(relative.replace('\\', "/"));
         }
     }
 }
