@@ -54,8 +54,9 @@ fn start_studio(pages: &Path, urls: &[&str]) -> Studio {
     copy_dir(&project::root().join("rules/live"), &rules.join("live"));
     copy_dir(&project::root().join("rules/draft"), &rules.join("draft"));
     std::fs::copy(project::rules_store(), rules.join("store.json")).unwrap();
+    // In the scratch directory, so that the paths it shows read `rules/draft/…`.
     let mut command = Command::new(env!("CARGO_BIN_EXE_rewrite"));
-    command.arg("studio").arg("--rules").arg(&rules).arg("--pages").arg(pages);
+    command.current_dir(&scratch).arg("studio").arg("--rules").arg("rules").arg("--pages").arg(pages);
     for url in urls {
         command.arg("--url").arg(url);
     }
@@ -268,6 +269,7 @@ fn an_editor_clicks_an_element_inserts_html_before_it_saves_and_the_cli_agrees()
 /// rule's hit marked in violet.
 fn screenshot(tab: &Tab) {
     eval(tab, "window.scrollTo(0, 0)");
+    wait_for(tab, "the render after the save", "document.getElementById('status').dataset.kind === 'ok'");
     let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true).unwrap();
     let file = devstack::viceroy::scratch_dir().unwrap().join("studio.png");
     std::fs::write(&file, &png).unwrap();

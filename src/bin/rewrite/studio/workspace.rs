@@ -21,7 +21,10 @@ const PAGE_DEPTH: usize = 6;
 pub type Entries = Vec<(String, String)>;
 
 pub struct Workspace {
+    /// As given (paths in messages read as the editor wrote them).
     pub rules_dir: PathBuf,
+    /// Where it really is: the draft directory must be inside it.
+    real_rules_dir: PathBuf,
     pub live_dir: PathBuf,
     pub draft_dir: PathBuf,
     pub pages_dir: PathBuf,
@@ -64,12 +67,13 @@ pub struct ListedRule {
 
 impl Workspace {
     pub fn open(args: &StudioArgs) -> Result<Workspace, String> {
-        let rules_dir = std::fs::canonicalize(&args.rules).map_err(|err| {
+        let real_rules_dir = std::fs::canonicalize(&args.rules).map_err(|err| {
             format!(
                 "{}: {err} (give the rules directory, which holds live/ and draft/, with --rules DIR)",
                 args.rules.display()
             )
         })?;
+        let rules_dir = args.rules.clone();
         let live_dir = rules_dir.join("live");
         if !live_dir.is_dir() {
             return Err(format!(
@@ -77,8 +81,10 @@ impl Workspace {
                 rules_dir.display()
             ));
         }
-        let pages_dir = std::fs::canonicalize(&args.pages)
-            .map_err(|err| format!("{}: {err} (give the pages with --pages DIR)", args.pages.display()))?;
+        let pages_dir = args.pages.clone();
+        if !pages_dir.is_dir() {
+            return Err(format!("{}: no such directory (give the pages with --pages DIR)", pages_dir.display()));
+        }
         let fragments_dir = args.fragments.clone().unwrap_or_else(|| pages_dir.clone());
         let store_file = match &args.store_file {
             Some(file) => Some(file.clone()),
@@ -87,6 +93,7 @@ impl Workspace {
         Ok(Workspace {
             draft_dir: rules_dir.join("draft"),
             rules_dir,
+            real_rules_dir,
             live_dir,
             pages_dir,
             fragments_dir,
@@ -209,21 +216,22 @@ impl Workspace {
     pub fn save(&self, entry: &str, text: &str) -> Result<PathBuf, String> {
         check_entry_name(entry)?;
         std::fs::create_dir_all(&self.draft_dir).map_err(|err| format!("{}: {err}", self.draft_dir.display()))?;
-        let draft_dir = std::fs::canonicalize(&self.draft_dir).map_err(|err| err.to_string())?;
-        if draft_dir.parent() != Some(self.rules_dir.as_path()) {
+        let real_draft_dir = std::fs::canonicalize(&self.draft_dir).map_err(|err| err.to_string())?;
+        if real_draft_dir.parent() != Some(self.real_rules_dir.as_path()) {
             return Err(format!(
                 "{} is not inside {}: the studio writes only under the rules directory",
-                draft_dir.display(),
-                self.rules_dir.display()
+                real_draft_dir.display(),
+                self.real_rules_dir.display()
             ));
         }
-        let file = draft_dir.join(format!("{entry}.json"));
+        let file = self.draft_dir.join(format!("{entry}.json"));
         if std::fs::symlink_metadata(&file).is_ok_and(|meta| !meta.is_file()) {
             return Err(format!("{}: not a plain file; the studio replaces only plain files", file.display()));
         }
-        let aside = draft_dir.join(format!(".{entry}.json.studio"));
+        let aside = real_draft_dir.join(format!(".{entry}.json.studio"));
         std::fs::write(&aside, text).map_err(|err| format!("{}: {err}", aside.display()))?;
-        std::fs::rename(&aside, &file).map_err(|err| format!("{}: {err}", file.display()))?;
+        std::fs::rename(&aside, real_draft_dir.join(format!("{entry}.json")))
+            .map_err(|err| format!("{}: {err}", file.display()))?;
         Ok(file)
     }
 }
