@@ -166,3 +166,88 @@ fn save(context: &Context<'_>, edit: &Edit) -> Answer {
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::studio::StudioArgs;
+
+    /// A workspace on a scratch copy of the repository's live rules, and the fixture pages.
+    fn workspace() -> (Workspace, std::path::PathBuf) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let scratch = root.join("target/devstack").join(format!("studio-routes-{}", std::process::id()));
+        let rules = scratch.join(format!("rules-{}", super::super::token::Token::random().unwrap().as_str()));
+        std::fs::create_dir_all(rules.join("live")).unwrap();
+        for entry in std::fs::read_dir(root.join("rules/live")).unwrap().flatten() {
+            std::fs::copy(entry.path(), rules.join("live").join(entry.file_name())).unwrap();
+        }
+        let args = StudioArgs {
+            rules: rules.clone(),
+            pages: root.join("fixtures/pages"),
+            fragments: None,
+            urls: vec![],
+            store_file: None,
+            port: 0,
+        };
+        (Workspace::open(&args).unwrap(), rules)
+    }
+
+    fn ask(workspace: &Workspace, method: &str, path: &str, body: &str) -> (u16, String) {
+        let context = Context { workspace, attribute: "data-studio-test", token: "t" };
+        let answer = route(&context, method, path, body);
+        (answer.status, String::from_utf8(answer.body).unwrap())
+    }
+
+    #[test]
+    fn bad_requests_get_clear_refusals_and_write_nothing() {
+        let (workspace, rules) = workspace();
+        let request = r#""request": {"url": "https://www.example.com/shop/"}"#;
+        assert_eq!(ask(&workspace, "POST", "/api/render", "{not json").0, 400);
+        let (status, body) =
+            ask(&workspace, "POST", "/api/render", &format!(r#"{{"page": "../../Cargo.toml", {request}}}"#));
+        assert_eq!(status, 422);
+        assert!(body.contains("is not one of the pages"), "{body}");
+        let (status, body) =
+            ask(&workspace, "POST", "/api/render", r#"{"page": "shop/index.html", "request": {"url": "not a url"}}"#);
+        assert_eq!(status, 422, "{body}");
+        let escape = r#"{"edit": {"entry": "../live/10-sale-banner", "rule": {"id": "x", "selector": "p", "actions": ["remove"]}}}"#;
+        let (status, body) = ask(&workspace, "POST", "/api/save", escape);
+        assert_eq!(status, 422);
+        assert!(body.contains("cannot be used"), "{body}");
+        let studio_attribute =
+            r#"{"edit": {"rule": {"id": "x", "selector": "[data-studio-test=\"3\"]", "actions": ["remove"]}}}"#;
+        let (status, body) = ask(&workspace, "POST", "/api/save", studio_attribute);
+        assert_eq!(status, 422);
+        assert!(body.contains("the studio's own attribute"), "{body}");
+        let invalid = r#"{"edit": {"rule": {"id": "x", "selector": "li:last-child", "actions": ["remove"]}}}"#;
+        let (status, body) = ask(&workspace, "POST", "/api/save", invalid);
+        assert_eq!(status, 422);
+        assert!(body.contains("not saved") && body.contains("last-child"), "{body}");
+        assert!(!rules.join("draft").exists(), "nothing was written");
+        let (status, body) = ask(
+            &workspace,
+            "POST",
+            "/api/pick",
+            &format!(r#"{{"page": "shop/index.html", {request}, "ordinal": 99999}}"#),
+        );
+        assert_eq!(status, 200);
+        assert!(body.contains(r#""proposals":[]"#), "{body}");
+        assert_eq!(ask(&workspace, "GET", "/etc/passwd", "").0, 404);
+    }
+
+    #[test]
+    fn a_saved_rule_is_read_back_by_the_engine_and_saving_again_changes_nothing() {
+        let (workspace, rules) = workspace();
+        let save =
+            r#"{"edit": {"rule": {"id": "promo", "selector": "h1", "actions": [{"before": {"html": "<p>Hi</p>"}}]}}}"#;
+        let (status, body) = ask(&workspace, "POST", "/api/save", save);
+        assert_eq!(status, 200, "{body}");
+        let file = rules.join("draft/90-promo.json");
+        let first = std::fs::read_to_string(&file).unwrap();
+        let again = r#"{"edit": {"entry": "90-promo", "replaces": "promo", "rule": {"actions": [{"before": {"html": "<p>Hi</p>"}}], "selector": "h1", "id": "promo"}}}"#;
+        assert_eq!(ask(&workspace, "POST", "/api/save", again).0, 200);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), first);
+        let loaded = crate::inputs::load_rules(&rules.join("live"), Some(&rules.join("draft"))).unwrap();
+        assert!(loaded.errors.is_empty() && loaded.rules.rule_ids().any(|id| id == "promo"));
+    }
+}
