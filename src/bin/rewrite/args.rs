@@ -101,6 +101,16 @@ pub enum Command {
     ///
     /// Example: rewrite rollback --store-id STORE_ID
     Rollback(RollbackArgs),
+    /// Make and edit rules in a browser: point at the page, preview, validate, save.
+    ///
+    /// Starts a local web app on 127.0.0.1 (a free port) and prints its URL with a one-time
+    /// token; nothing else can reach it. Pick a page and a simulated request, see the page as
+    /// the origin sends it and as the edge serves it, click an element for selectors, fill in
+    /// the rule, and save it into the draft (DIR/draft). docs/RULES.md: "Making a rule with
+    /// the studio".
+    ///
+    /// Example: rewrite studio --url https://www.example.com/shop/
+    Studio(crate::studio::StudioArgs),
     /// Print a shell completion script.
     ///
     /// Example: rewrite completions bash > ~/.local/share/bash-completion/completions/rewrite

@@ -12,7 +12,7 @@ use crate::{ExplainArgs, Format, out, schedule};
 
 /// One rule's line: what it is, whether it applies to the request, how often it fired.
 #[derive(Debug, Serialize)]
-struct Row {
+pub(crate) struct Row {
     id: Option<String>,
     entry: String,
     /// `yes`, `no`, `disabled` or `invalid`.
@@ -130,7 +130,7 @@ fn include_line(include: &IncludeOutcome) -> String {
 }
 
 /// A row per rule: those that may run in order, then disabled, then invalid ones.
-fn rows(loaded: &LoadedRules, context: &RequestContext, report: Option<&Report>) -> Vec<Row> {
+pub(crate) fn rows(loaded: &LoadedRules, context: &RequestContext, report: Option<&Report>) -> Vec<Row> {
     let fired = |id: &str| {
         let report = report?;
         report.hits.iter().chain(&report.shadow_hits).find(|(hit, _)| hit == id).map(|(_, n)| *n)

@@ -76,14 +76,16 @@ impl RulesSource {
 /// Reads rules from a directory, entry file or store file, through the same store layout,
 /// lookup budget and checks as the service; with `draft`, the draft as a preview reads it.
 pub fn load_rules(path: &Path, draft: Option<&Path>) -> Result<LoadedRules, String> {
-    let (mut store, mut errors, source) = if path.is_dir() {
+    let (store, errors, source) = if path.is_dir() {
         let entries = read_rules_dir(path).map_err(|err| format!("{}: {err}", path.display()))?;
-        let (mut store, errors) = MemoryStore::from_valid_entries(&entries);
-        if let Some(draft) = draft {
-            let drafted = read_rules_dir(draft).map_err(|err| format!("{}: {err} (the draft)", draft.display()))?;
-            store.add_draft(&drafted).map_err(|err| format!("{}: {err}", draft.display()))?;
-        }
-        (store, errors, RulesSource::Dir { live: path.to_owned(), draft: draft.map(Path::to_owned) })
+        let drafted = match draft {
+            Some(draft) => {
+                Some(read_rules_dir(draft).map_err(|err| format!("{}: {err} (the draft)", draft.display()))?)
+            }
+            None => None,
+        };
+        let source = RulesSource::Dir { live: path.to_owned(), draft: draft.map(Path::to_owned) };
+        return load_dir_entries(&entries, drafted.as_deref(), source);
     } else {
         let text = std::fs::read_to_string(path).map_err(|err| match err.kind() {
             io::ErrorKind::NotFound => {
@@ -104,7 +106,38 @@ pub fn load_rules(path: &Path, draft: Option<&Path>) -> Result<LoadedRules, Stri
             (store, errors, RulesSource::File(path.to_owned()))
         }
     };
-    let index = if draft.is_some() { DRAFT_INDEX_KEY } else { INDEX_KEY };
+    compile(store, errors, source, path)
+}
+
+/// Rules from a rules directory's entries (name, text) and, over them, a draft's, as
+/// [`load_rules`] reads two directories: for callers holding entries in memory (the studio's
+/// unsaved edit). `source` names the directories in messages.
+pub fn load_dir_entries(
+    live: &[(String, String)],
+    draft: Option<&[(String, String)]>,
+    source: RulesSource,
+) -> Result<LoadedRules, String> {
+    let (mut store, errors) = MemoryStore::from_valid_entries(live);
+    let RulesSource::Dir { live: live_dir, draft: draft_dir } = &source else {
+        return Err("load_dir_entries reads a rules directory's entries".to_owned());
+    };
+    let live_dir = live_dir.clone();
+    if let Some(draft) = draft {
+        let dir = draft_dir.as_deref().unwrap_or(&live_dir);
+        store.add_draft(draft).map_err(|err| format!("{}: {err}", dir.display()))?;
+    }
+    compile(store, errors, source, &live_dir)
+}
+
+/// Reads the index (the draft's when the source has one) and compiles its entries, as the
+/// service does; `path` names the rules in messages.
+fn compile(
+    mut store: MemoryStore,
+    mut errors: Vec<RuleError>,
+    source: RulesSource,
+    path: &Path,
+) -> Result<LoadedRules, String> {
+    let index = if source.is_draft() { DRAFT_INDEX_KEY } else { INDEX_KEY };
     let mut read = read_entries_at(&mut store, index).map_err(|err| format!("{}: {err}", path.display()))?;
     read.entries.retain(|(name, _)| !errors.iter().any(|error| error.entry == *name));
     errors.extend(read.errors);

@@ -35,6 +35,8 @@ mod schedule;
 #[cfg(not(target_arch = "wasm32"))]
 mod store;
 #[cfg(not(target_arch = "wasm32"))]
+mod studio;
+#[cfg(not(target_arch = "wasm32"))]
 mod validate;
 #[cfg(not(target_arch = "wasm32"))]
 mod versions;
@@ -61,6 +63,7 @@ fn main() {
         Command::Store(args) => store::run(&args),
         Command::Publish(args) => publish::publish(&args),
         Command::Rollback(args) => publish::rollback(&args),
+        Command::Studio(args) => studio::run(&args),
         Command::Completions(args) => completions(&args),
     };
     match result {

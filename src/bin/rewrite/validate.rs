@@ -40,6 +40,22 @@ pub fn run(args: &ValidateArgs) -> Result<i32, String> {
 
 /// The result as one JSON document: counts, then each problem and warning by its parts.
 fn as_json(args: &ValidateArgs, loaded: &LoadedRules, rules: usize) -> serde_json::Value {
+    let (errors, warnings) = findings(loaded);
+    json!({
+        "path": args.path.display().to_string(),
+        "draft": args.draft.is_some(),
+        "version": loaded.version,
+        "entries": loaded.entries,
+        "rules": rules,
+        "ok": errors.is_empty(),
+        "errors": errors,
+        "warnings": warnings,
+    })
+}
+
+/// Each problem and each warning by its parts (file, entry, rule, field, reason) and the
+/// line `validate` prints for it.
+pub(crate) fn findings(loaded: &LoadedRules) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
     let source = &loaded.source;
     let errors: Vec<serde_json::Value> = loaded
         .errors
@@ -70,16 +86,7 @@ fn as_json(args: &ValidateArgs, loaded: &LoadedRules, rules: usize) -> serde_jso
             )
         })
         .collect();
-    json!({
-        "path": args.path.display().to_string(),
-        "draft": args.draft.is_some(),
-        "version": loaded.version,
-        "entries": loaded.entries,
-        "rules": rules,
-        "ok": errors.is_empty(),
-        "errors": errors,
-        "warnings": warnings,
-    })
+    (errors, warnings)
 }
 
 /// One problem or warning: where (file, entry, rule, field), why, and the line `validate`
