@@ -218,6 +218,12 @@ fn a_fragment_is_never_put_inside_a_script() {
     assert_eq!(report.includes[0].result, IncludeResult::NotPlaced);
 }
 
+/// The first include was cut, and why says `why`.
+fn assert_cut(report: &Report, why: &str) {
+    let result = &report.includes[0].result;
+    assert!(matches!(result, IncludeResult::Cut(said) if said.contains(why)), "{result:?}");
+}
+
 /// Filler that makes a fragment stream (a fragment up to 64 KiB is read whole first).
 fn streamed(fragment: &str) -> String {
     let filler = "<p class=\"filler\">Grüße aus Köln ✓</p>\n".repeat(70 << 10 >> 5);
@@ -240,11 +246,7 @@ fn a_streamed_fragment_cut_inside_a_multibyte_attribute_value_leaves_the_page_wh
     // Up to the tag the cap falls in, then the section it opened closed.
     let before_tag = fragment.find("<a class=\"deal\"").unwrap();
     assert_eq!(inserted, format!("{}</section>", &fragment[..before_tag]));
-    assert!(
-        matches!(&report.includes[0].result, IncludeResult::Cut(why) if why.contains("max_bytes")),
-        "{:?}",
-        report.includes
-    );
+    assert_cut(&report, "max_bytes");
 }
 
 #[test]
@@ -263,11 +265,7 @@ fn a_fragment_failing_mid_body_is_cut_at_a_whole_tag_and_closed() {
             &fragment[..before_tag]
         )
     );
-    assert!(
-        matches!(&report.includes[0].result, IncludeResult::Cut(why) if why.contains("timeout")),
-        "{:?}",
-        report.includes
-    );
+    assert_cut(&report, "timeout");
 }
 
 #[test]
