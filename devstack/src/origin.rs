@@ -15,7 +15,8 @@
 //! | `bytes=N`        | with `/generate`: an HTML page of exactly N bytes, made on the fly  |
 //! | `shape=S`        | with `/generate`: `paragraphs` (default), `text` (one text node),   |
 //! |                  | `attribute` (one attribute value), `nested` (`<div>`s never closed),|
-//! |                  | `end-tags` (stray `</div>`s)                                         |
+//! |                  | `end-tags` (stray `</div>`s), `fragment` (a fragment for includes:   |
+//! |                  | `<article>`s with non-ASCII attribute values in a `<section>`)       |
 //! | `chunks=N`       | send the body in N chunked-encoding pieces ...                      |
 //! | `delay_ms=D`     | ... waiting D ms before each piece after the first (a drip)         |
 //! | `gzip=1`         | gzip the body (Content-Encoding: gzip)                              |
@@ -186,7 +187,7 @@ fn payload_for(dir: &Path, ask: &Ask) -> io::Result<Payload> {
         let size = ask.number("bytes")?.unwrap_or(1024);
         let shape_name = ask.param("shape").unwrap_or("paragraphs");
         let shape = Shape::named(shape_name).ok_or_else(|| {
-            bad_input(format!("shape={shape_name}: use paragraphs, text, attribute, nested or end-tags"))
+            bad_input(format!("shape={shape_name}: use paragraphs, text, attribute, nested, end-tags or fragment"))
         })?;
         return Ok(Payload {
             reader: Box::new(GeneratedPage::new(size, shape)),
@@ -479,6 +480,15 @@ impl Shape {
         tail: b"<p>The cat</p></body></html>\n",
     };
 
+    /// Not a page but a fragment to include: deals with non-ASCII text in attribute values
+    /// and text, in a `<section>`.
+    pub const FRAGMENT: Shape = Shape {
+        head: b"<section class=\"deals\">\n",
+        unit: "<article class=\"deal\"><a href=\"/deal\" title=\"Käse für Grüße ✓\">Käse – 20 %</a></article>\n"
+            .as_bytes(),
+        tail: b"</section>\n",
+    };
+
     /// The shape called `name` in a query.
     pub fn named(name: &str) -> Option<Shape> {
         match name {
@@ -487,6 +497,7 @@ impl Shape {
             "attribute" => Some(Shape::ATTRIBUTE),
             "nested" => Some(Shape::NESTED),
             "end-tags" => Some(Shape::END_TAGS),
+            "fragment" => Some(Shape::FRAGMENT),
             _ => None,
         }
     }

@@ -374,7 +374,8 @@ impl LogLine<'_> {
 }
 
 /// Each include: its rule and path, what was inserted (and why not the fragment), how many
-/// bytes, and how long the page waited for it.
+/// bytes, how long the page waited for it (its response and its body), and in how many
+/// places it went.
 fn includes_log(includes: &[edge_rewriter::IncludeOutcome]) -> Vec<serde_json::Value> {
     includes
         .iter()
@@ -386,6 +387,7 @@ fn includes_log(includes: &[edge_rewriter::IncludeOutcome]) -> Vec<serde_json::V
                 "why": include.result.why(),
                 "bytes": include.bytes,
                 "waited_ms": include.waited.as_millis(),
+                "places": include.places,
             })
         })
         .collect()

@@ -60,7 +60,7 @@ impl<'r> Plan<'r> {
             match planned_actions(rule, &assignments, &context) {
                 Some(mut actions) => {
                     if !rule.shadow {
-                        plan.number_includes(&rule.id, &mut actions);
+                        plan.number_includes(rule, &mut actions);
                     }
                     plan.rules.push(PlannedRule {
                         id: &rule.id,
@@ -78,13 +78,14 @@ impl<'r> Plan<'r> {
     }
 
     /// Gives each include of a rule its number and marker, and keeps it for the fetches.
-    fn number_includes(&mut self, rule: &str, actions: &mut [(Scope, PlannedAction<'r>)]) {
+    fn number_includes(&mut self, rule: &CompiledRule, actions: &mut [(Scope, PlannedAction<'r>)]) {
         for (_, action) in actions {
             if let PlannedAction::Include(_, include, marker) = action {
                 if self.include_token.is_empty() {
                     self.include_token = new_token();
                 }
-                include.rule = rule.to_owned();
+                include.rule.clone_from(&rule.id);
+                include.repeats = rule.max != Some(1);
                 *marker = include::marker(&self.include_token, self.includes.len());
                 self.includes.push(PlannedInclude::clone(include));
             }

@@ -625,6 +625,8 @@ impl CompiledAction {
                         as_text: fallback.kind == Markup::Text,
                     }),
                     max_bytes: include.max_bytes,
+                    // The plan fills in whether the rule acts more than once.
+                    repeats: true,
                 };
                 PlannedAction::Include(*slot, Box::new(planned), String::new())
             }

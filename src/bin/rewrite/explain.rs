@@ -126,7 +126,8 @@ fn include_line(include: &IncludeOutcome) -> String {
         IncludeResult::Cut(why) => format!("cut after {} bytes: {why}", include.bytes),
         IncludeResult::NotPlaced => "not placed: no element matched".to_owned(),
     };
-    format!("{} (rule {}): {what}", include.path, include.rule)
+    let places = if include.places > 1 { format!(" (in {} places)", include.places) } else { String::new() };
+    format!("{} (rule {}): {what}{places}", include.path, include.rule)
 }
 
 /// A row per rule: those that may run in order, then disabled, then invalid ones.
