@@ -346,6 +346,43 @@ mod tests {
         assert!((500..700).contains(&in_left), "{in_left} of 2000 in a 30% share");
     }
 
+    /// 40 experiments with ids that differ in a character or two, and 4,000 visitor ids
+    /// like the service's (32 hex digits): each pair of experiments puts a visitor in the
+    /// same arm half of the time (within 4 points, 5 standard deviations), and each splits
+    /// by its weights (within 3 points). FNV-1a taken modulo, unmixed, had hero-b0 and hero-e1
+    /// agree for 16% of visitors, hero-i0 and hero-c2 for 98%.
+    #[test]
+    fn experiments_with_similar_ids_split_visitors_independently() {
+        use sha2::{Digest, Sha256};
+
+        const VISITORS: usize = 4_000;
+        // hero-a0 ... hero-j3: ids an editor would give a series of tests.
+        let ids: Vec<String> = (0..40u8).map(|i| format!("hero-{}{}", char::from(b'a' + i % 10), i / 10)).collect();
+        let experiments: Vec<CompiledExperiment> =
+            ids.iter().map(|id| experiment(&HALVES.replace("\"hero\"", &format!("{id:?}"))).unwrap()).collect();
+        let arms: Vec<Vec<bool>> = experiments
+            .iter()
+            .map(|experiment| {
+                (0..VISITORS)
+                    .map(|i| {
+                        let id: String =
+                            Sha256::digest(i.to_le_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect();
+                        variant(experiment, &visitor(&id)) == Some("b")
+                    })
+                    .collect()
+            })
+            .collect();
+        let percent = |count: usize| count as f64 * 100.0 / VISITORS as f64;
+        for (i, arm) in arms.iter().enumerate() {
+            let in_b = percent(arm.iter().filter(|b| **b).count());
+            assert!((47.0..=53.0).contains(&in_b), "{}: {in_b:.1}% in b, weights say 50%", ids[i]);
+            for (j, other) in arms.iter().enumerate().skip(i + 1) {
+                let agree = percent(arm.iter().zip(other).filter(|(a, b)| a == b).count());
+                assert!((46.0..=54.0).contains(&agree), "{} and {} agree for {agree:.1}% of visitors", ids[i], ids[j]);
+            }
+        }
+    }
+
     #[test]
     fn malformed_experiments_name_their_field() {
         let error = |json: &str| experiment(json).unwrap_err();
