@@ -567,16 +567,23 @@ fn sticky_key<'a>(context: &'a RequestContext, key: &StickyKey) -> Option<&'a st
     named.or(context.client_ip.as_deref())
 }
 
-/// The client's bucket, 0 to 9,999, for this rule: FNV-1a, stable across builds and
-/// machines (std's hasher is not). The rule id is mixed in so rollouts of different rules
-/// pick independent shares of clients.
-pub(crate) fn bucket(rule_id: &str, key: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in rule_id.bytes().chain([0xff]).chain(key.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+/// The client's bucket, 0 to 9,999, for `salt` (a rule id, an experiment id, a namespace):
+/// the first 8 bytes of SHA-256 over both, length-prefixed, modulo 10,000. Stable across
+/// builds and machines (std's hasher is not) and well mixed, so that salts differing in a
+/// character pick independent shares of clients (FNV-1a taken modulo without a final mixing
+/// step correlated them: two experiments agreeing for 98% of visitors).
+pub(crate) fn bucket(salt: &str, key: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+
+    let mut hasher = Sha256::new();
+    for part in [salt, key] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
     }
-    hash % 10_000
+    let digest = hasher.finalize();
+    let first: [u8; 8] = digest[..8].try_into().expect("a SHA-256 digest has 32 bytes");
+    // 2^64 is not a multiple of 10,000: the first buckets are more likely by 1 in 10^15.
+    u64::from_le_bytes(first) % 10_000
 }
 
 fn media_type(content_type: &str) -> String {

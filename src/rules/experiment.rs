@@ -2,7 +2,7 @@
 //! condition and the namespace share checked), and one visitor's variant, per request.
 //!
 //! A visitor's variant is a pure function of the experiment and the visitor's key (the id in
-//! the visitor cookie, a new id, or the client's IP), through the same FNV-1a buckets as
+//! the visitor cookie, a new id, or the client's IP), through the same SHA-256 buckets as
 //! `rollout`: stable across builds, machines and POPs, so a visitor sees the same variant on
 //! every page and every request without the service storing anything.
 
