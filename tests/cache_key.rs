@@ -11,7 +11,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use edge_rewriter::{DeviceType, RequestContext, RewriteOptions, RuleSet, Variant, stream};
+use edge_rewriter::{DeviceType, Prospect, RequestContext, RewriteOptions, RuleSet, Variant, stream};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -296,14 +296,14 @@ fn request(facts: &Facts) -> RequestContext {
 }
 
 /// The edge cache's key for a request, or `None` when the edge would not use the cache for
-/// it (a forced variant, a page with includes): as `src/edge/mod.rs` decides before the
-/// origin is asked.
+/// it (a forced variant, a page that may include fragments): as `src/edge/mod.rs` decides
+/// before the origin is asked.
 fn cache_key(rules: &RuleSet, context: &RequestContext) -> Option<Variant> {
-    let early_plan = rules.plan(context);
-    if early_plan.forced() || !early_plan.includes().is_empty() {
+    let prospect = Prospect::of(rules, context);
+    if prospect.never_cached().is_some() {
         return None;
     }
-    Some(Variant::of(rules, &early_plan, context, "live"))
+    Some(Variant::of(&prospect, "live"))
 }
 
 /// Everything a stored page is made of, for one request and one response: the rewritten

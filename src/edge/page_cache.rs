@@ -182,9 +182,19 @@ fn not_modified(etag: Option<&HeaderValue>, if_none_match: Option<&str>) -> bool
     wanted.trim() == "*" || wanted.split(',').any(|tag| bare(tag) == bare(etag))
 }
 
-/// The response a hit sends: the stored status and headers, the stored body streamed by the
-/// host (or none, for a 304), and `Age` and `X-Cache`.
-pub fn hit_response(found: &Found, if_none_match: Option<&str>) -> Result<Response, String> {
+/// A stored page, ready to send.
+pub struct Hit {
+    /// The stored status and headers, the stored body streamed by the host (or none, for a
+    /// 304), and `Age` and `X-Cache`.
+    pub response: Response,
+    /// The status the page was rewritten for (the origin's).
+    pub status: u16,
+    /// The `Content-Type` it was rewritten for.
+    pub content_type: Option<String>,
+}
+
+/// The response a hit sends, and the facts of the response the page was made from.
+pub fn hit_response(found: &Found, if_none_match: Option<&str>) -> Result<Hit, String> {
     let stored: Stored = serde_json::from_slice(&found.user_metadata())
         .map_err(|err| format!("the stored headers are unreadable: {err}"))?;
     let mut response = Response::from_status(stored.status);
@@ -195,6 +205,7 @@ pub fn hit_response(found: &Found, if_none_match: Option<&str>) -> Result<Respon
     }
     response.set_header("age", found.age().as_secs().to_string());
     response.set_header(X_CACHE, "HIT");
+    let content_type = response.get_header_str("content-type").map(str::to_owned);
     if not_modified(response.get_header("etag"), if_none_match) {
         let mut not_modified = Response::from_status(304);
         for name in ["etag", "cache-control", "vary", "age", X_CACHE] {
@@ -202,11 +213,11 @@ pub fn hit_response(found: &Found, if_none_match: Option<&str>) -> Result<Respon
                 not_modified.set_header(name, value.clone());
             }
         }
-        return Ok(not_modified);
+        return Ok(Hit { response: not_modified, status: stored.status, content_type });
     }
     let body = found.to_stream().map_err(|err| format!("the stored body cannot be read: {err}"))?;
     response.set_body(body);
-    Ok(response)
+    Ok(Hit { response, status: stored.status, content_type })
 }
 
 /// The request headers an origin's `Vary` names, as the cache varies on them. The client's
@@ -260,8 +271,8 @@ mod tests {
         let live = source.live();
         let updated = source.live_from_store("edge_rewriter_rules_updated");
         let request = RequestContext::for_url("GET", "https://www.example.com/cache-test").unwrap();
-        let before = Variant::of(&live, &live.plan(&request), &request, "live");
-        let after = Variant::of(&updated, &updated.plan(&request), &request, "live");
+        let before = Variant::of(&edge_rewriter::Prospect::of(&live, &request), "live");
+        let after = Variant::of(&edge_rewriter::Prospect::of(&updated, &request), "live");
         assert_ne!(before, after);
 
         let client = Request::get("https://www.example.com/cache-test");

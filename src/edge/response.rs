@@ -252,7 +252,7 @@ mod tests {
     fn variant() -> Variant {
         let (rules, _) = edge_rewriter::RuleSet::from_entries(&[]);
         let request = edge_rewriter::RequestContext::default();
-        Variant::of(&rules, &rules.plan(&request), &request, "live")
+        Variant::of(&edge_rewriter::Prospect::of(&rules, &request), "live")
     }
 
     #[test]

@@ -180,6 +180,18 @@ impl CompiledExperiment {
     /// The variant this request's visitor gets: a forced one (QA), else the one its key's
     /// bucket falls in, if the namespace leaves the visitor to this experiment.
     pub(crate) fn assign(&self, context: &RequestContext) -> Assignment<'_> {
+        let consented = self.consent.as_ref().is_none_or(|consent| consent.holds(context, &self.id));
+        self.assign_given(context, consented)
+    }
+
+    /// The consent condition, if the experiment has one.
+    pub(crate) fn consent(&self) -> Option<&Condition> {
+        self.consent.as_ref()
+    }
+
+    /// [`assign`](Self::assign) with consent known to hold or not (before the response, a
+    /// consent condition on the response leaves both open).
+    pub(crate) fn assign_given(&self, context: &RequestContext, consented: bool) -> Assignment<'_> {
         if let Some(name) = context.variant(&self.id) {
             match self.variants.iter().find(|variant| variant.name == name) {
                 Some(variant) => return Assignment::In { variant, by: AssignedBy::Forced },
@@ -189,7 +201,7 @@ impl CompiledExperiment {
                 ),
             }
         }
-        let (key, by) = match self.visitor_key(context) {
+        let (key, by) = match self.visitor_key(context, consented) {
             Ok(key) => key,
             Err(outside) => return Assignment::Out(outside),
         };
@@ -207,8 +219,7 @@ impl CompiledExperiment {
 
     /// What tells this visitor apart: the visitor cookie or a new id where consent allows,
     /// else the client's IP where the experiment allows that.
-    fn visitor_key<'c>(&self, context: &'c RequestContext) -> Result<(&'c str, AssignedBy), Outside> {
-        let consented = self.consent.as_ref().is_none_or(|consent| consent.holds(context, &self.id));
+    fn visitor_key<'c>(&self, context: &'c RequestContext, consented: bool) -> Result<(&'c str, AssignedBy), Outside> {
         if consented {
             if let Some(id) = context.cookie(VISITOR_COOKIE).filter(|id| !id.is_empty()) {
                 return Ok((id, AssignedBy::Visitor));
