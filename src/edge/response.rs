@@ -1,7 +1,7 @@
 //! Responses: the facts the rewrite decision needs, the header changes a rewrite implies, and
 //! the short pages sent when the service cannot reach or pick an origin.
 
-use edge_rewriter::{CacheFacts, Decoding, ResponseFacts, Variant, content_type, sniff_html};
+use edge_rewriter::{CacheFacts, Decoding, ResponseFacts, Variant, content_type, private_cache_control, sniff_html};
 use fastly::Response;
 
 use super::origin::Failure;
@@ -159,9 +159,11 @@ pub fn prepare_rewritten_headers(response: &mut Response, decoding: Decoding, co
 }
 
 /// What downstream caches (browsers, proxies) may do with a rewritten page: it varies on the
-/// request headers the rules read (a cookie condition adds `Cookie`), and a page that depends
-/// on what they cannot see (a rollout's client address, the country, the clock) is `private`
-/// to them, while the edge keeps it under its full variant.
+/// request headers the rules read (a cookie condition adds `Cookie`) besides what the origin
+/// varies on, as the edge cache does; and a page that depends on what they cannot see (a
+/// rollout's client address, the country, the clock) is `private` to them, while the edge
+/// keeps it under its full variant. `private` is added to the origin's directives, never in
+/// place of them: `no-store`, `no-cache`, `max-age` and the rest reach the client.
 pub fn for_downstream_caches(response: &mut Response, dependence: &edge_rewriter::Dependence) {
     if !dependence.headers.is_empty() {
         let mut vary: Vec<String> = header_lines(response, HeaderName::from_static("vary"))
@@ -177,13 +179,8 @@ pub fn for_downstream_caches(response: &mut Response, dependence: &edge_rewriter
         response.set_header("vary", vary.join(", "));
     }
     if !dependence.downstream_cacheable() {
-        let kept: Vec<String> = header_lines(response, CACHE_CONTROL)
-            .iter()
-            .flat_map(|line| line.split(',').map(|d| d.trim().to_owned()).collect::<Vec<_>>())
-            .filter(|d| d.to_ascii_lowercase().starts_with("max-age"))
-            .collect();
-        let value = std::iter::once("private".to_owned()).chain(kept).collect::<Vec<_>>().join(", ");
-        response.set_header(CACHE_CONTROL, value);
+        let origin = header_lines(response, CACHE_CONTROL).join(", ");
+        response.set_header(CACHE_CONTROL, private_cache_control(Some(&origin)));
     }
 }
 
@@ -252,7 +249,7 @@ mod tests {
     fn variant() -> Variant {
         let (rules, _) = edge_rewriter::RuleSet::from_entries(&[]);
         let request = edge_rewriter::RequestContext::default();
-        Variant::of(&rules, &rules.plan(&request), &request, "live")
+        Variant::of(&edge_rewriter::Prospect::of(&rules, &request), "live")
     }
 
     #[test]
@@ -267,6 +264,30 @@ mod tests {
         assert_eq!(response.get_header_str(ETAG), Some(variant().etag(Some("\"v1\"")).as_str()));
         assert_eq!(response.get_header_str("vary"), Some("Accept-Encoding"));
         assert_eq!(response.get_header_str(COMPRESS_HINT), Some("on"));
+    }
+
+    #[test]
+    fn downstream_caches_get_private_added_to_the_origins_directives_and_vary_as_the_edge() {
+        let (rules, errors) = edge_rewriter::RuleSet::from_entries(&[(
+            "r".into(),
+            r#"{"id": "de", "selector": "body", "when": {"geo": {"country": ["DE"]}, "cookie": {"name": "m", "present": true}},
+                "actions": [{"append": {"text": "hallo"}}]}"#
+                .into(),
+        )]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut response = Response::from_status(200).with_header("vary", "Accept-Encoding");
+        response.set_header(CACHE_CONTROL, "no-store, no-cache, must-revalidate, max-age=0");
+        response.append_header(CACHE_CONTROL, "public, s-maxage=60, stale-if-error=30");
+        for_downstream_caches(&mut response, rules.dependence());
+        assert_eq!(
+            response.get_header_str(CACHE_CONTROL),
+            Some("private, no-store, no-cache, must-revalidate, max-age=0, stale-if-error=30")
+        );
+        assert_eq!(response.get_header_str("vary"), Some("Accept-Encoding, cookie"));
+        // Without a Cache-Control, only `private`.
+        let mut bare = Response::from_status(200);
+        for_downstream_caches(&mut bare, rules.dependence());
+        assert_eq!(bare.get_header_str(CACHE_CONTROL), Some("private"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub(crate) mod handlers;
 pub(crate) mod include;
 pub(crate) mod invalid_bytes;
 pub(crate) mod plan;
+pub(crate) mod prospect;
 pub(crate) mod stream;
 pub(crate) mod text;
 pub(crate) mod variant;

@@ -574,7 +574,11 @@ impl CompiledAction {
         template.into_iter().chain(fallback)
     }
 
-    /// Adds what this action costs against the budgets; `field` is where it is written.
+    /// Whether the action includes a fragment.
+    pub(crate) fn is_include(&self) -> bool {
+        matches!(self, CompiledAction::Include(..))
+    }
+
     /// Adds what this action's templates depend on to `dependence`.
     pub(crate) fn depend(&self, dependence: &mut crate::rules::dependence::Dependence) {
         match self {
@@ -588,6 +592,7 @@ impl CompiledAction {
         }
     }
 
+    /// Adds what this action costs against the budgets; `field` is where it is written.
     pub(crate) fn add_cost(&self, field: &str, cost: &mut Cost) {
         if let CompiledAction::ReplaceText(rule) = self {
             let held = match &rule.finder {
@@ -658,19 +663,6 @@ impl PlannedAction<'_> {
     fn slot(&self) -> Option<Slot> {
         match self {
             PlannedAction::Insert(slot, ..) | PlannedAction::Include(slot, ..) => Some(*slot),
-            _ => None,
-        }
-    }
-
-    /// What this request filled in for it (content, an attribute value), if anything.
-    pub(crate) fn rendered(&self) -> Option<&str> {
-        match self {
-            PlannedAction::Insert(_, text, ..)
-            | PlannedAction::SetAttribute(_, text)
-            | PlannedAction::ReplaceComments(text, _)
-            | PlannedAction::AppendToDocument(text, _) => Some(text),
-            PlannedAction::Header(HeaderEdit::Set { value, .. } | HeaderEdit::Append { value, .. }) => Some(value),
-            PlannedAction::Header(HeaderEdit::SetCookie { line, .. }) => Some(line),
             _ => None,
         }
     }

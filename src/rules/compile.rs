@@ -123,9 +123,15 @@ impl RuleSet {
                     for (_, action) in compiled.actions.iter().chain(variant_actions) {
                         action.depend(&mut set.dependence);
                     }
-                    if compiled.experiment.is_some() {
-                        // Assigned per visitor: no downstream cache can tell the variants apart.
+                    if let Some(experiment) = &compiled.experiment {
+                        // Assigned per visitor: no downstream cache can tell the variants apart;
+                        // the visitor cookie and what consent reads change the page too, as
+                        // they change the edge cache's key.
                         set.dependence.unseen = true;
+                        set.dependence.headers.insert("cookie".into());
+                        if let Some(consent) = experiment.consent() {
+                            consent.depend(&mut set.dependence);
+                        }
                     }
                     set.rules.push(compiled);
                 }
@@ -423,6 +429,7 @@ mod tests {
         assert_eq!(big.rule_ids().collect::<Vec<_>>(), ["hero", "big-css", "say"]);
         assert_eq!(big.experiments().collect::<Vec<_>>(), [("hero-2026", "big")]);
         assert!(big.forced() && big.per_visitor() && big.new_visitor_id().is_none());
+        assert!(rules.dependence().headers.contains("cookie"), "the visitor cookie picks the variant");
         let control = rules.plan(&visitor("control"));
         assert_eq!(control.rule_ids().collect::<Vec<_>>(), ["hero", "say"], "control marks its elements");
         assert_eq!(rules.why_not("big-css", &visitor("control")).as_deref(), Some("when.experiment"));

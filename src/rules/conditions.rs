@@ -18,6 +18,67 @@ pub(crate) struct Condition {
     checks: Vec<Check>,
 }
 
+/// What a condition comes to once the request is known and the response not yet: settled by
+/// the request alone, or open, reduced to the checks only the response (or an experiment the
+/// response decides) can answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Residual {
+    /// The request alone decides: the condition holds (or not) whatever the response.
+    Settled(bool),
+    /// The rest of the condition, as one text naming each open check by its position in the
+    /// rule (`a(3,n(7))` is "check 3 and not check 7"). Two requests with the same text get
+    /// the same answer for any response: the text is the formula.
+    Open(String),
+}
+
+impl Residual {
+    /// False only when the request alone rules the condition out.
+    pub(crate) fn may_hold(&self) -> bool {
+        *self != Residual::Settled(false)
+    }
+
+    /// `all`: false if any is false; the open rest otherwise (true when nothing is open).
+    fn all(parts: Vec<Residual>) -> Residual {
+        Self::combine(parts, false, 'a')
+    }
+
+    /// `any`: true if any is true; the open rest otherwise (false when nothing is open).
+    fn any(parts: Vec<Residual>) -> Residual {
+        Self::combine(parts, true, 'o')
+    }
+
+    /// Combines `parts`: one settled at `decisive` decides; settled others drop out.
+    fn combine(parts: Vec<Residual>, decisive: bool, tag: char) -> Residual {
+        let mut open = Vec::new();
+        for part in parts {
+            match part {
+                Residual::Settled(answer) if answer == decisive => return Residual::Settled(decisive),
+                Residual::Settled(_) => {}
+                Residual::Open(text) => open.push(text),
+            }
+        }
+        match open.len() {
+            0 => Residual::Settled(!decisive),
+            1 => Residual::Open(open.remove(0)),
+            _ => Residual::Open(format!("{tag}({})", open.join(","))),
+        }
+    }
+
+    fn not(self) -> Residual {
+        match self {
+            Residual::Settled(answer) => Residual::Settled(!answer),
+            Residual::Open(text) => Residual::Open(format!("n({text})")),
+        }
+    }
+}
+
+/// Whether a request is in an experiment (`id`) and, if `variant` is given, in that variant:
+/// `Some` when the request alone decides, `None` when the response does.
+pub(crate) type InExperimentBeforeResponse<'a> = &'a dyn Fn(&str, Option<&str>) -> Option<bool>;
+
+/// How a three-valued evaluation treats a leaf check (see [`Condition::reduce`]).
+type Unknown<'a> = &'a dyn Fn(&Check) -> Option<Option<bool>>;
+
 #[derive(Debug, Clone)]
 enum Check {
     Path(Vec<Matcher>),
@@ -158,7 +219,37 @@ impl Condition {
 
     /// `Some(answer)` when the request alone decides, `None` when time or visitor do.
     fn settled(&self, context: &RequestContext, rule_id: &str) -> Option<bool> {
-        settled_all(self.checks.iter().map(|check| check.settled(context, rule_id)))
+        let unknown = |check: &Check| {
+            matches!(check, Check::Time { .. } | Check::Rollout { .. } | Check::Experiment { .. }).then_some(None)
+        };
+        match self.reduce(context, rule_id, &unknown, &mut 0) {
+            Residual::Settled(answer) => Some(answer),
+            Residual::Open(_) => None,
+        }
+    }
+
+    /// What this comes to for `context` before the response: status and content type are
+    /// unknown, experiments are as `in_experiment` says, everything else is the request's.
+    /// Every check is visited (no short cut), so positions name the same check for every
+    /// request.
+    pub(crate) fn residual(
+        &self,
+        context: &RequestContext,
+        rule_id: &str,
+        in_experiment: InExperimentBeforeResponse<'_>,
+    ) -> Residual {
+        let unknown = |check: &Check| match check {
+            Check::Status(_) | Check::ContentType(_) => Some(None),
+            Check::Experiment { id, variant, .. } => Some(in_experiment(id, variant.as_deref())),
+            _ => None,
+        };
+        self.reduce(context, rule_id, &unknown, &mut 0)
+    }
+
+    /// Three-valued evaluation: `unknown(check)` is `Some(None)` for a check that stays open,
+    /// `Some(Some(answer))` for one answered otherwise, `None` for one `context` answers.
+    fn reduce(&self, context: &RequestContext, rule_id: &str, unknown: Unknown<'_>, position: &mut usize) -> Residual {
+        Residual::all(self.checks.iter().map(|check| check.reduce(context, rule_id, unknown, position)).collect())
     }
 
     /// The time windows, rollouts and experiments this depends on, however nested.
@@ -293,32 +384,24 @@ impl Check {
         }
     }
 
-    /// [`Condition::settled`] for one check.
-    fn settled(&self, context: &RequestContext, rule_id: &str) -> Option<bool> {
+    /// [`Condition::reduce`] for one check, numbered `position` in pre-order.
+    fn reduce(&self, context: &RequestContext, rule_id: &str, unknown: Unknown<'_>, position: &mut usize) -> Residual {
+        let here = *position;
+        *position += 1;
+        let each = |conditions: &[Condition], position: &mut usize| -> Vec<Residual> {
+            conditions.iter().map(|c| c.reduce(context, rule_id, unknown, position)).collect()
+        };
         match self {
-            Check::Time { .. } | Check::Rollout { .. } | Check::Experiment { .. } => None,
-            Check::All(conditions) => settled_all(conditions.iter().map(|c| c.settled(context, rule_id))),
-            // any(x, y) is not(all(not x, not y)).
-            Check::Any(conditions) => {
-                settled_all(conditions.iter().map(|c| c.settled(context, rule_id).map(|holds| !holds))).map(|all| !all)
-            }
-            Check::Not(condition) => condition.settled(context, rule_id).map(|holds| !holds),
-            _ => Some(self.holds(context, rule_id)),
+            Check::All(conditions) => Residual::all(each(conditions, position)),
+            Check::Any(conditions) => Residual::any(each(conditions, position)),
+            Check::Not(condition) => condition.reduce(context, rule_id, unknown, position).not(),
+            leaf => match unknown(leaf) {
+                Some(None) => Residual::Open(here.to_string()),
+                Some(Some(answer)) => Residual::Settled(answer),
+                None => Residual::Settled(leaf.holds(context, rule_id)),
+            },
         }
     }
-}
-
-/// Three-valued "and": false if any is false, else unknown if any is unknown, else true.
-fn settled_all(answers: impl Iterator<Item = Option<bool>>) -> Option<bool> {
-    let mut answer = Some(true);
-    for settled in answers {
-        match settled {
-            Some(false) => return Some(false),
-            None => answer = None,
-            Some(true) => {}
-        }
-    }
-    answer
 }
 
 impl GeoCheck {
@@ -567,16 +650,23 @@ fn sticky_key<'a>(context: &'a RequestContext, key: &StickyKey) -> Option<&'a st
     named.or(context.client_ip.as_deref())
 }
 
-/// The client's bucket, 0 to 9,999, for this rule: FNV-1a, stable across builds and
-/// machines (std's hasher is not). The rule id is mixed in so rollouts of different rules
-/// pick independent shares of clients.
-pub(crate) fn bucket(rule_id: &str, key: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in rule_id.bytes().chain([0xff]).chain(key.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+/// The client's bucket, 0 to 9,999, for `salt` (a rule id, an experiment id, a namespace):
+/// the first 8 bytes of SHA-256 over both, length-prefixed, modulo 10,000. Stable across
+/// builds and machines (std's hasher is not) and well mixed, so that salts differing in a
+/// character pick independent shares of clients (FNV-1a taken modulo without a final mixing
+/// step correlated them: two experiments agreeing for 98% of visitors).
+pub(crate) fn bucket(salt: &str, key: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+
+    let mut hasher = Sha256::new();
+    for part in [salt, key] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
     }
-    hash % 10_000
+    let digest = hasher.finalize();
+    let first: [u8; 8] = digest[..8].try_into().expect("a SHA-256 digest has 32 bytes");
+    // 2^64 is not a multiple of 10,000: the first buckets are more likely by 1 in 10^15.
+    u64::from_le_bytes(first) % 10_000
 }
 
 fn media_type(content_type: &str) -> String {
