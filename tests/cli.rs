@@ -313,7 +313,7 @@ fn validate_names_file_entry_rule_field_and_reason() {
         "{text}"
     );
     assert!(text.contains("30-broken.json: entry \"30-broken\": not valid JSON"), "{text}");
-    assert!(text.contains("1 valid rule(s) in 3 entries, 3 problems"), "{text}");
+    assert!(text.contains("1 valid rule in 3 entries, 3 problems"), "{text}");
 }
 
 #[test]
@@ -338,7 +338,7 @@ fn validate_warns_of_editors_traps_with_the_fix_and_still_passes() {
     );
     assert!(text.contains(r#"write "\\b" for the regex's \b"#), "{text}");
     assert!(text.contains("opens <div class=\"banner\"> and never closes it") && text.contains("add </div>"), "{text}");
-    assert!(text.contains("2 valid rule(s) in 2 entries, 0 problems"), "{text}");
+    assert!(text.contains("2 valid rules in 2 entries, 0 problems"), "{text}");
 }
 
 #[test]
@@ -361,7 +361,7 @@ fn explain_says_which_rules_apply_and_flags_those_that_never_fire() {
         "https://example.com/shop/",
         "fixtures/pages/index.html",
     ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "a rule is skipped: {}", stderr(&output));
     let text = stdout(&output);
     let line = |id: &str| {
         text.lines().find(|line| line.starts_with(id)).unwrap_or_else(|| panic!("no line for {id}:\n{text}")).to_owned()
@@ -371,7 +371,7 @@ fn explain_says_which_rules_apply_and_flags_those_that_never_fire() {
     assert!(line("idle").contains("NEVER FIRED"), "{text}");
     assert!(line("off").contains("disabled"), "{text}");
     assert!(line("bad").contains("invalid") && line("bad").contains("next-sibling combinator"), "{text}");
-    assert!(text.contains("1 rule(s) apply to this request but never fired"), "{text}");
+    assert!(text.contains("1 rule applies to this request but never fired"), "{text}");
 }
 
 #[test]
@@ -480,7 +480,9 @@ fn errors_that_stop_a_command_exit_2_with_a_hint() {
     let output = rewrite(&["apply", "--rules", "no/such/dir", "fixtures/pages/index.html"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("no/such/dir: no such file or directory (give rules with --rules PATH)"),
+        stderr(&output).contains(
+            "no/such/dir: no such file or directory; give a rules directory, rule file or store file as --rules PATH"
+        ),
         "{}",
         stderr(&output)
     );
@@ -510,7 +512,8 @@ fn apply_diff_and_explain_read_the_draft_over_the_live_rules() {
         &[("10-banner.json", DRAFT_BANNER)],
     );
     let rules = ["--rules", live.to_str().unwrap()];
-    let with_draft = [&rules[..], &["--draft", draft.to_str().unwrap()]].concat();
+    let draft_arg = format!("--draft={}", draft.display());
+    let with_draft = [&rules[..], &[draft_arg.as_str()]].concat();
     let page = b"<body><p>x</p></body>";
     let applied = |extra: &[&str]| stdout(&rewrite_with_stdin(&[&["apply"], extra].concat(), Some(page)));
     assert_eq!(applied(&rules), "<body>LIVE</body>");
@@ -527,7 +530,7 @@ fn validate_draft_reports_a_draft_rule_reusing_a_live_id_and_store_refuses_it() 
     let (live, draft) = live_and_draft(&[("10-banner.json", LIVE_BANNER)], &[("05-new-banner.json", DRAFT_BANNER)]);
     let live_only = rewrite(&["validate", live.to_str().unwrap()]);
     assert!(live_only.status.success(), "{}", stdout(&live_only));
-    let output = rewrite(&["validate", live.to_str().unwrap(), "--draft", draft.to_str().unwrap()]);
+    let output = rewrite(&["validate", live.to_str().unwrap(), &format!("--draft={}", draft.display())]);
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let text = stdout(&output);
     assert!(text.contains("another rule already has this id (in entry \"draft.05-new-banner\")"), "{text}");
@@ -686,7 +689,7 @@ fn a_store_file_is_refused_exactly_as_a_rules_directory_is() {
 fn check_names_the_case_in_its_notes_and_a_wrong_path_names_the_case_file() {
     let output = rewrite(&["check"]);
     assert!(
-        stderr(&output).contains("rewrite: case not-found: the service would pass this response through untouched"),
+        stderr(&output).contains("note: case not-found: the service would pass this response through untouched"),
         "{}",
         stderr(&output)
     );
@@ -912,4 +915,67 @@ fn apply_honours_max() {
         rules_dir(&[("once.json", r#"{"id":"once","selector":"li","max":1,"actions":[{"append":{"text":"!"}}]}"#)]);
     let output = rewrite_with_stdin(&["apply", "--rules", rules.to_str().unwrap()], Some(b"<li>a</li><li>b</li>"));
     assert_eq!(stdout(&output), "<li>a!</li><li>b</li>");
+}
+
+// ---- the editor's path without traps (issue 25) ------------------------------------------
+
+/// Trap 10: a skipped rule is an error the exit status says, on standard error, labelled.
+#[test]
+fn apply_diff_and_explain_exit_1_when_a_rule_is_skipped_and_say_so_on_stderr() {
+    let rules = rules_dir(&[
+        ("10-ok.json", r#"{"id":"ok","selector":"p","actions":[{"append":{"text":"!"}}]}"#),
+        ("20-bad.json", r#"{"id":"bad","selector":"p + p","actions":["remove"]}"#),
+    ]);
+    let rules = rules.to_str().unwrap();
+    for command in ["apply", "diff", "explain"] {
+        let output = rewrite_with_stdin(&[command, "--rules", rules], Some(b"<p>a</p>"));
+        assert_eq!(output.status.code(), Some(1), "{command}: {}", stderr(&output));
+        let (out, err) = (stdout(&output), stderr(&output));
+        assert!(!out.contains("rule skipped"), "{command}: the output stream is the page (or report) only:\n{out}");
+        assert!(
+            err.lines().any(|line| line.starts_with("error: rule skipped: ") && line.contains("20-bad.json")),
+            "{command}: {err}"
+        );
+    }
+    let applied = rewrite_with_stdin(&["apply", "--rules", rules], Some(b"<p>a</p>"));
+    assert_eq!(stdout(&applied), "<p>a!</p>", "the other rules still apply");
+}
+
+/// Trap 10: notes are notes; a passing check has nothing that looks like an error.
+#[test]
+fn a_passing_check_prints_no_error_looking_lines() {
+    let output = rewrite(&["check"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let notes = stderr(&output);
+    assert!(notes.contains("note: case not-found: the service would pass this response through untouched"), "{notes}");
+    for line in notes.lines() {
+        assert!(line.starts_with("note: "), "a passing check printed {line:?}");
+        assert!(!line.contains("rewrite:") && !line.contains("error"), "{line:?}");
+    }
+}
+
+/// Trap 9: an optional value never swallows the positional path; hints fit the command.
+#[test]
+fn validate_takes_draft_before_a_store_file_and_hints_fit_the_command() {
+    let output = rewrite(&["validate", "--draft", "rules/store.json"]);
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("rules/store.json with its draft: "), "{}", stdout(&output));
+    let typo = rewrite(&["validate", "rules/livee"]);
+    assert_eq!(typo.status.code(), Some(2));
+    let message = stderr(&typo);
+    assert!(!message.contains("--rules"), "validate takes no --rules: {message}");
+    assert!(message.contains("rules/livee: no such file or directory"), "{message}");
+    assert!(message.contains("did you mean rules/live?"), "{message}");
+    let apply = rewrite(&["apply", "--rules", "rules/livee", "fixtures/pages/index.html"]);
+    assert!(stderr(&apply).contains("--rules") && stderr(&apply).contains("did you mean rules/live?"));
+}
+
+#[test]
+fn counts_agree_with_their_nouns() {
+    let rules = rules_dir(&[("10-one.json", r#"{"id":"one","selector":"p","actions":["remove"]}"#)]);
+    let output = rewrite_with_stdin(&["explain", "--rules", rules.to_str().unwrap()], Some(b"<p>a</p>"));
+    let text = stdout(&output);
+    assert!(text.contains(" — 1 rule from 1 entry in "), "{text}");
+    let validated = stdout(&rewrite(&["validate", rules.to_str().unwrap()]));
+    assert!(validated.contains(": 1 valid rule in 1 entry, 0 problems"), "{validated}");
 }

@@ -17,8 +17,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// `diff` it on a page, `check` the fixtures, `publish --dry-run`, `publish`, and `rollback`
 /// if it has to go. docs/RULES.md walks through it.
 ///
-/// Exit status: 0 when all went well, 1 when a check found a difference or an invalid
-/// rule, 2 when the command itself could not run.
+/// Exit status: 0 when all went well, 1 when a check found a difference or a rule was
+/// skipped as invalid (the other rules still apply and the page is still printed), 2 when
+/// the command itself could not run. Standard output is the page or the report alone;
+/// notes, warnings and errors go to standard error, each labelled `note:`, `warning:` or
+/// `error:`.
 #[derive(Debug, Parser)]
 #[command(name = "rewrite", version, max_term_width = 100)]
 pub struct Cli {
@@ -116,8 +119,9 @@ pub struct RulesArg {
     pub rules: PathBuf,
     /// Use the draft as the service reads it for a preview (`rules.draft`): over a rules
     /// directory, the draft directory's entries replace the live ones of the same name and
-    /// add to them; in a store file, its `rules.draft` index.
-    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "rules/draft")]
+    /// add to them; in a store file, its `rules.draft` index. `--draft` alone reads
+    /// rules/draft; another directory is given as `--draft=DIR`.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "rules/draft")]
     pub draft: Option<PathBuf>,
 }
 
@@ -278,8 +282,10 @@ pub struct ValidateArgs {
     pub path: PathBuf,
     /// Check the draft as the service reads it for a preview (`rules.draft`): over a rules
     /// directory, the draft directory's entries replace the live ones of the same name and
-    /// add to them; in a store file, its `rules.draft` index.
-    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "rules/draft")]
+    /// add to them; in a store file, its `rules.draft` index. `--draft` alone reads
+    /// rules/draft; another directory is given as `--draft=DIR`, so `validate --draft
+    /// rules/store.json` checks that store file's draft.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "rules/draft")]
     pub draft: Option<PathBuf>,
     #[command(flatten)]
     pub format: FormatArg,

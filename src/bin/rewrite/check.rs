@@ -142,8 +142,8 @@ pub fn run(args: &CheckArgs) -> Result<i32, String> {
     let mut outcomes = Vec::new();
     for case in &cases {
         if !loaded.contains_key(&case.rules) {
-            let rules =
-                load_rules(&case.rules, None).map_err(|err| format!("{}: rules: {err}", case.file.display()))?;
+            let rules = load_rules(&case.rules, None, "`rules` in the case file")
+                .map_err(|err| format!("{}: rules: {err}", case.file.display()))?;
             report_rule_errors(&rules);
             loaded.insert(case.rules.clone(), rules);
         }
@@ -193,7 +193,9 @@ pub fn run(args: &CheckArgs) -> Result<i32, String> {
             }
         }
     }
-    Ok(if failed > 0 { 1 } else { 0 })
+    // A rule the service would skip fails the check too, whatever the pages show.
+    let skipped = loaded.values().any(|rules| !rules.errors.is_empty());
+    Ok(if failed > 0 || skipped { 1 } else { 0 })
 }
 
 fn print_outcome(outcome: &Outcome, color: bool) {

@@ -73,9 +73,14 @@ impl RulesSource {
     }
 }
 
+/// How `apply`, `diff` and `explain` take their rules, for hints.
+pub const RULES_OPTION: &str = "--rules PATH";
+
 /// Reads rules from a directory, entry file or store file, through the same store layout,
 /// lookup budget and checks as the service; with `draft`, the draft as a preview reads it.
-pub fn load_rules(path: &Path, draft: Option<&Path>) -> Result<LoadedRules, String> {
+/// `given_as` says how the command takes the path (`--rules PATH`), for the hint when
+/// there is nothing there.
+pub fn load_rules(path: &Path, draft: Option<&Path>, given_as: &str) -> Result<LoadedRules, String> {
     let (mut store, mut errors, source) = if path.is_dir() {
         let entries = read_rules_dir(path).map_err(|err| format!("{}: {err}", path.display()))?;
         let (mut store, errors) = MemoryStore::from_valid_entries(&entries);
@@ -86,9 +91,7 @@ pub fn load_rules(path: &Path, draft: Option<&Path>) -> Result<LoadedRules, Stri
         (store, errors, RulesSource::Dir { live: path.to_owned(), draft: draft.map(Path::to_owned) })
     } else {
         let text = std::fs::read_to_string(path).map_err(|err| match err.kind() {
-            io::ErrorKind::NotFound => {
-                format!("{}: no such file or directory (give rules with --rules PATH)", path.display())
-            }
+            io::ErrorKind::NotFound => not_found(path, given_as),
             _ => format!("{}: {err}", path.display()),
         })?;
         if is_store_file(&text) {
@@ -113,6 +116,28 @@ pub fn load_rules(path: &Path, draft: Option<&Path>) -> Result<LoadedRules, Stri
     Ok(LoadedRules { rules, errors, source, entries: read.entries.len(), version: read.version })
 }
 
+/// Why there are no rules at `path`: nothing is there; give them as `given_as` says, and the
+/// name beside it that looks most like it, if one does (`rules/livee`: did you mean
+/// rules/live?).
+fn not_found(path: &Path, given_as: &str) -> String {
+    let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let closest = std::fs::read_dir(parent)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .map(|sibling| (similar::TextDiff::from_chars(name.as_str(), sibling.as_str()).ratio(), sibling))
+        .filter(|(likeness, _)| *likeness >= 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, sibling)| format!(" (did you mean {}?)", path.with_file_name(sibling).display()))
+        .unwrap_or_default();
+    format!(
+        "{}: no such file or directory{closest}; give a rules directory, rule file or store file as {given_as}",
+        path.display()
+    )
+}
+
 /// A store file is a JSON object whose values are all strings and which has the index.
 fn is_store_file(text: &str) -> bool {
     match serde_json::from_str::<serde_json::Value>(text) {
@@ -124,10 +149,18 @@ fn is_store_file(text: &str) -> bool {
     }
 }
 
-/// Prints what the service would log for each unusable rule.
+/// Prints what the service would log for each unusable rule, as errors on standard error.
 pub fn report_rule_errors(loaded: &LoadedRules) {
     for error in &loaded.errors {
-        logger::note(&format!("rule skipped: {}", loaded.source.describe(error)));
+        logger::error(&format!("rule skipped: {}", loaded.source.describe(error)));
+    }
+}
+
+impl LoadedRules {
+    /// The exit status of a command that used these rules and otherwise went well: 1 when a
+    /// rule was skipped, as the service would skip it.
+    pub fn exit_status(&self) -> i32 {
+        i32::from(!self.errors.is_empty())
     }
 }
 
@@ -258,7 +291,7 @@ impl<W> Rewritten<W> {
 /// response's headers after the rules' edits first.
 pub fn apply(args: &ApplyArgs) -> Result<i32, String> {
     let page_args = &args.page;
-    let loaded = load_rules(&page_args.rules.rules, page_args.rules.draft.as_deref())?;
+    let loaded = load_rules(&page_args.rules.rules, page_args.rules.draft.as_deref(), RULES_OPTION)?;
     report_rule_errors(&loaded);
     let context = request_context(&page_args.request)?;
     if args.show_headers {
@@ -276,7 +309,7 @@ pub fn apply(args: &ApplyArgs) -> Result<i32, String> {
     let stdout = io::BufWriter::with_capacity(64 << 10, io::stdout().lock());
     let fragments = LocalFragments::from_args(&args.page.request)?;
     rewrite_into(&loaded.rules, &context, page, stdout, &fragments)?;
-    Ok(0)
+    Ok(loaded.exit_status())
 }
 
 /// The simulated origin response's headers, from `--response-header`, in order.

@@ -66,7 +66,7 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(err) => {
-            eprintln!("rewrite: {err}");
+            eprintln!("error: {err}");
             std::process::exit(2);
         }
     }

@@ -145,7 +145,7 @@ fn rule_set(values: &BTreeMap<String, String>, index: &str) -> Result<(String, V
 /// Why the rules cannot be published: what `validate` refuses, entry names that would need
 /// escaping as keys, more entries than a request reads.
 fn problems(args: &PublishArgs) -> Result<Vec<String>, String> {
-    let loaded = load_rules(&args.rules, None)?;
+    let loaded = load_rules(&args.rules, None, "--rules DIR")?;
     let mut problems: Vec<String> = loaded.errors.iter().map(|error| loaded.source.describe(error)).collect();
     for warning in loaded.rules.warnings() {
         out::line(format!("warning: {}", loaded.source.describe_warning(warning)));

@@ -57,11 +57,11 @@ fn problems(rules: &Path, draft: &Path) -> Result<Vec<String>, String> {
     if !rules.is_dir() {
         return Ok(Vec::new());
     }
-    let live = load_rules(rules, None)?;
+    let live = load_rules(rules, None, "--rules DIR")?;
     let mut problems: Vec<String> = live.errors.iter().map(|error| live.source.describe(error)).collect();
     if draft.is_dir() {
         // The draft's own problems: the live ones it shares are already listed.
-        let drafted = load_rules(rules, Some(draft))?;
+        let drafted = load_rules(rules, Some(draft), "--rules DIR")?;
         let own = drafted.errors.iter().map(|error| drafted.source.describe(error)).filter(|p| !problems.contains(p));
         problems.extend(own.map(|problem| format!("draft: {problem}")).collect::<Vec<_>>());
     }

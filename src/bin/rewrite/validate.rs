@@ -6,7 +6,7 @@ use crate::inputs::{LoadedRules, load_rules};
 use crate::{Format, ValidateArgs, out};
 
 pub fn run(args: &ValidateArgs) -> Result<i32, String> {
-    let loaded = load_rules(&args.path, args.draft.as_deref())?;
+    let loaded = load_rules(&args.path, args.draft.as_deref(), "PATH (`rewrite validate PATH`)")?;
     let rules = loaded.rules.len() + loaded.rules.disabled_ids().count();
     let problems = loaded.errors.len();
     match args.format.format {
@@ -21,16 +21,16 @@ pub fn run(args: &ValidateArgs) -> Result<i32, String> {
             }
             let warnings = loaded.rules.warnings().len();
             out::line(format!(
-                "{}{}: {rules} valid rule(s) in {} entr{}, {problems} problem{}{}",
+                "{}{}: {} in {}, {}{}",
                 args.path.display(),
                 if args.draft.is_some() { " with its draft" } else { "" },
-                loaded.entries,
-                if loaded.entries == 1 { "y" } else { "ies" },
-                if problems == 1 { "" } else { "s" },
-                match warnings {
-                    0 => String::new(),
-                    1 => ", 1 warning".to_owned(),
-                    n => format!(", {n} warnings"),
+                out::count(rules, "valid rule", "valid rules"),
+                out::count(loaded.entries, "entry", "entries"),
+                out::count(problems, "problem", "problems"),
+                if warnings == 0 {
+                    String::new()
+                } else {
+                    format!(", {}", out::count(warnings, "warning", "warnings"))
                 }
             ));
         }
