@@ -979,3 +979,29 @@ fn counts_agree_with_their_nouns() {
     let validated = stdout(&rewrite(&["validate", rules.to_str().unwrap()]));
     assert!(validated.contains(": 1 valid rule in 1 entry, 0 problems"), "{validated}");
 }
+
+/// Trap 8: every mistake of a rule in one run, each with the shape to write.
+#[test]
+fn validate_reports_both_mistakes_of_a_rule_with_the_shape_to_write() {
+    let rules = rules_dir(&[(
+        "30-promo.json",
+        r#"{"id": "promo", "selector": "main", "when": {"geo": {"country": "DE"}},
+            "actions": [{"prepend": {"include": {"path": "/fragments/promo.html", "fallback": "Promo unavailable"}}}]}"#,
+    )]);
+    let output = rewrite(&["validate", rules.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let file = rules.join("30-promo.json");
+    for (field, shape) in [
+        ("when.geo.country", r#"write ["DE"]"#),
+        ("actions[0].prepend.include.fallback", r#"write {"text": "Promo unavailable"}"#),
+    ] {
+        let line = text
+            .lines()
+            .find(|line| line.contains(&format!("field `{field}`")))
+            .unwrap_or_else(|| panic!("{field}:\n{text}"));
+        assert!(line.starts_with(&format!("{}: entry \"30-promo\", rule \"promo\"", file.display())), "{line}");
+        assert!(line.contains(shape), "{line}");
+    }
+    assert!(text.contains("0 valid rules in 1 entry, 2 problems"), "{text}");
+}

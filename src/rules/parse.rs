@@ -5,7 +5,8 @@
 
 use serde_json::Value;
 
-use super::{FieldError, Rule, RuleError, RuleWarning, lint};
+use super::mistakes::{self, Mistake};
+use super::{FieldError, Rule, RuleError, RuleWarning, lint, shape};
 use crate::rules::budget::{MAX_RULE_JSON_DEPTH, json_depth};
 
 /// The longest rule id.
@@ -58,7 +59,7 @@ pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>
         Value::Array(items) => items,
         object @ Value::Object(_) => vec![object],
         other => {
-            let reason = format!("expected a rule object or an array of rule objects, found {}", json_kind(&other));
+            let reason = format!("expected a rule object or an array of rule objects, found {}", shape::kind(&other));
             return (Vec::new(), vec![RuleError::new(entry, reason)]);
         }
     };
@@ -73,17 +74,17 @@ pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>
                 let warnings = lint::warnings(entry, &rule.id, &linted);
                 rules.push(SourcedRule { entry: entry.to_owned(), rule, warnings });
             }
-            Err(err) => errors.push(err),
+            Err(err) => errors.extend(err),
         }
     }
     (rules, errors)
 }
 
-fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleError> {
+fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, Vec<RuleError>> {
     let name = rule_name(&item, position);
     if !item.is_object() {
-        let reason = format!("expected a rule object, found {}", json_kind(&item));
-        return Err(RuleError::new(entry, reason).with_rule(name));
+        let reason = format!("expected a rule object, found {}", shape::kind(&item));
+        return Err(vec![RuleError::new(entry, reason).with_rule(name)]);
     }
     // Reading a rule recurses once per level of nesting; a limit far below what the guest's
     // stack takes is checked first, without recursion.
@@ -95,28 +96,28 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
         );
         // The field to blame: the top-level one that nests deepest (usually `when`).
         let error = RuleError::new(entry, reason).with_rule(name);
-        return Err(
-            match item.as_object().and_then(|fields| fields.iter().max_by_key(|(_, value)| json_depth(value))) {
-                Some((field, _)) => error.with_field(field.clone()),
-                None => error,
-            },
-        );
-    }
-    let rule = serde_path_to_error::deserialize::<_, Rule>(item).map_err(|err| {
-        let path = err.path().to_string();
-        let reason = err.into_inner().to_string();
-        let field = if path == "." { missing_field_name(&reason).map(str::to_owned) } else { Some(path) };
-        let reason = explain_serde_reason(field.as_deref().unwrap_or_default(), reason);
-        let error = RuleError::new(entry, reason).with_rule(&name);
-        match field {
-            Some(field) => error.with_field(field),
+        return Err(vec![match item
+            .as_object()
+            .and_then(|fields| fields.iter().max_by_key(|(_, value)| json_depth(value)))
+        {
+            Some((field, _)) => error.with_field(field.clone()),
             None => error,
-        }
+        }]);
+    }
+    let rule = mistakes::read(&item).map_err(|mistakes| {
+        let error = |mistake: Mistake| {
+            let error = RuleError::new(entry, mistake.reason).with_rule(&name);
+            match mistake.field {
+                Some(field) => error.with_field(field),
+                None => error,
+            }
+        };
+        mistakes.into_iter().map(error).collect::<Vec<_>>()
     })?;
     if rule.id.trim().is_empty() {
-        return Err(FieldError::new("id", "the id is empty; give the rule a name").in_rule(entry, name));
+        return Err(vec![FieldError::new("id", "the id is empty; give the rule a name").in_rule(entry, name)]);
     }
-    check_id(&rule.id).map_err(|err| FieldError::new("id", err).in_rule(entry, &name))?;
+    check_id(&rule.id).map_err(|err| vec![FieldError::new("id", err).in_rule(entry, &name)])?;
     Ok(rule)
 }
 
@@ -156,36 +157,6 @@ fn describe_char(c: char) -> String {
         "a space".to_owned()
     } else {
         format!("the character {c:?}")
-    }
-}
-
-/// serde's wording, where it is cryptic for editors, with what to write instead.
-fn explain_serde_reason(field: &str, reason: String) -> String {
-    let action = field.rsplit('.').next().unwrap_or(field);
-    if reason.contains("expected newtype variant") {
-        return format!(
-            "`{action}` needs a value: write {{\"{action}\": ...}} as docs/RULES.md shows, not \"{action}\" alone"
-        );
-    }
-    if reason.contains("expected unit variant") || reason.ends_with("expected unit") {
-        return format!("`{action}` takes no value: write \"{action}\" alone");
-    }
-    reason
-}
-
-/// serde reports a missing field at the parent's path; the editor wants the field's name.
-fn missing_field_name(reason: &str) -> Option<&str> {
-    reason.strip_prefix("missing field `")?.split('`').next()
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -230,7 +201,7 @@ mod tests {
         assert!(errors[0].reason.contains("missing field `weight`"), "{}", errors[0]);
         let (_, errors) = parse_entry("e", r#"{"id":"x","selector":"p","actions":[{"prepend":{"htm":"a"}}]}"#);
         assert_eq!(errors[0].field.as_deref(), Some("actions[0].prepend"));
-        assert!(errors[0].reason.contains("unknown variant `htm`"), "{}", errors[0]);
+        assert!(errors[0].reason.contains("`htm` is not one of: html, text, include"), "{}", errors[0]);
     }
 
     #[test]
