@@ -52,6 +52,7 @@ pub use http::request::{HostError, RequestContext, RequestError};
 pub use http::visitor::{VISITOR_COOKIE, private_cache_control, visitor_cookie, visitor_id};
 pub use rewrite::include::{Fragment, FragmentFrom, FragmentSource, IncludeOutcome, IncludeResult, PlannedInclude};
 pub use rewrite::plan::Plan;
+pub use rewrite::response_headers::{COMPRESS_HINT, RewrittenPage, give_cookie, page_headers};
 pub use rewrite::stream::{
     CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream, stream_with_fragments,
 };

@@ -99,13 +99,20 @@ fn apply_shows_the_headers_after_the_rules_edits_and_explain_lists_them() {
     ];
     let output = rewrite_with_stdin(&[&["apply", "--headers"], &request[..], &["-"]].concat(), Some(b"<p>hi</p>"));
     assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let etag = text.lines().find(|line| line.starts_with("etag: W/\"er")).expect(&text);
     assert_eq!(
-        stdout(&output),
-        "content-security-policy: script-src 'self' https://analytics.example\n\
-         x-frame-options: DENY\n\
-         set-cookie: seen=mail; Path=/; SameSite=Lax; Secure; HttpOnly\n\
-         \n\
-         <p>hi</p>"
+        text,
+        format!(
+            "content-type: text/html\n\
+             {etag}\n\
+             x-compress-hint: on\n\
+             content-security-policy: script-src 'self' https://analytics.example\n\
+             x-frame-options: DENY\n\
+             set-cookie: seen=mail; Path=/; SameSite=Lax; Secure; HttpOnly\n\
+             \n\
+             <p>hi</p>"
+        )
     );
     let output = rewrite_with_stdin(&[&["explain"], &request[..], &["-"]].concat(), Some(b"<p>hi</p>"));
     let text = stdout(&output);
@@ -422,9 +429,12 @@ fn explain_lists_windows_rollouts_and_experiments_and_shows_the_page_at_another_
         "{during}"
     );
     assert!(
-        during.contains("this request is not in it; does not apply (experiment (no visitor id) does not hold)"),
-        "{during}"
+        during.contains("this request gets control; applies") || during.contains("this request gets big-cta; applies"),
+        "a new visitor is assigned, as at the edge: {during}"
     );
+    let returning =
+        explain(&["--at", "2026-11-28T00:00:00Z", "-H", "Cookie: other=1", "--fact", "new-visitor-id=v-42"]);
+    assert!(returning.contains("this request gets "), "{returning}");
     let output = rewrite(&[
         "apply",
         "--rules",
@@ -1004,4 +1014,143 @@ fn validate_reports_both_mistakes_of_a_rule_with_the_shape_to_write() {
         assert!(line.contains(shape), "{line}");
     }
     assert!(text.contains("0 valid rules in 1 entry, 2 problems"), "{text}");
+}
+
+/// Trap 4: the European Union is a union, not the continent; a country brings its continent;
+/// a name is not a code.
+#[test]
+fn the_eu_union_is_its_member_states_and_a_country_fact_brings_its_continent() {
+    let rules = rules_dir(&[
+        (
+            "10-consent.json",
+            r#"{"id": "consent", "selector": "body", "when": {"geo": {"union": ["EU"]}},
+                "actions": [{"prepend": {"html": "<div id=consent></div>"}}]}"#,
+        ),
+        (
+            "20-europe.json",
+            r#"{"id": "europe", "selector": "body", "when": {"geo": {"continent": ["EU"]}},
+                "actions": [{"append": {"text": "Europe"}}]}"#,
+        ),
+    ]);
+    let rules = rules.to_str().unwrap();
+    let page_for = |country: &str| {
+        let output = rewrite_with_stdin(
+            &["apply", "--rules", rules, "--fact", &format!("country={country}")],
+            Some(b"<body></body>"),
+        );
+        assert!(output.status.success(), "{country}: {}", stderr(&output));
+        stdout(&output)
+    };
+    assert_eq!(page_for("DE"), "<body><div id=consent></div>Europe</body>", "Germany: in the Union, in Europe");
+    assert_eq!(page_for("CH"), "<body>Europe</body>", "Switzerland: in Europe, not in the Union");
+    assert_eq!(page_for("GB"), "<body>Europe</body>", "the United Kingdom: in Europe, not in the Union");
+    assert_eq!(page_for("JP"), "<body></body>");
+    let named = rewrite_with_stdin(&["apply", "--rules", rules, "--fact", "country=Germany"], Some(b"<body></body>"));
+    assert_eq!(named.status.code(), Some(2));
+    let message = stderr(&named);
+    assert!(message.contains("is not a country code") && message.contains("--fact country=DE"), "{message}");
+    let unknown = rewrite_with_stdin(&["apply", "--rules", rules, "--fact", "country=UK"], Some(b"<body></body>"));
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("code is GB"), "{}", stderr(&unknown));
+}
+
+/// Trap 6: an include's timeout can be tried: a fragment later than it gets the fallback.
+#[test]
+fn a_delayed_fragment_gets_its_fallback_after_the_includes_timeout() {
+    let rules = rules_dir(&[(
+        "40-promo.json",
+        r#"{"id": "promo", "selector": "main", "actions": [{"prepend": {"include": {"path": "/fragments/promo.html",
+            "timeout_ms": 300, "fallback": {"text": "Promo unavailable"}}}}]}"#,
+    )]);
+    let promo = rules.parent().unwrap().join("promo.html");
+    std::fs::write(&promo, "<aside>20% off</aside>").unwrap();
+    let page = b"<main><h1>Shop</h1></main>";
+    let with_delay = |delay: &str| {
+        let fragment = format!("/fragments/promo.html={}{delay}", promo.display());
+        let started = std::time::Instant::now();
+        let output =
+            rewrite_with_stdin(&["apply", "--rules", rules.to_str().unwrap(), "--fragment", &fragment], Some(page));
+        assert!(output.status.success(), "{delay}: {}", stderr(&output));
+        (stdout(&output), started.elapsed())
+    };
+    let (late, waited) = with_delay("@800ms");
+    assert_eq!(late, "<main>Promo unavailable<h1>Shop</h1></main>");
+    assert!(waited >= std::time::Duration::from_millis(300), "the page waited for the timeout: {waited:?}");
+    assert!(waited < std::time::Duration::from_millis(790), "and no longer: {waited:?}");
+    let (in_time, _) = with_delay("@50ms");
+    assert_eq!(in_time, "<main><aside>20% off</aside><h1>Shop</h1></main>");
+    let explained = rewrite_with_stdin(
+        &[
+            "explain",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--fragment",
+            &format!("/fragments/promo.html={}@2s", promo.display()),
+        ],
+        Some(page),
+    );
+    assert!(
+        stdout(&explained).contains(
+            "/fragments/promo.html (rule promo): fallback (17 bytes): no response within its timeout (300 ms)"
+        ),
+        "{}",
+        stdout(&explained)
+    );
+    let bad = rewrite_with_stdin(
+        &["apply", "--rules", rules.to_str().unwrap(), "--fragment", "/p=promo.html@soonms"],
+        Some(page),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("write it like 500ms"), "{}", stderr(&bad));
+}
+
+/// Trap 5: without a cookie the request is a new visitor, as at the edge: it gets a variant,
+/// and `--headers` shows what the service sends with it.
+#[test]
+fn a_cookieless_apply_of_an_experiment_shows_a_variant_and_the_visitor_cookie() {
+    let rules = rules_dir(&[(
+        "50-hero.json",
+        r#"{"id": "hero", "selector": "button", "experiment": {"id": "hero-2026", "attribute": "data-hero",
+            "variants": [{"name": "control", "weight": 50},
+                         {"name": "big-cta", "weight": 50, "actions": [{"add_class": "cta-big"}]}]}}"#,
+    )]);
+    let output = rewrite_with_stdin(
+        &[
+            "apply",
+            "--headers",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--response-header",
+            "Cache-Control: public, max-age=600",
+            "--response-header",
+            "Content-Length: 22",
+            "--response-header",
+            "ETag: \"v1\"",
+        ],
+        Some(b"<button>Buy</button>"),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let (head, page) = text.split_once("\n\n").expect("headers, a blank line, the page");
+    assert!(page.starts_with("<button data-hero=\""), "a variant: {page}");
+    let lines: Vec<&str> = head.lines().collect();
+    let cookie = lines.iter().find(|line| line.starts_with("set-cookie: edge_vid=")).expect(head);
+    let id = &cookie["set-cookie: edge_vid=".len()..cookie.find(';').unwrap()];
+    assert_eq!(id.len(), 32, "the service's kind of id: {cookie}");
+    assert!(cookie.ends_with("; Path=/; Max-Age=31536000; SameSite=Lax; Secure; HttpOnly"), "{cookie}");
+    assert!(lines.contains(&"cache-control: private, max-age=600"), "shared caches are told off: {head}");
+    assert!(!head.contains("content-length"), "the body streams: {head}");
+    assert!(lines.iter().any(|line| line.starts_with("etag: W/\"v1-er")), "the ETag names the variant: {head}");
+    let note = stderr(&output);
+    assert!(note.contains("note: a new visitor (no edge_vid cookie) gets "), "{note}");
+    assert!(note.contains(&format!("-H 'Cookie: edge_vid={id}'")), "{note}");
+    // The same visitor again, with its cookie: the same variant, and no new cookie.
+    let variant = &page["<button data-hero=\"".len()..page.find("\">").unwrap()];
+    let again = rewrite_with_stdin(
+        &["apply", "--headers", "--rules", rules.to_str().unwrap(), "-H", &format!("Cookie: edge_vid={id}")],
+        Some(b"<button>Buy</button>"),
+    );
+    let again = stdout(&again);
+    assert!(again.contains(&format!("data-hero=\"{variant}\"")), "{again}");
+    assert!(!again.contains("set-cookie"), "{again}");
 }

@@ -18,7 +18,6 @@ mod response;
 mod rewrite;
 mod rules_source;
 mod sites;
-mod visitor;
 
 use std::time::Instant;
 
@@ -181,7 +180,7 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
                     Ok(mut response) => {
                         // The stored page is the variant's; the cookie that keeps a new
                         // visitor in it is this visitor's own.
-                        visitor::give_cookie(&mut response, &early_plan);
+                        headers::give_cookie(&mut response, &early_plan);
                         response.send_to_client();
                         log_hit(&context, &variant, &early_plan, vcpu_at_start);
                         return limits;

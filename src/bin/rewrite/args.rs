@@ -35,9 +35,15 @@ pub enum Command {
     ///
     /// Streams: the page is read and written in pieces, as at the edge.
     ///
-    /// With --headers, the response's headers come first, after the rules' header edits
-    /// (set_header, csp_add, set_cookie …) on the origin's headers given with
-    /// --response-header, then a blank line and the page.
+    /// With --headers, the response's headers come first, as the service sends them for the
+    /// origin's headers given with --response-header: Content-Length dropped, the ETag naming
+    /// the variant, Cache-Control private where the page depends on the visitor, the rules'
+    /// header edits (set_header, csp_add, set_cookie …) and an experiment's visitor cookie;
+    /// then a blank line and the page.
+    ///
+    /// A request without the edge_vid cookie is a new visitor, as at the edge: experiments
+    /// assign it a variant by a random id (a note on standard error says which, and how to
+    /// see it again).
     ///
     /// Example: rewrite apply --url https://www.example.com/news/a fixtures/pages/news/article.html
     Apply(ApplyArgs),
@@ -142,8 +148,8 @@ pub struct PageArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub page: PageArgs,
-    /// Print the response's headers before the page: the origin's (--response-header)
-    /// after the rules' header edits, as the service would send them.
+    /// Print the response's headers before the page: the origin's (--response-header) as
+    /// the service would send them, its own headers and the rules' edits included.
     #[arg(long = "headers")]
     pub show_headers: bool,
 }
@@ -163,8 +169,10 @@ pub struct RequestArgs {
     /// A fact the platform would supply, `name=value` (repeatable): client-ip, country
     /// (or geo.country), geo.continent, geo.region, geo.city, geo.asn, device.type
     /// (mobile, tablet, desktop, bot), new-visitor-id (the id a visitor without the
-    /// edge_vid cookie would get), variant (EXPERIMENT=VARIANT, forced), now (RFC 3339),
-    /// status. E.g. --fact geo.country=DE --fact device.type=mobile
+    /// edge_vid cookie gets; random by default, as at the edge), variant
+    /// (EXPERIMENT=VARIANT, forced), now (RFC 3339), status. A country is a code (DE, not
+    /// Germany) and brings its continent, as geolocation does. E.g. --fact country=DE
+    /// --fact device.type=mobile
     #[arg(long = "fact", value_name = "NAME=VALUE")]
     pub facts: Vec<String>,
     /// The instant the request is made at (RFC 3339), e.g. 2026-12-01T00:00:00Z: what the
@@ -185,12 +193,15 @@ pub struct RequestArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "headers", "facts"])]
     pub request: Option<PathBuf>,
     /// A fragment for the rules' includes, `PATH=FILE` (repeatable): the include whose path
-    /// is PATH (with or without its query) gets FILE, e.g. --fragment /fragments/sale.html=sale.html
-    #[arg(long = "fragment", value_name = "PATH=FILE")]
+    /// is PATH (with or without its query) gets FILE, e.g. --fragment /fragments/sale.html=sale.html.
+    /// `PATH=FILE@500ms` makes it arrive 500 ms after the page was asked for, like a slow
+    /// backend: later than the include's timeout_ms, it gets its fallback, as at the edge.
+    #[arg(long = "fragment", value_name = "PATH=FILE[@DELAY]")]
     pub fragments: Vec<String>,
     /// A directory standing in for the origin's fragments: an include of /a/b.html gets
-    /// DIR/a/b.html, e.g. --fragments fixtures/pages. Includes with no file get their fallback.
-    #[arg(long = "fragments", value_name = "DIR")]
+    /// DIR/a/b.html, e.g. --fragments fixtures/pages (or fixtures/pages@300ms: each one that
+    /// late). Includes with no file get their fallback.
+    #[arg(long = "fragments", value_name = "DIR[@DELAY]")]
     pub fragments_dir: Option<PathBuf>,
 }
 

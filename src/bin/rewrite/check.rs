@@ -15,7 +15,7 @@ use crate::diff::use_color;
 use crate::fragments::LocalFragments;
 use crate::inputs::{LoadedRules, Rewritten, load_rules, read_page, report_rule_errors, rewrite_into};
 use crate::outcome::{Outcome, Verdict};
-use crate::{CheckArgs, CheckFormat, junit, logger, out, report, schedule};
+use crate::{CheckArgs, CheckFormat, geo, junit, logger, out, report, schedule};
 
 /// A case as written in its TOML file.
 #[derive(Debug, Deserialize)]
@@ -103,6 +103,7 @@ fn content_type_for(page: &str) -> &'static str {
 pub fn run_case(case: &Case, rules: &LoadedRules) -> Result<Outcome, String> {
     let in_case = |what: &str, err: &dyn std::fmt::Display| format!("{}: {what}: {err}", case.file.display());
     let mut context = RequestContext::parse_simulated(&case.request).map_err(|err| in_case("request", &err))?;
+    geo::complete(&mut context).map_err(|err| in_case("request", &err))?;
     context.content_type = Some(case.content_type.clone());
     let original = read_page(&case.page_file).map_err(|err| in_case(&format!("page {:?}", case.page), &err))?;
     let started = Instant::now();

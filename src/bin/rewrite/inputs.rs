@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use edge_rewriter::{
     DRAFT_INDEX_KEY, DRAFT_PREFIX, Decision, INDEX_KEY, MemoryStore, PageEncoding, RequestContext, ResponseFacts,
-    RewriteOptions, RuleError, RuleSet, RuleWarning, StreamError, Streamed, apply_header_edits, csp_nonce, decide,
-    read_entries_at, read_rules_dir, stream, stream_with_fragments,
+    RewriteOptions, RuleError, RuleSet, RuleWarning, StreamError, Streamed, VISITOR_COOKIE, csp_nonce, decide,
+    read_entries_at, read_rules_dir, stream, stream_with_fragments, visitor_id,
 };
 
 use crate::fragments::LocalFragments;
-use crate::{ApplyArgs, RequestArgs, logger, out};
+use crate::{ApplyArgs, RequestArgs, geo, logger, out, response};
 
 /// Rules as the service would use them, and every problem found on the way.
 pub struct LoadedRules {
@@ -51,7 +51,7 @@ impl RulesSource {
     }
 
     /// Whether the draft was read over the live rules.
-    fn is_draft(&self) -> bool {
+    pub fn is_draft(&self) -> bool {
         matches!(self, RulesSource::Dir { draft: Some(_), .. } | RulesSource::Store { draft: true, .. })
     }
 
@@ -182,11 +182,26 @@ pub fn request_context(args: &RequestArgs) -> Result<RequestContext, String> {
             for fact in &args.facts {
                 let (name, value) =
                     fact.split_once('=').ok_or_else(|| format!("--fact {fact:?}: write it as `name=value`"))?;
-                context.set_fact(name.trim(), value.trim()).map_err(|err| format!("--fact {fact:?}: {err}"))?;
+                context.set_fact(name.trim(), value.trim()).map_err(|err| {
+                    // A country given by name: its code, if the name is known.
+                    let code = geo::code_for_name(value).filter(|_| name.trim().ends_with("country"));
+                    match code {
+                        Some((code, _)) => format!("--fact {fact:?}: {err}; here: --fact {}={code}", name.trim()),
+                        None => format!("--fact {fact:?}: {err}"),
+                    }
+                })?;
             }
             context
         }
     };
+    geo::complete(&mut context)?;
+    if context.new_visitor_id.is_none() && context.cookie(VISITOR_COOKIE).is_none() {
+        // As at the edge: a visitor without the cookie is a new one, with a random id; an
+        // experiment assigns it a variant and the response gives it the cookie.
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|err| format!("no randomness for a new visitor's id: {err}"))?;
+        context.new_visitor_id = Some(visitor_id(random));
+    }
     if args.request.is_none() || context.content_type.is_none() {
         context.content_type = Some(args.content_type.clone());
     }
@@ -194,7 +209,7 @@ pub fn request_context(args: &RequestArgs) -> Result<RequestContext, String> {
         context.set_fact("now", at).map_err(|err| format!("--at: {err}"))?;
     }
     // As the service reads the origin's policy: its nonce goes on inserted scripts.
-    let policy = response_headers(args)?
+    let policy = response::origin_headers(args)?
         .into_iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("content-security-policy"))
         .and_then(|(_, policy)| csp_nonce(&policy));
@@ -256,6 +271,13 @@ pub fn rewrite_into<W: Write>(
         }
     };
     let plan = rules.plan(context);
+    if let Some(id) = plan.new_visitor_id() {
+        let variants: Vec<String> = plan.experiments().map(|(id, variant)| format!("{variant} of {id}")).collect();
+        logger::note(&format!(
+            "a new visitor (no {VISITOR_COOKIE} cookie) gets {}: the service gives it the cookie {VISITOR_COOKIE}={id};              see this visitor again with -H 'Cookie: {VISITOR_COOKIE}={id}', or another new one by running again",
+            variants.join(", ")
+        ));
+    }
     let options = RewriteOptions { encoding, ..RewriteOptions::default() };
     let done = if plan.includes().is_empty() {
         stream(&plan, &options, page, sink)
@@ -295,8 +317,9 @@ pub fn apply(args: &ApplyArgs) -> Result<i32, String> {
     report_rule_errors(&loaded);
     let context = request_context(&page_args.request)?;
     if args.show_headers {
-        let mut headers = response_headers(&page_args.request)?;
-        apply_header_edits(&loaded.rules.plan(&context).header_edits(), &mut headers);
+        let plan = loaded.rules.plan(&context);
+        let edition = if loaded.source.is_draft() { "draft" } else { "live" };
+        let headers = response::sent_headers(&loaded.rules, &context, &plan, edition, &page_args.request)?;
         // In lower case, as the platform (and HTTP/2) hands them on.
         for (name, value) in &headers {
             out::line(format!("{}: {value}", name.to_ascii_lowercase()));
@@ -310,15 +333,4 @@ pub fn apply(args: &ApplyArgs) -> Result<i32, String> {
     let fragments = LocalFragments::from_args(&args.page.request)?;
     rewrite_into(&loaded.rules, &context, page, stdout, &fragments)?;
     Ok(loaded.exit_status())
-}
-
-/// The simulated origin response's headers, from `--response-header`, in order.
-pub fn response_headers(args: &RequestArgs) -> Result<Vec<(String, String)>, String> {
-    args.response_headers
-        .iter()
-        .map(|header| match header.split_once(':') {
-            Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_owned(), value.trim().to_owned())),
-            _ => Err(format!("--response-header {header:?}: write it as `Name: value`")),
-        })
-        .collect()
 }
