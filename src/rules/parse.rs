@@ -1,7 +1,11 @@
 //! From the text of one store entry (or file) to rules, one verdict per rule.
 //!
-//! An entry holds one rule object or an array of them. Each rule is read on its own, so a
-//! typo in one rule never takes its neighbours down with it.
+//! An entry holds one rule object, an array of them, or a pack: several rule files' rules,
+//! each with the file's name (`{"pack": [{"file": "10-banner.json", "rules": [...]}, ...]}`),
+//! which `rewrite store` and `rewrite publish` write so that a request reads many files in
+//! few lookups while every message still names the file a rule was written in
+//! ([`crate::store`] packs them). Each rule is read on its own, so a typo in one rule never
+//! takes its neighbours down with it.
 
 use serde_json::Value;
 
@@ -25,11 +29,68 @@ impl IdError {
     }
 }
 
+/// The one field of a packed entry: `{"pack": [...]}`.
+pub const PACK_FIELD: &str = "pack";
+
+/// One file's rules in a packed entry, as written there.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackedFile {
+    /// The file's name, e.g. `10-banner.json` (`draft/10-banner.json` for a draft's).
+    pub file: String,
+    /// Its rules, in order (all of them, or a run of them when a file is split over packs).
+    pub rules: Vec<Value>,
+}
+
+/// A rule as written in an entry, before any check: the file it was written in (a packed
+/// entry's), its position there, and the rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrittenRule {
+    /// The rule file, when the entry packs files.
+    pub file: Option<String>,
+    /// Its position in the file or entry, from 0.
+    pub position: usize,
+    /// The rule as written.
+    pub rule: Value,
+}
+
+/// The rules written in an entry's `text`, in order, or why there are none to read (not
+/// JSON, or neither a rule, an array of rules nor a pack).
+pub fn written_rules(text: &str) -> Result<Vec<WrittenRule>, String> {
+    let value: Value = serde_json::from_str(text).map_err(|err| {
+        // `"\d"` is the usual way in: a regex escape written with one backslash.
+        let hint = if err.to_string().contains("invalid escape") {
+            "; in JSON a backslash starts an escape, so a regex's \\d is written \"\\\\d\" (and its \\b \
+             \"\\\\b\": \"\\b\" is read as a backspace)"
+        } else {
+            ""
+        };
+        format!("not valid JSON ({err}); an entry holds one rule object or an array of rule objects{hint}")
+    })?;
+    let unpacked = |rules: Vec<Value>, file: Option<String>| {
+        rules.into_iter().enumerate().map(move |(position, rule)| WrittenRule { file: file.clone(), position, rule })
+    };
+    match value {
+        Value::Array(items) => Ok(unpacked(items, None).collect()),
+        Value::Object(fields) if fields.len() == 1 && fields.contains_key(PACK_FIELD) => {
+            let files: Vec<PackedFile> = serde_json::from_value(fields[PACK_FIELD].clone()).map_err(|err| {
+                format!("a packed entry is {{\"{PACK_FIELD}\": [{{\"file\": \"…\", \"rules\": […]}}, …]}}: {err}")
+            })?;
+            // A file split over two packs goes on counting its rules where the first left off.
+            Ok(files.into_iter().flat_map(|packed| unpacked(packed.rules, Some(packed.file))).collect())
+        }
+        object @ Value::Object(_) => Ok(unpacked(vec![object], None).collect()),
+        other => Err(format!("expected a rule object or an array of rule objects, found {}", shape::kind(&other))),
+    }
+}
+
 /// A rule together with the entry it was read from, for error messages and reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourcedRule {
     /// The store entry (or file) name.
     pub entry: String,
+    /// The rule file it was written in, when the entry packs files.
+    pub file: Option<String>,
     /// The rule as written.
     pub rule: Rule,
     /// What looks wrong in it although it is valid.
@@ -40,41 +101,24 @@ pub struct SourcedRule {
 ///
 /// Returns the rules that parsed and an error for each one that did not.
 pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>) {
-    let value: Value = match serde_json::from_str(text) {
-        Ok(value) => value,
-        Err(err) => {
-            // `"\d"` is the usual way in: a regex escape written with one backslash.
-            let hint = if err.to_string().contains("invalid escape") {
-                "; in JSON a backslash starts an escape, so a regex's \\d is written \"\\\\d\" (and its \\b \
-                 \"\\\\b\": \"\\b\" is read as a backspace)"
-            } else {
-                ""
-            };
-            let reason =
-                format!("not valid JSON ({err}); an entry holds one rule object or an array of rule objects{hint}");
-            return (Vec::new(), vec![RuleError::new(entry, reason)]);
-        }
+    let written = match written_rules(text) {
+        Ok(written) => written,
+        Err(reason) => return (Vec::new(), vec![RuleError::new(entry, reason)]),
     };
-    let items = match value {
-        Value::Array(items) => items,
-        object @ Value::Object(_) => vec![object],
-        other => {
-            let reason = format!("expected a rule object or an array of rule objects, found {}", shape::kind(&other));
-            return (Vec::new(), vec![RuleError::new(entry, reason)]);
-        }
-    };
-
-    let mut rules = Vec::with_capacity(items.len());
+    let mut rules = Vec::with_capacity(written.len());
     let mut errors = Vec::new();
-    for (position, item) in items.into_iter().enumerate() {
+    for WrittenRule { file, position, rule: item } in written {
         // Linted as written, where each field has its path; only rules that parse.
         let linted = item.clone();
         match parse_rule(entry, position, item) {
             Ok(rule) => {
-                let warnings = lint::warnings(entry, &rule.id, &linted);
-                rules.push(SourcedRule { entry: entry.to_owned(), rule, warnings });
+                let warnings = lint::warnings(entry, &rule.id, &linted)
+                    .into_iter()
+                    .map(|warning| warning.with_file(file.as_deref()))
+                    .collect();
+                rules.push(SourcedRule { entry: entry.to_owned(), file, rule, warnings });
             }
-            Err(err) => errors.extend(err),
+            Err(err) => errors.extend(err.into_iter().map(|error| error.with_file(file.as_deref()))),
         }
     }
     (rules, errors)

@@ -83,7 +83,10 @@ pub enum Command {
     ///
     /// By default writes the store file the local Viceroy store reads (rules/store.json,
     /// also compiled into the service as its fallback), after checking the live rules and
-    /// the draft over them as the service reads them. --fastly-commands prints a shell
+    /// the draft over them as the service reads them. Rule files are packed into as few
+    /// entries as fit (8,000 characters each, in file-name order), each rule keeping the name
+    /// of its file for messages. A store file holding published versions (`rewrite publish
+    /// --store-file`) is never overwritten: its rollback history would be lost. --fastly-commands prints a shell
     /// script that writes the same content to a store with the Fastly CLI; --bulk-json
     /// prints the body for the Fastly API's bulk update. To publish to production, prefer
     /// `rewrite publish`: versioned, atomic, reversible.
@@ -92,11 +95,14 @@ pub enum Command {
     Store(StoreArgs),
     /// Publish rules to a config store in one safe, reversible step.
     ///
-    /// Validates the rules, writes each entry under a versioned key (v7.10-sale-banner),
+    /// Validates the rules, packs the rule files into as few entries as fit (as `rewrite
+    /// store` does), writes each entry under a versioned key (v7.10-sale-banner..80-app-shell),
     /// keeps the index in use under `rules.previous`, and flips the `rules` index last: a
-    /// request sees the whole old rule set or the whole new one, never a mix. Versions
-    /// beyond the last few are then deleted. --dry-run prints what would change, rule by
-    /// rule, against what the store holds now.
+    /// request sees the whole old rule set or the whole new one, never a mix. The draft
+    /// beside the rules (rules/draft) goes with them as `rules.draft`, so previews show the
+    /// new rules; without a draft, an older `rules.draft` is removed. Versions beyond the
+    /// last few are then deleted. --dry-run prints what would change, rule by rule, against
+    /// what the store holds now; a store whose live index is broken is published over.
     ///
     /// The store is a Fastly config store, through the Fastly CLI (--store-id), or a store
     /// file (--store-file: a JSON object of strings, as Viceroy reads and `fastly
@@ -350,9 +356,19 @@ pub struct FastlyArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct PublishArgs {
-    /// The rules directory to publish (one *.json file per entry, in file-name order).
+    /// The rules directory to publish (one *.json file per rule or group of rules, applied
+    /// in file-name order; packed into as few store entries as fit).
     #[arg(long, value_name = "DIR", default_value = "rules/live")]
     pub rules: PathBuf,
+    /// The draft published with the rules, as `rules.draft` for previews. Default: the
+    /// `draft` directory beside the rules directory (rules/draft), when there is one.
+    /// Without a draft, a `rules.draft` in the store names older rules and is removed.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_draft")]
+    pub draft: Option<PathBuf>,
+    /// Publish no draft (and remove the store's `rules.draft`), even with a draft directory
+    /// beside the rules.
+    #[arg(long)]
+    pub no_draft: bool,
     #[command(flatten)]
     pub target: StoreTarget,
     /// Print what would change, rule by rule, and write nothing.

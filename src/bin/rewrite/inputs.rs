@@ -5,9 +5,9 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use edge_rewriter::{
-    DRAFT_INDEX_KEY, DRAFT_PREFIX, Decision, INDEX_KEY, MemoryStore, PageEncoding, RequestContext, ResponseFacts,
-    RewriteOptions, RuleError, RuleSet, RuleWarning, StreamError, Streamed, VISITOR_COOKIE, csp_nonce, decide,
-    read_entries_at, read_rules_dir, stream, stream_with_fragments, visitor_id,
+    DRAFT_FILES, DRAFT_INDEX_KEY, DRAFT_PREFIX, Decision, INDEX_KEY, MemoryStore, PageEncoding, RequestContext,
+    ResponseFacts, RewriteOptions, RuleError, RuleSet, RuleWarning, StreamError, Streamed, VISITOR_COOKIE, csp_nonce,
+    decide, read_entries_at, read_rules_dir, store_for_files, stream, stream_with_fragments, visitor_id,
 };
 
 use crate::fragments::LocalFragments;
@@ -18,8 +18,10 @@ pub struct LoadedRules {
     pub rules: RuleSet,
     pub errors: Vec<RuleError>,
     pub source: RulesSource,
-    /// How many entries (files) were read.
+    /// How many store entries were read.
     pub entries: usize,
+    /// How many rule files they were packed from (a rules directory, with its draft).
+    pub files: Option<usize>,
     /// The rule set's version, when the index names one (a published store).
     pub version: Option<String>,
 }
@@ -35,15 +37,23 @@ pub enum RulesSource {
 }
 
 impl RulesSource {
-    /// Where an entry lives, for messages editors act on: the file to open.
-    pub fn locate(&self, entry: &str) -> String {
+    /// Where a rule lives, for messages editors act on: the file to open. `file` is the
+    /// rule file a packed entry names, `entry` the store entry.
+    pub fn locate(&self, entry: &str, file: Option<&str>) -> String {
         match self {
             RulesSource::Dir { live, draft } => {
-                let in_draft = draft.as_ref().zip(entry.strip_prefix(DRAFT_PREFIX));
-                match in_draft {
-                    Some((draft, name)) => format!("{}", draft.join(format!("{name}.json")).display()),
-                    None => format!("{}", live.join(format!("{entry}.json")).display()),
-                }
+                let in_draft = |name: &str| draft.as_ref().map(|draft| draft.join(name));
+                let path = match file {
+                    Some(file) => file.strip_prefix(DRAFT_FILES).and_then(in_draft).unwrap_or_else(|| live.join(file)),
+                    None => match entry.strip_prefix(DRAFT_PREFIX).and_then(|name| in_draft(&format!("{name}.json"))) {
+                        Some(path) => path,
+                        None => live.join(format!("{entry}.json")),
+                    },
+                };
+                // A problem of the set as a whole (too many rules for a request) is the
+                // directory's.
+                let path = if path.is_file() { path } else { live.clone() };
+                format!("{}", path.display())
             }
             RulesSource::File(file) => format!("{}", file.display()),
             RulesSource::Store { file, .. } => format!("{} (entry {entry:?})", file.display()),
@@ -64,12 +74,12 @@ impl RulesSource {
         } else {
             ""
         };
-        format!("{}: {error}{hint}", self.locate(&error.entry))
+        format!("{}: {error}{hint}", self.locate(&error.entry, error.file.as_deref()))
     }
 
     /// A rule warning the same way.
     pub fn describe_warning(&self, warning: &RuleWarning) -> String {
-        format!("{}: {warning}", self.locate(&warning.entry))
+        format!("{}: {warning}", self.locate(&warning.entry, warning.file.as_deref()))
     }
 }
 
@@ -81,13 +91,20 @@ pub const RULES_OPTION: &str = "--rules PATH";
 /// `given_as` says how the command takes the path (`--rules PATH`), for the hint when
 /// there is nothing there.
 pub fn load_rules(path: &Path, draft: Option<&Path>, given_as: &str) -> Result<LoadedRules, String> {
+    let mut files = None;
     let (mut store, mut errors, source) = if path.is_dir() {
-        let entries = read_rules_dir(path).map_err(|err| format!("{}: {err}", path.display()))?;
-        let (mut store, errors) = MemoryStore::from_valid_entries(&entries);
-        if let Some(draft) = draft {
-            let drafted = read_rules_dir(draft).map_err(|err| format!("{}: {err} (the draft)", draft.display()))?;
-            store.add_draft(&drafted).map_err(|err| format!("{}: {err}", draft.display()))?;
-        }
+        // Packed as `rewrite store` and `rewrite publish` lay them out.
+        let live = read_rules_dir(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        let drafted = match draft {
+            Some(draft) => {
+                Some(read_rules_dir(draft).map_err(|err| format!("{}: {err} (the draft)", draft.display()))?)
+            }
+            None => None,
+        };
+        // A draft file of a live file's name takes its place.
+        let new_in_draft = drafted.iter().flatten().filter(|(name, _)| !live.iter().any(|(live, _)| live == name));
+        files = Some(live.len() + new_in_draft.count());
+        let (store, errors) = store_for_files(&live, drafted.as_deref());
         (store, errors, RulesSource::Dir { live: path.to_owned(), draft: draft.map(Path::to_owned) })
     } else {
         let text = std::fs::read_to_string(path).map_err(|err| match err.kind() {
@@ -107,13 +124,21 @@ pub fn load_rules(path: &Path, draft: Option<&Path>, given_as: &str) -> Result<L
             (store, errors, RulesSource::File(path.to_owned()))
         }
     };
-    let index = if draft.is_some() { DRAFT_INDEX_KEY } else { INDEX_KEY };
+    let index = match draft {
+        // As the service previews a store without a draft: its live rules.
+        Some(_) if matches!(source, RulesSource::Store { .. }) && !store.values().contains_key(DRAFT_INDEX_KEY) => {
+            logger::note(&format!("the store has no draft ({DRAFT_INDEX_KEY}): previewing the live rules"));
+            INDEX_KEY
+        }
+        Some(_) => DRAFT_INDEX_KEY,
+        None => INDEX_KEY,
+    };
     let mut read = read_entries_at(&mut store, index).map_err(|err| format!("{}: {err}", path.display()))?;
     read.entries.retain(|(name, _)| !errors.iter().any(|error| error.entry == *name));
     errors.extend(read.errors);
     let (rules, rule_errors) = RuleSet::from_entries(&read.entries);
     errors.extend(rule_errors);
-    Ok(LoadedRules { rules, errors, source, entries: read.entries.len(), version: read.version })
+    Ok(LoadedRules { rules, errors, source, entries: read.entries.len(), files, version: read.version })
 }
 
 /// Why there are no rules at `path`: nothing is there; give them as `given_as` says, and the

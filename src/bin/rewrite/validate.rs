@@ -20,12 +20,19 @@ pub fn run(args: &ValidateArgs) -> Result<i32, String> {
                 out::line(format!("warning: {}", loaded.source.describe_warning(warning)));
             }
             let warnings = loaded.rules.warnings().len();
+            let place = match loaded.files {
+                Some(files) => format!(
+                    "{} ({} once packed)",
+                    out::count(files, "file", "files"),
+                    out::count(loaded.entries, "store entry", "store entries")
+                ),
+                None => out::count(loaded.entries, "entry", "entries"),
+            };
             out::line(format!(
-                "{}{}: {} in {}, {}{}",
+                "{}{}: {} in {place}, {}{}",
                 args.path.display(),
                 if args.draft.is_some() { " with its draft" } else { "" },
                 out::count(rules, "valid rule", "valid rules"),
-                out::count(loaded.entries, "entry", "entries"),
                 out::count(problems, "problem", "problems"),
                 if warnings == 0 {
                     String::new()
@@ -46,7 +53,7 @@ fn as_json(args: &ValidateArgs, loaded: &LoadedRules, rules: usize) -> serde_jso
         .iter()
         .map(|e| {
             finding(
-                source.locate(&e.entry),
+                source.locate(&e.entry, e.file.as_deref()),
                 &e.entry,
                 e.rule.as_deref(),
                 e.field.as_deref(),
@@ -61,7 +68,7 @@ fn as_json(args: &ValidateArgs, loaded: &LoadedRules, rules: usize) -> serde_jso
         .iter()
         .map(|w| {
             finding(
-                source.locate(&w.entry),
+                source.locate(&w.entry, w.file.as_deref()),
                 &w.entry,
                 Some(&w.rule),
                 Some(&w.field),
@@ -75,6 +82,7 @@ fn as_json(args: &ValidateArgs, loaded: &LoadedRules, rules: usize) -> serde_jso
         "draft": args.draft.is_some(),
         "version": loaded.version,
         "entries": loaded.entries,
+        "files": loaded.files,
         "rules": rules,
         "ok": errors.is_empty(),
         "errors": errors,
@@ -85,12 +93,12 @@ fn as_json(args: &ValidateArgs, loaded: &LoadedRules, rules: usize) -> serde_jso
 /// One problem or warning: where (file, entry, rule, field), why, and the line `validate`
 /// prints for it.
 fn finding(
-    file: String,
+    path: String,
     entry: &str,
     rule: Option<&str>,
     field: Option<&str>,
     reason: &str,
     message: String,
 ) -> serde_json::Value {
-    json!({ "file": file, "entry": entry, "rule": rule, "field": field, "reason": reason, "message": message })
+    json!({ "file": path, "entry": entry, "rule": rule, "field": field, "reason": reason, "message": message })
 }
