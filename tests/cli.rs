@@ -164,8 +164,8 @@ fn diff_is_plain_when_piped_and_coloured_on_request() {
 /// cases name (relative to the copy's parent).
 fn fixtures_copy() -> PathBuf {
     let dir = devstack::viceroy::scratch_dir().unwrap().join("fixtures");
-    copy_dir(&project::root().join("fixtures"), &dir);
-    copy_dir(&project::root().join("rules/live"), &dir.parent().unwrap().join("rules/live"));
+    project::copy_dir(&project::root().join("fixtures"), &dir);
+    project::copy_dir(&project::root().join("rules/live"), &dir.parent().unwrap().join("rules/live"));
     dir
 }
 
@@ -177,18 +177,6 @@ fn fixtures_with_a_failure() -> PathBuf {
     let good = std::fs::read_to_string(&expected).unwrap();
     std::fs::write(&expected, good.replace("Winter sale", "Summer sale")).unwrap();
     fixtures
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]
