@@ -126,27 +126,41 @@ mod tests {
 
     #[test]
     fn shapes_are_made_from_what_was_written() {
-        let explained = |field: &str, reason: &str, written: Value| explain(field, reason, Some(&written));
-        assert_eq!(
-            explained("when.geo.country", "invalid type: string \"DE\", expected a sequence", json!("DE")),
-            "a list is expected here, not a string: write [\"DE\"]"
-        );
-        assert_eq!(
-            explained("x.timeout_ms", "invalid type: string \"300\", expected u64", json!("300")),
-            "a number is expected here, not a string: write 300"
-        );
-        assert_eq!(
-            explained("x.timeout_ms", "invalid type: string \"soon\", expected u64", json!("soon")),
-            "a whole number is expected here, not a string"
-        );
-        assert_eq!(
-            explained("f", "unknown variant `<b>Sale</b>`, expected one of `html`, `text`", json!("<b>Sale</b>")),
-            "content is an object saying how to insert it: write {\"html\": \"<b>Sale</b>\"} (or {\"text\": ...})"
-        );
-        assert_eq!(
-            explained("actions[0]", "unknown variant `delete`, expected one of `before`, `remove`", json!("delete")),
-            "`delete` is not one of: before, remove"
-        );
+        let cases = [
+            (
+                "when.geo.country",
+                "invalid type: string \"DE\", expected a sequence",
+                json!("DE"),
+                "a list is expected here, not a string: write [\"DE\"]",
+            ),
+            (
+                "x.timeout_ms",
+                "invalid type: string \"300\", expected u64",
+                json!("300"),
+                "a number is expected here, not a string: write 300",
+            ),
+            (
+                "x.timeout_ms",
+                "invalid type: string \"soon\", expected u64",
+                json!("soon"),
+                "a whole number is expected here, not a string",
+            ),
+            (
+                "f",
+                "unknown variant `<b>Sale</b>`, expected one of `html`, `text`",
+                json!("<b>Sale</b>"),
+                "content is an object saying how to insert it: write {\"html\": \"<b>Sale</b>\"} (or {\"text\": ...})",
+            ),
+            (
+                "actions[0]",
+                "unknown variant `delete`, expected one of `before`, `remove`",
+                json!("delete"),
+                "`delete` is not one of: before, remove",
+            ),
+        ];
+        for (field, reason, written, expected) in cases {
+            assert_eq!(explain(field, reason, Some(&written)), expected, "{reason}");
+        }
         assert_eq!(explain("id", "missing field `id`", None), "missing field `id`");
     }
 }

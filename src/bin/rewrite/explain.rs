@@ -173,7 +173,8 @@ fn rows(loaded: &LoadedRules, context: &RequestContext, report: Option<&Report>)
         let note = loaded.source.describe(error);
         rows.push(Row {
             id: error.rule.clone(),
-            entry: error.entry.clone(),
+            // Its file, where the entry packs files, as the rules that apply are named.
+            entry: error.file.clone().unwrap_or_else(|| error.entry.clone()),
             applies: "invalid",
             mode: "live",
             fired: None,
