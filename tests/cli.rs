@@ -1300,3 +1300,15 @@ fn publishing_over_a_broken_live_index_succeeds_and_says_so() {
         assert_eq!(stdout(&applied), "<body><i>01</i><i>02</i><i>03</i></body>", "{}", stderr(&applied));
     }
 }
+
+/// A rule too long for any store value costs that rule, never its file's other rules.
+#[test]
+fn a_rule_too_long_for_a_store_value_costs_that_rule_only() {
+    let big = format!(r#"{{"id":"big","selector":"p","actions":[{{"append":{{"text":"{}"}}}}]}}"#, "x".repeat(8_000));
+    let ok = r#"{"id":"ok","selector":"p","actions":[{"append":{"text":"!"}}]}"#;
+    let rules = rules_dir(&[("10-a.json", &format!("[{ok}, {big}]"))]);
+    let applied = rewrite_with_stdin(&["apply", "--rules", rules.to_str().unwrap()], Some(b"<p>a</p>"));
+    assert_eq!(applied.status.code(), Some(1));
+    assert_eq!(stdout(&applied), "<p>a!</p>");
+    assert!(stderr(&applied).contains("rule \"big\": the rule is 8"), "{}", stderr(&applied));
+}

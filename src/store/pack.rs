@@ -26,10 +26,7 @@ pub enum PackError {
         reason: String,
     },
     /// A rule longer than a config store value, even written compactly.
-    #[error(
-        "{file}: rule {rule} is {chars} characters even written compactly, and a config store value holds at most \
-         {MAX_VALUE_CHARS}: shorten it (long HTML can come from an include instead)"
-    )]
+    #[error("{file}: rule {rule}: {}", too_long(*chars))]
     RuleTooLong {
         /// The file.
         file: String,
@@ -48,11 +45,20 @@ impl PackError {
         }
     }
 
-    /// What is wrong, without the file's name.
+    /// What is wrong, without the file's name (nor the rule's, for a rule too long).
     pub fn reason(&self) -> String {
-        let text = self.to_string();
-        text.strip_prefix(&format!("{}: ", self.file())).map_or_else(|| text.clone(), str::to_owned)
+        match self {
+            PackError::Unreadable { reason, .. } => reason.clone(),
+            PackError::RuleTooLong { chars, .. } => too_long(*chars),
+        }
     }
+}
+
+fn too_long(chars: usize) -> String {
+    format!(
+        "the rule is {chars} characters even written compactly, and a config store value holds at most \
+         {MAX_VALUE_CHARS}: shorten it (long HTML can come from an include instead)"
+    )
 }
 
 /// The files a pack's value holds rules of, in order (a file split over packs is in each).
@@ -248,7 +254,7 @@ mod tests {
         ]);
         let refused: Vec<String> = packed.refused.iter().map(ToString::to_string).collect();
         assert!(refused[0].starts_with("10-a.json: not valid JSON"), "{refused:?}");
-        assert!(refused[1].starts_with("20-b.json: rule \"huge\" is 8"), "{refused:?}");
+        assert!(refused[1].starts_with("20-b.json: rule \"huge\": the rule is 8"), "{refused:?}");
         assert_eq!(names(&packed.packs), ["30-c"]);
     }
 

@@ -134,7 +134,11 @@ pub fn load_rules(path: &Path, draft: Option<&Path>, given_as: &str) -> Result<L
         None => INDEX_KEY,
     };
     let mut read = read_entries_at(&mut store, index).map_err(|err| format!("{}: {err}", path.display()))?;
-    read.entries.retain(|(name, _)| !errors.iter().any(|error| error.entry == *name));
+    if matches!(source, RulesSource::Store { .. }) {
+        // A value Fastly would refuse is never read: the store file's refused keys. (A rules
+        // directory's refusals name files and rules, which never reach the store at all.)
+        read.entries.retain(|(name, _)| !errors.iter().any(|error| error.entry == *name));
+    }
     errors.extend(read.errors);
     let (rules, rule_errors) = RuleSet::from_entries(&read.entries);
     errors.extend(rule_errors);
