@@ -23,7 +23,10 @@ fn rewrite_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .spawn()
         .expect("the rewrite binary runs");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
+        // A command that stops before reading the page (a bad argument) closes its input.
+        if let Err(err) = child.stdin.take().unwrap().write_all(input) {
+            assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe, "writing the page: {err}");
+        }
     }
     child.wait_with_output().unwrap()
 }
