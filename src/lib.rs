@@ -53,6 +53,7 @@ pub use http::visitor::{VISITOR_COOKIE, private_cache_control, visitor_cookie, v
 pub use rewrite::include::{Fragment, FragmentFrom, FragmentSource, IncludeOutcome, IncludeResult, PlannedInclude};
 pub use rewrite::plan::Plan;
 pub use rewrite::prospect::Prospect;
+pub use rewrite::response_headers::{COMPRESS_HINT, RewrittenPage, give_cookie, page_headers};
 pub use rewrite::stream::{
     CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream, stream_with_fragments,
 };
@@ -72,11 +73,13 @@ pub use http::policy::{
 pub use rules::headers::{FORBIDDEN_HEADERS, MAX_HEADER_VALUE};
 
 // Where rules come from.
+pub use rules::{WrittenRule, written_rules};
 pub use store::cache::{CacheLookup, RuleCache};
 pub use store::layout::{
-    DRAFT_INDEX_KEY, DRAFT_PREFIX, EntrySource, INDEX_KEY, Index, LookupError, MAX_ENTRIES, MAX_VALUE_CHARS,
-    MemoryStore, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError, check_entry, read_entries, read_entries_at,
-    read_rules_dir, store_from_dirs,
+    DRAFT_FILES, DRAFT_INDEX_KEY, DRAFT_PREFIX, EntrySource, INDEX_KEY, Index, LookupError, MAX_ENTRIES,
+    MAX_VALUE_CHARS, MemoryStore, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError, check_entry, read_entries,
+    read_entries_at, read_rules_dir, store_for_files, store_from_dirs,
 };
 pub use store::limits::{LIMITS_KEY, Limits, LimitsError};
+pub use store::pack::{Pack, PackError, Packed, pack};
 pub use store::sites::{Site, Sites, SitesError};

@@ -146,10 +146,7 @@ impl FragmentSource for Fetches {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Fragment::Unavailable(format!(
-                    "no response within its timeout ({} ms)",
-                    include.timeout.as_millis()
-                ));
+                return Fragment::timed_out(include);
             }
             sleep(poll_interval(now - waiting).min(deadline - now));
         };

@@ -18,7 +18,6 @@ mod response;
 mod rewrite;
 mod rules_source;
 mod sites;
-mod visitor;
 
 use std::time::Instant;
 
@@ -190,7 +189,7 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
                         } else {
                             Plan::default()
                         };
-                        visitor::give_cookie(&mut response, &plan);
+                        headers::give_cookie(&mut response, &plan);
                         response.send_to_client();
                         log_hit(&context, &variant, &plan, vcpu_at_start);
                         return limits;

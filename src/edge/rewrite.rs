@@ -6,8 +6,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use edge_rewriter::{
-    CpuDeadline, Decoding, Limits, PageEncoding, Plan, Report, RequestContext, RewriteOptions, RuleSet, Streamed,
-    Variant, decoded, stream, stream_with_fragments,
+    CpuDeadline, Decoding, Limits, PageEncoding, Plan, Report, RequestContext, RewriteOptions, RewrittenPage, RuleSet,
+    Streamed, Variant, decoded, stream, stream_with_fragments,
 };
 use fastly::http::body::StreamingBody;
 use fastly::http::header::CACHE_CONTROL;
@@ -21,7 +21,6 @@ use super::instance::vcpu_ms;
 use super::page_cache;
 use super::response;
 use super::rules_source::{Edition, RuleSource};
-use super::visitor;
 
 /// Which rules ran, for debugging (only with a valid token).
 const RULES_HEADER: &str = "x-edge-rewriter-rules";
@@ -111,11 +110,15 @@ pub fn run(job: Job<'_>) {
         include_room,
     } = job;
     let body = response.take_body();
-    response::prepare_rewritten_headers(&mut response, decoding, &content_type, &variant);
-    response::for_downstream_caches(&mut response, rules.dependence());
-    visitor::keep_private(&mut response, &plan);
-    // The rules' own header edits, before the headers leave (and before a miss stores them).
-    let header_changes = headers::apply(&mut response, &plan);
+    // Before the headers leave, and before a miss stores them: all but the visitor cookie.
+    let page = RewrittenPage {
+        decoded: decoding != Decoding::Identity,
+        content_type: &content_type,
+        variant: &variant,
+        dependence: rules.dependence(),
+        plan: &plan,
+    };
+    let header_changes = headers::page_headers(&mut response, &page);
     if grants.preview {
         mark_preview(&mut response, edition.label());
     }
@@ -153,7 +156,7 @@ pub fn run(job: Job<'_>) {
     };
     if context.method == "HEAD" {
         // The headers GET would get, without a body.
-        visitor::give_cookie(&mut response, &plan);
+        headers::give_cookie(&mut response, &plan);
         response.send_to_client();
         line.log(None, Duration::ZERO, "headers only (HEAD)");
         return;
@@ -183,10 +186,10 @@ pub fn run(job: Job<'_>) {
     let (sink, inserting) = match output {
         Output::Client { cache, .. } => {
             response.set_header(page_cache::X_CACHE, cache);
-            visitor::give_cookie(&mut response, &plan);
+            headers::give_cookie(&mut response, &plan);
             (response.stream_to_client(), false)
         }
-        Output::Cache(insert) => match insert.start(response, |response| visitor::give_cookie(response, &plan)) {
+        Output::Cache(insert) => match insert.start(response, |response| headers::give_cookie(response, &plan)) {
             Ok(writer) => (writer, true),
             Err(refused) => {
                 let (mut response, why) = *refused;
@@ -194,7 +197,7 @@ pub fn run(job: Job<'_>) {
                 line.cache.status = "PASS";
                 line.cache.why = Some(why);
                 response.set_header(page_cache::X_CACHE, "PASS");
-                visitor::give_cookie(&mut response, &plan);
+                headers::give_cookie(&mut response, &plan);
                 (response.stream_to_client(), false)
             }
         },

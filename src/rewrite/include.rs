@@ -92,6 +92,14 @@ pub enum Fragment {
     Unavailable(String),
 }
 
+impl Fragment {
+    /// No response came within the include's timeout: said the same at the edge and on a
+    /// laptop (`rewrite apply --fragment PATH=FILE@500ms`).
+    pub fn timed_out(include: &PlannedInclude) -> Fragment {
+        Fragment::Unavailable(format!("no response within its timeout ({} ms)", include.timeout.as_millis()))
+    }
+}
+
 /// Delivers the fragments of a page's includes.
 pub trait FragmentSource {
     /// The fragment for include `index` (its position in the plan's includes), waiting for it

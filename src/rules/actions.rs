@@ -52,6 +52,8 @@ impl Action {
             Action::Unwrap => "unwrap",
             Action::SetAttribute(_) => "set_attribute",
             Action::RemoveAttribute(_) => "remove_attribute",
+            Action::AddClass(_) => "add_class",
+            Action::RemoveClass(_) => "remove_class",
             Action::RewriteAttribute(_) => "rewrite_attribute",
             Action::RenameTag(_) => "rename_tag",
             Action::RemoveComments => "remove_comments",
@@ -91,6 +93,8 @@ pub(crate) enum CompiledAction {
     Unwrap,
     SetAttribute { name: String, value: Template },
     RemoveAttribute(String),
+    AddClass(String),
+    RemoveClass(String),
     RewriteAttribute { name: String, pattern: Pattern, replacement: String },
     RenameTag(String),
     RemoveComments,
@@ -174,6 +178,8 @@ pub(crate) enum PlannedAction<'r> {
     Unwrap,
     SetAttribute(&'r str, Cow<'r, str>),
     RemoveAttribute(&'r str),
+    AddClass(&'r str),
+    RemoveClass(&'r str),
     RewriteAttribute(&'r str, &'r Pattern, &'r str),
     RenameTag(&'r str),
     RemoveComments,
@@ -262,6 +268,13 @@ fn compile_action(
         Action::RemoveAttribute(name) => {
             check_attribute_name(name).map_err(|err| FieldError::new(field(""), err))?;
             CompiledAction::RemoveAttribute(name.clone())
+        }
+        Action::AddClass(class) | Action::RemoveClass(class) => {
+            check_class_name(class).map_err(|err| FieldError::new(field(""), err))?;
+            match action {
+                Action::AddClass(_) => CompiledAction::AddClass(class.clone()),
+                _ => CompiledAction::RemoveClass(class.clone()),
+            }
         }
         Action::RewriteAttribute(rewrite) => {
             check_attribute_name(&rewrite.name).map_err(|err| FieldError::new(field("name"), err))?;
@@ -501,6 +514,26 @@ pub(crate) fn check_attribute_name(name: &str) -> Result<(), ActionError> {
     Ok(())
 }
 
+/// A class is one name of a `class` list: not empty, no space (a list is split on spaces)
+/// and nothing that could end the attribute.
+fn check_class_name(name: &str) -> Result<(), ActionError> {
+    if name.is_empty() {
+        return Err(ActionError::new("the class name is empty; give one, e.g. \"cta-big\""));
+    }
+    if name.chars().any(char::is_whitespace) {
+        return Err(ActionError::new(format!(
+            "{name:?} is more than one class: give one class per action, e.g. [{{\"add_class\": \"a\"}}, \
+             {{\"add_class\": \"b\"}}]"
+        )));
+    }
+    if let Some(bad) = name.chars().find(|c| c.is_control() || matches!(c, '"' | '\'' | '<' | '>')) {
+        return Err(ActionError::new(format!(
+            "{name:?} has {bad:?}: a class name holds no quote, `<`, `>` or control character"
+        )));
+    }
+    Ok(())
+}
+
 fn check_tag_name(name: &str) -> Result<(), ActionError> {
     let mut chars = name.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -639,6 +672,8 @@ impl CompiledAction {
             CompiledAction::Unwrap => PlannedAction::Unwrap,
             CompiledAction::SetAttribute { name, value } => PlannedAction::SetAttribute(name, value.render(context)),
             CompiledAction::RemoveAttribute(name) => PlannedAction::RemoveAttribute(name),
+            CompiledAction::AddClass(class) => PlannedAction::AddClass(class),
+            CompiledAction::RemoveClass(class) => PlannedAction::RemoveClass(class),
             CompiledAction::RewriteAttribute { name, pattern, replacement } => {
                 PlannedAction::RewriteAttribute(name, pattern, replacement)
             }
@@ -722,6 +757,22 @@ pub(crate) fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> 
         PlannedAction::Unwrap => el.remove_and_keep_content(),
         PlannedAction::SetAttribute(name, value) => el.set_attribute(name, value)?,
         PlannedAction::RemoveAttribute(name) => el.remove_attribute(name),
+        PlannedAction::AddClass(class) => {
+            let list = el.get_attribute("class").unwrap_or_default();
+            if !list.split_ascii_whitespace().any(|there| there == *class) {
+                let kept = list.trim_end();
+                let added = if kept.trim_start().is_empty() { (*class).to_owned() } else { format!("{kept} {class}") };
+                el.set_attribute("class", &added)?;
+            }
+        }
+        PlannedAction::RemoveClass(class) => {
+            if let Some(list) = el.get_attribute("class")
+                && list.split_ascii_whitespace().any(|there| there == *class)
+            {
+                let kept: Vec<&str> = list.split_ascii_whitespace().filter(|there| there != class).collect();
+                el.set_attribute("class", &kept.join(" "))?;
+            }
+        }
         PlannedAction::RewriteAttribute(name, pattern, replacement) => {
             if let Some(value) = el.get_attribute(name)
                 && let Cow::Owned(rewritten) = pattern.replace_all(&value, replacement)

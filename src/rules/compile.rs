@@ -39,6 +39,8 @@ pub struct RuleSet {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRule {
     pub id: String,
+    /// Where it came from, for people: its file when the store entry packs files, else the
+    /// entry.
     pub entry: String,
     pub selector: Option<Selector>,
     /// The selector as written, to tell rules with the same scope.
@@ -96,22 +98,28 @@ impl RuleSet {
                 declared.entry(experiment.id.clone()).or_insert(variants);
             }
         }
-        for SourcedRule { entry, rule, warnings } in rules {
-            if let Some(first_entry) = seen.get(&rule.id) {
+        for SourcedRule { entry, file, rule, warnings } in rules {
+            if let Some(first) = seen.get(&rule.id) {
                 let reason = format!(
-                    "another rule already has this id (in entry {first_entry:?}); ids must be unique: \
-                     logs and hit counts name rules by id"
+                    "another rule already has this id (in {first}); ids must be unique: logs and hit counts name \
+                     rules by id"
                 );
-                errors.push(FieldError::new("id", reason).in_rule(entry, rule.id));
+                errors.push(FieldError::new("id", reason).in_rule(entry, rule.id).with_file(file.as_deref()));
                 continue;
             }
-            seen.insert(rule.id.clone(), entry.clone());
+            let place = match &file {
+                Some(file) => format!("file {file:?}"),
+                None => format!("entry {entry:?}"),
+            };
+            seen.insert(rule.id.clone(), place);
             set.warnings.extend(warnings);
             if !rule.enabled {
                 set.disabled.push(rule.id);
                 continue;
             }
-            let admitted = compile_rule(&rule, &entry, &spent, &declared).and_then(|(compiled, cost)| {
+            // Named for people by the file it was written in, where the entry packs files.
+            let source = file.as_deref().unwrap_or(&entry);
+            let admitted = compile_rule(&rule, source, &spent, &declared).and_then(|(compiled, cost)| {
                 set.check_experiment(&compiled)?;
                 cost.check_rule().and_then(|()| spent.admit(&cost))?;
                 Ok(compiled)
@@ -135,7 +143,7 @@ impl RuleSet {
                     }
                     set.rules.push(compiled);
                 }
-                Err(err) => errors.push(err.in_rule(entry, rule.id)),
+                Err(err) => errors.push(err.in_rule(entry, rule.id).with_file(file.as_deref())),
             }
         }
         (set, errors)
@@ -146,7 +154,8 @@ impl RuleSet {
         self.rules.iter().map(|rule| rule.id.as_str())
     }
 
-    /// Each rule that may run, in order: its id and the store entry it came from.
+    /// Each rule that may run, in order: its id and where it came from (the file it was
+    /// written in when its store entry packs files, else the entry).
     pub fn rules_by_entry(&self) -> impl Iterator<Item = (&str, &str)> {
         self.rules.iter().map(|rule| (rule.id.as_str(), rule.entry.as_str()))
     }

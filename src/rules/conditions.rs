@@ -3,6 +3,7 @@
 
 use crate::http::audience::{CONTINENTS, DeviceType};
 use crate::http::request::RequestContext;
+use crate::http::unions::Union;
 use crate::rules::budget::RegexRoom;
 use crate::rules::dependence::Dependence;
 use crate::rules::pattern::{Pattern, Use};
@@ -122,6 +123,7 @@ enum Matcher {
 struct GeoCheck {
     country: Option<Vec<String>>,
     continent: Option<Vec<String>>,
+    union: Option<Vec<Union>>,
     region: Option<Vec<String>>,
     city: Option<Vec<String>>,
     asn: Option<Vec<u32>>,
@@ -413,6 +415,9 @@ impl GeoCheck {
         let geo = &context.geo;
         code(&self.country, context.country.as_deref())
             && code(&self.continent, geo.continent.as_deref())
+            && self.union.as_ref().is_none_or(|unions| {
+                context.country.as_deref().is_some_and(|country| unions.iter().any(|union| union.has(country)))
+            })
             && code(&self.region, geo.region.as_deref())
             && self.city.as_ref().is_none_or(|cities| {
                 geo.city.as_deref().is_some_and(|city| cities.contains(&city.trim().to_lowercase()))
@@ -605,6 +610,27 @@ fn geo_checks(list: &OneOrMany<GeoMatch>, field: &str) -> Result<Vec<GeoCheck>, 
             &|code| CONTINENTS.iter().any(|known| known.eq_ignore_ascii_case(code)),
             &format!("a continent code: give one of {}", CONTINENTS.join(", ")),
         )?;
+        let union = match &item.union {
+            Some(names) => {
+                non_empty(names, &at("union"))?;
+                let unions: Result<Vec<Union>, FieldError> = names
+                    .iter()
+                    .map(|name| {
+                        Union::from_code(name).ok_or_else(|| {
+                            FieldError::new(
+                                at("union"),
+                                format!(
+                                    "{name:?} is not a union: give EU (the European Union) or EEA (the EU, Iceland, \
+                                     Liechtenstein and Norway); a continent goes in `continent`"
+                                ),
+                            )
+                        })
+                    })
+                    .collect();
+                Some(unions?)
+            }
+            None => None,
+        };
         let region = codes(
             &item.region,
             "region",
@@ -624,11 +650,15 @@ fn geo_checks(list: &OneOrMany<GeoMatch>, field: &str) -> Result<Vec<GeoCheck>, 
         if let Some(numbers) = &item.asn {
             non_empty(numbers, &at("asn"))?;
         }
-        let check = GeoCheck { country, continent, region, city, asn: item.asn.clone() };
+        let check = GeoCheck { country, continent, union, region, city, asn: item.asn.clone() };
         if [&check.country, &check.continent, &check.region, &check.city].iter().all(|list| list.is_none())
             && check.asn.is_none()
+            && check.union.is_none()
         {
-            return Err(FieldError::new(field, "say where: `country`, `continent`, `region`, `city` or `asn`"));
+            return Err(FieldError::new(
+                field,
+                "say where: `country`, `continent`, `union`, `region`, `city` or `asn`",
+            ));
         }
         Ok(check)
     })
@@ -812,6 +842,19 @@ mod tests {
     }
 
     #[test]
+    fn the_union_is_its_members_and_not_the_continent() {
+        let mut context = request("/");
+        assert!(!holds(r#"{"geo": {"union": ["EU"]}}"#, &context), "no geolocation: no match");
+        for (country, eu, eea) in [("DE", true, true), ("re", true, true), ("NO", false, true), ("CH", false, false)] {
+            context.country = Some(country.into());
+            context.geo.continent = Some("EU".into());
+            assert_eq!(holds(r#"{"geo": {"union": ["eu"]}}"#, &context), eu, "{country} in the EU");
+            assert_eq!(holds(r#"{"geo": {"union": ["EEA"]}}"#, &context), eea, "{country} in the EEA");
+            assert!(holds(r#"{"geo": {"continent": ["EU"]}}"#, &context), "{country} is in Europe");
+        }
+    }
+
+    #[test]
     fn device_and_experiment_membership() {
         let mut context = request("/");
         assert!(!holds(r#"{"device": ["desktop"]}"#, &context), "unknown device: no match");
@@ -869,7 +912,12 @@ mod tests {
             error(r#"{"any": [{"path": {"glob": "/a"}}, {"query": {"name": ""}}]}"#).field,
             "when.any[1].query.name"
         );
-        assert_eq!(error(r#"{"geo": {}}"#).reason, "say where: `country`, `continent`, `region`, `city` or `asn`");
+        assert_eq!(
+            error(r#"{"geo": {}}"#).reason,
+            "say where: `country`, `continent`, `union`, `region`, `city` or `asn`"
+        );
+        assert!(error(r#"{"geo": {"union": ["EEC"]}}"#).reason.contains("give EU (the European Union) or EEA"));
+        assert_eq!(error(r#"{"geo": {"union": []}}"#).field, "when.geo.union");
         assert_eq!(error(r#"{"geo": [{"country": ["DE"]}, {"country": ["Germany"]}]}"#).field, "when.geo[1].country");
         assert!(error(r#"{"geo": {"continent": ["Europe"]}}"#).reason.contains("AF, AN, AS, EU, NA, OC, SA"));
         assert_eq!(error(r#"{"geo": {"city": []}}"#).field, "when.geo.city");

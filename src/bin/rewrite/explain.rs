@@ -7,7 +7,9 @@ use edge_rewriter::{IncludeOutcome, IncludeResult, Report, RequestContext, forma
 use serde::Serialize;
 
 use crate::fragments::LocalFragments;
-use crate::inputs::{LoadedRules, Rewritten, load_rules, open_page, request_context, rewrite_into};
+use crate::inputs::{
+    LoadedRules, RULES_OPTION, Rewritten, load_rules, open_page, report_rule_errors, request_context, rewrite_into,
+};
 use crate::{ExplainArgs, Format, out, schedule};
 
 /// One rule's line: what it is, whether it applies to the request, how often it fired.
@@ -35,7 +37,8 @@ impl Row {
 
 pub fn run(args: &ExplainArgs) -> Result<i32, String> {
     let page_args = &args.page;
-    let loaded = load_rules(&page_args.rules.rules, page_args.rules.draft.as_deref())?;
+    let loaded = load_rules(&page_args.rules.rules, page_args.rules.draft.as_deref(), RULES_OPTION)?;
+    report_rule_errors(&loaded);
     let context = request_context(&page_args.request)?;
     let page = open_page(&page_args.page)?;
     let fragments = LocalFragments::from_args(&page_args.request)?;
@@ -76,8 +79,12 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
         })),
         Format::Text => {
             out::line(format!(
-                "{} {}{} — {rules} rules from {} entries in {source}",
-                context.method, context.host, context.path, loaded.entries
+                "{} {}{} — {} from {} in {source}",
+                context.method,
+                context.host,
+                context.path,
+                out::count(rules, "rule", "rules"),
+                out::count(loaded.entries, "entry", "entries")
             ));
             let (live, shadow): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|row| row.mode == "live");
             print_table(&live, "fired");
@@ -87,7 +94,8 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
                 print_table(&shadow, "would fire");
             }
             if never_fired > 0 {
-                out::line(format!("{never_fired} rule(s) apply to this request but never fired on this page"));
+                let (rules, verb) = if never_fired == 1 { ("rule", "applies") } else { ("rules", "apply") };
+                out::line(format!("{never_fired} {rules} {verb} to this request but never fired on this page"));
             }
             if !includes.is_empty() {
                 out::line("");
@@ -115,7 +123,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
             }
         }
     }
-    Ok(0)
+    Ok(loaded.exit_status())
 }
 
 /// What became of one include, for people.
@@ -166,7 +174,8 @@ pub(crate) fn rows(loaded: &LoadedRules, context: &RequestContext, report: Optio
         let note = loaded.source.describe(error);
         rows.push(Row {
             id: error.rule.clone(),
-            entry: error.entry.clone(),
+            // Its file, where the entry packs files, as the rules that apply are named.
+            entry: error.file.clone().unwrap_or_else(|| error.entry.clone()),
             applies: "invalid",
             mode: "live",
             fired: None,

@@ -15,6 +15,8 @@ mod explain;
 #[cfg(not(target_arch = "wasm32"))]
 mod fragments;
 #[cfg(not(target_arch = "wasm32"))]
+mod geo;
+#[cfg(not(target_arch = "wasm32"))]
 mod inputs;
 #[cfg(not(target_arch = "wasm32"))]
 mod junit;
@@ -28,6 +30,8 @@ mod outcome;
 mod publish;
 #[cfg(not(target_arch = "wasm32"))]
 mod report;
+#[cfg(not(target_arch = "wasm32"))]
+mod response;
 #[cfg(not(target_arch = "wasm32"))]
 mod rules_diff;
 #[cfg(not(target_arch = "wasm32"))]
@@ -69,7 +73,7 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(err) => {
-            eprintln!("rewrite: {err}");
+            eprintln!("error: {err}");
             std::process::exit(2);
         }
     }

@@ -247,7 +247,7 @@ mod tests {
         let again = r#"{"edit": {"entry": "90-promo", "replaces": "promo", "rule": {"actions": [{"before": {"html": "<p>Hi</p>"}}], "selector": "h1", "id": "promo"}}}"#;
         assert_eq!(ask(&workspace, "POST", "/api/save", again).0, 200);
         assert_eq!(std::fs::read_to_string(&file).unwrap(), first);
-        let loaded = crate::inputs::load_rules(&rules.join("live"), Some(&rules.join("draft"))).unwrap();
+        let loaded = crate::inputs::load_rules(&rules.join("live"), Some(&rules.join("draft")), "--rules DIR").unwrap();
         assert!(loaded.errors.is_empty() && loaded.rules.rule_ids().any(|id| id == "promo"));
     }
 }
