@@ -12,6 +12,7 @@ use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element};
 use lol_html::{HandlerResult, Selector};
 
 use super::budget::{Cost, RegexRoom};
+use super::cost::{self, RuleCost};
 use super::headers::{self, CompiledHeader};
 use super::pattern::{Pattern, Use};
 use super::selector::parse_selector;
@@ -265,9 +266,10 @@ fn compile_action(
         }
         Action::RewriteAttribute(rewrite) => {
             check_attribute_name(&rewrite.name).map_err(|err| FieldError::new(field("name"), err))?;
+            room.may_compile(&field("pattern"))?;
             let pattern =
                 Pattern::regex(&rewrite.pattern, Use::Page).map_err(|err| FieldError::new(field("pattern"), err))?;
-            room.take(&field("pattern"), pattern.memory())?;
+            room.take(&field("pattern"), pattern.memory(), pattern.compile_ns())?;
             check_replacement(&pattern, &rewrite.replacement)
                 .map_err(|err| FieldError::new(field("replacement"), err))?;
             CompiledAction::RewriteAttribute {
@@ -284,6 +286,11 @@ fn compile_action(
         Action::ReplaceComments(c) => CompiledAction::ReplaceComments(content(c)?),
         Action::AppendToDocument(c) => CompiledAction::AppendToDocument(content(c)?),
         Action::ReplaceText(replace) => {
+            // Past the set's text rules or compile budget, refused before its regex compiles.
+            room.may_add_text_rule(&field(""))?;
+            if replace.regex.is_some() || replace.case_insensitive {
+                room.may_compile(&field(if replace.regex.is_some() { "regex" } else { "find" }))?;
+            }
             let rule = compile_text_rule(replace, &field)?;
             let regex = match &rule.finder {
                 Finder::Exact { .. } => None,
@@ -291,7 +298,7 @@ fn compile_action(
                 Finder::Pattern { regex } => Some(("regex", regex)),
             };
             if let Some((sub, regex)) = regex {
-                room.take(&field(sub), regex.memory())?;
+                room.take(&field(sub), regex.memory(), regex.compile_ns())?;
             }
             CompiledAction::ReplaceText(Box::new(rule))
         }
@@ -589,6 +596,7 @@ impl CompiledAction {
     }
 
     pub(crate) fn add_cost(&self, field: &str, cost: &mut Cost) {
+        self.add_cpu(field, &mut cost.cpu);
         if let CompiledAction::ReplaceText(rule) = self {
             let held = match &rule.finder {
                 Finder::Exact { pattern, .. } => pattern.len() + MAX_REFERENCE_LEN,
@@ -600,6 +608,41 @@ impl CompiledAction {
             for (index, (_, parts)) in rule.exclude.iter().enumerate() {
                 cost.selector_parts.add(&format!("{field}.exclude[{index}]"), *parts);
             }
+        }
+    }
+
+    /// What the action costs the guest where it applies, by the cost model.
+    fn add_cpu(&self, field: &str, cpu: &mut RuleCost) {
+        let insert = |content: &CompiledContent| {
+            let bytes = u32::try_from(content.template.source_len()).unwrap_or(u32::MAX);
+            cost::INSERT_NS.saturating_add(bytes.saturating_mul(cost::INSERT_NS_PER_BYTE))
+        };
+        match self {
+            CompiledAction::Insert(slot, content) => {
+                let end_tag = if matches!(slot, Slot::Replace | Slot::SetInner) { cost::END_TAG_NS } else { 0 };
+                cpu.add_match(field, insert(content) + end_tag);
+            }
+            CompiledAction::Include(slot, _) => {
+                let end_tag = if matches!(slot, Slot::Replace | Slot::SetInner) { cost::END_TAG_NS } else { 0 };
+                cpu.add_match(field, cost::INSERT_NS + end_tag);
+            }
+            CompiledAction::Remove | CompiledAction::Unwrap | CompiledAction::RenameTag(_) => {
+                cpu.add_match(field, cost::END_TAG_NS);
+            }
+            CompiledAction::SetAttribute { .. } | CompiledAction::RemoveAttribute(_) => {
+                cpu.add_match(field, cost::ATTRIBUTE_NS);
+            }
+            CompiledAction::RewriteAttribute { .. } => cpu.add_match(field, 2 * cost::ATTRIBUTE_NS),
+            CompiledAction::RemoveComments | CompiledAction::ReplaceComments(_) => cpu.add_comment(field),
+            CompiledAction::ReplaceText(rule) => {
+                let ps = match rule.finder {
+                    Finder::Exact { .. } => cost::LITERAL_PS_PER_BYTE,
+                    Finder::AnyCase { .. } | Finder::Pattern { .. } => cost::REGEX_PS_PER_BYTE,
+                };
+                cpu.add_text(field, ps);
+            }
+            // Once per page or per response: nothing per element.
+            CompiledAction::AppendToDocument(_) | CompiledAction::Header(_) => {}
         }
     }
 
@@ -671,6 +714,15 @@ impl PlannedAction<'_> {
             PlannedAction::Header(HeaderEdit::SetCookie { line, .. }) => Some(line),
             _ => None,
         }
+    }
+}
+
+impl PlannedAction<'_> {
+    /// Whether the action changes the element's end tag or what lies before it: a stop
+    /// between its start and end tags would leave it half-done.
+    pub(crate) fn changes_end_tag(&self) -> bool {
+        matches!(self, PlannedAction::Remove | PlannedAction::Unwrap | PlannedAction::RenameTag(_))
+            || matches!(self.slot(), Some(Slot::Replace | Slot::SetInner))
     }
 }
 

@@ -60,6 +60,8 @@ pub struct Pattern {
     regex: Regex,
     /// Bytes: the compiled regex plus the most its match caches may hold.
     memory: usize,
+    /// Guest CPU it took to compile, by the cost model (from its compiled size).
+    compile_ns: u64,
 }
 
 impl Pattern {
@@ -82,7 +84,8 @@ impl Pattern {
             .build(pattern)
             .map_err(|err| PatternError::new(explain_build_error(pattern, &err)))?;
         let memory = regex.memory_usage() + regex.create_cache().memory_usage() + used_for.cache_capacity();
-        Ok(Pattern { regex, memory })
+        let compile_ns = super::cost::regex_compile_ns(regex.memory_usage());
+        Ok(Pattern { regex, memory, compile_ns })
     }
 
     /// A glob as an anchored regex: `*` is any run of characters, `?` is one; the rest is
@@ -104,6 +107,11 @@ impl Pattern {
     /// Bytes this regex may hold: compiled form and match caches at their largest.
     pub fn memory(&self) -> usize {
         self.memory
+    }
+
+    /// Guest CPU it took to compile, by the cost model.
+    pub fn compile_ns(&self) -> u64 {
+        self.compile_ns
     }
 
     /// Whether `text` contains a match.

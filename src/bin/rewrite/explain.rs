@@ -73,6 +73,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
             "scheduled": scheduled,
             "includes": includes,
             "headers": header_edits,
+            "cost": crate::costs::as_json(&loaded.rules),
         })),
         Format::Text => {
             out::line(format!(
@@ -102,6 +103,11 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
                 for edit in &header_edits {
                     out::line(format!("  {edit}"));
                 }
+            }
+            out::line("");
+            out::line("estimated CPU, by the cost model (docs/RULES.md, Budgets):");
+            for line in crate::costs::lines(&loaded.rules) {
+                out::line(format!("  {line}"));
             }
             if !scheduled.is_empty() {
                 out::line("");

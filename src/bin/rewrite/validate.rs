@@ -19,6 +19,10 @@ pub fn run(args: &ValidateArgs) -> Result<i32, String> {
             for warning in loaded.rules.warnings() {
                 out::line(format!("warning: {}", loaded.source.describe_warning(warning)));
             }
+            out::line("estimated CPU, by the cost model (docs/RULES.md, Budgets):");
+            for line in crate::costs::lines(&loaded.rules) {
+                out::line(format!("  {line}"));
+            }
             let warnings = loaded.rules.warnings().len();
             out::line(format!(
                 "{}{}: {rules} valid rule(s) in {} entr{}, {problems} problem{}{}",
@@ -79,6 +83,7 @@ fn as_json(args: &ValidateArgs, loaded: &LoadedRules, rules: usize) -> serde_jso
         "ok": errors.is_empty(),
         "errors": errors,
         "warnings": warnings,
+        "cost": crate::costs::as_json(&loaded.rules),
     })
 }
 
