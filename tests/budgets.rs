@@ -90,7 +90,7 @@ fn regex_memory_is_a_budget_for_the_set_not_only_each_regex() {
     assert_eq!(errors.len(), 160);
     let first = &errors[0];
     assert_eq!((first.rule.as_deref(), first.field.as_deref()), (Some("r0"), Some("when.path")));
-    assert!(first.reason.contains("compile CPU budget") && first.reason.contains("this regex takes"), "{first}");
+    assert!(first.reason.contains("compile CPU budget") && first.reason.contains("this regex"), "{first}");
     assert!(errors[1].reason.contains("already take"), "refused before it is compiled: {}", errors[1]);
     println!("compiling the set peaked at {peak:.1} MiB");
     assert!(peak < 40.0, "compiling the set held {peak:.1} MiB");

@@ -204,6 +204,8 @@ fn a_compile_heavy_set_still_applies_its_cheap_rules_on_the_first_request() {
     let stack = stack_with_rules(&rules, r#"{"cpu_budget_ms": 40}"#);
     let response = stack.get("/news/article.html").send().unwrap();
     assert!(response.complete && response.status == 200);
+    let line = rewrite_line(&stack, 1);
+    println!("{line}");
     assert!(response.text().contains("<div class=\"cheap\">Sale</div>"), "the cheap rule applies on the first request");
     let line = rewrite_line(&stack, 1);
     println!("{line}");

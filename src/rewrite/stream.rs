@@ -173,7 +173,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
             Some(_) => (SLICE_WORK_NS / plan.ns_per_byte().max(1)).clamp(SMALL_SLICE as u64, 64 << 10) as usize,
             None => usize::MAX,
         };
-        let meter = Rc::new(CpuMeter::new(options.cpu_deadline, slice));
+        let meter = Rc::new(CpuMeter::new(options.cpu_deadline, slice, plan.ns_per_byte()));
         Self {
             stage: Stage::Sniffing(Vec::with_capacity(BOM_LEN)),
             sink: SharedSink(Rc::new(RefCell::new(SinkState {
@@ -244,6 +244,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
             }
             let (slice, rest) = split_slice(chunk, self.meter.slice_len());
             self.rewrite(slice)?;
+            self.meter.fed(slice.len());
             chunk = rest;
         }
         Ok(())
@@ -907,6 +908,25 @@ mod tests {
             stopped_in_the_comment |= kept_comment;
         }
         assert!(stopped_in_the_comment, "some deadline falls inside the long comment");
+    }
+
+    #[test]
+    fn the_deadline_is_seen_inside_a_chunk_by_the_handlers() {
+        let set = rules(r#"{"id":"mark","selector":"p","actions":[{"set_attribute":{"name":"x","value":"1"}}]}"#);
+        let page = [&b"<meta charset=utf-8>"[..], &b"<p>a</p>".repeat(1_000)].concat();
+        READINGS.with(|readings| readings.set(0));
+        // The clock is read before every handler's work: the deadline falls on the 100th.
+        let deadline = CpuDeadline { check_every_ns: 0, ..CpuDeadline::new(ticking_clock, 100, 200) };
+        let options = RewriteOptions { cpu_deadline: Some(deadline), ..RewriteOptions::default() };
+        let mut input = &page[..];
+        let streamed = stream(&set.plan(&RequestContext::default()), &options, &mut input, Vec::new());
+        streamed.result.unwrap();
+        assert!(streamed.report.cpu_stop);
+        let out = String::from_utf8(streamed.sink).unwrap();
+        let marked = out.matches("<p x=\"1\">").count();
+        assert!(marked > 50 && marked < 100, "stopped inside the one chunk, after {marked} elements");
+        // Rewritten up to the stop, the rest of the chunk as it came.
+        assert_eq!(out.replace(" x=\"1\"", "").len() + input.len(), page.len());
     }
 
     #[test]

@@ -267,8 +267,9 @@ fn compile_action(
         Action::RewriteAttribute(rewrite) => {
             check_attribute_name(&rewrite.name).map_err(|err| FieldError::new(field("name"), err))?;
             room.may_compile(&field("pattern"))?;
-            let pattern =
-                Pattern::regex(&rewrite.pattern, Use::Page).map_err(|err| FieldError::new(field("pattern"), err))?;
+            let size = room.regex_size();
+            let pattern = Pattern::regex_within(&rewrite.pattern, Use::Page, size)
+                .map_err(|err| room.refusal(&field("pattern"), err))?;
             room.take(&field("pattern"), pattern.memory(), pattern.compile_ns())?;
             check_replacement(&pattern, &rewrite.replacement)
                 .map_err(|err| FieldError::new(field("replacement"), err))?;
@@ -291,7 +292,7 @@ fn compile_action(
             if replace.regex.is_some() || replace.case_insensitive {
                 room.may_compile(&field(if replace.regex.is_some() { "regex" } else { "find" }))?;
             }
-            let rule = compile_text_rule(replace, &field)?;
+            let rule = compile_text_rule(replace, &field, room)?;
             let regex = match &rule.finder {
                 Finder::Exact { .. } => None,
                 Finder::AnyCase { regex, .. } => Some(("find", regex)),
@@ -340,7 +341,11 @@ impl ActionError {
 const DEFAULT_TEXT_TARGETS: [TextTarget; 2] = [TextTarget::Text, TextTarget::Title];
 
 /// Compiles a `replace_text`; `field(sub)` names its field `sub` (`""` for the action).
-fn compile_text_rule(rule: &ReplaceText, field: &dyn Fn(&str) -> String) -> Result<TextRule, FieldError> {
+fn compile_text_rule(
+    rule: &ReplaceText,
+    field: &dyn Fn(&str) -> String,
+    room: &mut RegexRoom,
+) -> Result<TextRule, FieldError> {
     let flags = if rule.case_insensitive { "(?i)" } else { "" };
     let finder = match (&rule.find, &rule.regex) {
         (Some(find), None) => {
@@ -352,8 +357,14 @@ fn compile_text_rule(rule: &ReplaceText, field: &dyn Fn(&str) -> String) -> Resu
         (None, Some(pattern)) => {
             // The message quotes the regex as the editor wrote it, without the flags.
             let flagged = format!("{flags}{pattern}");
-            let regex = Pattern::regex(&flagged, Use::Page)
-                .map_err(|err| FieldError::new(field("regex"), err.to_string().replace(&flagged, pattern)))?;
+            let size = room.regex_size();
+            let regex = Pattern::regex_within(&flagged, Use::Page, size).map_err(|err| {
+                let unflagged = err.to_string().replace(&flagged, pattern);
+                match err.over_given_size() {
+                    true => room.refusal(&field("regex"), err),
+                    false => FieldError::new(field("regex"), unflagged),
+                }
+            })?;
             if regex.is_match("") {
                 return Err(FieldError::new(
                     field("regex"),

@@ -17,6 +17,7 @@ use std::collections::HashSet;
 
 use super::FieldError;
 use super::cost::{self, REASONABLE_PAGE_BYTES, RULE_COMPILE_NS, RuleCost, format_ms};
+use super::pattern::PatternError;
 
 /// Enabled rules in one rule set: each is matched against every element or text chunk.
 pub const MAX_RULES: usize = 1_000;
@@ -39,8 +40,8 @@ pub const MAX_SELECTOR_PARTS: usize = 4_096;
 /// text node (a regex rule keeps up to 64 KiB, a literal one its length).
 pub const MAX_HELD_TEXT: usize = 2 << 20;
 /// What the rules may cost the guest per MB of a typical page ([`cost`]): 20 ms on a
-/// [`REASONABLE_PAGE_BYTES`] page, which with compiling and the request's own work fits the
-/// default CPU budget (35 ms).
+/// [`REASONABLE_PAGE_BYTES`] page, which with compiling (at most 10 ms) and parsing the page
+/// (2.6 ms) fits the default CPU budget (35 ms).
 pub const MAX_PAGE_NS_PER_MB: usize = 80_000_000;
 /// What compiling the set may cost the guest: charged to an instance's first request.
 pub const MAX_COMPILE_NS: usize = 10_000_000;
@@ -237,6 +238,34 @@ impl RegexRoom {
                 format_ms(MAX_REGEX_COMPILE_NS as u64)
             ),
         ))
+    }
+
+    /// The compiled size a regex may reach in what is left of the compile budget: past it,
+    /// compiling gives up at once ([`crate::rules::pattern::Pattern::regex_within`]).
+    pub fn regex_size(&self) -> usize {
+        let left =
+            (MAX_REGEX_COMPILE_NS as u64).saturating_sub(self.set_compiled + self.compiled + cost::REGEX_COMPILE_NS);
+        usize::try_from(left / cost::REGEX_COMPILE_NS_PER_KIB * 1024).unwrap_or(usize::MAX)
+    }
+
+    /// The error for a regex at `field` that failed to compile: the compile budget's, when it
+    /// stopped at [`Self::regex_size`] (what it took to find out is counted).
+    pub fn refusal(&mut self, field: &str, err: PatternError) -> FieldError {
+        if !err.over_given_size() {
+            return FieldError::new(field, err);
+        }
+        let refusal = FieldError::new(
+            field,
+            format!(
+                "over the rule set's compile CPU budget: this regex would take more than the {} left of it to \
+                 compile (the set's regexes and globs may take {}, charged to the first request an instance \
+                 serves); the rules before it still apply; use `prefix`, `equals` or `glob`, or a simpler regex",
+                format_ms((MAX_REGEX_COMPILE_NS as u64).saturating_sub(self.set_compiled + self.compiled)),
+                format_ms(MAX_REGEX_COMPILE_NS as u64)
+            ),
+        );
+        self.compiled += cost::regex_compile_ns(self.regex_size());
+        refusal
     }
 
     /// Before a text rule at `field` is compiled: whether the set has room for another.

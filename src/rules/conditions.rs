@@ -414,13 +414,12 @@ fn matcher(
     regex: &Option<String>,
     lowercase: bool,
     field: &str,
-    room: &RegexRoom,
+    room: &mut RegexRoom,
 ) -> Result<Option<Matcher>, FieldError> {
     let given = [equals.is_some(), prefix.is_some(), glob.is_some(), regex.is_some()].iter().filter(|g| **g).count();
     if given > 1 {
         return Err(FieldError::new(field, "give only one of `equals`, `prefix`, `glob` or `regex`"));
     }
-    let refused = |err| FieldError::new(field, err);
     let fold = |text: &String| {
         if lowercase { text.to_ascii_lowercase() } else { text.clone() }
     };
@@ -430,10 +429,14 @@ fn matcher(
         Some(Matcher::Prefix(fold(text)))
     } else if let Some(text) = glob {
         room.may_compile(field)?;
-        Some(Matcher::Pattern(Pattern::glob(&fold(text)).map_err(refused)?))
+        let size = room.regex_size();
+        Some(Matcher::Pattern(Pattern::glob_within(&fold(text), size).map_err(|err| room.refusal(field, err))?))
     } else if let Some(text) = regex {
         room.may_compile(field)?;
-        Some(Matcher::Pattern(Pattern::regex(text, Use::Condition).map_err(refused)?))
+        let size = room.regex_size();
+        Some(Matcher::Pattern(
+            Pattern::regex_within(text, Use::Condition, size).map_err(|err| room.refusal(field, err))?,
+        ))
     } else {
         None
     })
