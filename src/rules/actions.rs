@@ -287,9 +287,13 @@ fn compile_action(
         Action::ReplaceComments(c) => CompiledAction::ReplaceComments(content(c)?),
         Action::AppendToDocument(c) => CompiledAction::AppendToDocument(content(c)?),
         Action::ReplaceText(replace) => {
-            // Past the set's text rules or compile budget, refused before its regex compiles.
-            room.may_add_text_rule(&field(""))?;
-            if replace.regex.is_some() || replace.case_insensitive {
+            // Past the set's text rules, page or compile budget, refused before it compiles.
+            let regex = replace.regex.is_some() || replace.case_insensitive;
+            room.may_add_text_rule(
+                &field(""),
+                if regex { cost::REGEX_PS_PER_BYTE } else { cost::LITERAL_PS_PER_BYTE },
+            )?;
+            if regex {
                 room.may_compile(&field(if replace.regex.is_some() { "regex" } else { "find" }))?;
             }
             let rule = compile_text_rule(replace, &field, room)?;

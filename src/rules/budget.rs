@@ -217,6 +217,8 @@ pub(crate) struct RegexRoom {
     compiled: u64,
     /// Text rules the set has room for before this rule.
     text_rules_left: usize,
+    /// Page CPU (ns per MB) the admitted rules spend before this rule.
+    set_page_ns_per_mb: u64,
 }
 
 impl RegexRoom {
@@ -268,13 +270,25 @@ impl RegexRoom {
         refusal
     }
 
-    /// Before a text rule at `field` is compiled: whether the set has room for another.
-    pub fn may_add_text_rule(&self, field: &str) -> Result<(), FieldError> {
-        if self.text_rules_left > 0 {
-            return Ok(());
+    /// Before a text rule at `field`, scanning at `ps_per_byte`, is compiled: whether the set
+    /// has room for another, in number and in page CPU (every byte of text costs it, whatever
+    /// else the rule does): a thousand regex text rules are refused without compiling.
+    pub fn may_add_text_rule(&self, field: &str, ps_per_byte: u32) -> Result<(), FieldError> {
+        if self.text_rules_left == 0 {
+            let spend = Spend { amount: 1, field: field.to_owned(), largest: 1 };
+            return over_set(
+                MAX_TEXT_RULES + 1,
+                &spend,
+                &TEXT_RULES,
+                "combine words into one regex, e.g. `cat|kitten`",
+            );
         }
-        let spend = Spend { amount: 1, field: field.to_owned(), largest: 1 };
-        over_set(MAX_TEXT_RULES + 1, &spend, &TEXT_RULES, "combine words into one regex, e.g. `cat|kitten`")
+        let mut text = RuleCost::default();
+        text.add_text(field, ps_per_byte);
+        if self.text_rules_left == MAX_TEXT_RULES {
+            text.add_first_text_rule();
+        }
+        over_page_cpu(self.set_page_ns_per_mb + text.page_ns_per_mb(), &text)
     }
 
     /// The compile CPU this rule's regexes took.
@@ -315,7 +329,14 @@ impl RegexRoom {
     /// Room for a condition compiled outside a rule set (tests, tools).
     #[cfg(test)]
     pub fn unlimited() -> RegexRoom {
-        RegexRoom { spend: Spend::default(), set_spent: 0, set_compiled: 0, compiled: 0, text_rules_left: usize::MAX }
+        RegexRoom {
+            spend: Spend::default(),
+            set_spent: 0,
+            set_compiled: 0,
+            compiled: 0,
+            text_rules_left: usize::MAX,
+            set_page_ns_per_mb: 0,
+        }
     }
 
     /// What the rule's regexes cost, for [`Cost::regex_memory`].
@@ -351,6 +372,7 @@ impl Spent {
             set_compiled: self.regex_compile_ns,
             compiled: 0,
             text_rules_left: MAX_TEXT_RULES.saturating_sub(self.text_rules),
+            set_page_ns_per_mb: self.page_ns_per_mb,
         }
     }
 
