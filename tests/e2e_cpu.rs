@@ -206,9 +206,8 @@ fn a_compile_heavy_set_still_applies_its_cheap_rules_on_the_first_request() {
     assert!(response.complete && response.status == 200);
     let line = rewrite_line(&stack, 1);
     println!("{line}");
+    // On today's build compiling took the whole budget: `rewriting stopped after 0 input bytes`.
     assert!(response.text().contains("<div class=\"cheap\">Sale</div>"), "the cheap rule applies on the first request");
-    let line = rewrite_line(&stack, 1);
-    println!("{line}");
     assert!(line["bail_out"].is_null(), "the page is rewritten whole: {line}");
     let skipped = stack.service.wait_for_lines("compile CPU budget", 1, Duration::from_secs(5));
     assert!(skipped[0].contains("rule \"path"), "a heavy path regex is refused first: {skipped:?}");

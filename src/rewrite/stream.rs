@@ -167,7 +167,7 @@ pub fn page_charset(head: &[u8], declared: PageEncoding) -> Option<&'static enco
 impl<'r, W: Write> Rewriter<'r, W> {
     /// A rewriter applying `plan` (the rules for one request) and writing to `sink`.
     pub fn new(plan: &'r Plan<'r>, options: &RewriteOptions, sink: W) -> Self {
-        // Slices of about half a millisecond of estimated work each: lol_html's own work
+        // Slices of about a quarter of a millisecond of estimated work each: lol_html's own work
         // (parsing, matching selectors) between two readings of the clock stays small.
         let slice = match options.cpu_deadline {
             Some(_) => (SLICE_WORK_NS / plan.ns_per_byte().max(1)).clamp(SMALL_SLICE as u64, 64 << 10) as usize,
@@ -688,7 +688,7 @@ fn pump<R: Read, W: Write>(mut rewriter: Rewriter<'_, W>, options: &RewriteOptio
 }
 
 /// Estimated work (guest ns) fed to lol_html at once, between two readings of the clock.
-const SLICE_WORK_NS: u64 = 500_000;
+const SLICE_WORK_NS: u64 = 250_000;
 
 /// `chunk` cut after about `len` bytes: before a `<` in its second half where there is one,
 /// so lol_html neither holds a cut tag nor loses its fast path for a cut character (no
