@@ -5,7 +5,7 @@
 //! count). Two figures per input, the worst of each printed as it grows:
 //!
 //! * **overshoot**: thread CPU spent past the deadline when the rewrite ended (stopped, or
-//!   finished changed elements); a crash past [`MAX_OVERSHOOT_MS`];
+//!   finished changed elements); a crash past [`MAX_OVERSHOOT_MS`] (see there why so many);
 //! * **model ratio**: measured CPU over the cost model's estimate for the admitted rules on
 //!   that page (natively the engine runs about 2x faster than in the guest, so a ratio
 //!   near 0.5 is the model being right).
@@ -22,9 +22,13 @@ use libfuzzer_sys::fuzz_target;
 
 /// The CPU the deadline is set at, from the rewrite's start.
 const DEADLINE_MS: u64 = 4;
-/// Past the deadline, the most a rewrite may spend: the couple of milliseconds the meter
-/// allows, natively (where the engine runs faster than the guest).
-const MAX_OVERSHOOT_MS: f64 = 2.0;
+/// Past the deadline, the most a rewrite may spend before this target crashes: a hole in
+/// the meter (a check only between 64 KiB reads) overshoots by tens to hundreds of
+/// milliseconds. The meter's own bound is a couple of milliseconds; this build is
+/// instrumented for coverage (several times slower than release), and on a virtual machine
+/// the thread's CPU clock jumps by a few milliseconds now and then (the same input replayed
+/// read 1.3 ms one run and 5.7 the next; the least of three runs is kept).
+const MAX_OVERSHOOT_MS: f64 = 10.0;
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -116,12 +120,18 @@ fuzz_target!(|input: Input| {
     page.push_str("</body></html>");
 
     let plan = set.plan(&RequestContext::default());
-    let start = thread_cpu_ns();
-    START_NS.store(start, Ordering::Relaxed);
     let deadline = CpuDeadline::new(clock_ms, DEADLINE_MS, DEADLINE_MS + 5);
     let options = RewriteOptions { cpu_deadline: Some(deadline), ..RewriteOptions::default() };
-    let done = stream(&plan, &options, page.as_bytes(), std::io::sink());
-    let spent_ns = thread_cpu_ns() - start;
+    // The least of three runs: on a virtual machine the thread's CPU clock now and then jumps
+    // by milliseconds (a 20 KB page without rules once read 16 ms), and page faults of the
+    // process's first touches count too; noise only adds, so the least run is the engine's.
+    let run = || {
+        let start = thread_cpu_ns();
+        START_NS.store(start, Ordering::Relaxed);
+        let done = stream(&plan, &options, page.as_bytes(), std::io::sink());
+        (done, thread_cpu_ns() - start)
+    };
+    let (done, spent_ns) = (0..3).map(|_| run()).min_by_key(|(_, spent)| *spent).expect("three runs");
 
     if done.report.cpu_stop {
         let overshoot_us = spent_ns.saturating_sub(DEADLINE_MS * 1_000_000) / 1_000;
