@@ -1362,3 +1362,31 @@ fn a_rule_too_long_for_a_store_value_costs_that_rule_only() {
     assert_eq!(stdout(&applied), "<p>a!</p>");
     assert!(stderr(&applied).contains("rule \"big\": the rule is 8"), "{}", stderr(&applied));
 }
+
+#[test]
+fn validate_and_explain_print_each_rules_estimated_cpu() {
+    let star: Vec<String> = (0..12)
+        .map(|i| {
+            format!(
+                r#"{{"id":"star{i}","selector":"*","actions":[{{"set_attribute":{{"name":"d{i}","value":"1"}}}}]}}"#
+            )
+        })
+        .collect();
+    let dir = rules_dir(&[
+        ("10-banner.json", r#"{"id":"banner","selector":"body","actions":[{"prepend":{"html":"<b>Sale</b>"}}]}"#),
+        ("20-star.json", &format!("[{}]", star.join(","))),
+    ]);
+    let dir = dir.to_str().unwrap();
+    let validate = rewrite(&["validate", dir]);
+    let text = stdout(&validate);
+    assert!(text.contains("banner [10-banner.json]: ") && text.contains("per MB of a typical page"), "{text}");
+    assert!(text.contains("the set: ") && text.contains("it may cost 80 ms per MB"), "{text}");
+    assert!(text.contains("page CPU budget") && text.contains("field `actions[0].set_attribute`"), "{text}");
+    let json = rewrite(&["validate", "--format", "json", dir]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert!(report["cost"]["rules"][0]["ms_per_mb"].as_f64().is_some_and(|ms| ms > 0.0), "{report}");
+    let page = std::env::temp_dir().join(format!("cost-page-{}.html", std::process::id()));
+    std::fs::write(&page, "<html><body><p>x</p></body></html>").unwrap();
+    let explain = stdout(&rewrite(&["explain", "--rules", dir, page.to_str().unwrap()]));
+    assert!(explain.contains("estimated CPU") && explain.contains("star0 [20-star.json]: "), "{explain}");
+}

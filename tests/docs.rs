@@ -145,6 +145,25 @@ fn rules_md_lists_the_forbidden_headers() {
     }
 }
 
+/// The cost model's table in RULES.md gives the constants the engine charges.
+#[test]
+fn the_cost_model_in_rules_md_is_the_engines() {
+    let markdown = std::fs::read_to_string(project::root().join("docs/RULES.md")).unwrap();
+    for (what, figure, unit) in edge_rewriter::COST_MODEL {
+        let row = format!("| {what} | {figure} {unit} |");
+        assert!(markdown.lines().any(|line| line.starts_with(&row)), "RULES.md has no row {row}");
+    }
+    let page = edge_rewriter::TYPICAL_PAGE;
+    let profile = format!(
+        "{} elements, {} KB of text in {} text chunks and {} comments per MB",
+        page.elements,
+        page.text_bytes / 1_000,
+        page.text_chunks,
+        page.comments
+    );
+    assert!(markdown.contains(&profile), "RULES.md describes the typical page as the engine does: {profile}");
+}
+
 /// The budgets table in RULES.md gives the figures the engine enforces.
 #[test]
 fn the_budgets_in_rules_md_are_the_engines() {

@@ -189,7 +189,7 @@ fn concurrent_misses_collapse_into_one_origin_request() {
 fn the_cache_can_be_switched_off_from_the_store() {
     let store = devstack::store_json(&[("10-rules", MEMBER_RULES)]);
     let mut values: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&store).unwrap();
-    values.insert("limits".into(), r#"{"cpu_budget_ms": 49, "cache_max_ttl_s": 0}"#.into());
+    values.insert("limits".into(), r#"{"cpu_budget_ms": 40, "cache_max_ttl_s": 0}"#.into());
     let stack = Stack::with_store_json(&serde_json::Value::Object(values).to_string()).unwrap();
     let path = article(60, &[]);
     for _ in 0..2 {

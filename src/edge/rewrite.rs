@@ -163,7 +163,12 @@ pub fn run(job: Job<'_>) {
     }
 
     // The budget covers the whole instance (see `instance`): `vcpu_ms` counts from its start.
-    let cpu_deadline = limits.cpu_deadline_ms().map(|stop_at_ms| CpuDeadline { clock: vcpu_ms, stop_at_ms });
+    // Viceroy never stops a guest and counts wall time as vCPU; Fastly stops it at 50 ms:
+    // the deadline and its finishing allowance are what keep a page complete there.
+    let cpu_deadline = limits
+        .cpu_deadline_ms()
+        .zip(limits.cpu_finish_by_ms())
+        .map(|(stop_at_ms, finish_by_ms)| CpuDeadline::new(vcpu_ms, stop_at_ms, finish_by_ms));
     let options = RewriteOptions { encoding, cpu_deadline, ..RewriteOptions::default() };
     let mut input = match decoding {
         Decoding::Identity => Source::Raw(body),

@@ -12,6 +12,7 @@ use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element};
 use lol_html::{HandlerResult, Selector};
 
 use super::budget::{Cost, RegexRoom};
+use super::cost::{self, RuleCost};
 use super::headers::{self, CompiledHeader};
 use super::pattern::{Pattern, Use};
 use super::selector::parse_selector;
@@ -278,9 +279,11 @@ fn compile_action(
         }
         Action::RewriteAttribute(rewrite) => {
             check_attribute_name(&rewrite.name).map_err(|err| FieldError::new(field("name"), err))?;
-            let pattern =
-                Pattern::regex(&rewrite.pattern, Use::Page).map_err(|err| FieldError::new(field("pattern"), err))?;
-            room.take(&field("pattern"), pattern.memory())?;
+            room.may_compile(&field("pattern"))?;
+            let size = room.regex_size();
+            let pattern = Pattern::regex_within(&rewrite.pattern, Use::Page, size)
+                .map_err(|err| room.refusal(&field("pattern"), err))?;
+            room.take(&field("pattern"), pattern.memory(), pattern.compile_ns())?;
             check_replacement(&pattern, &rewrite.replacement)
                 .map_err(|err| FieldError::new(field("replacement"), err))?;
             CompiledAction::RewriteAttribute {
@@ -297,14 +300,23 @@ fn compile_action(
         Action::ReplaceComments(c) => CompiledAction::ReplaceComments(content(c)?),
         Action::AppendToDocument(c) => CompiledAction::AppendToDocument(content(c)?),
         Action::ReplaceText(replace) => {
-            let rule = compile_text_rule(replace, &field)?;
+            // Past the set's text rules, page or compile budget, refused before it compiles.
+            let regex = replace.regex.is_some() || replace.case_insensitive;
+            room.may_add_text_rule(
+                &field(""),
+                if regex { cost::REGEX_PS_PER_BYTE } else { cost::LITERAL_PS_PER_BYTE },
+            )?;
+            if regex {
+                room.may_compile(&field(if replace.regex.is_some() { "regex" } else { "find" }))?;
+            }
+            let rule = compile_text_rule(replace, &field, room)?;
             let regex = match &rule.finder {
                 Finder::Exact { .. } => None,
                 Finder::AnyCase { regex, .. } => Some(("find", regex)),
                 Finder::Pattern { regex } => Some(("regex", regex)),
             };
             if let Some((sub, regex)) = regex {
-                room.take(&field(sub), regex.memory())?;
+                room.take(&field(sub), regex.memory(), regex.compile_ns())?;
             }
             CompiledAction::ReplaceText(Box::new(rule))
         }
@@ -346,7 +358,11 @@ impl ActionError {
 const DEFAULT_TEXT_TARGETS: [TextTarget; 2] = [TextTarget::Text, TextTarget::Title];
 
 /// Compiles a `replace_text`; `field(sub)` names its field `sub` (`""` for the action).
-fn compile_text_rule(rule: &ReplaceText, field: &dyn Fn(&str) -> String) -> Result<TextRule, FieldError> {
+fn compile_text_rule(
+    rule: &ReplaceText,
+    field: &dyn Fn(&str) -> String,
+    room: &mut RegexRoom,
+) -> Result<TextRule, FieldError> {
     let flags = if rule.case_insensitive { "(?i)" } else { "" };
     let finder = match (&rule.find, &rule.regex) {
         (Some(find), None) => {
@@ -358,8 +374,14 @@ fn compile_text_rule(rule: &ReplaceText, field: &dyn Fn(&str) -> String) -> Resu
         (None, Some(pattern)) => {
             // The message quotes the regex as the editor wrote it, without the flags.
             let flagged = format!("{flags}{pattern}");
-            let regex = Pattern::regex(&flagged, Use::Page)
-                .map_err(|err| FieldError::new(field("regex"), err.to_string().replace(&flagged, pattern)))?;
+            let size = room.regex_size();
+            let regex = Pattern::regex_within(&flagged, Use::Page, size).map_err(|err| {
+                let unflagged = err.to_string().replace(&flagged, pattern);
+                match err.over_given_size() {
+                    true => room.refusal(&field("regex"), err),
+                    false => FieldError::new(field("regex"), unflagged),
+                }
+            })?;
             if regex.is_match("") {
                 return Err(FieldError::new(
                     field("regex"),
@@ -627,6 +649,7 @@ impl CompiledAction {
 
     /// Adds what this action costs against the budgets; `field` is where it is written.
     pub(crate) fn add_cost(&self, field: &str, cost: &mut Cost) {
+        self.add_cpu(field, &mut cost.cpu);
         if let CompiledAction::ReplaceText(rule) = self {
             let held = match &rule.finder {
                 Finder::Exact { pattern, .. } => pattern.len() + MAX_REFERENCE_LEN,
@@ -638,6 +661,44 @@ impl CompiledAction {
             for (index, (_, parts)) in rule.exclude.iter().enumerate() {
                 cost.selector_parts.add(&format!("{field}.exclude[{index}]"), *parts);
             }
+        }
+    }
+
+    /// What the action costs the guest where it applies, by the cost model.
+    fn add_cpu(&self, field: &str, cpu: &mut RuleCost) {
+        let insert = |content: &CompiledContent| {
+            let bytes = u32::try_from(content.template.source_len()).unwrap_or(u32::MAX);
+            cost::INSERT_NS.saturating_add(bytes.saturating_mul(cost::INSERT_NS_PER_BYTE))
+        };
+        match self {
+            CompiledAction::Insert(slot, content) => {
+                let end_tag = if matches!(slot, Slot::Replace | Slot::SetInner) { cost::END_TAG_NS } else { 0 };
+                cpu.add_match(field, insert(content) + end_tag);
+            }
+            CompiledAction::Include(slot, _) => {
+                let end_tag = if matches!(slot, Slot::Replace | Slot::SetInner) { cost::END_TAG_NS } else { 0 };
+                cpu.add_match(field, cost::INSERT_NS + end_tag);
+            }
+            CompiledAction::Remove | CompiledAction::Unwrap | CompiledAction::RenameTag(_) => {
+                cpu.add_match(field, cost::END_TAG_NS);
+            }
+            CompiledAction::SetAttribute { .. }
+            | CompiledAction::RemoveAttribute(_)
+            | CompiledAction::AddClass(_)
+            | CompiledAction::RemoveClass(_) => {
+                cpu.add_match(field, cost::ATTRIBUTE_NS);
+            }
+            CompiledAction::RewriteAttribute { .. } => cpu.add_match(field, 2 * cost::ATTRIBUTE_NS),
+            CompiledAction::RemoveComments | CompiledAction::ReplaceComments(_) => cpu.add_comment(field),
+            CompiledAction::ReplaceText(rule) => {
+                let ps = match rule.finder {
+                    Finder::Exact { .. } => cost::LITERAL_PS_PER_BYTE,
+                    Finder::AnyCase { .. } | Finder::Pattern { .. } => cost::REGEX_PS_PER_BYTE,
+                };
+                cpu.add_text(field, ps);
+            }
+            // Once per page or per response: nothing per element.
+            CompiledAction::AppendToDocument(_) | CompiledAction::Header(_) => {}
         }
     }
 
@@ -700,6 +761,15 @@ impl PlannedAction<'_> {
             PlannedAction::Insert(slot, ..) | PlannedAction::Include(slot, ..) => Some(*slot),
             _ => None,
         }
+    }
+}
+
+impl PlannedAction<'_> {
+    /// Whether the action changes the element's end tag or what lies before it: a stop
+    /// between its start and end tags would leave it half-done.
+    pub(crate) fn changes_end_tag(&self) -> bool {
+        matches!(self, PlannedAction::Remove | PlannedAction::Unwrap | PlannedAction::RenameTag(_))
+            || matches!(self.slot(), Some(Slot::Replace | Slot::SetInner))
     }
 }
 

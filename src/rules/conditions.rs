@@ -427,10 +427,11 @@ impl GeoCheck {
 }
 
 impl Matcher {
-    fn memory(&self) -> usize {
+    /// Takes what the matcher holds and took to compile from `room`.
+    fn take_from(&self, room: &mut RegexRoom, field: &str) -> Result<(), FieldError> {
         match self {
-            Matcher::Pattern(pattern) => pattern.memory(),
-            Matcher::Equals(_) | Matcher::Prefix(_) => 0,
+            Matcher::Pattern(pattern) => room.take(field, pattern.memory(), pattern.compile_ns()),
+            Matcher::Equals(_) | Matcher::Prefix(_) => Ok(()),
         }
     }
 
@@ -470,9 +471,9 @@ fn matchers(
     room: &mut RegexRoom,
 ) -> Result<Vec<Matcher>, FieldError> {
     compile_each(list, field, |item, field| {
-        match matcher(&item.equals, &item.prefix, &item.glob, &item.regex, lowercase, &field)? {
+        match matcher(&item.equals, &item.prefix, &item.glob, &item.regex, lowercase, &field, room)? {
             Some(matcher) => {
-                room.take(&field, matcher.memory())?;
+                matcher.take_from(room, &field)?;
                 Ok(matcher)
             }
             None => Err(FieldError::new(field, "give one of `equals`, `prefix`, `glob` or `regex`")),
@@ -492,7 +493,8 @@ fn compile_each<T, U>(
 }
 
 /// Builds the matcher (written at `field`) from whichever of the four fields is set;
-/// `Ok(None)` when none is, an error when several are.
+/// `Ok(None)` when none is, an error when several are. A glob or regex is compiled only if
+/// `room` has the compile budget for it.
 fn matcher(
     equals: &Option<String>,
     prefix: &Option<String>,
@@ -500,12 +502,12 @@ fn matcher(
     regex: &Option<String>,
     lowercase: bool,
     field: &str,
+    room: &mut RegexRoom,
 ) -> Result<Option<Matcher>, FieldError> {
     let given = [equals.is_some(), prefix.is_some(), glob.is_some(), regex.is_some()].iter().filter(|g| **g).count();
     if given > 1 {
         return Err(FieldError::new(field, "give only one of `equals`, `prefix`, `glob` or `regex`"));
     }
-    let refused = |err| FieldError::new(field, err);
     let fold = |text: &String| {
         if lowercase { text.to_ascii_lowercase() } else { text.clone() }
     };
@@ -514,9 +516,15 @@ fn matcher(
     } else if let Some(text) = prefix {
         Some(Matcher::Prefix(fold(text)))
     } else if let Some(text) = glob {
-        Some(Matcher::Pattern(Pattern::glob(&fold(text)).map_err(refused)?))
+        room.may_compile(field)?;
+        let size = room.regex_size();
+        Some(Matcher::Pattern(Pattern::glob_within(&fold(text), size).map_err(|err| room.refusal(field, err))?))
     } else if let Some(text) = regex {
-        Some(Matcher::Pattern(Pattern::regex(text, Use::Condition).map_err(refused)?))
+        room.may_compile(field)?;
+        let size = room.regex_size();
+        Some(Matcher::Pattern(
+            Pattern::regex_within(text, Use::Condition, size).map_err(|err| room.refusal(field, err))?,
+        ))
     } else {
         None
     })
@@ -532,9 +540,9 @@ fn named_checks(
         if item.name.trim().is_empty() {
             return Err(FieldError::new(format!("{field}.name"), "the name is empty"));
         }
-        let value = matcher(&item.equals, &item.prefix, &item.glob, &item.regex, false, &field)?;
+        let value = matcher(&item.equals, &item.prefix, &item.glob, &item.regex, false, &field, room)?;
         if let Some(value) = &value {
-            room.take(&field, value.memory())?;
+            value.take_from(room, &field)?;
         }
         let present = match (item.present, &value) {
             (Some(_), Some(_)) => {

@@ -122,6 +122,9 @@ impl CompiledExperiment {
         }
         let mut variants: Vec<CompiledVariant> = Vec::with_capacity(experiment.variants.len());
         let mut so_far = 0;
+        // A request gets one variant: the rule costs the page what its dearest one does.
+        let shared = cost.cpu.clone();
+        let mut dearest = shared.clone();
         for (i, variant) in experiment.variants.iter().enumerate() {
             let at = format!("experiment.variants[{i}]");
             check_id(&variant.name).map_err(|err| FieldError::new(format!("{at}.name"), err))?;
@@ -132,6 +135,10 @@ impl CompiledExperiment {
                 ));
             }
             let actions = compile_actions(&variant.actions, &format!("{at}.actions"), has_selector, room, cost)?;
+            let this_variant = std::mem::replace(&mut cost.cpu, shared.clone());
+            if this_variant.page_ns_per_mb() > dearest.page_ns_per_mb() {
+                dearest = this_variant;
+            }
             if !actions.is_empty() {
                 // Each variant with actions costs what a rule does.
                 cost.rules.add(&at, 1);
@@ -144,6 +151,7 @@ impl CompiledExperiment {
                 actions,
             });
         }
+        cost.cpu = dearest;
         let namespace = experiment.namespace.as_ref().map(namespace_share).transpose()?;
         let consent = match &experiment.consent {
             Some(when) => {

@@ -17,6 +17,7 @@ pub(crate) mod actions;
 pub(crate) mod budget;
 pub(crate) mod compile;
 pub(crate) mod conditions;
+pub(crate) mod cost;
 pub(crate) mod dependence;
 mod error;
 pub(crate) mod experiment;

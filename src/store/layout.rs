@@ -584,7 +584,7 @@ mod tests {
     /// Rule files of about `size` characters each.
     fn rule_files(names: &[&str], size: usize) -> Vec<(String, String)> {
         let rule = |id: &str| {
-            format!(r#"{{"id":"{id}","selector":"p","actions":[{{"append":{{"text":"{}"}}}}]}}"#, "x".repeat(size))
+            format!(r#"{{"id":"{id}","selector":"body","actions":[{{"append":{{"text":"{}"}}}}]}}"#, "x".repeat(size))
         };
         names.iter().map(|name| (name.to_string(), rule(name))).collect()
     }

@@ -184,7 +184,7 @@ mod tests {
 
     fn rule(id: &str, text_len: usize) -> String {
         format!(
-            r#"{{"id": "{id}", "selector": "p", "actions": [{{"append": {{"text": "{}"}}}}]}}"#,
+            r#"{{"id": "{id}", "selector": "body", "actions": [{{"append": {{"text": "{}"}}}}]}}"#,
             "x".repeat(text_len)
         )
     }

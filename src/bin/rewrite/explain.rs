@@ -76,6 +76,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
             "scheduled": scheduled,
             "includes": includes,
             "headers": header_edits,
+            "cost": crate::costs::as_json(&loaded.rules),
         })),
         Format::Text => {
             out::line(format!(
@@ -111,6 +112,8 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
                     out::line(format!("  {edit}"));
                 }
             }
+            out::line("");
+            crate::costs::print(&loaded.rules);
             if !scheduled.is_empty() {
                 out::line("");
                 out::line(format!(

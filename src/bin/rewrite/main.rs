@@ -8,6 +8,9 @@ mod args;
 mod check;
 #[cfg(not(target_arch = "wasm32"))]
 mod config_store;
+// Each rule's estimated CPU, for `validate` and `explain`.
+#[cfg(not(target_arch = "wasm32"))]
+mod costs;
 #[cfg(not(target_arch = "wasm32"))]
 mod diff;
 #[cfg(not(target_arch = "wasm32"))]

@@ -19,6 +19,7 @@ pub fn run(args: &ValidateArgs) -> Result<i32, String> {
             for warning in loaded.rules.warnings() {
                 out::line(format!("warning: {}", loaded.source.describe_warning(warning)));
             }
+            crate::costs::print(&loaded.rules);
             let warnings = loaded.rules.warnings().len();
             let place = match loaded.files {
                 Some(files) => format!(
@@ -58,6 +59,7 @@ fn as_json(args: &ValidateArgs, loaded: &LoadedRules, rules: usize) -> serde_jso
         "ok": errors.is_empty(),
         "errors": errors,
         "warnings": warnings,
+        "cost": crate::costs::as_json(&loaded.rules),
     })
 }
 

@@ -17,8 +17,8 @@ use std::cell::RefCell;
 use std::io::{self, Write};
 use std::rc::Rc;
 
-use lol_html::html_content::{Element, EndTag};
-use lol_html::{HtmlRewriter, MemorySettings, Settings, doc_comments, element, end_tag};
+use lol_html::html_content::{Element, EndTag, TextChunk, TextType};
+use lol_html::{HtmlRewriter, MemorySettings, Settings, doc_comments, doc_text, element, end_tag};
 
 /// Parser memory one fragment may use (a tag or comment larger than this cuts the fragment
 /// before it).
@@ -50,6 +50,9 @@ struct Seen {
     script_depth: usize,
     /// Bytes lol_html has written out in all.
     emitted: u64,
+    /// Inside a CDATA section (in SVG or MathML) whose `]]>` has not come yet: a cut there
+    /// ends the section first, or the page after the include would be read as its text.
+    in_cdata: bool,
 }
 
 type Output = Box<dyn FnMut(&[u8])>;
@@ -68,6 +71,7 @@ impl BalancedMarkup {
     pub fn new() -> Self {
         let seen = Rc::new(RefCell::new(Seen::default()));
         let on_element = Rc::clone(&seen);
+        let on_text = Rc::clone(&seen);
         let output = Rc::clone(&seen);
         let settings = Settings::new()
             .append_element_content_handler(element!("*", move |el: &mut Element| {
@@ -77,6 +81,10 @@ impl BalancedMarkup {
             // A comment goes out once it is whole (with no handler, lol_html may pass the
             // start of one along before its end is known).
             .append_document_content_handler(doc_comments!(|_| Ok(())))
+            .append_document_content_handler(doc_text!(move |text: &mut TextChunk<'_>| {
+                on_text.borrow_mut().in_cdata = text.text_type() == TextType::CDataSection && !text.last_in_text_node();
+                Ok(())
+            }))
             .with_memory_settings(MemorySettings::new().with_max_allowed_memory_usage(MAX_MEMORY))
             // As for pages: markup strict mode finds ambiguous would stop the fragment.
             .with_strict(false);
@@ -84,6 +92,11 @@ impl BalancedMarkup {
             let mut seen = output.borrow_mut();
             seen.emitted += bytes.len() as u64;
             seen.pending.extend_from_slice(bytes);
+            // A CDATA section's start goes out before any of its text (in HTML content the
+            // same bytes begin a bogus comment, which goes out whole, `>` and all).
+            if bytes.ends_with(b"<![CDATA[") {
+                seen.in_cdata = true;
+            }
         });
         Self { rewriter: Some(HtmlRewriter::new(settings, sink)), seen, fed: 0, failed: None }
     }
@@ -176,6 +189,9 @@ impl BalancedMarkup {
             seen.open.truncate(depth);
         }
         let mut end_tags = String::new();
+        if std::mem::take(&mut seen.in_cdata) {
+            end_tags.push_str("]]>");
+        }
         for name in seen.open.drain(..).rev() {
             if !NEVER_CLOSED.contains(&name.as_str()) {
                 end_tags.push_str("</");
@@ -190,6 +206,8 @@ impl BalancedMarkup {
 /// A start tag: its element is open until its end tag, or the end tag of an element around
 /// it, comes. Void elements and self-closed foreign ones never open.
 fn open_element(seen: &Rc<RefCell<Seen>>, el: &mut Element) {
+    // No tag begins inside a CDATA section: one that had begun has ended.
+    seen.borrow_mut().in_cdata = false;
     if !el.can_have_content() {
         return;
     }
@@ -208,6 +226,7 @@ fn open_element(seen: &Rc<RefCell<Seen>>, el: &mut Element) {
     // element's depth closes those too.
     let closed = end_tag!(move |_: &mut EndTag<'_>| {
         let mut state = seen.borrow_mut();
+        state.in_cdata = false;
         state.open.truncate(depth);
         if state.script_from.is_some() && state.script_depth >= depth {
             // The end tag goes out right after this handler: the script is whole.
@@ -301,6 +320,19 @@ mod tests {
         let (out, ending) = whole(b"<p>a</p><script>var s = \"<!--<script>\";</script>", 7);
         assert_eq!(String::from_utf8(out).unwrap(), "<p>a</p>");
         assert!(matches!(&ending, Ending::Cut(why) if why.contains("script")));
+    }
+
+    #[test]
+    fn a_cut_inside_a_cdata_section_ends_the_section_before_closing_its_elements() {
+        let fragment = "<svg><![CDATA[ a < b ]]><text>t</text></svg>";
+        for at in 0..=fragment.len() {
+            let cut = cut_at(fragment.as_bytes(), at);
+            if cut.contains("<![CDATA[") {
+                let opened = cut.find("<![CDATA[").unwrap();
+                assert!(cut[opened..].contains("]]>"), "cut at {at}: {cut}");
+            }
+            assert!(cut.ends_with("</svg>") || cut.is_empty(), "cut at {at}: {cut}");
+        }
     }
 
     #[test]

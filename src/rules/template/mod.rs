@@ -200,6 +200,18 @@ impl Template {
         }
     }
 
+    /// The length of its literal text (variables count as a short value): what inserting it
+    /// copies, for the cost model.
+    pub(crate) fn source_len(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Literal(text) => text.len(),
+                Part::Variable(..) => 32,
+            })
+            .sum()
+    }
+
     /// Whether the template uses any variable (its output can differ between requests).
     pub fn has_variables(&self) -> bool {
         self.parts.iter().any(|part| matches!(part, Part::Variable(..)))

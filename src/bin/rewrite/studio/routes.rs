@@ -136,12 +136,10 @@ fn save(context: &Context<'_>, edit: &Edit) -> Answer {
         Err(err) => return Answer::error(422, err),
     };
     let (errors, warnings) = crate::validate::findings(&loaded);
-    // Draft entries are named `draft.NAME` in the store a preview reads.
-    let in_store = format!("{}{}", edge_rewriter::DRAFT_PREFIX, composed.entry);
-    let own = |finding: &&Value| {
-        let entry = finding.get("entry").and_then(Value::as_str);
-        entry == Some(composed.entry.as_str()) || entry == Some(in_store.as_str())
-    };
+    // A finding is the edited rule's when it names the rule (ids are unique in a set; rule
+    // files are packed into store entries, so an entry holds other files' rules too).
+    let id = edit.rule.get("id").and_then(Value::as_str);
+    let own = |finding: &&Value| id.is_none() || finding.get("rule").and_then(Value::as_str) == id;
     let problems: Vec<&Value> = errors.iter().filter(own).collect();
     if !problems.is_empty() {
         return Answer::json(
@@ -221,7 +219,7 @@ mod tests {
         assert!(body.contains("the studio's own attribute"), "{body}");
         let invalid = r#"{"edit": {"rule": {"id": "x", "selector": "li:last-child", "actions": ["remove"]}}}"#;
         let (status, body) = ask(&workspace, "POST", "/api/save", invalid);
-        assert_eq!(status, 422);
+        assert_eq!(status, 422, "{body}");
         assert!(body.contains("not saved") && body.contains("last-child"), "{body}");
         assert!(!rules.join("draft").exists(), "nothing was written");
         let (status, body) = ask(
