@@ -272,3 +272,23 @@ fn a_replaced_body_too_big_to_finish_ends_the_response_visibly_incomplete() {
     let logs = stack.service.wait_for_lines("visibly incomplete", 1, Duration::from_secs(10));
     assert!(logs.iter().any(|line| line.contains("inside an element a rule removes, replaces")), "{logs:?}");
 }
+
+#[test]
+fn a_page_stopped_at_the_cpu_budget_is_never_kept_for_others() {
+    // A page the origin lets shared caches keep, too big to rewrite within the budget: where
+    // the stop falls depends on the instance's clock, so the next request must not be handed
+    // this rewrite from the edge cache.
+    let entries = read_rules_dir(&devstack::project::root().join("rules/live")).unwrap();
+    let mut values = MemoryStore::from_entries(&entries).unwrap().values().clone();
+    values.insert("limits".into(), r#"{"cpu_budget_ms": 20, "cache_max_ttl_s": 600}"#.into());
+    let stack = Stack::with_store_json(&MemoryStore::new(values).to_json()).unwrap();
+    let path = format!("/generate{}", query(&[("bytes", "5000000"), ("header", "Cache-Control: public, max-age=600")]));
+    let first = stack.get(&path).keep(usize::MAX).send().unwrap();
+    assert!(first.complete && first.status == 200, "{:?}", first.failure);
+    let line = rewrite_line(&stack, 1);
+    assert!(line["bail_out"].as_str().is_some_and(|why| why.contains("CPU budget")), "{line}");
+    assert_eq!(line["cache"]["status"], "PASS", "{line}");
+    assert!(line["cache"]["why"].as_str().is_some_and(|why| why.contains("CPU budget")), "{line}");
+    let second = stack.get(&path).keep(0).send().unwrap();
+    assert_ne!(second.header("x-cache"), Some("HIT"), "a page stopped at the budget was served from the cache");
+}

@@ -245,15 +245,21 @@ pub fn vary_by(vary: Option<&str>) -> Vec<HeaderName> {
         .collect()
 }
 
+/// A whole object no one else may get (a page whose rewrite stopped at the CPU budget):
+/// purged as soon as it is written, while the client that made it reads it to its end.
+pub fn unkeep(variant: &Variant) {
+    if let Err(err) = fastly::http::purge::purge_surrogate_key(&object_key(variant)) {
+        log::error!("purging a page that must not be kept failed: {err}");
+    }
+}
+
 /// A half-written object: abandon it and purge it, so no later request gets its cut body
 /// (Viceroy, at least, keeps an abandoned object as found and fresh).
 pub fn discard(writer: StreamingBody, variant: &Variant) {
     if let Err(err) = writer.abandon() {
         log::warn!("abandoning a half-written page failed: {err}");
     }
-    if let Err(err) = fastly::http::purge::purge_surrogate_key(&object_key(variant)) {
-        log::error!("purging a half-written page failed: {err}");
-    }
+    unkeep(variant);
 }
 
 #[cfg(test)]
