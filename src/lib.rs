@@ -39,6 +39,7 @@ mod rules; // the rule language: model, parsing, budgets, compiling once (select
 mod store; // where rule text comes from: the config store layout, the compiled-rule cache, the sites map
 
 // Rules: read and checked once.
+pub use http::time::{TimeError, format_rfc3339, parse_rfc3339};
 pub use rules::budget::{BUDGETS, Budget, Unit};
 pub use rules::compile::RuleSet;
 pub use rules::cost::{
@@ -48,7 +49,6 @@ pub use rules::cost::{
 };
 pub use rules::schedule::{Schedule, Scheduled};
 pub use rules::template::escape::escape_html;
-pub use rules::time::{TimeError, format_rfc3339, parse_rfc3339};
 pub use rules::{RuleError, RuleWarning, StickyKey, json_schema};
 
 // One request: the plan and the rewrite.

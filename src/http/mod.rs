@@ -5,7 +5,7 @@
 //! Content-Security-Policy nonces and sources ([`csp`]) and what a rule may add to a policy
 //! ([`csp_source`]), the header edits rules make
 //! ([`headers`]), the cookies the service gives ([`cookie`]) and the headers of a response
-//! that differs per visitor ([`visitor`]). No Fastly type appears here: the adapter gathers header values and
+//! that differs per visitor ([`visitor`]), RFC 3339 instants and dates ([`time`]). No Fastly type appears here: the adapter gathers header values and
 //! hands them over.
 
 pub(crate) mod audience;
@@ -20,5 +20,6 @@ pub(crate) mod mime;
 pub(crate) mod policy;
 pub(crate) mod prescan;
 pub(crate) mod request;
+pub(crate) mod time;
 pub(crate) mod unions;
 pub(crate) mod visitor;

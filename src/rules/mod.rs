@@ -32,7 +32,6 @@ mod schema;
 pub(crate) mod selector;
 mod shape;
 pub(crate) mod template;
-pub(crate) mod time;
 mod when;
 
 pub(crate) use error::FieldError;

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use landing::{Escape, Segment};
 
 use crate::http::request::RequestContext;
-use crate::rules::time::utc_date;
+use crate::http::time::utc_date;
 
 /// Why a template cannot be used: an unknown variable, an unclosed `{{`, or a variable where
 /// no escaping is sound.
