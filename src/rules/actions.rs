@@ -14,13 +14,13 @@ use lol_html::{HandlerResult, Selector};
 use super::budget::{Cost, RegexRoom};
 use super::cost::{self, RuleCost};
 use super::headers::{self, CompiledHeader};
+use super::include::{Fallback, FragmentFrom, PlannedInclude, include_path_problem};
 use super::pattern::{Pattern, Use};
 use super::selector::parse_selector;
 use super::template::{Landing, Template};
 use super::{Action, Content, FieldError, Include, InsertAs, ReplaceText, TextTarget};
 use crate::http::headers::HeaderEdit;
 use crate::http::request::RequestContext;
-use crate::rewrite::include::{Fallback, FragmentFrom, PlannedInclude, include_path_problem};
 use crate::rewrite::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
 
 /// The part of a page an action works on, which decides the lol_html handler that runs it
