@@ -56,6 +56,7 @@ pub use http::audience::{DeviceType, Geo};
 pub use http::request::{HostError, RequestContext, RequestError};
 pub use http::visitor::{VISITOR_COOKIE, private_cache_control, visitor_cookie, visitor_id};
 pub use rewrite::include::{Fragment, FragmentFrom, FragmentSource, IncludeOutcome, IncludeResult, PlannedInclude};
+pub use rewrite::page_key::PageKey;
 pub use rewrite::plan::Plan;
 pub use rewrite::prospect::Prospect;
 pub use rewrite::response_headers::{COMPRESS_HINT, RewrittenPage, give_cookie, page_headers};
@@ -63,7 +64,6 @@ pub use rewrite::stream::{
     CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream, stream_with_fragments,
 };
 pub use rewrite::text::REGEX_HOLD_LIMIT;
-pub use rewrite::variant::Variant;
 pub use rules::dependence::Dependence;
 
 // Which responses are rewritten, and how their bodies and headers are read.
@@ -71,11 +71,11 @@ pub use http::charset::{CharsetError, PageEncoding};
 pub use http::csp::csp_nonce;
 pub use http::decode::{Decoding, decoded};
 pub use http::freshness::{CacheFacts, Keep, MAX_OBJECT_BYTES, keep};
-pub use http::headers::{CSP_HEADERS, HeaderEdit, HeaderList, apply_header_edits};
+pub use http::header_edit::{CSP_HEADERS, HeaderEdit, HeaderList, apply_header_edits};
 pub use http::policy::{
     Decision, ResponseFacts, content_type, decide, is_html, may_sniff, origin_accept_encoding, sniff_html, weaken_etag,
 };
-pub use rules::headers::{FORBIDDEN_HEADERS, MAX_HEADER_VALUE};
+pub use rules::header_actions::{FORBIDDEN_HEADERS, MAX_HEADER_VALUE};
 
 // Where rules come from.
 pub use rules::{WrittenRule, written_rules};

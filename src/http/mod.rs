@@ -4,7 +4,7 @@
 //! `<meta>` prescan ([`charset`], [`prescan`]), body decoding ([`decode`]),
 //! Content-Security-Policy nonces and sources ([`csp`]) and what a rule may add to a policy
 //! ([`csp_source`]), the header edits rules make
-//! ([`headers`]), the cookies the service gives ([`cookie`]) and the headers of a response
+//! ([`header_edit`]), the cookies the service gives ([`cookie`]) and the headers of a response
 //! that differs per visitor ([`visitor`]), RFC 3339 instants and dates ([`time`]). No Fastly type appears here: the adapter gathers header values and
 //! hands them over.
 
@@ -15,7 +15,7 @@ pub(crate) mod csp;
 pub(crate) mod csp_source;
 pub(crate) mod decode;
 pub(crate) mod freshness;
-pub(crate) mod headers;
+pub(crate) mod header_edit;
 pub(crate) mod mime;
 pub(crate) mod policy;
 pub(crate) mod prescan;

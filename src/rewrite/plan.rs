@@ -7,7 +7,7 @@ use lol_html::Selector;
 
 use super::assign::Assignments;
 use super::include::{self, PlannedInclude, new_token};
-use crate::http::headers::HeaderEdit;
+use crate::http::header_edit::HeaderEdit;
 use crate::http::request::RequestContext;
 use crate::rules::actions::{CompiledAction, PlannedAction, Scope};
 use crate::rules::compile::{CompiledRule, RuleSet};

@@ -25,7 +25,7 @@ pub(crate) mod cost;
 pub(crate) mod dependence;
 mod error;
 pub(crate) mod experiment;
-pub(crate) mod headers;
+pub(crate) mod header_actions;
 pub(crate) mod include;
 mod lint;
 mod mistakes;
