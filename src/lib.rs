@@ -54,7 +54,7 @@ pub use rules::{RuleError, RuleWarning, StickyKey, json_schema};
 // One request: the plan and the rewrite.
 pub use http::audience::{DeviceType, Geo};
 pub use http::request::{HostError, RequestContext, RequestError};
-pub use http::visitor::{VISITOR_COOKIE, private_cache_control, visitor_cookie, visitor_id};
+pub use http::visitor::{VISITOR_COOKIE, visitor_cookie, visitor_id};
 pub use rewrite::include::{Fragment, FragmentFrom, FragmentSource, IncludeOutcome, IncludeResult, PlannedInclude};
 pub use rewrite::page_key::PageKey;
 pub use rewrite::plan::Plan;
@@ -63,28 +63,27 @@ pub use rewrite::response_headers::{COMPRESS_HINT, RewrittenPage, give_cookie, p
 pub use rewrite::stream::{
     CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream, stream_with_fragments,
 };
-pub use rewrite::text::REGEX_HOLD_LIMIT;
 pub use rules::dependence::Dependence;
 
 // Which responses are rewritten, and how their bodies and headers are read.
 pub use http::charset::{CharsetError, PageEncoding};
 pub use http::csp::csp_nonce;
 pub use http::decode::{Decoding, decoded};
-pub use http::freshness::{CacheFacts, Keep, MAX_OBJECT_BYTES, keep};
-pub use http::header_edit::{CSP_HEADERS, HeaderEdit, HeaderList, apply_header_edits};
+pub use http::freshness::{CacheFacts, Keep, keep};
+pub use http::header_edit::{HeaderList, apply_header_edits};
 pub use http::policy::{
-    Decision, ResponseFacts, content_type, decide, is_html, may_sniff, origin_accept_encoding, sniff_html, weaken_etag,
+    Decision, ResponseFacts, content_type, decide, is_html, may_sniff, origin_accept_encoding, sniff_html,
 };
-pub use rules::header_actions::{FORBIDDEN_HEADERS, MAX_HEADER_VALUE};
+pub use rules::header_actions::FORBIDDEN_HEADERS;
 
 // Where rules come from.
 pub use rules::{WrittenRule, written_rules};
 pub use store::cache::{CacheLookup, RuleCache};
 pub use store::layout::{
     DRAFT_FILES, DRAFT_INDEX_KEY, DRAFT_PREFIX, EntrySource, INDEX_KEY, Index, LookupError, MAX_ENTRIES,
-    MAX_VALUE_CHARS, MemoryStore, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError, check_entry, read_entries,
+    MAX_VALUE_CHARS, MemoryStore, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError, read_entries,
     read_entries_at, read_rules_dir, store_for_files, store_from_dirs,
 };
-pub use store::limits::{FINISH_ALLOWANCE_MS, LIMITS_KEY, Limits, LimitsError, MAX_CPU_BUDGET_MS};
+pub use store::limits::{LIMITS_KEY, Limits, LimitsError};
 pub use store::pack::{Pack, PackError, Packed, pack};
 pub use store::sites::{Site, Sites, SitesError};
