@@ -55,7 +55,11 @@ fn an_entry_of_160_heavy_regexes_costs_rules_not_the_site() {
         // The compile CPU budget (8 ms for regexes) stops the first heavy regex as soon as it
         // compiles past it, long before the regex memory budgets (4 MiB a rule, 24 MiB a set)
         // could be reached: every regex rule is refused, the rules without one still apply.
-        assert!(page.text().contains("cat shelter!?</h1>"), "the rules within the budgets still apply: {}", page.text());
+        assert!(
+            page.text().contains("cat shelter!?</h1>"),
+            "the rules within the budgets still apply: {}",
+            page.text()
+        );
     }
     let greedy = stack.service.wait_for_lines("rule \"greedy\"", 1, Duration::from_secs(5));
     assert!(greedy[0].contains("field `when.path[0]`") && greedy[0].contains("compile CPU budget"), "{greedy:?}");
