@@ -1,6 +1,6 @@
 //! The Fastly adapter: request in, origin, rewrite or pass through, response out.
 //!
-//! Kept thin: what to rewrite is decided by [`edge_rewriter::decide`], which rules apply by
+//! Kept thin: what to rewrite is decided by [`edge_rewriter::http::decide`], which rules apply by
 //! [`edge_rewriter::RuleSet::plan`], and the rewrite itself by [`edge_rewriter::stream`];
 //! this module only moves bytes and headers between Fastly's types and the engine.
 
@@ -22,10 +22,9 @@ mod sites;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use edge_rewriter::{
-    CacheFacts, Decision, Keep, Limits, PageKey, Plan, Prospect, RequestContext, RuleSet, decide, is_html, keep,
-    may_sniff,
-};
+use edge_rewriter::http::{CacheFacts, Decision, Keep, decide, is_html, keep, may_sniff};
+use edge_rewriter::store::Limits;
+use edge_rewriter::{PageKey, Plan, Prospect, RequestContext, RuleSet};
 use fastly::http::header::RANGE;
 use fastly::{Backend, Request, Response};
 

@@ -5,9 +5,11 @@ use std::io::{Cursor, Read, Write};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use edge_rewriter::http::{Decoding, decoded};
+use edge_rewriter::store::Limits;
 use edge_rewriter::{
-    CpuDeadline, Decoding, Limits, PageEncoding, PageKey, Plan, Report, RequestContext, RewriteOptions, RewrittenPage,
-    RuleSet, Streamed, decoded, stream, stream_with_fragments,
+    CpuDeadline, PageEncoding, PageKey, Plan, Report, RequestContext, RewriteOptions, RewrittenPage, RuleSet, Streamed,
+    stream, stream_with_fragments,
 };
 use fastly::http::body::StreamingBody;
 use fastly::http::header::CACHE_CONTROL;
