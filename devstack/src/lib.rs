@@ -6,12 +6,14 @@
 //! * [`http`]: a small HTTP/1.1 client that sees timing and truncation;
 //! * [`browser`]: headless Chromium screenshots;
 //! * [`load`]: concurrent clients that check every answer;
-//! * [`soak`]: the service under sustained load over a mix of fixture pages.
+//! * [`soak`]: the service under sustained load over a mix of fixture pages;
+//! * [`profile`]: Viceroy's guest profiles read as samples per function.
 
 pub mod browser;
 pub mod http;
 pub mod load;
 pub mod origin;
+pub mod profile;
 pub mod project;
 pub mod soak;
 pub mod viceroy;
