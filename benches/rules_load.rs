@@ -1,5 +1,5 @@
 //! What rules cost per request: reading the store, parsing and compiling 20 rules, planning
-//! them for a request, and setting up the rewriter. Prints medians; asserts nothing.
+//! them for a request, the edge cache's key, and setting up the rewriter. Prints medians; asserts nothing.
 //!
 //!     cargo bench --bench rules_load                            # native
 //!     cargo bench --bench rules_load --target wasm32-wasip1     # wasm, inside Viceroy
@@ -7,7 +7,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use edge_rewriter::{MemoryStore, RequestContext, RewriteOptions, Rewriter, RuleCache, RuleSet, read_entries};
+use edge_rewriter::{
+    MemoryStore, Prospect, RequestContext, RewriteOptions, Rewriter, RuleCache, RuleSet, Variant, read_entries,
+};
 
 /// 20 rules of the kinds editors write, two per store entry.
 fn twenty_rules() -> Vec<(String, String)> {
@@ -85,6 +87,9 @@ fn main() {
     });
     measure("plan for a request (conditions, templates)", n, || {
         black_box(rules.plan(black_box(&context)));
+    });
+    measure("edge-cache key before the response (Prospect + Variant)", n, || {
+        black_box(Variant::of(&Prospect::of(&rules, black_box(&context)), "live"));
     });
     let plan = rules.plan(&context);
     measure("rewriter setup + teardown (lol_html settings)", n, || {

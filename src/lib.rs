@@ -41,6 +41,11 @@ mod store; // where rule text comes from: the config store layout, the compiled-
 // Rules: read and checked once.
 pub use rules::budget::{BUDGETS, Budget, Unit};
 pub use rules::compile::RuleSet;
+pub use rules::cost::{
+    ATTRIBUTE_NS, COMMENT_NS, CONSTANTS as COST_MODEL, HANDLER_NS, INSERT_NS, LITERAL_PS_PER_BYTE, PARSE_NS_PER_BYTE,
+    PageProfile, REASONABLE_PAGE_BYTES, REGEX_PS_PER_BYTE, RuleCost, SELECTOR_PART_NS, TEXT_FIRST_PS_PER_BYTE,
+    TYPICAL_PAGE, format_ms,
+};
 pub use rules::schedule::{Schedule, Scheduled};
 pub use rules::template::escape::escape_html;
 pub use rules::time::{TimeError, format_rfc3339, parse_rfc3339};
@@ -52,6 +57,8 @@ pub use http::request::{HostError, RequestContext, RequestError};
 pub use http::visitor::{VISITOR_COOKIE, private_cache_control, visitor_cookie, visitor_id};
 pub use rewrite::include::{Fragment, FragmentFrom, FragmentSource, IncludeOutcome, IncludeResult, PlannedInclude};
 pub use rewrite::plan::Plan;
+pub use rewrite::prospect::Prospect;
+pub use rewrite::response_headers::{COMPRESS_HINT, RewrittenPage, give_cookie, page_headers};
 pub use rewrite::stream::{
     CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream, stream_with_fragments,
 };
@@ -71,11 +78,13 @@ pub use http::policy::{
 pub use rules::headers::{FORBIDDEN_HEADERS, MAX_HEADER_VALUE};
 
 // Where rules come from.
+pub use rules::{WrittenRule, written_rules};
 pub use store::cache::{CacheLookup, RuleCache};
 pub use store::layout::{
-    DRAFT_INDEX_KEY, DRAFT_PREFIX, EntrySource, INDEX_KEY, Index, LookupError, MAX_ENTRIES, MAX_VALUE_CHARS,
-    MemoryStore, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError, check_entry, read_entries, read_entries_at,
-    read_rules_dir, store_from_dirs,
+    DRAFT_FILES, DRAFT_INDEX_KEY, DRAFT_PREFIX, EntrySource, INDEX_KEY, Index, LookupError, MAX_ENTRIES,
+    MAX_VALUE_CHARS, MemoryStore, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError, check_entry, read_entries,
+    read_entries_at, read_rules_dir, store_for_files, store_from_dirs,
 };
-pub use store::limits::{LIMITS_KEY, Limits, LimitsError};
+pub use store::limits::{FINISH_ALLOWANCE_MS, LIMITS_KEY, Limits, LimitsError, MAX_CPU_BUDGET_MS};
+pub use store::pack::{Pack, PackError, Packed, pack};
 pub use store::sites::{Site, Sites, SitesError};

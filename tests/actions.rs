@@ -212,3 +212,73 @@ fn max_counts_hits_and_matches_in_page_order_with_nesting() {
     assert_eq!(String::from_utf8(done.sink).unwrap(), r#"<div data-n="y"><div data-n="y"></div></div><div></div>"#);
     assert_eq!(done.report.hits, [("first".to_owned(), 2)]);
 }
+
+#[test]
+fn one_class_is_added_or_removed_and_the_others_stay() {
+    let add = r#"{"id":"add","selector":"button","actions":[{"add_class":"cta-big"}]}"#;
+    let remove = r#"{"id":"rm","selector":"button","actions":[{"remove_class":"hidden"}]}"#;
+    let cases = [
+        (add, "<button class=\"btn primary\">Buy</button>", "<button class=\"btn primary cta-big\">Buy</button>"),
+        (add, "<button>Buy</button>", "<button class=\"cta-big\">Buy</button>"),
+        (add, "<button class=\"cta-big btn\">Buy</button>", "<button class=\"cta-big btn\">Buy</button>"),
+        (add, "<button class=\"  \">Buy</button>", "<button class=\"cta-big\">Buy</button>"),
+        (remove, "<button class=\"btn hidden primary\">Buy</button>", "<button class=\"btn primary\">Buy</button>"),
+        (remove, "<button class=\"hidden\thidden\">Buy</button>", "<button class=\"\">Buy</button>"),
+        (remove, "<button class=\"not-hidden\">Buy</button>", "<button class=\"not-hidden\">Buy</button>"),
+        (remove, "<button>Buy</button>", "<button>Buy</button>"),
+    ];
+    for (rule, page, expected) in cases {
+        assert_eq!(rewrite(rule, page), expected, "{rule} on {page}");
+    }
+}
+
+#[test]
+fn a_class_name_must_be_one_name() {
+    for (value, why) in [("", "empty"), ("big cta", "one class"), ("a\"b", "quote")] {
+        let rule = format!(r#"{{"id":"c","selector":"p","actions":[{{"add_class":{}}}]}}"#, serde_json::json!(value));
+        let (_, errors) = RuleSet::from_entries(&[("e".to_owned(), rule)]);
+        assert_eq!(errors.len(), 1, "{value:?}");
+        assert_eq!(errors[0].field.as_deref(), Some("actions[0].add_class"), "{value:?}");
+        assert!(errors[0].reason.contains(why), "{value:?}: {}", errors[0]);
+    }
+}
+
+proptest::proptest! {
+    /// On any class list, however spaced and however the page is split: `add_class` leaves
+    /// every class there and adds the one missing at the end; `remove_class` takes out every
+    /// copy of the one and keeps the others in order.
+    #[test]
+    fn adding_or_removing_a_class_keeps_the_other_classes(
+        classes in proptest::collection::vec(proptest::sample::select(vec!["a", "b", "cta", "x-1", "B"]), 0..6),
+        spaces in proptest::collection::vec(proptest::sample::select(vec![" ", "  ", "\t", "\n "]), 6),
+        class in proptest::sample::select(vec!["a", "cta", "new"]),
+        read_buffer in 1usize..12,
+    ) {
+        let value: String = classes.iter().zip(&spaces).map(|(class, space)| format!("{space}{class}")).collect();
+        let page = format!("<p class=\"{value}\">x</p>");
+        for action in ["add_class", "remove_class"] {
+            let rule = format!(r#"{{"id":"c","selector":"p","actions":[{{"{action}":"{class}"}}]}}"#);
+            let (rules, errors) = RuleSet::from_entries(&[("e".to_owned(), rule)]);
+            proptest::prop_assert!(errors.is_empty());
+            let plan = rules.plan(&RequestContext::default());
+            let options = RewriteOptions { read_buffer, ..RewriteOptions::default() };
+            let done = stream(&plan, &options, page.as_bytes(), Vec::new());
+            let out = String::from_utf8(done.sink).unwrap();
+            let after = out.split('"').nth(1).unwrap().to_owned();
+            let tokens: Vec<&str> = after.split_ascii_whitespace().collect();
+            let others: Vec<&str> = classes.iter().copied().filter(|c| *c != class).collect();
+            let others_after: Vec<&str> = tokens.iter().copied().filter(|c| *c != class).collect();
+            proptest::prop_assert_eq!(&others_after, &others, "{} on {:?} gave {:?}", action, value, after);
+            let copies = tokens.iter().filter(|c| **c == class).count();
+            if action == "add_class" {
+                proptest::prop_assert!(copies >= 1, "{:?}", after);
+                if !classes.contains(&class) {
+                    proptest::prop_assert_eq!(tokens.last(), Some(&class));
+                    proptest::prop_assert_eq!(copies, 1);
+                }
+            } else {
+                proptest::prop_assert_eq!(copies, 0, "{:?}", after);
+            }
+        }
+    }
+}

@@ -23,7 +23,10 @@ fn rewrite_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .spawn()
         .expect("the rewrite binary runs");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
+        // A command that stops before reading the page (a bad argument) closes its input.
+        if let Err(err) = child.stdin.take().unwrap().write_all(input) {
+            assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe, "writing the page: {err}");
+        }
     }
     child.wait_with_output().unwrap()
 }
@@ -99,13 +102,20 @@ fn apply_shows_the_headers_after_the_rules_edits_and_explain_lists_them() {
     ];
     let output = rewrite_with_stdin(&[&["apply", "--headers"], &request[..], &["-"]].concat(), Some(b"<p>hi</p>"));
     assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let etag = text.lines().find(|line| line.starts_with("etag: W/\"er")).expect(&text);
     assert_eq!(
-        stdout(&output),
-        "content-security-policy: script-src 'self' https://analytics.example\n\
-         x-frame-options: DENY\n\
-         set-cookie: seen=mail; Path=/; SameSite=Lax; Secure; HttpOnly\n\
-         \n\
-         <p>hi</p>"
+        text,
+        format!(
+            "content-type: text/html\n\
+             {etag}\n\
+             x-compress-hint: on\n\
+             content-security-policy: script-src 'self' https://analytics.example\n\
+             x-frame-options: DENY\n\
+             set-cookie: seen=mail; Path=/; SameSite=Lax; Secure; HttpOnly\n\
+             \n\
+             <p>hi</p>"
+        )
     );
     let output = rewrite_with_stdin(&[&["explain"], &request[..], &["-"]].concat(), Some(b"<p>hi</p>"));
     let text = stdout(&output);
@@ -157,8 +167,8 @@ fn diff_is_plain_when_piped_and_coloured_on_request() {
 /// cases name (relative to the copy's parent).
 fn fixtures_copy() -> PathBuf {
     let dir = devstack::viceroy::scratch_dir().unwrap().join("fixtures");
-    copy_dir(&project::root().join("fixtures"), &dir);
-    copy_dir(&project::root().join("rules/live"), &dir.parent().unwrap().join("rules/live"));
+    project::copy_dir(&project::root().join("fixtures"), &dir);
+    project::copy_dir(&project::root().join("rules/live"), &dir.parent().unwrap().join("rules/live"));
     dir
 }
 
@@ -170,18 +180,6 @@ fn fixtures_with_a_failure() -> PathBuf {
     let good = std::fs::read_to_string(&expected).unwrap();
     std::fs::write(&expected, good.replace("Winter sale", "Summer sale")).unwrap();
     fixtures
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]
@@ -303,7 +301,7 @@ fn validate_names_file_entry_rule_field_and_reason() {
     let file = rules.join("20-bad.json");
     assert!(
         text.contains(&format!(
-            "{}: entry \"20-bad\", rule \"last\", field `selector`: selector \"li:last-child\"",
+            "{}: entry \"10-ok..20-bad\", file \"20-bad.json\", rule \"last\", field `selector`: selector \"li:last-child\"",
             file.display()
         )),
         "{text}"
@@ -313,7 +311,7 @@ fn validate_names_file_entry_rule_field_and_reason() {
         "{text}"
     );
     assert!(text.contains("30-broken.json: entry \"30-broken\": not valid JSON"), "{text}");
-    assert!(text.contains("1 valid rule(s) in 3 entries, 3 problems"), "{text}");
+    assert!(text.contains("1 valid rule in 3 files (1 store entry once packed), 3 problems"), "{text}");
 }
 
 #[test]
@@ -331,14 +329,14 @@ fn validate_warns_of_editors_traps_with_the_fix_and_still_passes() {
     let file = rules.join("10-colour.json");
     assert!(
         text.contains(&format!(
-            "warning: {}: entry \"10-colour\", rule \"colour\", field `actions[0].replace_text.regex`: the regex contains a backspace",
+            "warning: {}: entry \"10-colour..20-banner\", file \"10-colour.json\", rule \"colour\", field `actions[0].replace_text.regex`: the regex contains a backspace",
             file.display()
         )),
         "{text}"
     );
     assert!(text.contains(r#"write "\\b" for the regex's \b"#), "{text}");
     assert!(text.contains("opens <div class=\"banner\"> and never closes it") && text.contains("add </div>"), "{text}");
-    assert!(text.contains("2 valid rule(s) in 2 entries, 0 problems"), "{text}");
+    assert!(text.contains("2 valid rules in 2 files (1 store entry once packed), 0 problems"), "{text}");
 }
 
 #[test]
@@ -361,17 +359,17 @@ fn explain_says_which_rules_apply_and_flags_those_that_never_fire() {
         "https://example.com/shop/",
         "fixtures/pages/index.html",
     ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "a rule is skipped: {}", stderr(&output));
     let text = stdout(&output);
     let line = |id: &str| {
         text.lines().find(|line| line.starts_with(id)).unwrap_or_else(|| panic!("no line for {id}:\n{text}")).to_owned()
     };
-    assert!(line("banner (10-banner)").contains("yes") && line("banner").contains(" 1"), "{text}");
+    assert!(line("banner (10-banner.json)").contains("yes") && line("banner").contains(" 1"), "{text}");
     assert!(line("news-only").contains("no") && line("news-only").contains("when.path does not hold"), "{text}");
     assert!(line("idle").contains("NEVER FIRED"), "{text}");
     assert!(line("off").contains("disabled"), "{text}");
     assert!(line("bad").contains("invalid") && line("bad").contains("next-sibling combinator"), "{text}");
-    assert!(text.contains("1 rule(s) apply to this request but never fired"), "{text}");
+    assert!(text.contains("1 rule applies to this request but never fired"), "{text}");
 }
 
 #[test]
@@ -407,14 +405,14 @@ fn explain_lists_windows_rollouts_and_experiments_and_shows_the_page_at_another_
     let before = explain(&["--at", "2026-11-24T12:00:00Z", "--fact", "variant=hero-2026=big-cta"]);
     assert!(before.contains("on this page, at 2026-11-24T12:00:00Z:"), "{before}");
     assert!(
-        before.contains("sale (10-sale): time window from 2026-11-27T00:00:00Z until 2026-12-01T00:00:00Z, not open yet; does not apply (when.time does not hold)"),
+        before.contains("sale (10-sale.json): time window from 2026-11-27T00:00:00Z until 2026-12-01T00:00:00Z, not open yet; does not apply (when.time does not hold)"),
         "{before}"
     );
     assert!(
         before.contains("experiment hero-2026 (control 25%, big-cta 75%), this request gets big-cta; applies"),
         "{before}"
     );
-    assert!(!before.contains("news (30-news):"), "a rollout on another path does not affect this page:\n{before}");
+    assert!(!before.contains("news (30-news.json):"), "a rollout on another path does not affect this page:\n{before}");
     assert!(before.contains("next change: 2026-11-27T00:00:00Z (sale's window opens)"), "{before}");
     let during = explain(&["--at", "2026-11-28T00:00:00Z"]);
     assert!(
@@ -422,9 +420,12 @@ fn explain_lists_windows_rollouts_and_experiments_and_shows_the_page_at_another_
         "{during}"
     );
     assert!(
-        during.contains("this request is not in it; does not apply (experiment (no visitor id) does not hold)"),
-        "{during}"
+        during.contains("this request gets control; applies") || during.contains("this request gets big-cta; applies"),
+        "a new visitor is assigned, as at the edge: {during}"
     );
+    let returning =
+        explain(&["--at", "2026-11-28T00:00:00Z", "-H", "Cookie: other=1", "--fact", "new-visitor-id=v-42"]);
+    assert!(returning.contains("this request gets "), "{returning}");
     let output = rewrite(&[
         "apply",
         "--rules",
@@ -480,7 +481,9 @@ fn errors_that_stop_a_command_exit_2_with_a_hint() {
     let output = rewrite(&["apply", "--rules", "no/such/dir", "fixtures/pages/index.html"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("no/such/dir: no such file or directory (give rules with --rules PATH)"),
+        stderr(&output).contains(
+            "no/such/dir: no such file or directory; give a rules directory, rule file or store file as --rules PATH"
+        ),
         "{}",
         stderr(&output)
     );
@@ -510,7 +513,8 @@ fn apply_diff_and_explain_read_the_draft_over_the_live_rules() {
         &[("10-banner.json", DRAFT_BANNER)],
     );
     let rules = ["--rules", live.to_str().unwrap()];
-    let with_draft = [&rules[..], &["--draft", draft.to_str().unwrap()]].concat();
+    let draft_arg = format!("--draft={}", draft.display());
+    let with_draft = [&rules[..], &[draft_arg.as_str()]].concat();
     let page = b"<body><p>x</p></body>";
     let applied = |extra: &[&str]| stdout(&rewrite_with_stdin(&[&["apply"], extra].concat(), Some(page)));
     assert_eq!(applied(&rules), "<body>LIVE</body>");
@@ -518,7 +522,10 @@ fn apply_diff_and_explain_read_the_draft_over_the_live_rules() {
     let diff = stdout(&rewrite_with_stdin(&[&["diff"], &with_draft[..]].concat(), Some(page)));
     assert!(diff.contains("+<body>DRAFT</body>"), "{diff}");
     let explained = stdout(&rewrite_with_stdin(&[&["explain"], &with_draft[..]].concat(), Some(page)));
-    assert!(explained.contains("banner (draft.10-banner)") && explained.contains("keep (20-keep)"), "{explained}");
+    assert!(
+        explained.contains("banner (draft/10-banner.json)") && explained.contains("keep (20-keep.json)"),
+        "{explained}"
+    );
 }
 
 #[test]
@@ -527,10 +534,10 @@ fn validate_draft_reports_a_draft_rule_reusing_a_live_id_and_store_refuses_it() 
     let (live, draft) = live_and_draft(&[("10-banner.json", LIVE_BANNER)], &[("05-new-banner.json", DRAFT_BANNER)]);
     let live_only = rewrite(&["validate", live.to_str().unwrap()]);
     assert!(live_only.status.success(), "{}", stdout(&live_only));
-    let output = rewrite(&["validate", live.to_str().unwrap(), "--draft", draft.to_str().unwrap()]);
+    let output = rewrite(&["validate", live.to_str().unwrap(), &format!("--draft={}", draft.display())]);
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let text = stdout(&output);
-    assert!(text.contains("another rule already has this id (in entry \"draft.05-new-banner\")"), "{text}");
+    assert!(text.contains("another rule already has this id (in file \"draft/05-new-banner.json\")"), "{text}");
     assert!(text.contains("give the draft file the live file's name"), "{text}");
 
     let out = live.parent().unwrap().join("store.json");
@@ -666,8 +673,10 @@ fn a_store_file_is_refused_exactly_as_a_rules_directory_is() {
     let store = dir.parent().unwrap().join("store.json");
     let values = serde_json::json!({ "rules": "[\"10-big\",\"20-small\"]", "10-big": big, "20-small": small });
     std::fs::write(&store, values.to_string()).unwrap();
-    let reason = "characters long; a config store value holds at most 8000";
-    for rules in [&dir, &store] {
+    for (rules, reason) in [
+        (&dir, "characters even written compactly, and a config store value holds at most 8000"),
+        (&store, "characters long; a config store value holds at most 8000"),
+    ] {
         let validated = rewrite(&["validate", rules.to_str().unwrap()]);
         assert_eq!(validated.status.code(), Some(1), "{}", rules.display());
         assert!(stdout(&validated).contains(reason), "{}: {}", rules.display(), stdout(&validated));
@@ -686,7 +695,7 @@ fn a_store_file_is_refused_exactly_as_a_rules_directory_is() {
 fn check_names_the_case_in_its_notes_and_a_wrong_path_names_the_case_file() {
     let output = rewrite(&["check"]);
     assert!(
-        stderr(&output).contains("rewrite: case not-found: the service would pass this response through untouched"),
+        stderr(&output).contains("note: case not-found: the service would pass this response through untouched"),
         "{}",
         stderr(&output)
     );
@@ -712,8 +721,8 @@ fn explain_lists_shadow_rules_apart() {
     let output = rewrite(&["explain", "--rules", rules.to_str().unwrap(), "fixtures/pages/news/article.html"]);
     let text = stdout(&output);
     let (live, shadow) = text.split_once("shadow rules: counted where they would act").expect(&text);
-    assert!(live.contains("live (10-live)") && !live.contains("trial"), "{text}");
-    assert!(shadow.contains("would fire") && shadow.contains("trial (20-trial)"), "{text}");
+    assert!(live.contains("live (10-live.json)") && !live.contains("trial"), "{text}");
+    assert!(shadow.contains("would fire") && shadow.contains("trial (20-trial.json)"), "{text}");
     let trial = shadow.lines().find(|line| line.starts_with("trial")).unwrap();
     assert!(trial.split_whitespace().any(|word| word == "5"), "the article's five paragraphs would go: {trial}");
 }
@@ -747,9 +756,13 @@ fn publish_flips_the_index_last_keeps_the_previous_and_rollback_flips_back() {
     let first = rewrite(&["publish", "--rules", rules_arg, "--store-file", store_arg]);
     assert!(first.status.success(), "{}{}", stdout(&first), stderr(&first));
     let values = store_values(&store);
-    assert_eq!(values["rules"], r#"{"version":"v1","entries":["v1.10-banner","v1.20-old"]}"#);
-    assert!(values["rules.previous"].as_str().unwrap().starts_with("[\"10-sale-banner\""), "the plain index is kept");
-    assert!(values.contains_key("10-sale-banner"), "entries publish did not write are left alone");
+    assert_eq!(values["rules"], r#"{"version":"v1","entries":["v1.10-banner..20-old"]}"#);
+    assert!(
+        values["rules.previous"].as_str().unwrap().starts_with("[\"10-sale-banner..80-app-shell\""),
+        "the plain index is kept"
+    );
+    assert!(values.contains_key("10-sale-banner..80-app-shell"), "entries publish did not write are left alone");
+    assert!(!values.contains_key("rules.draft"), "no draft beside the rules: the old draft index is gone");
 
     // An edit: one rule changed, one removed, one added. The dry run says so and writes nothing.
     std::fs::write(
@@ -765,20 +778,20 @@ fn publish_flips_the_index_last_keeps_the_previous_and_rollback_flips_back() {
     let plan = stdout(&dry);
     assert!(plan.starts_with(&format!("publish v2 to store file {store_arg} (live now: v1)\n")), "{plan}");
     assert!(plan.contains("rules: 1 added, 1 changed, 1 removed, 0 unchanged\n"), "{plan}");
-    assert!(plan.contains("  ~ banner (10-banner)\n"), "{plan}");
+    assert!(plan.contains("  ~ banner (10-banner.json)\n"), "{plan}");
     assert!(
         plan.contains(r#"actions[0].prepend.text: "Winter sale: 20% off" → "Winter sale extended: 30% off""#),
         "{plan}"
     );
-    assert!(plan.contains("  + new (30-new)\n") && plan.contains("  - old (20-old)\n"), "{plan}");
+    assert!(plan.contains("  + new (30-new.json)\n") && plan.contains("  - old (20-old.json)\n"), "{plan}");
     assert!(plan.contains("then rules.previous (v1), then rules (v2)") && plan.ends_with("dry run: nothing written\n"));
     assert_eq!(std::fs::read_to_string(&store).unwrap(), before, "a dry run writes nothing");
 
     let second = rewrite(&["publish", "--rules", rules_arg, "--store-file", store_arg]);
     assert!(second.status.success(), "{}", stderr(&second));
     let values = store_values(&store);
-    assert_eq!(values["rules"], r#"{"version":"v2","entries":["v2.10-banner","v2.30-new"]}"#);
-    assert_eq!(values["rules.previous"], r#"{"version":"v1","entries":["v1.10-banner","v1.20-old"]}"#);
+    assert_eq!(values["rules"], r#"{"version":"v2","entries":["v2.10-banner..30-new"]}"#);
+    assert_eq!(values["rules.previous"], r#"{"version":"v1","entries":["v1.10-banner..20-old"]}"#);
 
     let back = rewrite(&["rollback", "--store-file", store_arg]);
     assert!(back.status.success(), "{}", stderr(&back));
@@ -788,8 +801,8 @@ fn publish_flips_the_index_last_keeps_the_previous_and_rollback_flips_back() {
         stdout(&back)
     );
     let values = store_values(&store);
-    assert_eq!(values["rules"], r#"{"version":"v1","entries":["v1.10-banner","v1.20-old"]}"#);
-    assert_eq!(values["rules.previous"], r#"{"version":"v2","entries":["v2.10-banner","v2.30-new"]}"#);
+    assert_eq!(values["rules"], r#"{"version":"v1","entries":["v1.10-banner..20-old"]}"#);
+    assert_eq!(values["rules.previous"], r#"{"version":"v2","entries":["v2.10-banner..30-new"]}"#);
 
     // Numbers are never reused, and only the last few versions stay.
     for text in ["A", "B", "C"] {
@@ -801,7 +814,7 @@ fn publish_flips_the_index_last_keeps_the_previous_and_rollback_flips_back() {
     let values = store_values(&store);
     assert!(values["rules"].as_str().unwrap().starts_with(r#"{"version":"v5""#), "{}", values["rules"]);
     let versioned: Vec<&String> = values.keys().filter(|key| key.starts_with('v')).collect();
-    assert_eq!(versioned, ["v4.10-banner", "v4.30-new", "v5.10-banner", "v5.30-new"], "v1 to v3 deleted");
+    assert_eq!(versioned, ["v4.10-banner..30-new", "v5.10-banner..30-new"], "v1 to v3 deleted");
 }
 
 #[test]
@@ -843,13 +856,11 @@ fn publish_drives_the_fastly_cli_entries_first_and_the_index_last() {
     let output = rewrite(&[&args[..], &["--fastly-cli", fake.to_str().unwrap()]].concat());
     assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
     let calls = std::fs::read_to_string(&log).unwrap();
-    let expected = format!(
-        "config-store-entry list --json --store-id s\n\
-         config-store-entry update --upsert --key v5.10-banner --stdin --store-id s\nvalue: {DRAFT_BANNER}\n\
-         config-store-entry update --upsert --key rules.previous --stdin --store-id s\nvalue: {{\"version\":\"v4\",\"entries\":[\"v4.10-banner\"]}}\n\
-         config-store-entry update --upsert --key rules --stdin --store-id s\nvalue: {{\"version\":\"v5\",\"entries\":[\"v5.10-banner\"]}}\n\
-         config-store-entry delete --key v1.10-banner --store-id s\n"
-    );
+    let expected = "config-store-entry list --json --store-id s\n\
+         config-store-entry update --upsert --key v5.10-banner --stdin --store-id s\nvalue: {\"pack\":[{\"file\":\"10-banner.json\",\"rules\":[{\"actions\":[{\"prepend\":{\"text\":\"DRAFT\"}}],\"id\":\"banner\",\"selector\":\"body\"}]}]}\n\
+         config-store-entry update --upsert --key rules.previous --stdin --store-id s\nvalue: {\"version\":\"v4\",\"entries\":[\"v4.10-banner\"]}\n\
+         config-store-entry update --upsert --key rules --stdin --store-id s\nvalue: {\"version\":\"v5\",\"entries\":[\"v5.10-banner\"]}\n\
+         config-store-entry delete --key v1.10-banner --store-id s\n";
     assert_eq!(calls, expected);
 }
 
@@ -952,7 +963,430 @@ fn validate_refuses_script_sources_wider_than_one_site_and_keeps_one_sites() {
         assert!(!text.contains(&format!("rule \"{id}\"")), "{id} is accepted: {text}");
     }
     assert!(
-        text.contains(&format!("2 valid rule(s) in {} entries, {} problems", files.len(), refused.len())),
+        text.contains(&format!(
+            "2 valid rules in {} files (1 store entry once packed), {} problems",
+            files.len(),
+            refused.len()
+        )),
         "{text}"
     );
+}
+
+// ---- the editor's path without traps (issue 25) ------------------------------------------
+
+/// Trap 10: a skipped rule is an error the exit status says, on standard error, labelled.
+#[test]
+fn apply_diff_and_explain_exit_1_when_a_rule_is_skipped_and_say_so_on_stderr() {
+    let rules = rules_dir(&[
+        ("10-ok.json", r#"{"id":"ok","selector":"p","actions":[{"append":{"text":"!"}}]}"#),
+        ("20-bad.json", r#"{"id":"bad","selector":"p + p","actions":["remove"]}"#),
+    ]);
+    let rules = rules.to_str().unwrap();
+    for command in ["apply", "diff", "explain"] {
+        let output = rewrite_with_stdin(&[command, "--rules", rules], Some(b"<p>a</p>"));
+        assert_eq!(output.status.code(), Some(1), "{command}: {}", stderr(&output));
+        let (out, err) = (stdout(&output), stderr(&output));
+        assert!(!out.contains("rule skipped"), "{command}: the output stream is the page (or report) only:\n{out}");
+        assert!(
+            err.lines().any(|line| line.starts_with("error: rule skipped: ") && line.contains("20-bad.json")),
+            "{command}: {err}"
+        );
+    }
+    let applied = rewrite_with_stdin(&["apply", "--rules", rules], Some(b"<p>a</p>"));
+    assert_eq!(stdout(&applied), "<p>a!</p>", "the other rules still apply");
+}
+
+/// Trap 10: notes are notes; a passing check has nothing that looks like an error.
+#[test]
+fn a_passing_check_prints_no_error_looking_lines() {
+    let output = rewrite(&["check"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let notes = stderr(&output);
+    assert!(notes.contains("note: case not-found: the service would pass this response through untouched"), "{notes}");
+    for line in notes.lines() {
+        assert!(line.starts_with("note: "), "a passing check printed {line:?}");
+        assert!(!line.contains("rewrite:") && !line.contains("error"), "{line:?}");
+    }
+}
+
+/// Trap 9: an optional value never swallows the positional path; hints fit the command.
+#[test]
+fn validate_takes_draft_before_a_store_file_and_hints_fit_the_command() {
+    let output = rewrite(&["validate", "--draft", "rules/store.json"]);
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("rules/store.json with its draft: "), "{}", stdout(&output));
+    let typo = rewrite(&["validate", "rules/livee"]);
+    assert_eq!(typo.status.code(), Some(2));
+    let message = stderr(&typo);
+    assert!(!message.contains("--rules"), "validate takes no --rules: {message}");
+    assert!(message.contains("rules/livee: no such file or directory"), "{message}");
+    assert!(message.contains("did you mean rules/live?"), "{message}");
+    let apply = rewrite(&["apply", "--rules", "rules/livee", "fixtures/pages/index.html"]);
+    assert!(stderr(&apply).contains("--rules") && stderr(&apply).contains("did you mean rules/live?"));
+}
+
+#[test]
+fn counts_agree_with_their_nouns() {
+    let rules = rules_dir(&[("10-one.json", r#"{"id":"one","selector":"p","actions":["remove"]}"#)]);
+    let output = rewrite_with_stdin(&["explain", "--rules", rules.to_str().unwrap()], Some(b"<p>a</p>"));
+    let text = stdout(&output);
+    assert!(text.contains(" — 1 rule from 1 entry in "), "{text}");
+    let validated = stdout(&rewrite(&["validate", rules.to_str().unwrap()]));
+    assert!(validated.contains(": 1 valid rule in 1 file (1 store entry once packed), 0 problems"), "{validated}");
+}
+
+/// Trap 8: every mistake of a rule in one run, each with the shape to write.
+#[test]
+fn validate_reports_both_mistakes_of_a_rule_with_the_shape_to_write() {
+    let rules = rules_dir(&[(
+        "30-promo.json",
+        r#"{"id": "promo", "selector": "main", "when": {"geo": {"country": "DE"}},
+            "actions": [{"prepend": {"include": {"path": "/fragments/promo.html", "fallback": "Promo unavailable"}}}]}"#,
+    )]);
+    let output = rewrite(&["validate", rules.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let file = rules.join("30-promo.json");
+    for (field, shape) in [
+        ("when.geo.country", r#"write ["DE"]"#),
+        ("actions[0].prepend.include.fallback", r#"write {"text": "Promo unavailable"}"#),
+    ] {
+        let line = text
+            .lines()
+            .find(|line| line.contains(&format!("field `{field}`")))
+            .unwrap_or_else(|| panic!("{field}:\n{text}"));
+        assert!(
+            line.starts_with(&format!(
+                "{}: entry \"30-promo\", file \"30-promo.json\", rule \"promo\"",
+                file.display()
+            )),
+            "{line}"
+        );
+        assert!(line.contains(shape), "{line}");
+    }
+    assert!(text.contains("0 valid rules in 1 file (1 store entry once packed), 2 problems"), "{text}");
+}
+
+/// Trap 4: the European Union is a union, not the continent; a country brings its continent;
+/// a name is not a code.
+#[test]
+fn the_eu_union_is_its_member_states_and_a_country_fact_brings_its_continent() {
+    let rules = rules_dir(&[
+        (
+            "10-consent.json",
+            r#"{"id": "consent", "selector": "body", "when": {"geo": {"union": ["EU"]}},
+                "actions": [{"prepend": {"html": "<div id=consent></div>"}}]}"#,
+        ),
+        (
+            "20-europe.json",
+            r#"{"id": "europe", "selector": "body", "when": {"geo": {"continent": ["EU"]}},
+                "actions": [{"append": {"text": "Europe"}}]}"#,
+        ),
+    ]);
+    let rules = rules.to_str().unwrap();
+    let page_for = |country: &str| {
+        let output = rewrite_with_stdin(
+            &["apply", "--rules", rules, "--fact", &format!("country={country}")],
+            Some(b"<body></body>"),
+        );
+        assert!(output.status.success(), "{country}: {}", stderr(&output));
+        stdout(&output)
+    };
+    assert_eq!(page_for("DE"), "<body><div id=consent></div>Europe</body>", "Germany: in the Union, in Europe");
+    assert_eq!(page_for("CH"), "<body>Europe</body>", "Switzerland: in Europe, not in the Union");
+    assert_eq!(page_for("GB"), "<body>Europe</body>", "the United Kingdom: in Europe, not in the Union");
+    assert_eq!(page_for("JP"), "<body></body>");
+    let named = rewrite_with_stdin(&["apply", "--rules", rules, "--fact", "country=Germany"], Some(b"<body></body>"));
+    assert_eq!(named.status.code(), Some(2));
+    let message = stderr(&named);
+    assert!(message.contains("is not a country code") && message.contains("--fact country=DE"), "{message}");
+    let unknown = rewrite_with_stdin(&["apply", "--rules", rules, "--fact", "country=UK"], Some(b"<body></body>"));
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("code is GB"), "{}", stderr(&unknown));
+}
+
+/// Trap 6: an include's timeout can be tried: a fragment later than it gets the fallback.
+#[test]
+fn a_delayed_fragment_gets_its_fallback_after_the_includes_timeout() {
+    let rules = rules_dir(&[(
+        "40-promo.json",
+        r#"{"id": "promo", "selector": "main", "actions": [{"prepend": {"include": {"path": "/fragments/promo.html",
+            "timeout_ms": 300, "fallback": {"text": "Promo unavailable"}}}}]}"#,
+    )]);
+    let promo = rules.parent().unwrap().join("promo.html");
+    std::fs::write(&promo, "<aside>20% off</aside>").unwrap();
+    let page = b"<main><h1>Shop</h1></main>";
+    let with_delay = |delay: &str| {
+        let fragment = format!("/fragments/promo.html={}{delay}", promo.display());
+        let started = std::time::Instant::now();
+        let output =
+            rewrite_with_stdin(&["apply", "--rules", rules.to_str().unwrap(), "--fragment", &fragment], Some(page));
+        assert!(output.status.success(), "{delay}: {}", stderr(&output));
+        (stdout(&output), started.elapsed())
+    };
+    let (late, waited) = with_delay("@800ms");
+    assert_eq!(late, "<main>Promo unavailable<h1>Shop</h1></main>");
+    assert!(waited >= std::time::Duration::from_millis(300), "the page waited for the timeout: {waited:?}");
+    assert!(waited < std::time::Duration::from_millis(790), "and no longer: {waited:?}");
+    let (in_time, _) = with_delay("@50ms");
+    assert_eq!(in_time, "<main><aside>20% off</aside><h1>Shop</h1></main>");
+    let explained = rewrite_with_stdin(
+        &[
+            "explain",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--fragment",
+            &format!("/fragments/promo.html={}@2s", promo.display()),
+        ],
+        Some(page),
+    );
+    assert!(
+        stdout(&explained).contains(
+            "/fragments/promo.html (rule promo): fallback (17 bytes): no response within its timeout (300 ms)"
+        ),
+        "{}",
+        stdout(&explained)
+    );
+    let bad = rewrite_with_stdin(
+        &["apply", "--rules", rules.to_str().unwrap(), "--fragment", "/p=promo.html@soonms"],
+        Some(page),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("write it like 500ms"), "{}", stderr(&bad));
+}
+
+/// Trap 5: without a cookie the request is a new visitor, as at the edge: it gets a variant,
+/// and `--headers` shows what the service sends with it.
+#[test]
+fn a_cookieless_apply_of_an_experiment_shows_a_variant_and_the_visitor_cookie() {
+    let rules = rules_dir(&[(
+        "50-hero.json",
+        r#"{"id": "hero", "selector": "button", "experiment": {"id": "hero-2026", "attribute": "data-hero",
+            "variants": [{"name": "control", "weight": 50},
+                         {"name": "big-cta", "weight": 50, "actions": [{"add_class": "cta-big"}]}]}}"#,
+    )]);
+    let output = rewrite_with_stdin(
+        &[
+            "apply",
+            "--headers",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--response-header",
+            "Cache-Control: public, max-age=600",
+            "--response-header",
+            "Content-Length: 22",
+            "--response-header",
+            "ETag: \"v1\"",
+        ],
+        Some(b"<button>Buy</button>"),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let (head, page) = text.split_once("\n\n").expect("headers, a blank line, the page");
+    assert!(page.starts_with("<button data-hero=\""), "a variant: {page}");
+    let lines: Vec<&str> = head.lines().collect();
+    let cookie = lines.iter().find(|line| line.starts_with("set-cookie: edge_vid=")).expect(head);
+    let id = &cookie["set-cookie: edge_vid=".len()..cookie.find(';').unwrap()];
+    assert_eq!(id.len(), 32, "the service's kind of id: {cookie}");
+    assert!(cookie.ends_with("; Path=/; Max-Age=31536000; SameSite=Lax; Secure; HttpOnly"), "{cookie}");
+    assert!(lines.contains(&"cache-control: private, max-age=600"), "shared caches are told off: {head}");
+    assert!(!head.contains("content-length"), "the body streams: {head}");
+    assert!(lines.iter().any(|line| line.starts_with("etag: W/\"v1-er")), "the ETag names the variant: {head}");
+    let note = stderr(&output);
+    assert!(note.contains("note: a new visitor (no edge_vid cookie) gets "), "{note}");
+    assert!(note.contains(&format!("-H 'Cookie: edge_vid={id}'")), "{note}");
+    // The same visitor again, with its cookie: the same variant, and no new cookie.
+    let variant = &page["<button data-hero=\"".len()..page.find("\">").unwrap()];
+    let again = rewrite_with_stdin(
+        &["apply", "--headers", "--rules", rules.to_str().unwrap(), "-H", &format!("Cookie: edge_vid={id}")],
+        Some(b"<button>Buy</button>"),
+    );
+    let again = stdout(&again);
+    assert!(again.contains(&format!("data-hero=\"{variant}\"")), "{again}");
+    assert!(!again.contains("set-cookie"), "{again}");
+}
+
+/// `count` one-rule files, each appending its own marker to `<body>`.
+fn one_rule_files(count: usize) -> PathBuf {
+    let files: Vec<(String, String)> = (1..=count)
+        .map(|i| {
+            let rule = format!(
+                r#"{{"id": "rule-{i:02}", "description": "one rule per file, as editors keep them",
+                    "selector": "body", "actions": [{{"append": {{"html": "<i>{i:02}</i>"}}}}]}}"#
+            );
+            (format!("{:03}-rule.json", i * 5), rule)
+        })
+        .collect();
+    let named: Vec<(&str, &str)> = files.iter().map(|(name, text)| (name.as_str(), text.as_str())).collect();
+    rules_dir(&named)
+}
+
+/// Trap 1: one file per rule is fine: twenty files publish into a store a request reads
+/// whole, and every rule applies.
+#[test]
+fn twenty_one_rule_files_publish_into_a_store_that_applies_all_twenty() {
+    let rules = one_rule_files(20);
+    let validated = rewrite(&["validate", rules.to_str().unwrap()]);
+    assert!(validated.status.success(), "{}", stdout(&validated));
+    assert!(stdout(&validated).contains("20 valid rules in 20 files (1 store entry once packed), 0 problems"));
+    let store = production_store();
+    let published = rewrite(&["publish", "--rules", rules.to_str().unwrap(), "--store-file", store.to_str().unwrap()]);
+    assert!(published.status.success(), "{}{}", stdout(&published), stderr(&published));
+    let values = store_values(&store);
+    let index: serde_json::Value = serde_json::from_str(values["rules"].as_str().unwrap()).unwrap();
+    assert_eq!(index["entries"], serde_json::json!(["v1.005-rule..100-rule"]), "{index}");
+    let applied = rewrite_with_stdin(&["apply", "--rules", store.to_str().unwrap()], Some(b"<body></body>"));
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let markers: String = (1..=20).map(|i| format!("<i>{i:02}</i>")).collect();
+    assert_eq!(stdout(&applied), format!("<body>{markers}</body>"), "all twenty, in file order");
+    // `rewrite store` packs the same way.
+    let out = rules.parent().unwrap().join("local.json");
+    let stored = rewrite(&["store", "--rules", rules.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(
+        stdout(&stored).contains("20 files from") && stdout(&stored).contains("packed into 1 entry"),
+        "{}",
+        stdout(&stored)
+    );
+}
+
+/// Trap 1: a set a request cannot read whole fails validation plainly, before it is
+/// published, naming what would be left out.
+#[test]
+fn validate_fails_plainly_when_the_rules_do_not_fit_what_a_request_reads() {
+    let big = |i: usize| {
+        format!(
+            r#"{{"id": "big-{i}", "selector": "body", "actions": [{{"append": {{"text": "{}"}}}}]}}"#,
+            "x".repeat(7_000)
+        )
+    };
+    let files: Vec<(String, String)> = (0..15).map(|i| (format!("{i:02}-big.json"), big(i))).collect();
+    let named: Vec<(&str, &str)> = files.iter().map(|(name, text)| (name.as_str(), text.as_str())).collect();
+    let rules = rules_dir(&named);
+    let output = rewrite(&["validate", rules.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(text.contains("the rule files fill 15 store entries once packed"), "{text}");
+    assert!(
+        text.contains("a request reads at most 13") && text.contains("the rules in 13-big, 14-big are left out"),
+        "{text}"
+    );
+    let store = production_store();
+    let refused = rewrite(&["publish", "--rules", rules.to_str().unwrap(), "--store-file", store.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("nothing published"));
+}
+
+/// Trap 2: the local store has one recipe; `rewrite store` never drops a published history.
+#[test]
+fn store_never_silently_drops_a_published_history() {
+    let rules = one_rule_files(2);
+    let store = production_store();
+    let store_arg = store.to_str().unwrap();
+    let published = rewrite(&["publish", "--rules", rules.to_str().unwrap(), "--store-file", store_arg]);
+    assert!(published.status.success(), "{}", stderr(&published));
+    let before = std::fs::read_to_string(&store).unwrap();
+    let overwrite = rewrite(&["store", "--rules", rules.to_str().unwrap(), "--out", store_arg]);
+    assert_eq!(overwrite.status.code(), Some(1));
+    let message = stdout(&overwrite);
+    assert!(message.contains("holds published rule sets (live v1, rules.previous unversioned)"), "{message}");
+    assert!(message.contains("nothing written") && message.contains("rewrite publish --store-file"), "{message}");
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), before, "the history is all there");
+    let check = rewrite(&["store", "--check", "--rules", rules.to_str().unwrap(), "--out", store_arg]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(stdout(&check).contains("it is not compared"), "{}", stdout(&check));
+}
+
+/// Trap 3: a publish leaves the draft over the new rules, or takes the old draft away.
+#[test]
+fn after_a_publish_the_draft_previews_the_new_rules() {
+    let (live, draft) = live_and_draft(
+        &[("10-banner.json", LIVE_BANNER), ("20-new.json", r#"{"id":"new","selector":"h1","actions":["remove"]}"#)],
+        &[("10-banner.json", DRAFT_BANNER)],
+    );
+    let store = production_store();
+    let store_arg = store.to_str().unwrap();
+    let published = rewrite(&["publish", "--rules", live.to_str().unwrap(), "--store-file", store_arg]);
+    assert!(published.status.success(), "{}", stderr(&published));
+    assert!(stdout(&published).contains(&format!("then rules.draft (v1 with the draft in {})", draft.display())));
+    let page = b"<body><h1>x</h1></body>";
+    let preview = rewrite_with_stdin(&["apply", "--rules", store_arg, "--draft"], Some(page));
+    assert_eq!(stdout(&preview), "<body>DRAFT</body>", "the draft over the new rules: {}", stderr(&preview));
+    let validated = rewrite(&["validate", "--draft", store_arg]);
+    assert!(stdout(&validated).contains("2 valid rules"), "{}", stdout(&validated));
+    // Without a draft directory, the old draft index goes, and a preview shows the live rules.
+    std::fs::remove_dir_all(&draft).unwrap();
+    std::fs::write(live.join("10-banner.json"), DRAFT_BANNER.replace("DRAFT", "V2")).unwrap();
+    let again = rewrite(&["publish", "--rules", live.to_str().unwrap(), "--store-file", store_arg]);
+    assert!(stdout(&again).contains("rules.draft removed, previews show v2"), "{}", stdout(&again));
+    let preview = rewrite_with_stdin(&["apply", "--rules", store_arg, "--draft"], Some(page));
+    assert_eq!(stdout(&preview), "<body>V2</body>");
+    assert!(stderr(&preview).contains("note: the store has no draft (rules.draft): previewing the live rules"));
+}
+
+/// Publishing onto a store whose live index is broken succeeds: the moment an operator most
+/// needs to publish a fix.
+#[test]
+fn publishing_over_a_broken_live_index_succeeds_and_says_so() {
+    let rules = one_rule_files(3);
+    for broken in [r#"["10-gone"]"#, "not json"] {
+        let store = production_store();
+        let mut values = store_values(&store);
+        values.insert("rules".into(), broken.into());
+        std::fs::write(&store, serde_json::Value::Object(values).to_string()).unwrap();
+        let args = ["publish", "--rules", rules.to_str().unwrap(), "--store-file", store.to_str().unwrap()];
+        let dry = rewrite(&[&args[..], &["--dry-run"]].concat());
+        assert!(dry.status.success(), "{broken}: {}{}", stdout(&dry), stderr(&dry));
+        assert!(stdout(&dry).contains("(live now: an unreadable set ("), "{}", stdout(&dry));
+        assert!(
+            stdout(&dry).contains("the live rules could not be read: every rule counts as added"),
+            "{}",
+            stdout(&dry)
+        );
+        assert!(stdout(&dry).contains("rules: 3 added"), "{}", stdout(&dry));
+        let done = rewrite(&args);
+        assert!(done.status.success(), "{broken}: {}{}", stdout(&done), stderr(&done));
+        assert_eq!(store_values(&store)["rules.previous"], broken, "the broken index is kept for the record");
+        let applied = rewrite_with_stdin(&["apply", "--rules", store.to_str().unwrap()], Some(b"<body></body>"));
+        assert_eq!(stdout(&applied), "<body><i>01</i><i>02</i><i>03</i></body>", "{}", stderr(&applied));
+    }
+}
+
+/// A rule too long for any store value costs that rule, never its file's other rules.
+#[test]
+fn a_rule_too_long_for_a_store_value_costs_that_rule_only() {
+    let big = format!(r#"{{"id":"big","selector":"p","actions":[{{"append":{{"text":"{}"}}}}]}}"#, "x".repeat(8_000));
+    let ok = r#"{"id":"ok","selector":"p","actions":[{"append":{"text":"!"}}]}"#;
+    let rules = rules_dir(&[("10-a.json", &format!("[{ok}, {big}]"))]);
+    let applied = rewrite_with_stdin(&["apply", "--rules", rules.to_str().unwrap()], Some(b"<p>a</p>"));
+    assert_eq!(applied.status.code(), Some(1));
+    assert_eq!(stdout(&applied), "<p>a!</p>");
+    assert!(stderr(&applied).contains("rule \"big\": the rule is 8"), "{}", stderr(&applied));
+}
+
+#[test]
+fn validate_and_explain_print_each_rules_estimated_cpu() {
+    let star: Vec<String> = (0..12)
+        .map(|i| {
+            format!(
+                r#"{{"id":"star{i}","selector":"*","actions":[{{"set_attribute":{{"name":"d{i}","value":"1"}}}}]}}"#
+            )
+        })
+        .collect();
+    let dir = rules_dir(&[
+        ("10-banner.json", r#"{"id":"banner","selector":"body","actions":[{"prepend":{"html":"<b>Sale</b>"}}]}"#),
+        ("20-star.json", &format!("[{}]", star.join(","))),
+    ]);
+    let dir = dir.to_str().unwrap();
+    let validate = rewrite(&["validate", dir]);
+    let text = stdout(&validate);
+    assert!(text.contains("banner [10-banner.json]: ") && text.contains("per MB of a typical page"), "{text}");
+    assert!(text.contains("the set: ") && text.contains("it may cost 80 ms per MB"), "{text}");
+    assert!(text.contains("page CPU budget") && text.contains("field `actions[0].set_attribute`"), "{text}");
+    let json = rewrite(&["validate", "--format", "json", dir]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert!(report["cost"]["rules"][0]["ms_per_mb"].as_f64().is_some_and(|ms| ms > 0.0), "{report}");
+    let page = std::env::temp_dir().join(format!("cost-page-{}.html", std::process::id()));
+    std::fs::write(&page, "<html><body><p>x</p></body></html>").unwrap();
+    let explain = stdout(&rewrite(&["explain", "--rules", dir, page.to_str().unwrap()]));
+    assert!(explain.contains("estimated CPU") && explain.contains("star0 [20-star.json]: "), "{explain}");
 }

@@ -40,6 +40,11 @@ fn fenced_blocks(markdown: &str) -> Vec<(String, String)> {
     blocks
 }
 
+/// A rule example: `json rule`, or `json rule FILE` for one a `console` session uses.
+fn is_rule(info: &str) -> bool {
+    info == "json rule" || info.starts_with("json rule ")
+}
+
 /// Fragments by path, from `html fragment PATH` blocks.
 type Fragments = HashMap<String, String>;
 
@@ -79,7 +84,7 @@ fn every_rule_example_in_rules_md_is_valid_and_does_what_it_says() {
     let mut demonstrated = 0;
     let mut headers_shown = 0;
     for (index, (info, text)) in blocks.iter().enumerate() {
-        if info != "json rule" {
+        if !is_rule(info) {
             continue;
         }
         examples += 1;
@@ -87,7 +92,7 @@ fn every_rule_example_in_rules_md_is_valid_and_does_what_it_says() {
         assert!(errors.is_empty(), "example {examples} in RULES.md is invalid:\n{text}\n{errors:?}");
         assert!(rules.warnings().is_empty(), "example {examples} in RULES.md has warnings:\n{:?}", rules.warnings());
         let following: Vec<&(String, String)> =
-            blocks[index + 1..].iter().take_while(|(info, _)| info != "json rule").collect();
+            blocks[index + 1..].iter().take_while(|(info, _)| !is_rule(info)).collect();
         let find = |wanted: &str| following.iter().find(|(info, _)| info == wanted).map(|(_, text)| text.clone());
         // Examples run at a fixed instant unless their request says otherwise.
         let request = find("text request").unwrap_or_else(|| "GET https://www.example.com/".into());
@@ -140,6 +145,25 @@ fn rules_md_lists_the_forbidden_headers() {
     }
 }
 
+/// The cost model's table in RULES.md gives the constants the engine charges.
+#[test]
+fn the_cost_model_in_rules_md_is_the_engines() {
+    let markdown = std::fs::read_to_string(project::root().join("docs/RULES.md")).unwrap();
+    for (what, figure, unit) in edge_rewriter::COST_MODEL {
+        let row = format!("| {what} | {figure} {unit} |");
+        assert!(markdown.lines().any(|line| line.starts_with(&row)), "RULES.md has no row {row}");
+    }
+    let page = edge_rewriter::TYPICAL_PAGE;
+    let profile = format!(
+        "{} elements, {} KB of text in {} text chunks and {} comments per MB",
+        page.elements,
+        page.text_bytes / 1_000,
+        page.text_chunks,
+        page.comments
+    );
+    assert!(markdown.contains(&profile), "RULES.md describes the typical page as the engine does: {profile}");
+}
+
 /// The budgets table in RULES.md gives the figures the engine enforces.
 #[test]
 fn the_budgets_in_rules_md_are_the_engines() {
@@ -157,4 +181,107 @@ fn the_budgets_in_rules_md_are_the_engines() {
         assert!(shows(cells[2], budget.per_rule), "per rule, {}: {row}", budget.name);
         assert!(shows(cells[3], budget.per_set), "whole set, {}: {row}", budget.name);
     }
+}
+
+/// Whether `actual` lines are what `expected` shows: a line `…` stands for any lines (none
+/// included), and `…` inside a line for any text.
+fn shows(expected: &[&str], actual: &[&str]) -> bool {
+    match expected.split_first() {
+        None => actual.is_empty(),
+        Some((&"…", rest)) => (0..=actual.len()).any(|skip| shows(rest, &actual[skip..])),
+        Some((line, rest)) => {
+            actual.split_first().is_some_and(|(first, others)| same_line(line, first) && shows(rest, others))
+        }
+    }
+}
+
+fn same_line(expected: &str, actual: &str) -> bool {
+    let pieces: Vec<&str> = expected.split('…').collect();
+    let Some((first, rest)) = pieces.split_first() else { return expected == actual };
+    let Some(mut left) = actual.strip_prefix(first) else { return false };
+    for (i, piece) in rest.iter().enumerate() {
+        if i + 1 == rest.len() {
+            return left.ends_with(piece);
+        }
+        match left.find(piece) {
+            Some(at) => left = &left[at + piece.len()..],
+            None => return false,
+        }
+    }
+    left.is_empty()
+}
+
+/// `console` blocks are sessions with the CLI, as an editor types them: each `$ …` line runs
+/// (through `sh`, with the `rewrite` binary on the PATH) in a scratch copy of the
+/// repository's rules/ and fixtures/, where each `json rule FILE` example (and `json file
+/// FILE`, which need not be valid) is written as FILE first; its standard output must be what the lines under it show. Commands in one session
+/// share their files, so a session can publish and then roll back.
+#[test]
+fn every_console_session_in_rules_md_gives_what_it_shows() {
+    let markdown = std::fs::read_to_string(project::root().join("docs/RULES.md")).unwrap();
+    let blocks = fenced_blocks(&markdown);
+    let scratch = devstack::viceroy::scratch_dir().unwrap();
+    for dir in ["rules", "fixtures"] {
+        project::copy_dir(&project::root().join(dir), &scratch.join(dir));
+    }
+    for (info, text) in &blocks {
+        // `json rule FILE` (a valid rule, also checked above) or `json file FILE` (anything).
+        if let Some(file) = info.strip_prefix("json rule ").or_else(|| info.strip_prefix("json file ")) {
+            let path = scratch.join(file.trim());
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_rewrite")).parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut sessions = 0;
+    for (_, text) in blocks.iter().filter(|(info, _)| info == "console") {
+        sessions += 1;
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            let command = line.strip_prefix("$ ").unwrap_or_else(|| panic!("a session starts with `$ `: {line:?}"));
+            let mut expected = Vec::new();
+            while let Some(next) = lines.next_if(|next| !next.starts_with("$ ")) {
+                expected.push(next);
+            }
+            let output = std::process::Command::new("sh")
+                .args(["-c", command])
+                .current_dir(&scratch)
+                .env("PATH", &path)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout).replace(&format!("{}/", scratch.display()), "");
+            let actual: Vec<&str> = stdout.lines().collect();
+            assert!(
+                shows(&expected, &actual),
+                "RULES.md session {sessions}, `{command}` printed:\n{stdout}\nstandard error:\n{}\nand the docs show:\n{}",
+                String::from_utf8_lossy(&output.stderr),
+                expected.join("\n")
+            );
+        }
+    }
+    assert!(sessions >= 4, "RULES.md has {sessions} console sessions");
+}
+
+#[test]
+fn sessions_match_with_wildcards() {
+    assert!(shows(&["a", "…", "d"], &["a", "b", "c", "d"]));
+    assert!(shows(&["a …"], &["a b c"]) && !shows(&["a …"], &["b"]));
+    assert!(shows(&["x…y…z"], &["x1y2z"]) && !shows(&["x…y…z"], &["x1z"]));
+    assert!(!shows(&["a"], &["a", "b"]) && shows(&["…"], &[]));
+}
+
+/// The docs install the CLI once and call it `rewrite`: no `cargo run --bin rewrite` or
+/// `target/debug/rewrite` for editors to copy.
+#[test]
+fn the_docs_use_the_installed_cli() {
+    for doc in ["README.md", "docs/RULES.md", "fixtures/README.md"] {
+        let text = std::fs::read_to_string(project::root().join(doc)).unwrap();
+        for old in ["cargo run --bin rewrite", "target/debug/rewrite"] {
+            assert!(!text.contains(old), "{doc} still says {old:?}");
+        }
+    }
+    let readme = std::fs::read_to_string(project::root().join("README.md")).unwrap();
+    assert!(readme.contains("cargo install --path ."), "README says how to install the CLI");
 }

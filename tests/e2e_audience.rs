@@ -277,3 +277,22 @@ fn geo_and_device_select_by_the_local_data() {
     let bot = from("127.0.0.2", "EdgeRewriterTest/Bot");
     assert!(bot.contains("|bot</p>hi bot</main>"), "a bot claiming a desktop is a bot: {bot}");
 }
+
+/// The European Union is its member states: a consent notice for the EU reaches Berlin, and
+/// not Zurich, which geolocation puts in Europe (continent `EU`), nor Tokyo.
+#[test]
+fn the_eu_union_is_the_member_states_not_the_continent() {
+    let rules = r#"[
+        {"id": "eu-consent", "selector": "body", "when": {"geo": {"union": ["EU"]}},
+         "actions": [{"prepend": {"html": "<div id=\"consent\">cookies?</div>"}}]},
+        {"id": "europe", "selector": "h1", "when": {"geo": {"continent": ["EU"]}},
+         "actions": [{"append": {"text": " (Europe)"}}]}]"#;
+    let stack = stack(&[("10-consent", rules)]);
+    let from = |ip: &str| stack.get("/").from_ip(ip.parse().unwrap()).send().unwrap().text();
+    let berlin = from("127.0.0.2");
+    assert!(berlin.contains("<div id=\"consent\">cookies?</div>") && berlin.contains("Welcome (Europe)"), "{berlin}");
+    let zurich = from("127.0.0.4");
+    assert!(!zurich.contains("id=\"consent\"") && zurich.contains("Welcome (Europe)"), "{zurich}");
+    let tokyo = from("127.0.0.3");
+    assert!(!tokyo.contains("id=\"consent\"") && !tokyo.contains("(Europe)"), "{tokyo}");
+}

@@ -113,3 +113,55 @@ fn the_local_demo_links_work_on_its_port_and_every_page_shows_the_styled_banner(
         assert!(text.contains("<a href=\"/\">All demo pages</a>"), "{page}: a way back to the list");
     }
 }
+
+/// Twenty one-rule files in a scratch rules directory, each appending its marker to `<body>`.
+fn twenty_rule_files(scratch: &std::path::Path) -> std::path::PathBuf {
+    let rules = scratch.join("twenty");
+    std::fs::create_dir_all(&rules).unwrap();
+    for i in 1..=20 {
+        let rule = format!(
+            r#"{{"id": "rule-{i:02}", "selector": "body", "actions": [{{"append": {{"html": "<i class=\"m\">{i:02}</i>"}}}}]}}"#
+        );
+        std::fs::write(rules.join(format!("{:03}-rule.json", i * 5)), rule).unwrap();
+    }
+    rules
+}
+
+/// The markers of [`twenty_rule_files`] a page holds, in page order.
+fn markers(page: &str) -> Vec<String> {
+    page.split("<i class=\"m\">").skip(1).filter_map(|rest| rest.split("</i>").next()).map(str::to_owned).collect()
+}
+
+/// One file per rule, as editors keep them: twenty files are published (packed into one
+/// entry) and the service applies all twenty, where one entry per file would have stopped
+/// at thirteen.
+#[test]
+fn twenty_one_rule_files_published_are_all_applied_at_the_edge() {
+    let scratch = devstack::viceroy::scratch_dir().unwrap();
+    let store = scratch.join("production.json");
+    std::fs::copy(project::rules_store(), &store).unwrap();
+    let rules = twenty_rule_files(&scratch);
+    rewrite(&["publish", "--rules", rules.to_str().unwrap(), "--store-file", store.to_str().unwrap()]);
+    let (page, line) = article_through(&store);
+    let expected: Vec<String> = (1..=20).map(|i| format!("{i:02}")).collect();
+    assert_eq!(markers(&page), expected, "every rule, in file order");
+    assert_eq!(line["rule_errors"], 0, "{line}");
+    assert_eq!(line["rules_version"], "v1", "{line}");
+}
+
+/// A store whose live index names an entry it does not hold is published over, and then
+/// serves the new rules.
+#[test]
+fn a_publish_over_a_broken_live_index_is_served() {
+    let scratch = devstack::viceroy::scratch_dir().unwrap();
+    let store = scratch.join("production.json");
+    let mut values: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(project::rules_store()).unwrap()).unwrap();
+    values.insert("rules".into(), r#"["10-deleted-by-hand"]"#.into());
+    std::fs::write(&store, serde_json::Value::Object(values).to_string()).unwrap();
+    let rules = twenty_rule_files(&scratch);
+    rewrite(&["publish", "--rules", rules.to_str().unwrap(), "--store-file", store.to_str().unwrap()]);
+    let (page, line) = article_through(&store);
+    assert_eq!(markers(&page).len(), 20, "{page}");
+    assert_eq!(line["rule_errors"], 0, "{line}");
+}

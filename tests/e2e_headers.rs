@@ -133,7 +133,8 @@ fn set_cookie_gives_the_cookie_with_its_attributes_and_the_page_is_not_kept() {
     }
     let lines = logs(&stack, "rewrite", 2);
     for line in &lines {
-        // The second request finds the first one's note (hit-for-pass) and says so.
+        // The second request may store the page again (hit-for-miss): its answer gives a
+        // cookie too, and its line says so.
         let why = line["cache"]["why"].as_str().unwrap_or_default();
         assert!(why.starts_with("a rule sets a cookie"), "{line}");
         assert_eq!(line["headers"], serde_json::json!(["set_cookie seen"]), "{line}");

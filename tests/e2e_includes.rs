@@ -7,11 +7,12 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+use std::io::Read;
 use std::time::Duration;
 
 use devstack::Stack;
 use devstack::http::HttpResponse;
-use devstack::origin::query;
+use devstack::origin::{GeneratedPage, Shape, query};
 use edge_rewriter::MemoryStore;
 
 /// The service with `rules` as its one entry, and `limits` if given.
@@ -151,4 +152,101 @@ fn a_path_a_value_turns_into_a_dot_segment_is_never_requested() {
     assert!(!asked.iter().any(|target| target.contains("sale.html")), "a fragment request was sent: {asked:?}");
     let line = rewrite_line(&stack);
     assert!(line["includes"][0]["why"].as_str().unwrap().contains("`..` segment"), "{line}");
+}
+
+/// The page, which must be UTF-8.
+fn utf8(response: &HttpResponse) -> String {
+    String::from_utf8(response.body.clone()).unwrap_or_else(|err| panic!("the page is not UTF-8: {}", err.utf8_error()))
+}
+
+/// The fixture page the tests rewrite, as the origin sends it.
+fn article() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/pages/news/article.html")).unwrap()
+}
+
+/// The page as served: UTF-8, with `inserted` right after `after` and nothing else changed.
+fn inserted_after<'p>(page: &'p str, original: &str, after: &str) -> &'p str {
+    let at = original.find(after).unwrap() + after.len();
+    let inserted = page.strip_prefix(&original[..at]).expect("the page before the include is as it was");
+    inserted.strip_suffix(&original[at..]).expect("the page after the include is as it was")
+}
+
+#[test]
+fn a_trickling_fragment_is_replaced_or_cut_at_its_timeout() {
+    // Both send their headers at once, then a few bytes every so often: the small one
+    // would take 5.7 s, the large one 8.9 s.
+    let rules = r#"[
+      {"id": "small", "selector": "h1", "actions": [{"after": {"include": {"path": "/fragments/sale.html?chunks=20&delay_ms=300", "timeout_ms": 1000, "fallback": {"html": "<p>F-small</p>"}}}}]},
+      {"id": "large", "selector": "footer", "actions": [{"before": {"include": {"path": "/generate?shape=fragment&bytes=600000&chunks=60&delay_ms=150", "timeout_ms": 2500, "max_bytes": 4194304}}}]}
+    ]"#;
+    let stack = stack(rules, None);
+    let response = get(&stack, "/news/article.html");
+    println!("page complete after {:?}", response.elapsed);
+    let page = utf8(&response);
+    let original = article();
+    assert!(page.contains("</h1><p>F-small</p>"), "{page}");
+    // The large one streamed until its time was up, then was cut with its elements closed.
+    let footer = page.find("<footer>").unwrap();
+    assert_eq!(&page[footer..], &original[original.find("<footer>").unwrap()..]);
+    assert!(page[..footer].ends_with("</section>"), "{}", &page[footer - 200..]);
+    // The page completes in about the larger timeout, not when the fragments end.
+    assert!(response.elapsed >= Duration::from_millis(2400), "{:?}", response.elapsed);
+    assert!(response.elapsed < Duration::from_millis(5000), "the timeouts were not kept: {:?}", response.elapsed);
+    let line = rewrite_line(&stack);
+    println!("{}", line["includes"]);
+    let (small, large) = (&line["includes"][0], &line["includes"][1]);
+    assert_eq!(small["result"], "fallback", "{line}");
+    assert!(small["why"].as_str().unwrap().contains("timeout"), "{line}");
+    assert_eq!(large["result"], "cut", "{line}");
+    assert!(large["why"].as_str().unwrap().contains("timeout (2500 ms)"), "{line}");
+    assert!(large["bytes"].as_u64().unwrap() > 64 << 10, "{line}");
+    // The real waits: the small one's second, then the rest of the large one's 2.5 s.
+    assert!(small["waited_ms"].as_u64().unwrap() >= 800, "{line}");
+    assert!(large["waited_ms"].as_u64().unwrap() >= 1000, "{line}");
+}
+
+#[test]
+fn a_streamed_fragment_cut_inside_a_multibyte_attribute_value_leaves_valid_utf8_and_the_next_element_intact() {
+    let mut fragment = Vec::new();
+    GeneratedPage::new(100_000, Shape::FRAGMENT).read_to_end(&mut fragment).unwrap();
+    let fragment = String::from_utf8(fragment).unwrap();
+    // Past the 64 KiB read whole, inside the `ü` of a title attribute.
+    let title = 70_000 + fragment[70_000..].find("für").unwrap();
+    let cut = title + 2;
+    let rules = format!(
+        r#"{{"id": "deals", "selector": "h1", "actions": [{{"after": {{"include": {{"path": "/generate?shape=fragment&bytes=100000&chunked=1", "max_bytes": {cut}}}}}}}]}}"#
+    );
+    let stack = stack(&rules, None);
+    let response = get(&stack, "/news/article.html");
+    let page = utf8(&response);
+    let inserted = inserted_after(&page, &article(), "</h1>");
+    let tag = fragment[..title].rfind("<a ").unwrap();
+    assert_eq!(inserted, format!("{}</article></section>", &fragment[..tag]));
+    let line = rewrite_line(&stack);
+    assert_eq!(line["includes"][0]["result"], "cut", "{line}");
+    assert!(line["includes"][0]["why"].as_str().unwrap().contains("max_bytes"), "{line}");
+}
+
+#[test]
+fn a_multi_match_include_loses_no_element() {
+    let rules = r#"[
+      {"id": "paragraphs", "selector": "article > p", "actions": [{"replace": {"include": {"path": "/fragments/sale.html"}}}]},
+      {"id": "slots", "selector": "article > div", "actions": [{"set_inner": {"include": {"path": "/fragments/promo.html"}}}]}
+    ]"#;
+    let stack = stack(rules, None);
+    let page = get(&stack, "/news/article.html").text();
+    // Three paragraphs replaced, two elements filled: each with the fragment.
+    assert_eq!(page.matches(SALE).count(), 3, "{page}");
+    assert_eq!(page.matches(PROMO).count(), 2, "{page}");
+    assert!(page.contains(&format!("<div class=\"ad-slot\" data-slot=\"inline-1\">{PROMO}\n</div>")), "{page}");
+    assert!(page.contains(&format!("<div id=\"newsletter\">{PROMO}\n</div>")), "{page}");
+    assert!(!page.contains("city council voted") && !page.contains("Subscribe"), "{page}");
+    let line = rewrite_line(&stack);
+    assert_eq!(line["hits"]["paragraphs"], 3, "{line}");
+    assert_eq!(line["includes"][0]["places"], 3, "{line}");
+    assert_eq!(line["includes"][1]["places"], 2, "{line}");
+    // Each fragment was fetched once.
+    let fragment_requests =
+        stack.origin.received().iter().filter(|request| request.target.starts_with("/fragments/")).count();
+    assert_eq!(fragment_requests, 2);
 }

@@ -23,6 +23,8 @@ const EVERY_ACTION: &str = r##"[
   {"id":"unwrap","selector":"span, font","actions":["unwrap"]},
   {"id":"set-attribute","selector":"a, td","actions":[{"set_attribute":{"name":"data-edge","value":"1 & \"2\""}}]},
   {"id":"remove-attribute","selector":"[id]","actions":[{"remove_attribute":"id"}]},
+  {"id":"add-class","selector":"p, a","actions":[{"add_class":"edge"}]},
+  {"id":"remove-class","selector":"[class]","actions":[{"remove_class":"a"}]},
   {"id":"rewrite-attribute","selector":"a[href], [class]","actions":[
     {"rewrite_attribute":{"name":"href","pattern":"^http:","replacement":"https:"}},
     {"rewrite_attribute":{"name":"class","pattern":"(\\w+)","replacement":"x-$1"}}]},

@@ -114,7 +114,7 @@ malformed_rules! {
         r#"{"id": 7, "selector": "p", "actions": ["remove"]}"#,
         Some("#1"),
         Some("id"),
-        "invalid type: integer",
+        "a text is expected here, not a number: write \"7\"",
     ),
     empty_id: (
         "empty id",
@@ -149,7 +149,7 @@ malformed_rules! {
         r#"{"id": "x", "selector": "p", "actions": ["delete"]}"#,
         Some("x"),
         Some("actions[0]"),
-        "unknown variant `delete`",
+        "`delete` is not one of: before, after",
     ),
     action_without_its_content: (
         "action without its content",
@@ -170,14 +170,14 @@ malformed_rules! {
         r#"{"id": "x", "selector": "p", "actions": [{"append": {"markup": "<b>"}}]}"#,
         Some("x"),
         Some("actions[0].append"),
-        "unknown variant `markup`",
+        "`markup` is not one of: html, text, include",
     ),
     enabled_not_a_boolean: (
         "enabled not a boolean",
         r#"{"id": "x", "enabled": "no", "selector": "p", "actions": ["remove"]}"#,
         Some("x"),
         Some("enabled"),
-        "expected a boolean",
+        "a boolean is expected here, not a string",
     ),
     unsupported_pseudo_class: (
         "unsupported pseudo-class",
@@ -275,7 +275,8 @@ malformed_rules! {
         r#"{"id": "x", "selector": "a", "actions": [{"rewrite_attribute": {"name": "href", "pattern": "(?:a{1000}){1000}", "replacement": "x"}}]}"#,
         Some("x"),
         Some("actions[0].rewrite_attribute.pattern"),
-        "too large",
+        // Compiling gives up at what the compile CPU budget has left, before the size limit.
+        "compile CPU budget",
     ),
     missing_capture_group: (
         "missing capture group",
@@ -324,7 +325,7 @@ malformed_rules! {
         r#"{"id": "x", "selector": "p", "when": {"path": "/news/"}, "actions": ["remove"]}"#,
         Some("x"),
         Some("when.path"),
-        "an object or an array of objects",
+        "write {\"prefix\": \"/news/\"}",
     ),
     header_test_missing: (
         "header test missing",
@@ -366,7 +367,7 @@ malformed_rules! {
         r#"{"id": "x", "selector": "p", "when": {"status": ["200"]}, "actions": ["remove"]}"#,
         Some("x"),
         Some("when.status[0]"),
-        "invalid type: string",
+        "a number is expected here, not a string: write 200",
     ),
     time_not_rfc3339: (
         "time not RFC 3339",
@@ -401,7 +402,7 @@ malformed_rules! {
         r#"{"id": "x", "selector": "p", "when": {"rollout": {"percent": 5, "sticky_by": "session"}}, "actions": ["remove"]}"#,
         Some("x"),
         Some("when.rollout.sticky_by"),
-        "unknown variant `session`",
+        "`session` is not one of: client_ip, cookie, header",
     ),
     replace_text_with_find_and_regex: (
         "replace_text with find and regex",
@@ -471,7 +472,7 @@ malformed_rules! {
         r#"{"id": "x", "actions": [{"replace_text": {"find": "a", "replace": "b", "in": ["attributes"]}}]}"#,
         Some("x"),
         Some("actions[0].replace_text.in[0]"),
-        "unknown variant `attributes`",
+        "`attributes` is not one of: text, title, textarea, script, style",
     ),
     nested_condition_error: (
         "nested condition error",
@@ -530,7 +531,7 @@ malformed_rules! {
         r#"{"id": "x", "selector": "p", "when": {"device": ["phone"]}, "actions": ["remove"]}"#,
         Some("x"),
         Some("when.device[0]"),
-        "unknown variant `phone`, expected one of `mobile`, `tablet`, `desktop`, `bot`",
+        "`phone` is not one of: mobile, tablet, desktop, bot",
     ),
     header_with_a_selector: (
         "a header action in a rule with a selector",
@@ -621,6 +622,76 @@ malformed_rules! {
         r#"{"id": "x", "actions": [{"set_cookie": {"name": "a", "value": "1", "same_site": "loose"}}]}"#,
         Some("x"),
         Some("actions[0].set_cookie.same_site"),
-        "expected one of `strict`, `lax`, `none`",
+        "`loose` is not one of: strict, lax, none",
     ),
+}
+
+/// Every mistake of one rule, in one run, each with its field and the shape to write.
+#[test]
+fn a_rule_with_two_mistakes_reports_both_with_the_shape_to_write() {
+    let rule = r#"{"id": "promo", "selector": "main",
+        "when": {"geo": {"country": "DE"}},
+        "actions": [{"prepend": {"include": {"path": "/fragments/promo.html", "timeout_ms": "300",
+                                             "fallback": "Promo unavailable"}}}]}"#;
+    let (_, errors) = RuleSet::from_entries(&[("10-promo".to_owned(), rule.to_owned())]);
+    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let by_field = |field: &str| {
+        errors
+            .iter()
+            .find(|error| error.field.as_deref() == Some(field))
+            .unwrap_or_else(|| panic!("no error for {field}: {messages:#?}"))
+    };
+    assert_eq!(errors.len(), 3, "{messages:#?}");
+    assert!(errors.iter().all(|error| error.rule.as_deref() == Some("promo")), "{messages:#?}");
+    let country = by_field("when.geo.country");
+    assert!(country.reason.contains(r#"write ["DE"]"#), "{country}");
+    assert!(!country.reason.contains("invalid type"), "in the editor's words, not serde's: {country}");
+    let fallback = by_field("actions[0].prepend.include.fallback");
+    assert!(fallback.reason.contains(r#"write {"text": "Promo unavailable"}"#), "{fallback}");
+    assert!(!fallback.reason.contains("unknown variant"), "{fallback}");
+    let timeout = by_field("actions[0].prepend.include.timeout_ms");
+    assert!(timeout.reason.contains("write 300"), "{timeout}");
+}
+
+/// The shapes editors get wrong most, each with what to write instead.
+#[test]
+fn shape_mistakes_say_what_to_write() {
+    let cases = [
+        (
+            r#"{"id": "x", "selector": "p", "actions": [{"remove_attribute": ["onclick"]}]}"#,
+            "actions[0].remove_attribute",
+            r#"write "onclick""#,
+        ),
+        (r#"{"id": "x", "selector": "p", "enabled": "false", "actions": ["remove"]}"#, "enabled", "write false"),
+        (
+            r#"{"id": "x", "selector": "p", "when": {"path": "/shop/"}, "actions": ["remove"]}"#,
+            "when.path",
+            r#"write {"prefix": "/shop/"}"#,
+        ),
+        (
+            r#"{"id": "x", "selector": "p", "actions": {"remove_comments": null}}"#,
+            "actions",
+            "write [{\"remove_comments\":null}]",
+        ),
+        (
+            r#"{"id": "x", "selector": "p", "actions": [{"append": "<b>x</b>"}]}"#,
+            "actions[0].append",
+            r#"write {"html": "<b>x</b>"}"#,
+        ),
+    ];
+    for (rule, field, shape) in cases {
+        let (_, errors) = RuleSet::from_entries(&[("e".to_owned(), rule.to_owned())]);
+        let error = errors.iter().find(|error| error.field.as_deref() == Some(field));
+        let error = error.unwrap_or_else(|| panic!("{rule}: no error at {field}: {errors:?}"));
+        assert!(error.reason.contains(shape), "{rule}: expected {shape:?} in {error}");
+    }
+}
+
+/// Unknown fields, several at once, are each named, and the rule's other mistakes too.
+#[test]
+fn every_unknown_field_is_named() {
+    let rule = r#"{"id": "x", "selectr": "p", "when": {"pth": {"prefix": "/a"}}, "actions": ["remove"]}"#;
+    let (_, errors) = RuleSet::from_entries(&[("e".to_owned(), rule.to_owned())]);
+    let fields: Vec<Option<&str>> = errors.iter().map(|error| error.field.as_deref()).collect();
+    assert!(fields.contains(&Some("selectr")) && fields.contains(&Some("when.pth")), "{errors:?}");
 }

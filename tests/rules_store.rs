@@ -20,7 +20,7 @@ fn store_json_is_generated_from_rules_live() {
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         actual == expected,
-        "rules/store.json is out of date with rules/live/.\nRegenerate it: cargo run --bin rewrite -- store"
+        "rules/store.json is out of date with rules/live/.\nRegenerate it: rewrite store (install the CLI once with cargo install --path .)"
     );
 }
 

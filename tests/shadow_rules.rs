@@ -66,7 +66,7 @@ fn plans_and_rule_sets_tell_shadow_rules_apart() {
     assert_eq!(plan.rule_ids().collect::<Vec<_>>(), ["live"]);
     assert_eq!(plan.shadow_ids().collect::<Vec<_>>(), ["trial"]);
     let (_, bad) = RuleSet::from_entries(&[("e".to_owned(), r#"{"id":"x","mode":"dry","actions":[]}"#.to_owned())]);
-    assert!(bad[0].to_string().contains("unknown variant `dry`, expected `live` or `shadow`"), "{}", bad[0]);
+    assert!(bad[0].to_string().contains("`dry` is not one of: live, shadow"), "{}", bad[0]);
 }
 
 #[test]

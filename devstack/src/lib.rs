@@ -4,12 +4,14 @@
 //!   on request;
 //! * [`viceroy::Viceroy`]: the service's wasm under Viceroy on a free port, its output kept;
 //! * [`http`]: a small HTTP/1.1 client that sees timing and truncation;
+//! * [`html::balanced`]: whether output's tags balance;
 //! * [`browser`]: headless Chromium screenshots;
 //! * [`load`]: concurrent clients that check every answer;
 //! * [`soak`]: the service under sustained load over a mix of fixture pages;
 //! * [`profile`]: Viceroy's guest profiles read as samples per function.
 
 pub mod browser;
+pub mod html;
 pub mod http;
 pub mod load;
 pub mod origin;

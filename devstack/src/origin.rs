@@ -15,7 +15,10 @@
 //! | `bytes=N`        | with `/generate`: an HTML page of exactly N bytes, made on the fly  |
 //! | `shape=S`        | with `/generate`: `paragraphs` (default), `text` (one text node),   |
 //! |                  | `attribute` (one attribute value), `nested` (`<div>`s never closed),|
-//! |                  | `end-tags` (stray `</div>`s)                                         |
+//! |                  | `end-tags` (stray `</div>`s), `fragment` (a fragment for includes:   |
+//! |                  | `<article>`s with non-ASCII attribute values in a `<section>`),      |
+//! |                  | `sections` (`<section class="t">`s, each closed, with nested         |
+//! |                  | elements and text)                                                   |
 //! | `chunks=N`       | send the body in N chunked-encoding pieces ...                      |
 //! | `delay_ms=D`     | ... waiting D ms before each piece after the first (a drip)         |
 //! | `gzip=1`         | gzip the body (Content-Encoding: gzip)                              |
@@ -186,7 +189,9 @@ fn payload_for(dir: &Path, ask: &Ask) -> io::Result<Payload> {
         let size = ask.number("bytes")?.unwrap_or(1024);
         let shape_name = ask.param("shape").unwrap_or("paragraphs");
         let shape = Shape::named(shape_name).ok_or_else(|| {
-            bad_input(format!("shape={shape_name}: use paragraphs, text, attribute, nested or end-tags"))
+            bad_input(format!(
+                "shape={shape_name}: use paragraphs, text, attribute, nested, end-tags, fragment or sections"
+            ))
         })?;
         return Ok(Payload {
             reader: Box::new(GeneratedPage::new(size, shape)),
@@ -472,12 +477,33 @@ impl Shape {
         unit: b"<div>",
         tail: b"The cat</body></html>\n",
     };
+    /// Sections one after the other, each with nested elements and text and always closed:
+    /// a rule on `section.t` has its element open most of the time.
+    pub const SECTIONS: Shape = Shape {
+        head: b"<!doctype html><html><head><title>Generated sections</title></head><body><h1>Generated</h1>\n",
+        unit: b"<section class=\"t\"><h2>Part</h2><p>The quick brown cat jumps over the lazy dog, <a href=\"http://example.com/\">again</a>.</p><div><p>More about cats and dogs, <b>bold</b> and <i>slanted</i>.</p></div></section>\n",
+        tail: b"<footer>The end</footer></body></html>\n",
+    };
     /// End tags with no element to close.
     pub const END_TAGS: Shape = Shape {
         head: b"<!doctype html><html><head><title>Generated end tags</title></head><body><p>The cat</p>",
         unit: b"</div>",
         tail: b"<p>The cat</p></body></html>\n",
     };
+
+    /// Not a page but a fragment to include: deals with non-ASCII text in attribute values
+    /// and text, in a `<section>`.
+    pub const FRAGMENT: Shape = Shape {
+        head: b"<section class=\"deals\">\n",
+        unit: "<article class=\"deal\"><a href=\"/deal\" title=\"Käse für Grüße ✓\">Käse – 20 %</a></article>\n"
+            .as_bytes(),
+        tail: b"</section>\n",
+    };
+
+    /// The unit repeated to fill the page.
+    pub fn unit(&self) -> &'static [u8] {
+        self.unit
+    }
 
     /// The shape called `name` in a query.
     pub fn named(name: &str) -> Option<Shape> {
@@ -487,6 +513,8 @@ impl Shape {
             "attribute" => Some(Shape::ATTRIBUTE),
             "nested" => Some(Shape::NESTED),
             "end-tags" => Some(Shape::END_TAGS),
+            "fragment" => Some(Shape::FRAGMENT),
+            "sections" => Some(Shape::SECTIONS),
             _ => None,
         }
     }

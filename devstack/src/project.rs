@@ -20,6 +20,19 @@ pub fn rules_store() -> PathBuf {
     root().join("rules").join("store.json")
 }
 
+/// Copies the directory `from` to `to`, files and subdirectories, for a test to change freely.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|err| panic!("{}: {err}", to.display()));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|err| panic!("{}: {err}", from.display())).flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap_or_else(|err| panic!("{}: {err}", target.display()));
+        }
+    }
+}
+
 /// The shared test corpus (../shared/corpus next to the repository, or `EDGE_REWRITER_CORPUS`),
 /// if this machine has it.
 ///

@@ -249,6 +249,11 @@ pub fn scratch_dir() -> io::Result<PathBuf> {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
+    // Left by an earlier process whose id the system has since given to this one: its
+    // files would mix with this test's (a rules directory with rules of another test).
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

@@ -38,6 +38,8 @@ enum ActionSpec {
     Unwrap,
     SetAttribute,
     RemoveAttribute,
+    AddClass,
+    RemoveClass,
     RewriteAttribute { pattern: u8 },
     RenameTag,
     RemoveComments,
@@ -95,6 +97,8 @@ fn rule(index: usize, spec: &RuleSpec) -> Value {
         ActionSpec::Unwrap => json!("unwrap"),
         ActionSpec::SetAttribute => json!({ "set_attribute": { "name": "data-x", "value": text } }),
         ActionSpec::RemoveAttribute => json!({ "remove_attribute": "id" }),
+        ActionSpec::AddClass => json!({ "add_class": "edge" }),
+        ActionSpec::RemoveClass => json!({ "remove_class": "a" }),
         ActionSpec::RewriteAttribute { pattern } => json!({ "rewrite_attribute": {
             "name": "href",
             "pattern": ATTRIBUTE_PATTERNS[*pattern as usize % ATTRIBUTE_PATTERNS.len()],

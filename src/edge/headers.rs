@@ -2,7 +2,7 @@
 //! the response's own headers, so the service applies exactly what `rewrite apply --headers`
 //! shows.
 
-use edge_rewriter::{HeaderList, Plan, apply_header_edits};
+use edge_rewriter::{HeaderList, Plan, RewrittenPage, apply_header_edits};
 use fastly::Response;
 use fastly::http::HeaderValue;
 
@@ -42,6 +42,19 @@ fn header_value(name: &str, value: &str) -> Option<HeaderValue> {
             None
         }
     }
+}
+
+/// Makes a rewritten page's headers what the service sends (the engine's
+/// [`edge_rewriter::page_headers`]: length, ETag, encoding, downstream caches, the rules'
+/// edits); returns the rules' edits, for the log line.
+pub fn page_headers(response: &mut Response, page: &RewrittenPage<'_>) -> Vec<String> {
+    edge_rewriter::page_headers(&mut ResponseHeaders(response), page)
+}
+
+/// Gives an experiment's new visitor the cookie holding its id. For the client's response
+/// only.
+pub fn give_cookie(response: &mut Response, plan: &Plan<'_>) {
+    edge_rewriter::give_cookie(&mut ResponseHeaders(response), plan);
 }
 
 /// Applies the live rules' header edits of `plan` to `response`, before its headers leave;

@@ -1,6 +1,7 @@
 //! Includes on Fastly: every fragment a page's plan needs is sent at once, before (and so
 //! while) the origin is asked, with `send_async`; the rewrite then takes each response at
-//! its insertion point, waiting no longer than the include's timeout.
+//! its insertion point. The include's timeout bounds the whole fragment: its response, then
+//! every read of its body ([`TimedBody`]), all counted from when it was sent.
 //!
 //! Fragments go through Fastly's cache like any backend request, so their own freshness
 //! applies. (Viceroy has no HTTP cache for backend requests: locally every include reaches
@@ -16,6 +17,10 @@ use fastly::{Backend, Request};
 
 use super::instance;
 use super::sites::{self, Route};
+
+mod timed_body;
+
+use timed_body::TimedBody;
 
 /// Fragments on their way: one slot per include of the plan.
 #[derive(Default)]
@@ -141,10 +146,7 @@ impl FragmentSource for Fetches {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Fragment::Unavailable(format!(
-                    "no response within its timeout ({} ms)",
-                    include.timeout.as_millis()
-                ));
+                return Fragment::timed_out(include);
             }
             sleep(poll_interval(now - waiting).min(deadline - now));
         };
@@ -153,7 +155,9 @@ impl FragmentSource for Fetches {
                 status: response.get_status().as_u16(),
                 content_type: response.get_header_str("content-type").map(str::to_owned),
                 content_length: response.get_header_str("content-length").and_then(|length| length.trim().parse().ok()),
-                body: Box::new(response.take_body()),
+                // The rest of the same time for the body: a fragment that sends its headers
+                // and then trickles is cut (or replaced) when the time is up.
+                body: Box::new(TimedBody::new(response.take_body().into_handle(), deadline, include.timeout)),
             },
             Err(err) => Fragment::Unavailable(format!("the fragment request failed: {err}")),
         }

@@ -18,12 +18,11 @@ mod response;
 mod rewrite;
 mod rules_source;
 mod sites;
-mod visitor;
 
 use std::time::Instant;
 
 use edge_rewriter::Limits;
-use edge_rewriter::{CacheFacts, Decision, Keep, Plan, Variant, decide, is_html, keep, may_sniff};
+use edge_rewriter::{CacheFacts, Decision, Keep, Plan, Prospect, Variant, decide, is_html, keep, may_sniff};
 use fastly::Request;
 use fastly::http::header::RANGE;
 
@@ -154,36 +153,45 @@ fn handle(mut request: Request, source: &mut RuleSource) -> Limits {
     let range_request = request.contains_header(RANGE);
     let rules_started = Instant::now();
     let (rules, edition) = rewrite::rules_for(grants, source);
-    // The variant is known from the request alone: the same request gets the same origin
-    // response, so the rules that apply to it and their values are the page's key.
-    let early_plan = rules.plan(&context);
-    let variant = Variant::of(&rules, &early_plan, &context, edition.label());
+    // The key is made before the origin answers, from what the request alone decides about
+    // the page: requests that share it get the same page for any response (see `Variant`).
+    let prospect = Prospect::of(&rules, &context);
+    let variant = Variant::of(&prospect, edition.label());
+    let never_cached = prospect.never_cached();
     let rules_time = rules_started.elapsed();
-    // Fragments are asked for now, so they travel while the origin answers.
-    let fetches = if early_plan.includes().is_empty() || context.method != "GET" {
-        Fetches::default()
-    } else {
-        Fetches::send(early_plan.includes(), &context.host, &backend, include_room(&limits))
+    // Fragments are asked for now, so they travel while the origin answers: those the plan
+    // for the likeliest response of a rewritten page (200, text/html) includes. The plan made
+    // with the real response drops the ones it does not need and sends the ones it misses.
+    let fetches = match never_cached {
+        Some(_) if context.method == "GET" => {
+            let likely = rules.plan(&context);
+            if likely.includes().is_empty() {
+                Fetches::default()
+            } else {
+                Fetches::send(likely.includes(), &context.host, &backend, include_room(&limits))
+            }
+        }
+        _ => Fetches::default(),
     };
-    let bypass = if early_plan.forced() {
-        Some("a variant is forced (QA)")
-    } else if !early_plan.includes().is_empty() {
-        Some("the page includes fragments, which keep their own freshness")
-    } else {
-        cache_bypass(&request, &grants, &limits, range_request)
-    };
+    let bypass = never_cached.or_else(|| cache_bypass(&request, &grants, &limits, range_request));
     let cache = match bypass {
         Some(reason) => CacheState::Pass(reason.to_owned()),
         None => match page_cache::lookup(&variant, &request) {
             page_cache::Lookup::Hit(found) => {
                 let if_none_match = request.get_header_str("if-none-match").map(str::to_owned);
                 match page_cache::hit_response(&found, if_none_match.as_deref()) {
-                    Ok(mut response) => {
-                        // The stored page is the variant's; the cookie that keeps a new
-                        // visitor in it is this visitor's own.
-                        visitor::give_cookie(&mut response, &early_plan);
+                    Ok(page_cache::Hit { mut response, status, content_type }) => {
+                        // The plan the stored page was made with (its response's facts):
+                        // the experiments it shows, and the cookie that keeps a new visitor
+                        // in them, which is this visitor's own.
+                        let plan = if prospect.may_assign() {
+                            prospect.plan_for(status, content_type.as_deref())
+                        } else {
+                            Plan::default()
+                        };
+                        headers::give_cookie(&mut response, &plan);
                         response.send_to_client();
-                        log_hit(&context, &variant, &early_plan, vcpu_at_start);
+                        log_hit(&context, &variant, &plan, vcpu_at_start);
                         return limits;
                     }
                     Err(why) => CacheState::Pass(why),

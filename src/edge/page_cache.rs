@@ -5,7 +5,8 @@
 //! apply and every value they fill in. A lookup is a transaction: concurrent misses for one
 //! key collapse, one request fetches and rewrites while the others wait and then stream the
 //! bytes as they are written. A hit streams the stored body to the client without a byte
-//! entering the guest. What the origin's `Vary` names is left to the cache's own variance
+//! entering the guest. A page found not to be kept leaves a note ([`PASS_NOTE_TTL`]) so that
+//! requests for it stop queueing, without keeping the next cacheable answer out. What the origin's `Vary` names is left to the cache's own variance
 //! (`vary_by`), fed with the client's request headers.
 //!
 //! Viceroy 0.22 implements this part of the API (not the HTTP-cache hooks `set_after_send`
@@ -24,10 +25,18 @@ use serde::{Deserialize, Serialize};
 
 /// How long a request waits for another one that is already rewriting the same page.
 const COLLAPSE_WAIT: Duration = Duration::from_secs(10);
-/// How long a page found not to be kept is remembered as such ("hit-for-pass"). Without the
-/// note, every request for a page no cache may keep would take the lookup's transaction in
-/// turn, each waiting until the one before has heard from the origin: concurrent requests
-/// for a popular private page would reach the origin one at a time.
+/// How long a page found not to be kept is remembered as such ("hit-for-miss", as Varnish
+/// calls it). Without the note, every request for a page no cache may keep would take the
+/// lookup's transaction in turn, each waiting until the one before has heard from the
+/// origin: concurrent requests for a popular private page would reach the origin one at a
+/// time.
+///
+/// The note is stored stale from the start, usable for this long
+/// (`stale_while_revalidate`): a transactional lookup that finds it is either the one
+/// request designated to freshen it, which goes to the origin and stores its answer if that
+/// one may be kept (a private answer to one visitor does not keep the page uncached for the
+/// others), or any other, which passes at once without waiting. Fastly and Viceroy both hand
+/// a stale-but-usable object to every concurrent lookup and the obligation to one.
 const PASS_NOTE_TTL: Duration = Duration::from_secs(60);
 /// A surrogate key on every rewritten page: purging it purges them all.
 pub const ALL_PAGES_KEY: &str = "edge-rewriter";
@@ -43,7 +52,8 @@ pub enum Lookup {
     /// The cache could not be used (an error, or a wait past [`COLLAPSE_WAIT`]): fetch and
     /// rewrite without it.
     Unavailable(String),
-    /// The page was recently found not to be kept, and why: fetch without waiting on others.
+    /// The page was recently found not to be kept, and why, and another request is already
+    /// finding out whether it may be kept now: fetch without waiting on it.
     Pass(String),
 }
 
@@ -76,8 +86,9 @@ struct PassNote {
 }
 
 /// Notes for [`PASS_NOTE_TTL`] that this variant is not kept, and why, so the next requests
-/// go to the origin at once instead of queueing on the transaction. An empty object whose
-/// metadata says so; purged with every rewritten page.
+/// go to the origin at once instead of queueing on the transaction, while one at a time may
+/// still store the page. An empty stale object whose metadata says so; purged with every
+/// rewritten page.
 pub fn note_pass(transaction: Transaction, why: &str) {
     let note = match serde_json::to_vec(&PassNote { pass: why.to_owned() }) {
         Ok(note) => Bytes::from(note),
@@ -87,7 +98,8 @@ pub fn note_pass(transaction: Transaction, why: &str) {
         }
     };
     let noted = transaction
-        .insert(PASS_NOTE_TTL)
+        .insert(Duration::ZERO)
+        .stale_while_revalidate(PASS_NOTE_TTL)
         .surrogate_keys([ALL_PAGES_KEY])
         .user_metadata(note)
         .execute()
@@ -182,9 +194,19 @@ fn not_modified(etag: Option<&HeaderValue>, if_none_match: Option<&str>) -> bool
     wanted.trim() == "*" || wanted.split(',').any(|tag| bare(tag) == bare(etag))
 }
 
-/// The response a hit sends: the stored status and headers, the stored body streamed by the
-/// host (or none, for a 304), and `Age` and `X-Cache`.
-pub fn hit_response(found: &Found, if_none_match: Option<&str>) -> Result<Response, String> {
+/// A stored page, ready to send.
+pub struct Hit {
+    /// The stored status and headers, the stored body streamed by the host (or none, for a
+    /// 304), and `Age` and `X-Cache`.
+    pub response: Response,
+    /// The status the page was rewritten for (the origin's).
+    pub status: u16,
+    /// The `Content-Type` it was rewritten for.
+    pub content_type: Option<String>,
+}
+
+/// The response a hit sends, and the facts of the response the page was made from.
+pub fn hit_response(found: &Found, if_none_match: Option<&str>) -> Result<Hit, String> {
     let stored: Stored = serde_json::from_slice(&found.user_metadata())
         .map_err(|err| format!("the stored headers are unreadable: {err}"))?;
     let mut response = Response::from_status(stored.status);
@@ -195,6 +217,7 @@ pub fn hit_response(found: &Found, if_none_match: Option<&str>) -> Result<Respon
     }
     response.set_header("age", found.age().as_secs().to_string());
     response.set_header(X_CACHE, "HIT");
+    let content_type = response.get_header_str("content-type").map(str::to_owned);
     if not_modified(response.get_header("etag"), if_none_match) {
         let mut not_modified = Response::from_status(304);
         for name in ["etag", "cache-control", "vary", "age", X_CACHE] {
@@ -202,11 +225,11 @@ pub fn hit_response(found: &Found, if_none_match: Option<&str>) -> Result<Respon
                 not_modified.set_header(name, value.clone());
             }
         }
-        return Ok(not_modified);
+        return Ok(Hit { response: not_modified, status: stored.status, content_type });
     }
     let body = found.to_stream().map_err(|err| format!("the stored body cannot be read: {err}"))?;
     response.set_body(body);
-    Ok(response)
+    Ok(Hit { response, status: stored.status, content_type })
 }
 
 /// The request headers an origin's `Vary` names, as the cache varies on them. The client's
@@ -222,15 +245,21 @@ pub fn vary_by(vary: Option<&str>) -> Vec<HeaderName> {
         .collect()
 }
 
+/// A whole object no one else may get (a page whose rewrite stopped at the CPU budget):
+/// purged as soon as it is written, while the client that made it reads it to its end.
+pub fn unkeep(variant: &Variant) {
+    if let Err(err) = fastly::http::purge::purge_surrogate_key(&object_key(variant)) {
+        log::error!("purging a page that must not be kept failed: {err}");
+    }
+}
+
 /// A half-written object: abandon it and purge it, so no later request gets its cut body
 /// (Viceroy, at least, keeps an abandoned object as found and fresh).
 pub fn discard(writer: StreamingBody, variant: &Variant) {
     if let Err(err) = writer.abandon() {
         log::warn!("abandoning a half-written page failed: {err}");
     }
-    if let Err(err) = fastly::http::purge::purge_surrogate_key(&object_key(variant)) {
-        log::error!("purging a half-written page failed: {err}");
-    }
+    unkeep(variant);
 }
 
 #[cfg(test)]
@@ -260,8 +289,8 @@ mod tests {
         let live = source.live();
         let updated = source.live_from_store("edge_rewriter_rules_updated");
         let request = RequestContext::for_url("GET", "https://www.example.com/cache-test").unwrap();
-        let before = Variant::of(&live, &live.plan(&request), &request, "live");
-        let after = Variant::of(&updated, &updated.plan(&request), &request, "live");
+        let before = Variant::of(&edge_rewriter::Prospect::of(&live, &request), "live");
+        let after = Variant::of(&edge_rewriter::Prospect::of(&updated, &request), "live");
         assert_ne!(before, after);
 
         let client = Request::get("https://www.example.com/cache-test");

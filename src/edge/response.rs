@@ -1,15 +1,14 @@
-//! Responses: the facts the rewrite decision needs, the header changes a rewrite implies, and
-//! the short pages sent when the service cannot reach or pick an origin.
+//! Responses: the facts the rewrite decision and the edge cache need, and the short pages
+//! sent when the service cannot reach or pick an origin. (The headers a rewritten page
+//! leaves with are the engine's: `edge_rewriter::page_headers`.)
 
-use edge_rewriter::{CacheFacts, Decoding, ResponseFacts, Variant, content_type, sniff_html};
+use edge_rewriter::{COMPRESS_HINT, CacheFacts, ResponseFacts, content_type, sniff_html};
 use fastly::Response;
 
 use super::origin::Failure;
 use fastly::http::StatusCode;
-use fastly::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderName};
+use fastly::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderName};
 
-/// Asks Fastly to compress the rewritten body for the client.
-const COMPRESS_HINT: &str = "x-compress-hint";
 /// How much of a body without a Content-Type is looked at to tell whether it is HTML.
 const SNIFF_BYTES: usize = 512;
 
@@ -141,52 +140,6 @@ pub fn sniff_html_body(response: &mut Response) -> bool {
     }
 }
 
-/// The rewritten body has a new length and new bytes: the length goes (the body streams),
-/// the ETag names the variant (the origin's validator and the rules' output), a decoded body
-/// loses its encoding, and Fastly is asked to compress what we send. `Vary` and the rest stay.
-///
-/// `Content-Type` becomes the one line the rewrite was decided on, so the client reads the
-/// body exactly as the service did.
-pub fn prepare_rewritten_headers(response: &mut Response, decoding: Decoding, content_type: &str, variant: &Variant) {
-    response.remove_header(CONTENT_LENGTH);
-    response.set_header(CONTENT_TYPE, content_type);
-    let etag = variant.etag(header_str(response, ETAG));
-    response.set_header(ETAG, etag);
-    if decoding != Decoding::Identity {
-        response.remove_header(CONTENT_ENCODING);
-    }
-    response.set_header(COMPRESS_HINT, "on");
-}
-
-/// What downstream caches (browsers, proxies) may do with a rewritten page: it varies on the
-/// request headers the rules read (a cookie condition adds `Cookie`), and a page that depends
-/// on what they cannot see (a rollout's client address, the country, the clock) is `private`
-/// to them, while the edge keeps it under its full variant.
-pub fn for_downstream_caches(response: &mut Response, dependence: &edge_rewriter::Dependence) {
-    if !dependence.headers.is_empty() {
-        let mut vary: Vec<String> = header_lines(response, HeaderName::from_static("vary"))
-            .iter()
-            .flat_map(|line| line.split(',').map(|name| name.trim().to_owned()).collect::<Vec<_>>())
-            .filter(|name| !name.is_empty())
-            .collect();
-        for name in &dependence.headers {
-            if !vary.iter().any(|known| known.eq_ignore_ascii_case(name)) {
-                vary.push(name.clone());
-            }
-        }
-        response.set_header("vary", vary.join(", "));
-    }
-    if !dependence.downstream_cacheable() {
-        let kept: Vec<String> = header_lines(response, CACHE_CONTROL)
-            .iter()
-            .flat_map(|line| line.split(',').map(|d| d.trim().to_owned()).collect::<Vec<_>>())
-            .filter(|d| d.to_ascii_lowercase().starts_with("max-age"))
-            .collect();
-        let value = std::iter::once("private".to_owned()).chain(kept).collect::<Vec<_>>().join(", ");
-        response.set_header(CACHE_CONTROL, value);
-    }
-}
-
 /// A body the platform decompressed for the guest goes on to the client uncompressed unless
 /// Fastly is asked to compress it again (it skips bodies that are already compressed or not
 /// worth compressing).
@@ -248,33 +201,6 @@ pub fn unavailable() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn variant() -> Variant {
-        let (rules, _) = edge_rewriter::RuleSet::from_entries(&[]);
-        let request = edge_rewriter::RequestContext::default();
-        Variant::of(&rules, &rules.plan(&request), &request, "live")
-    }
-
-    #[test]
-    fn rewritten_responses_lose_length_and_get_a_weak_etag() {
-        let mut response = Response::from_status(200)
-            .with_header(CONTENT_TYPE, "text/html")
-            .with_header(CONTENT_LENGTH, "1234")
-            .with_header(ETAG, "\"v1\"")
-            .with_header("vary", "Accept-Encoding");
-        prepare_rewritten_headers(&mut response, Decoding::Identity, "text/html", &variant());
-        assert_eq!(response.get_header(CONTENT_LENGTH), None);
-        assert_eq!(response.get_header_str(ETAG), Some(variant().etag(Some("\"v1\"")).as_str()));
-        assert_eq!(response.get_header_str("vary"), Some("Accept-Encoding"));
-        assert_eq!(response.get_header_str(COMPRESS_HINT), Some("on"));
-    }
-
-    #[test]
-    fn decoded_responses_lose_their_encoding() {
-        let mut response = Response::from_status(200).with_header(CONTENT_ENCODING, "gzip");
-        prepare_rewritten_headers(&mut response, Decoding::Gzip, "text/html", &variant());
-        assert_eq!(response.get_header(CONTENT_ENCODING), None);
-    }
 
     #[test]
     fn facts_come_from_every_line_of_the_response() {

@@ -6,8 +6,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use edge_rewriter::{
-    CpuDeadline, Decoding, Limits, PageEncoding, Plan, Report, RequestContext, RewriteOptions, RuleSet, Streamed,
-    Variant, decoded, stream, stream_with_fragments,
+    CpuDeadline, Decoding, Limits, PageEncoding, Plan, Report, RequestContext, RewriteOptions, RewrittenPage, RuleSet,
+    Streamed, Variant, decoded, stream, stream_with_fragments,
 };
 use fastly::http::body::StreamingBody;
 use fastly::http::header::CACHE_CONTROL;
@@ -21,7 +21,6 @@ use super::instance::vcpu_ms;
 use super::page_cache;
 use super::response;
 use super::rules_source::{Edition, RuleSource};
-use super::visitor;
 
 /// Which rules ran, for debugging (only with a valid token).
 const RULES_HEADER: &str = "x-edge-rewriter-rules";
@@ -111,11 +110,15 @@ pub fn run(job: Job<'_>) {
         include_room,
     } = job;
     let body = response.take_body();
-    response::prepare_rewritten_headers(&mut response, decoding, &content_type, &variant);
-    response::for_downstream_caches(&mut response, rules.dependence());
-    visitor::keep_private(&mut response, &plan);
-    // The rules' own header edits, before the headers leave (and before a miss stores them).
-    let header_changes = headers::apply(&mut response, &plan);
+    // Before the headers leave, and before a miss stores them: all but the visitor cookie.
+    let page = RewrittenPage {
+        decoded: decoding != Decoding::Identity,
+        content_type: &content_type,
+        variant: &variant,
+        dependence: rules.dependence(),
+        plan: &plan,
+    };
+    let header_changes = headers::page_headers(&mut response, &page);
     if grants.preview {
         mark_preview(&mut response, edition.label());
     }
@@ -153,14 +156,19 @@ pub fn run(job: Job<'_>) {
     };
     if context.method == "HEAD" {
         // The headers GET would get, without a body.
-        visitor::give_cookie(&mut response, &plan);
+        headers::give_cookie(&mut response, &plan);
         response.send_to_client();
         line.log(None, Duration::ZERO, "headers only (HEAD)");
         return;
     }
 
     // The budget covers the whole instance (see `instance`): `vcpu_ms` counts from its start.
-    let cpu_deadline = limits.cpu_deadline_ms().map(|stop_at_ms| CpuDeadline { clock: vcpu_ms, stop_at_ms });
+    // Viceroy never stops a guest and counts wall time as vCPU; Fastly stops it at 50 ms:
+    // the deadline and its finishing allowance are what keep a page complete there.
+    let cpu_deadline = limits
+        .cpu_deadline_ms()
+        .zip(limits.cpu_finish_by_ms())
+        .map(|(stop_at_ms, finish_by_ms)| CpuDeadline::new(vcpu_ms, stop_at_ms, finish_by_ms));
     let options = RewriteOptions { encoding, cpu_deadline, ..RewriteOptions::default() };
     let mut input = match decoding {
         Decoding::Identity => Source::Raw(body),
@@ -183,10 +191,10 @@ pub fn run(job: Job<'_>) {
     let (sink, inserting) = match output {
         Output::Client { cache, .. } => {
             response.set_header(page_cache::X_CACHE, cache);
-            visitor::give_cookie(&mut response, &plan);
+            headers::give_cookie(&mut response, &plan);
             (response.stream_to_client(), false)
         }
-        Output::Cache(insert) => match insert.start(response, |response| visitor::give_cookie(response, &plan)) {
+        Output::Cache(insert) => match insert.start(response, |response| headers::give_cookie(response, &plan)) {
             Ok(writer) => (writer, true),
             Err(refused) => {
                 let (mut response, why) = *refused;
@@ -194,7 +202,7 @@ pub fn run(job: Job<'_>) {
                 line.cache.status = "PASS";
                 line.cache.why = Some(why);
                 response.set_header(page_cache::X_CACHE, "PASS");
-                visitor::give_cookie(&mut response, &plan);
+                headers::give_cookie(&mut response, &plan);
                 (response.stream_to_client(), false)
             }
         },
@@ -219,6 +227,15 @@ pub fn run(job: Job<'_>) {
     let rewrite_time = rewrite_started.elapsed();
     let outcome = match &result {
         Ok(()) => match client.finish() {
+            Ok(()) if inserting && report.cpu_stop => {
+                // Where a CPU stop falls depends on the instance's clock, not on the request:
+                // the next request may rewrite further, so no one else gets this page from
+                // the cache (the client already has it whole).
+                page_cache::unkeep(&variant);
+                line.cache.status = "PASS";
+                line.cache.why = Some("rewriting stopped at the CPU budget: the page is not kept".into());
+                "complete"
+            }
             Ok(()) => "complete",
             Err(err) => {
                 log::warn!("{}: finishing the client response failed: {err}", context.path);
@@ -374,7 +391,8 @@ impl LogLine<'_> {
 }
 
 /// Each include: its rule and path, what was inserted (and why not the fragment), how many
-/// bytes, and how long the page waited for it.
+/// bytes, how long the page waited for it (its response and its body), and in how many
+/// places it went.
 fn includes_log(includes: &[edge_rewriter::IncludeOutcome]) -> Vec<serde_json::Value> {
     includes
         .iter()
@@ -386,6 +404,7 @@ fn includes_log(includes: &[edge_rewriter::IncludeOutcome]) -> Vec<serde_json::V
                 "why": include.result.why(),
                 "bytes": include.bytes,
                 "waited_ms": include.waited.as_millis(),
+                "places": include.places,
             })
         })
         .collect()

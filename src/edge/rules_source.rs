@@ -102,8 +102,13 @@ fn compiled(cache: &mut RuleCache, entries: &StoreEntries) -> Rc<RuleSet> {
     match cache.get(entries) {
         CacheLookup::Reused(rules) => rules,
         CacheLookup::Built(rules, errors) => {
-            for err in &errors {
+            // A hostile set can have a thousand refusals: each log line is a hostcall the
+            // first request pays for, so past the first ones they are counted by budget.
+            for err in errors.iter().take(MAX_LOGGED_ERRORS) {
                 log::error!("rule skipped: {err}");
+            }
+            if errors.len() > MAX_LOGGED_ERRORS {
+                log::error!("rule skipped: {}", more_skipped(&errors[MAX_LOGGED_ERRORS..]));
             }
             // Once per content, like the errors: the rule applies, but likely not as meant.
             for warning in rules.warnings() {
@@ -112,6 +117,26 @@ fn compiled(cache: &mut RuleCache, entries: &StoreEntries) -> Rc<RuleSet> {
             rules
         }
     }
+}
+
+/// Refusals logged one line each when rules compile; the rest get one line together.
+const MAX_LOGGED_ERRORS: usize = 20;
+
+/// One line for refusals past [`MAX_LOGGED_ERRORS`]: how many, and why, by budget or field.
+fn more_skipped(errors: &[edge_rewriter::RuleError]) -> String {
+    let mut reasons: Vec<(String, usize)> = Vec::new();
+    for err in errors {
+        let reason = match err.reason.find(" budget") {
+            Some(end) => err.reason[..end + " budget".len()].to_owned(),
+            None => format!("field `{}`", err.field.as_deref().unwrap_or("?")),
+        };
+        match reasons.iter_mut().find(|(known, _)| *known == reason) {
+            Some((_, count)) => *count += 1,
+            None => reasons.push((reason, 1)),
+        }
+    }
+    let reasons: Vec<String> = reasons.iter().map(|(reason, count)| format!("{count} {reason}")).collect();
+    format!("{} more rules skipped ({}); `rewrite validate` lists each", errors.len(), reasons.join(", "))
 }
 
 fn read_store(store_name: &str, index: &str) -> Result<StoreEntries, String> {
@@ -194,6 +219,22 @@ mod tests {
         assert_eq!(ids(&draft), built_in_ids());
         assert!(!Rc::ptr_eq(&draft, &source.live()), "drafts and live rules are compiled apart");
         assert_eq!((source.draft.builds(), source.live.builds()), (1, 1));
+    }
+
+    #[test]
+    fn refusals_past_the_first_are_counted_by_budget() {
+        let rules: Vec<String> = (0..30)
+            .map(|i| {
+                format!(
+                    r#"{{"id":"s{i}","selector":"*","actions":[{{"set_attribute":{{"name":"d{i}","value":"1"}}}}]}}"#
+                )
+            })
+            .chain([r#"{"id":"bad","selector":"p:hover","actions":["remove"]}"#.to_owned()])
+            .collect();
+        let (_, errors) = RuleSet::from_entries(&[("e".into(), format!("[{}]", rules.join(",")))]);
+        let line = more_skipped(&errors);
+        assert!(line.starts_with(&format!("{} more rules skipped (", errors.len())), "{line}");
+        assert!(line.contains("over the rule set's page CPU budget") && line.contains("1 field `selector`"), "{line}");
     }
 
     #[test]

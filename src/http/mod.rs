@@ -20,4 +20,5 @@ pub(crate) mod mime;
 pub(crate) mod policy;
 pub(crate) mod prescan;
 pub(crate) mod request;
+pub(crate) mod unions;
 pub(crate) mod visitor;

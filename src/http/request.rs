@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::audience::{DeviceType, Geo};
+use super::audience::{CONTINENTS, DeviceType, Geo};
 use crate::rules::time::parse_rfc3339;
 
 /// The facts `@name value` lines and `--fact name=value` may set.
@@ -51,6 +51,14 @@ pub enum RequestError {
     /// A fact with a name that is not one of the facts.
     #[error("unknown fact @{0}; the facts are {FACTS}")]
     UnknownFact(String),
+    /// An `@country` that is not a country code (a name, say).
+    #[error(
+        "@country {0:?} is not a country code: write the ISO 3166-1 alpha-2 code, two letters, e.g. DE for Germany"
+    )]
+    Country(String),
+    /// An `@geo.continent` that is not a continent code.
+    #[error("@geo.continent {0:?} is not a continent code: write one of AF, AN, AS, EU, NA, OC, SA (EU for Europe)")]
+    Continent(String),
     /// An `@geo.asn` that is not a number.
     #[error("@geo.asn {0:?} is not an AS number, e.g. 3320")]
     Asn(String),
@@ -220,8 +228,20 @@ impl RequestContext {
         let text = || Some(value.trim().to_owned()).filter(|value| !value.is_empty());
         match name.to_ascii_lowercase().as_str() {
             "client-ip" => self.client_ip = Some(value.to_owned()),
-            "country" | "geo.country" => self.country = Some(value.to_ascii_uppercase()),
-            "geo.continent" => self.geo.continent = text().map(|code| code.to_ascii_uppercase()),
+            "country" | "geo.country" => {
+                let code = value.trim();
+                if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+                    return Err(RequestError::Country(value.to_owned()));
+                }
+                self.country = Some(code.to_ascii_uppercase());
+            }
+            "geo.continent" => {
+                let code = value.trim().to_ascii_uppercase();
+                if !CONTINENTS.contains(&code.as_str()) {
+                    return Err(RequestError::Continent(value.to_owned()));
+                }
+                self.geo.continent = Some(code);
+            }
             "geo.region" => self.geo.region = text().map(|code| code.to_ascii_uppercase()),
             "geo.city" => self.geo.city = text(),
             "geo.asn" => {
@@ -557,6 +577,12 @@ mod tests {
             "@variant \"hero-2026\": write the experiment and its variant, e.g. hero-2026=big-cta"
         );
         assert!(message(RequestContext::parse_simulated("GET /\n@geo.asn big")).contains("not an AS number"));
+        assert_eq!(
+            message(RequestContext::parse_simulated("GET /\n@country Germany")),
+            "@country \"Germany\" is not a country code: write the ISO 3166-1 alpha-2 code, two letters, e.g. DE \
+             for Germany"
+        );
+        assert!(message(RequestContext::parse_simulated("GET /\n@geo.continent Europe")).contains("EU for Europe"));
         assert_eq!(
             message(RequestContext::parse_simulated("GET /\n@now yesterday")),
             parse_rfc3339("yesterday").unwrap_err().to_string()

@@ -5,19 +5,30 @@
 //! Only enforced policies: browsers ignore a report-only policy in `<meta>`.
 
 use std::borrow::Cow;
+use std::rc::Rc;
 
 use lol_html::html_content::Element;
 use lol_html::{ElementContentHandlers, Selector, Settings};
 
+use super::meter::{CpuMeter, Go};
 use crate::http::csp::add_sources;
+use crate::rules::cost::{ATTRIBUTE_NS, HANDLER_NS};
 
 /// Adds a handler to `settings` that adds `additions` (directive, sources; checked) to
 /// every `<meta http-equiv="Content-Security-Policy">` (compared without regard to case).
-pub(crate) fn register<'h>(settings: Settings<'h, 'h>, additions: Vec<(String, Vec<String>)>) -> Settings<'h, 'h> {
+pub(crate) fn register<'h>(
+    settings: Settings<'h, 'h>,
+    additions: Vec<(String, Vec<String>)>,
+    meter: &Rc<CpuMeter>,
+) -> Settings<'h, 'h> {
     let selector: Selector = "meta[http-equiv]".parse().expect("a valid selector");
+    let meter = Rc::clone(meter);
     settings.append_element_content_handler((
         Cow::Owned(selector),
         ElementContentHandlers::default().element(move |el: &mut Element| {
+            if meter.element(HANDLER_NS + ATTRIBUTE_NS)? == Go::Skip {
+                return Ok(());
+            }
             let is_policy = el
                 .get_attribute("http-equiv")
                 .is_some_and(|equiv| equiv.trim().eq_ignore_ascii_case("content-security-policy"));

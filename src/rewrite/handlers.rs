@@ -6,13 +6,15 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use lol_html::html_content::{Comment, DocumentEnd, Element};
-use lol_html::{DocumentContentHandlers, ElementContentHandlers, Settings};
+use lol_html::{DocumentContentHandlers, ElementContentHandlers, HandlerResult, Settings};
 
+use super::meter::{CpuMeter, Go};
 use super::plan::{Plan, PlannedRule};
 use super::text::chain::TextPipeline;
 use crate::rules::actions::{
     PlannedAction, Scope, TextRule, apply_to_comment, apply_to_document_end, apply_to_element, inserts_in_reverse,
 };
+use crate::rules::cost::HANDLER_NS;
 
 impl<'r> Plan<'r> {
     /// lol_html settings whose handlers apply this plan; `hits[i]` counts what rule `i` of
@@ -24,10 +26,13 @@ impl<'r> Plan<'r> {
     /// and runs document-end handlers last registered first; those are therefore registered
     /// in reverse, so several insertions at one place come out in the order editors wrote.
     ///
-    /// Once `stopping` is set (rewriting stops early and lol_html flushes what it holds),
-    /// comment and document-end handlers leave the page as it is: a comment cut by the
-    /// stop must not be removed, nor content appended mid-page.
-    pub(crate) fn settings<'p>(&'p self, hits: &Rc<[Cell<u64>]>, stopping: &Rc<Cell<bool>>) -> Settings<'p, 'p> {
+    /// Every handler asks the CPU `meter` first, with the work it is about to do: past the
+    /// deadline it skips, or stops lol_html at a sound point ([`super::meter`]). Elements
+    /// a rule removes, replaces, renames or unwraps are watched to their end tag, so a stop
+    /// never leaves one half-done. Once stopping, comment and document-end handlers leave the
+    /// page as it is: a comment cut by the stop must not be removed, nor content appended
+    /// mid-page.
+    pub(crate) fn settings<'p>(&'p self, hits: &Rc<[Cell<u64>]>, meter: &Rc<CpuMeter>) -> Settings<'p, 'p> {
         let mut settings = Settings::new();
         let mut reversed_handlers = Vec::new();
         let mut document_end_handlers = Vec::new();
@@ -43,9 +48,13 @@ impl<'r> Plan<'r> {
             if let (true, Some(selector), false) = (rule.shadow, rule.selector, split.element.is_empty()) {
                 let count = count.clone();
                 let first_n = Rc::clone(&first_n);
+                let meter = Rc::clone(meter);
                 settings = settings.append_element_content_handler((
                     Cow::Borrowed(selector),
                     ElementContentHandlers::default().element(move |_: &mut Element| {
+                        if meter.element(HANDLER_NS)? == Go::Skip {
+                            return Ok(());
+                        }
                         if first_n.enter() {
                             count.add(1);
                         }
@@ -57,31 +66,40 @@ impl<'r> Plan<'r> {
             let (reversed, in_order): (Vec<_>, Vec<_>) =
                 element.into_iter().partition(|action| inserts_in_reverse(action));
             let counted_in_order = !in_order.is_empty();
+            let work = rule.cost.match_work_ns();
             if let (Some(selector), true) = (rule.selector, counted_in_order) {
                 let count = count.clone();
                 let first_n = Rc::clone(&first_n);
+                let meter = Rc::clone(meter);
+                let changes_end_tag = in_order.iter().any(|action| action.changes_end_tag());
                 settings = settings.append_element_content_handler((
                     Cow::Borrowed(selector),
                     ElementContentHandlers::default().element(move |el: &mut Element| {
-                        if !first_n.enter() {
+                        if meter.element(work)? == Go::Skip || !first_n.enter() {
                             return Ok(());
                         }
                         count.add(1);
-                        in_order.iter().try_for_each(|action| apply_to_element(action, el))
+                        let removed_before = el.removed();
+                        in_order.iter().try_for_each(|action| apply_to_element(action, el))?;
+                        if changes_end_tag && !removed_before {
+                            watch_to_end_tag(&meter, el)?;
+                        }
+                        Ok(())
                     }),
                 ));
             }
             if let (Some(selector), false) = (rule.selector, reversed.is_empty()) {
                 let entered = if counted_in_order { Entered::Already } else { Entered::Here(count.clone()) };
-                reversed_handlers.push((selector, reversed, entered, Rc::clone(&first_n)));
+                reversed_handlers.push((selector, reversed, entered, Rc::clone(&first_n), work));
             }
             if !split.comments.is_empty() {
                 let count = count.clone();
                 let comments = split.comments;
-                let stopping = Rc::clone(stopping);
+                let meter = Rc::clone(meter);
+                let work = rule.cost.per_comment_ns.max(HANDLER_NS);
                 let handler = move |comment: &mut Comment| {
                     // lol_html reports `<?xml ...?>` as a (bogus) comment; it is not one.
-                    if stopping.get() || comment.text().starts_with('?') {
+                    if meter.element(work)? == Go::Skip || comment.text().starts_with('?') {
                         return Ok(());
                     }
                     count.add(1);
@@ -113,17 +131,17 @@ impl<'r> Plan<'r> {
         }
         let csp_additions = self.csp_additions();
         if !csp_additions.is_empty() {
-            settings = super::csp_meta::register(settings, csp_additions);
+            settings = super::csp_meta::register(settings, csp_additions, meter);
         }
         if !text_stages.is_empty() {
-            settings = TextPipeline::register(settings, text_stages);
+            settings = TextPipeline::register(settings, text_stages, meter);
         }
         // lol_html runs document-end handlers last registered first.
         for (actions, count, live) in document_end_handlers.into_iter().rev() {
-            let stopping = Rc::clone(stopping);
+            let meter = Rc::clone(meter);
             settings = settings.append_document_content_handler(DocumentContentHandlers::default().end(
                 move |end: &mut DocumentEnd| {
-                    if stopping.get() {
+                    if meter.stopping() {
                         return Ok(());
                     }
                     count.add(1);
@@ -134,10 +152,14 @@ impl<'r> Plan<'r> {
                 },
             ));
         }
-        for (selector, actions, entered, first_n) in reversed_handlers.into_iter().rev() {
+        for (selector, actions, entered, first_n, work) in reversed_handlers.into_iter().rev() {
+            let meter = Rc::clone(meter);
             settings = settings.append_element_content_handler((
                 Cow::Borrowed(selector),
                 ElementContentHandlers::default().element(move |el: &mut Element| {
+                    if meter.element(work)? == Go::Skip {
+                        return Ok(());
+                    }
                     let within = match &entered {
                         // The rule's in-order handler ran first for this element and decided.
                         Entered::Already => first_n.current(),
@@ -158,6 +180,21 @@ impl<'r> Plan<'r> {
         }
         settings
     }
+}
+
+/// Counts `el` as open until its end tag: a rule removes, replaces, renames or unwraps it,
+/// and a stop before its end tag would leave it half-done. Elements without an end tag
+/// (`<img>`, `<path/>`) are done at once.
+fn watch_to_end_tag(meter: &Rc<CpuMeter>, el: &mut Element) -> HandlerResult {
+    if !el.can_have_content() {
+        return Ok(());
+    }
+    meter.opened();
+    let meter = Rc::clone(meter);
+    el.on_end_tag(lol_html::end_tag!(move |_| {
+        meter.closed();
+        Ok(())
+    }))
 }
 
 /// Adds to one rule's hit count.

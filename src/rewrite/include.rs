@@ -11,16 +11,24 @@
 //!
 //! Whatever happens to a fragment (an error, a timeout, a status that is not 2xx, a body over
 //! its size cap) the page is complete: the include's fallback, or nothing, takes its place,
-//! and the [`IncludeOutcome`] says why.
+//! and the [`IncludeOutcome`] says why. A fragment that stops part-way (cut at its size cap,
+//! failing or out of time mid-body) stops at a whole tag and character with the elements it
+//! opened closed ([`balance`]), so the page after it is read as the origin wrote it.
+//!
+//! An include goes wherever its rule's selector matches, as any content does: the fragment
+//! is fetched once, and what went into the first place is kept (within a page-wide cap) and
+//! written again at every other.
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use encoding_rs::{CoderResult, Encoding, UTF_8};
+use encoding_rs::{Encoding, UTF_8};
 use memchr::memmem;
 
-use crate::http::charset::declared_encoding;
-use crate::rules::template::escape::html_text_into;
+mod balance;
+mod insert;
+
+use insert::insert;
 
 /// Where a fragment is fetched from. Never a host the request names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +67,9 @@ pub struct PlannedInclude {
     pub fallback: Option<Fallback>,
     /// The largest fragment body inserted, in bytes.
     pub max_bytes: u64,
+    /// Its rule may act on more than one element (no `"max": 1`): what the first place got
+    /// is kept for the others.
+    pub repeats: bool,
     /// Why the rendered path may not be requested, if it may not (a value made a `..`
     /// segment): no request is sent and the fallback takes its place.
     pub unusable: Option<String>,
@@ -81,6 +92,14 @@ pub enum Fragment {
     Unavailable(String),
 }
 
+impl Fragment {
+    /// No response came within the include's timeout: said the same at the edge and on a
+    /// laptop (`rewrite apply --fragment PATH=FILE@500ms`).
+    pub fn timed_out(include: &PlannedInclude) -> Fragment {
+        Fragment::Unavailable(format!("no response within its timeout ({} ms)", include.timeout.as_millis()))
+    }
+}
+
 /// Delivers the fragments of a page's includes.
 pub trait FragmentSource {
     /// The fragment for include `index` (its position in the plan's includes), waiting for it
@@ -97,10 +116,12 @@ pub struct IncludeOutcome {
     pub path: String,
     /// What was inserted.
     pub result: IncludeResult,
-    /// Bytes inserted in its place (fragment or fallback), as written to the page.
+    /// Bytes inserted in its first place (fragment or fallback), as written to the page.
     pub bytes: u64,
-    /// How long the page waited for the fragment's response at the insertion point.
+    /// How long the page was held at the first place: the fragment's response and body.
     pub waited: Duration,
+    /// How many places it went in: each element its rule acted on.
+    pub places: usize,
 }
 
 /// What was inserted for an include.
@@ -183,10 +204,9 @@ pub(crate) fn new_token() -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Bytes read from a fragment before any is written: a fragment that ends within them is
-/// inserted whole or not at all (its failures and its size are known before the page gets
-/// any of it). Larger fragments stream.
-const HOLD_BYTES: usize = 64 << 10;
+/// Bytes of fragments a page keeps to write again at their rules' other matches, all
+/// includes together: past it, the other matches get the fallback.
+const KEPT_BYTES: usize = 8 << 20;
 
 /// The rewriter's output on its way to the sink: markers replaced by fragments.
 pub(crate) struct Splicer<'s> {
@@ -198,11 +218,17 @@ pub(crate) struct Splicer<'s> {
     /// The page's encoding: fragments and fallbacks are written in it.
     pub encoding: &'static Encoding,
     outcomes: Vec<Option<IncludeOutcome>>,
+    /// What each include's first place got, for its other places (`None` when its rule acts
+    /// once, or the copy did not fit in [`KEPT_BYTES`]).
+    copies: Vec<Option<Vec<u8>>>,
+    /// Bytes in `copies`.
+    kept: usize,
 }
 
 impl<'s> Splicer<'s> {
     pub fn new(token: &str, includes: Vec<PlannedInclude>, source: Box<dyn FragmentSource + 's>) -> Self {
         let outcomes = vec![None; includes.len()];
+        let copies = vec![None; includes.len()];
         Self {
             prefix: marker_prefix(token).into_bytes(),
             held: Vec::new(),
@@ -210,6 +236,8 @@ impl<'s> Splicer<'s> {
             source,
             encoding: UTF_8,
             outcomes,
+            copies,
+            kept: 0,
         }
     }
 
@@ -275,6 +303,7 @@ impl<'s> Splicer<'s> {
                     result: IncludeResult::NotPlaced,
                     bytes: 0,
                     waited: Duration::ZERO,
+                    places: 0,
                 })
             })
             .collect()
@@ -291,12 +320,29 @@ impl<'s> Splicer<'s> {
         }
     }
 
-    /// Streams include `index`'s fragment (or its fallback) to `out`. An include is
-    /// inserted once: a second marker for it gets nothing.
+    /// Streams include `index`'s fragment (or its fallback) to `out` at its first place;
+    /// writes what went there again at the others.
     fn splice(&mut self, index: usize, out: &mut dyn Write) -> io::Result<()> {
         let Some(include) = self.includes.get(index) else { return Ok(()) };
-        if self.outcomes[index].is_some() {
-            return Ok(());
+        if let Some(outcome) = &mut self.outcomes[index] {
+            outcome.places += 1;
+            return match &self.copies[index] {
+                Some(copy) => out.write_all(copy),
+                None => {
+                    let why = format!(
+                        "what its first place got was not kept for its other matches (a page keeps {} MiB of \
+                         fragments for that): give the rule \"max\": 1 or the include a smaller max_bytes",
+                        KEPT_BYTES >> 20
+                    );
+                    log::warn!(
+                        "include {} (rule {}): fallback used at place {}: {why}",
+                        include.path,
+                        include.rule,
+                        outcome.places
+                    );
+                    insert(include, Fragment::Unavailable(why), self.encoding, out).map(drop)
+                }
+            };
         }
         // The page so far reaches the client before the wait.
         out.flush()?;
@@ -305,9 +351,11 @@ impl<'s> Splicer<'s> {
             Some(why) => Fragment::Unavailable(why.clone()),
             None => self.source.fragment(index, include),
         };
-        let waited = started.elapsed();
-        let mut counted = Counted { out, bytes: 0 };
+        let room = if include.repeats { KEPT_BYTES - self.kept } else { 0 };
+        let mut counted = Counted { out, bytes: 0, copy: include.repeats.then(Vec::new), room };
         let result = insert(include, fragment, self.encoding, &mut counted)?;
+        let waited = started.elapsed();
+        let (bytes, copy) = (counted.bytes, counted.copy);
         match result.why() {
             Some(why) => log::warn!(
                 "include {} (rule {}): {}: {why}",
@@ -315,176 +363,46 @@ impl<'s> Splicer<'s> {
                 include.rule,
                 if matches!(result, IncludeResult::Cut(_)) { "cut short" } else { "fallback used" }
             ),
-            None => log::debug!("include {} (rule {}): {} bytes", include.path, include.rule, counted.bytes),
+            None => log::debug!("include {} (rule {}): {bytes} bytes", include.path, include.rule),
         }
+        self.kept += copy.as_ref().map_or(0, Vec::len);
+        self.copies[index] = copy;
         self.outcomes[index] = Some(IncludeOutcome {
             rule: include.rule.clone(),
             path: include.path.clone(),
             result,
-            bytes: counted.bytes,
+            bytes,
             waited,
+            places: 1,
         });
         Ok(())
     }
 }
 
-/// Counts what goes through to the page.
+/// Counts what goes through to the page, and keeps a copy while it fits in `room`.
 struct Counted<'o> {
     out: &'o mut dyn Write,
     bytes: u64,
+    copy: Option<Vec<u8>>,
+    room: usize,
 }
 
 impl Write for Counted<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let written = self.out.write(buf)?;
         self.bytes += written as u64;
+        if let Some(copy) = &mut self.copy {
+            if copy.len() + written <= self.room {
+                copy.extend_from_slice(&buf[..written]);
+            } else {
+                self.copy = None;
+            }
+        }
         Ok(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
-    }
-}
-
-/// Writes `fragment` (or `include`'s fallback) to `out` in the page's `encoding`. Only an
-/// error writing to `out` is an error: everything wrong with the fragment is a result.
-fn insert(
-    include: &PlannedInclude,
-    fragment: Fragment,
-    encoding: &'static Encoding,
-    out: &mut dyn Write,
-) -> io::Result<IncludeResult> {
-    let fallback = |out: &mut dyn Write, why: String| -> io::Result<IncludeResult> {
-        if let Some(fallback) = &include.fallback {
-            let mut transcoder = Transcoder::new(UTF_8, encoding, fallback.as_text);
-            transcoder.write(fallback.content.as_bytes(), true, out)?;
-        }
-        Ok(IncludeResult::Fallback(why))
-    };
-    let (status, content_type, content_length, mut body) = match fragment {
-        Fragment::Unavailable(why) => return fallback(out, why),
-        Fragment::Response { status, content_type, content_length, body } => {
-            (status, content_type, content_length, body)
-        }
-    };
-    if !(200..300).contains(&status) {
-        return fallback(out, format!("the fragment's response is {status}, not 2xx"));
-    }
-    if let Some(length) = content_length.filter(|length| *length > include.max_bytes) {
-        return fallback(out, format!("the fragment is {length} bytes, over its max_bytes ({})", include.max_bytes));
-    }
-    let from = content_type.as_deref().and_then(declared_encoding).unwrap_or(UTF_8);
-    let mut transcoder = Transcoder::new(from, encoding, include.as_text);
-    // Held first: a small fragment is known whole before any of it is written.
-    let hold = usize::try_from(include.max_bytes).unwrap_or(usize::MAX).min(HOLD_BYTES);
-    let mut held = Vec::with_capacity(hold.min(16 << 10));
-    let ended = match read_up_to(&mut body, &mut held, hold + 1) {
-        Ok(ended) => ended,
-        Err(err) => return fallback(out, format!("reading the fragment failed: {err}")),
-    };
-    if held.len() as u64 > include.max_bytes {
-        return fallback(out, format!("the fragment is over its max_bytes ({})", include.max_bytes));
-    }
-    transcoder.write(&held, ended, out)?;
-    if ended {
-        return Ok(IncludeResult::Inserted);
-    }
-    let mut total = held.len() as u64;
-    let mut buffer = vec![0u8; 16 << 10];
-    loop {
-        let read = match body.read(&mut buffer) {
-            Ok(0) => {
-                transcoder.write(&[], true, out)?;
-                return Ok(IncludeResult::Inserted);
-            }
-            Ok(read) => read,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => {
-                transcoder.write(&[], true, out)?;
-                return Ok(IncludeResult::Cut(format!("reading the fragment failed after {total} bytes: {err}")));
-            }
-        };
-        let room = include.max_bytes - total;
-        if read as u64 > room {
-            let room = usize::try_from(room).unwrap_or(read);
-            transcoder.write(&buffer[..room], true, out)?;
-            return Ok(IncludeResult::Cut(format!("the fragment is over its max_bytes ({})", include.max_bytes)));
-        }
-        total += read as u64;
-        transcoder.write(&buffer[..read], false, out)?;
-        out.flush()?;
-    }
-}
-
-/// Reads from `body` into `held` until it ends (`true`) or holds `limit` bytes (`false`).
-fn read_up_to(body: &mut dyn Read, held: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
-    let mut buffer = [0u8; 8 << 10];
-    while held.len() < limit {
-        let want = buffer.len().min(limit - held.len());
-        match body.read(&mut buffer[..want]) {
-            Ok(0) => return Ok(true),
-            Ok(read) => held.extend_from_slice(&buffer[..read]),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(false)
-}
-
-/// A fragment's bytes into the page's encoding, escaped when inserted as text. Characters
-/// the page's encoding lacks become character references, as lol_html writes them.
-struct Transcoder {
-    /// Bytes pass as they are: both sides UTF-8 and nothing to escape.
-    direct: bool,
-    decoder: encoding_rs::Decoder,
-    encoder: encoding_rs::Encoder,
-    as_text: bool,
-    text: String,
-    escaped: String,
-    bytes: Vec<u8>,
-}
-
-impl Transcoder {
-    fn new(from: &'static Encoding, to: &'static Encoding, as_text: bool) -> Self {
-        Self {
-            direct: from == UTF_8 && to == UTF_8 && !as_text,
-            decoder: from.new_decoder_with_bom_removal(),
-            encoder: to.output_encoding().new_encoder(),
-            as_text,
-            text: String::new(),
-            escaped: String::new(),
-            bytes: Vec::new(),
-        }
-    }
-
-    fn write(&mut self, input: &[u8], last: bool, out: &mut dyn Write) -> io::Result<()> {
-        if self.direct {
-            return out.write_all(input);
-        }
-        self.text.clear();
-        self.text.reserve(self.decoder.max_utf8_buffer_length(input.len()).unwrap_or(input.len() * 3 + 16));
-        let (result, _, _) = self.decoder.decode_to_string(input, &mut self.text, last);
-        debug_assert_eq!(result, CoderResult::InputEmpty);
-        let text = if self.as_text {
-            self.escaped.clear();
-            html_text_into(&self.text, &mut self.escaped);
-            &self.escaped
-        } else {
-            &self.text
-        };
-        self.bytes.clear();
-        let mut rest = text.as_str();
-        loop {
-            let needed =
-                self.encoder.max_buffer_length_from_utf8_if_no_unmappables(rest.len()).unwrap_or(rest.len() * 4);
-            self.bytes.reserve(needed + 16);
-            let (result, read, _) = self.encoder.encode_from_utf8_to_vec(rest, &mut self.bytes, last);
-            rest = &rest[read..];
-            if result == CoderResult::InputEmpty {
-                break;
-            }
-        }
-        out.write_all(&self.bytes)
     }
 }
 
@@ -520,6 +438,7 @@ mod tests {
             as_text: false,
             fallback: Some(Fallback { content: "<i>later</i>".into(), as_text: false }),
             max_bytes: 1 << 20,
+            repeats: true,
             unusable: include_path_problem(path),
         }
     }
@@ -572,12 +491,25 @@ mod tests {
     }
 
     #[test]
-    fn a_fragment_is_inserted_once_and_unplaced_ones_are_reported() {
-        let page = format!("{}{}", marker("t0k", 0), marker("t0k", 0));
-        let fragments = fixed(&[("/one", 200, b"1")]);
+    fn a_fragment_goes_in_every_place_and_unplaced_ones_are_reported() {
+        let page = format!("{}|{}|{}", marker("t0k", 0), marker("t0k", 0), marker("t0k", 0));
+        let fragments = fixed(&[("/one", 200, b"<b>1")]);
         let (out, outcomes) = splice(vec![include("/one"), include("/two")], fragments, page.as_bytes(), 3);
-        assert_eq!(out, b"1");
+        assert_eq!(String::from_utf8(out).unwrap(), "<b>1</b>|<b>1</b>|<b>1</b>");
+        assert_eq!((outcomes[0].places, outcomes[0].bytes), (3, 8));
         assert_eq!(outcomes[1].result, IncludeResult::NotPlaced);
+    }
+
+    #[test]
+    fn past_the_page_wide_cap_other_places_get_the_fallback() {
+        let page = format!("{}|{}", marker("t0k", 0), marker("t0k", 0));
+        let mut splicer = Splicer::new("t0k", vec![include("/one")], Box::new(fixed(&[("/one", 200, b"<b>1</b>")])));
+        splicer.kept = KEPT_BYTES - 4;
+        let mut out = Vec::new();
+        splicer.write(page.as_bytes(), &mut out).unwrap();
+        splicer.finish(&mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "<b>1</b>|<i>later</i>");
+        assert_eq!(splicer.outcomes()[0].places, 2);
     }
 
     #[test]
@@ -603,12 +535,12 @@ mod tests {
 
     #[test]
     fn a_large_fragment_streams_and_is_cut_at_its_cap() {
-        let body = vec![b'x'; HOLD_BYTES * 3];
+        let body = vec![b'x'; insert::HOLD_BYTES * 3];
         let mut capped = include("/large");
-        capped.max_bytes = (HOLD_BYTES * 2) as u64;
+        capped.max_bytes = (insert::HOLD_BYTES * 2) as u64;
         let fragments = fixed(&[("/large", 200, &body)]);
         let (out, outcomes) = splice(vec![capped], fragments, marker("t0k", 0).as_bytes(), 64);
-        assert_eq!(out.len(), HOLD_BYTES * 2);
+        assert_eq!(out.len(), insert::HOLD_BYTES * 2);
         assert!(matches!(outcomes[0].result, IncludeResult::Cut(_)), "{outcomes:?}");
     }
 }

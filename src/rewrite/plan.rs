@@ -11,6 +11,7 @@ use crate::http::headers::HeaderEdit;
 use crate::http::request::RequestContext;
 use crate::rules::actions::{CompiledAction, PlannedAction, Scope};
 use crate::rules::compile::{CompiledRule, RuleSet};
+use crate::rules::cost::{PARSE_NS_PER_BYTE, RuleCost};
 use crate::rules::experiment::AssignedBy;
 
 /// The rules that apply to one request, in order, ready to become lol_html handlers.
@@ -41,6 +42,8 @@ pub(crate) struct PlannedRule<'r> {
     pub shadow: bool,
     /// Element actions act on the first this many matches only.
     pub max: Option<u64>,
+    /// What it costs, by the cost model: the CPU meter's weights for its handlers.
+    pub cost: &'r RuleCost,
 }
 
 impl<'r> Plan<'r> {
@@ -60,7 +63,7 @@ impl<'r> Plan<'r> {
             match planned_actions(rule, &assignments, &context) {
                 Some(mut actions) => {
                     if !rule.shadow {
-                        plan.number_includes(&rule.id, &mut actions);
+                        plan.number_includes(rule, &mut actions);
                     }
                     plan.rules.push(PlannedRule {
                         id: &rule.id,
@@ -69,6 +72,7 @@ impl<'r> Plan<'r> {
                         actions,
                         shadow: rule.shadow,
                         max: rule.max,
+                        cost: &rule.cost,
                     })
                 }
                 None => plan.not_applicable.push(&rule.id),
@@ -78,13 +82,14 @@ impl<'r> Plan<'r> {
     }
 
     /// Gives each include of a rule its number and marker, and keeps it for the fetches.
-    fn number_includes(&mut self, rule: &str, actions: &mut [(Scope, PlannedAction<'r>)]) {
+    fn number_includes(&mut self, rule: &CompiledRule, actions: &mut [(Scope, PlannedAction<'r>)]) {
         for (_, action) in actions {
             if let PlannedAction::Include(_, include, marker) = action {
                 if self.include_token.is_empty() {
                     self.include_token = new_token();
                 }
-                include.rule = rule.to_owned();
+                include.rule.clone_from(&rule.id);
+                include.repeats = rule.max != Some(1);
                 *marker = include::marker(&self.include_token, self.includes.len());
                 self.includes.push(PlannedInclude::clone(include));
             }
@@ -163,6 +168,13 @@ impl<'r> Plan<'r> {
     /// own, and no cache of rewritten pages may keep it.
     pub fn sets_cookie(&self) -> bool {
         self.live_header_edits().any(HeaderEdit::sets_cookie)
+    }
+
+    /// Estimated guest nanoseconds per byte of typical page, lol_html's parsing and every
+    /// rule's work (the cost model): what sizes the slices the CPU meter feeds lol_html.
+    pub(crate) fn ns_per_byte(&self) -> u64 {
+        let rules: u64 = self.rules.iter().map(|rule| rule.cost.page_ns_per_mb()).sum();
+        u64::from(PARSE_NS_PER_BYTE) + rules / 1_000_000
     }
 
     /// Every source the live rules' `csp_add` adds, for the page's `<meta>` policies.

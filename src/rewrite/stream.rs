@@ -6,8 +6,10 @@
 //! A page the rewriter cannot handle within its memory limit is never cut short: lol_html's
 //! graceful bail-out flushes what it holds unchanged, every later byte is copied through
 //! untouched, and the [`Report`] (plus a log line) says why. A page that would take more CPU
-//! than the request may use stops the same way at its [`CpuDeadline`]: [`stream`] then
-//! leaves the rest of the input unread, for the caller to pass on without reading it.
+//! than the request may use stops the same way at its [`CpuDeadline`], at a sound point
+//! ([`crate::rewrite::meter`]): [`stream`] then leaves the rest of the input unread, for the
+//! caller to pass on without reading it. Input is fed to lol_html in slices sized by the
+//! plan's estimated cost, with the deadline checked between them and inside the handlers.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
@@ -20,6 +22,8 @@ use crate::http::charset::PageEncoding;
 use crate::http::prescan::{Prescan, prescan};
 use crate::rewrite::include::{FragmentSource, IncludeOutcome, NoFragments, Splicer};
 use crate::rewrite::invalid_bytes::{Carry, Uncarry};
+pub use crate::rewrite::meter::CpuDeadline;
+use crate::rewrite::meter::{CpuMeter, CpuStop, SMALL_SLICE, Verdict};
 use crate::rewrite::plan::{Plan, PlannedRule};
 
 /// Knobs for one rewrite.
@@ -34,24 +38,6 @@ pub struct RewriteOptions {
     pub encoding: PageEncoding,
     /// When to stop rewriting for lack of CPU; `None` never stops.
     pub cpu_deadline: Option<CpuDeadline>,
-}
-
-/// When a rewrite must stop to stay within its CPU budget: once `clock` (milliseconds of
-/// CPU, as the platform counts them) reaches `stop_at_ms`. Looked at between chunks, so a
-/// rewrite overruns it by at most one chunk's work.
-#[derive(Debug, Clone, Copy)]
-pub struct CpuDeadline {
-    /// Milliseconds of CPU used so far (on Fastly, since the instance started).
-    pub clock: fn() -> u64,
-    /// The reading at which to stop.
-    pub stop_at_ms: u64,
-}
-
-impl CpuDeadline {
-    /// Whether the deadline has passed.
-    pub fn passed(&self) -> bool {
-        (self.clock)() >= self.stop_at_ms
-    }
 }
 
 impl Default for RewriteOptions {
@@ -96,8 +82,9 @@ pub struct Rewriter<'r, W: Write> {
     cpu_stop: bool,
     /// For a page known to be UTF-8: carries bytes that are not through lol_html.
     carry: Option<Carry>,
-    /// Set when rewriting stops early: handlers must then leave what lol_html flushes as it is.
-    stopping: Rc<Cell<bool>>,
+    /// The CPU deadline, asked by the handlers and between slices; once it says stop,
+    /// handlers leave what lol_html flushes as it is.
+    meter: Rc<CpuMeter>,
 }
 
 enum Stage<'r, W: Write> {
@@ -180,6 +167,13 @@ pub fn page_charset(head: &[u8], declared: PageEncoding) -> Option<&'static enco
 impl<'r, W: Write> Rewriter<'r, W> {
     /// A rewriter applying `plan` (the rules for one request) and writing to `sink`.
     pub fn new(plan: &'r Plan<'r>, options: &RewriteOptions, sink: W) -> Self {
+        // Slices of about a quarter of a millisecond of estimated work each: lol_html's own work
+        // (parsing, matching selectors) between two readings of the clock stays small.
+        let slice = match options.cpu_deadline {
+            Some(_) => (SLICE_WORK_NS / plan.ns_per_byte().max(1)).clamp(SMALL_SLICE as u64, 64 << 10) as usize,
+            None => usize::MAX,
+        };
+        let meter = Rc::new(CpuMeter::new(options.cpu_deadline, slice, plan.ns_per_byte()));
         Self {
             stage: Stage::Sniffing(Vec::with_capacity(BOM_LEN)),
             sink: SharedSink(Rc::new(RefCell::new(SinkState {
@@ -190,6 +184,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
                 // Markers never reach the sink: without a source, includes get their fallback.
                 splicer: (!plan.includes().is_empty())
                     .then(|| Splicer::new(plan.include_token(), plan.includes().to_vec(), Box::new(NoFragments))),
+                meter: Rc::clone(&meter),
             }))),
             plan,
             options: options.clone(),
@@ -198,7 +193,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
             bail_out: None,
             cpu_stop: false,
             carry: None,
-            stopping: Rc::new(Cell::new(false)),
+            meter,
         }
     }
 
@@ -223,11 +218,115 @@ impl<'r, W: Write> Rewriter<'r, W> {
                     self.start(&head)?;
                 }
             }
-            Stage::Rewriting(_) => self.rewrite(chunk)?,
+            Stage::Rewriting(_) => self.rewrite_in_slices(chunk)?,
             Stage::PassingThrough => self.sink.0.borrow_mut().write_raw(chunk),
             Stage::Finished => return Err(io::Error::other("write after finish")),
         }
         self.sink.0.borrow_mut().take_error()
+    }
+
+    /// Feeds `chunk` to lol_html a slice at a time, asking the CPU meter before each: at the
+    /// deadline (with no changed element open) the rest of the chunk passes as it came.
+    fn rewrite_in_slices(&mut self, mut chunk: &[u8]) -> io::Result<()> {
+        while !chunk.is_empty() {
+            if !matches!(self.stage, Stage::Rewriting(_)) {
+                // Stopped inside this chunk.
+                self.sink.0.borrow_mut().write_raw(chunk);
+                return Ok(());
+            }
+            match self.meter.between_slices() {
+                Verdict::Go => {}
+                Verdict::Stop => {
+                    self.halt_for_cpu()?;
+                    continue;
+                }
+                Verdict::Unfinishable => return Err(self.unfinishable()),
+            }
+            let (slice, rest) = split_slice(chunk, self.meter.slice_len());
+            self.rewrite(slice)?;
+            self.meter.fed(slice.len());
+            chunk = rest;
+        }
+        Ok(())
+    }
+
+    /// Whether, before reading more input, the rewrite should stop for lack of CPU; an error
+    /// when elements a rule changes cannot be finished in time.
+    pub fn cpu_verdict(&mut self) -> io::Result<bool> {
+        if self.cpu_stop {
+            return Ok(true);
+        }
+        match self.meter.between_slices() {
+            Verdict::Go => Ok(false),
+            Verdict::Stop => Ok(true),
+            Verdict::Unfinishable => Err(self.unfinishable()),
+        }
+    }
+
+    /// Whether rewriting stopped at the CPU deadline, leaving the rest to pass through.
+    pub fn cpu_stopped(&self) -> bool {
+        self.cpu_stop
+    }
+
+    /// Whether the rewrite failed because elements a rule changes could not be finished
+    /// within the CPU deadline's headroom: the output must be abandoned, never finished.
+    pub fn cpu_unfinished(&self) -> bool {
+        self.meter.unfinishable()
+    }
+
+    /// The error for a rewrite that cannot be finished soundly in time; logs why once.
+    fn unfinishable(&mut self) -> io::Error {
+        let reason = CpuStop::Unfinishable.to_string();
+        if self.bail_out.is_none() {
+            log::error!(
+                "rewriting stopped after {} input bytes: {reason}; the response is ended visibly incomplete rather \
+                 than as a page of the wrong structure",
+                self.bytes_in
+            );
+            self.bail_out = Some(reason.clone());
+        }
+        self.stage = Stage::PassingThrough;
+        io::Error::other(reason)
+    }
+
+    /// Notes (and logs, once) that rewriting stopped at the CPU deadline.
+    fn note_cpu_stop(&mut self) {
+        if self.cpu_stop || self.bail_out.is_some() {
+            return;
+        }
+        let reason = CpuStop::Budget.to_string();
+        log::warn!(
+            "rewriting stopped after {} input bytes: {reason}; the rest of the page passes through unchanged",
+            self.bytes_in
+        );
+        self.bail_out = Some(reason);
+        self.cpu_stop = true;
+    }
+
+    /// Stops rewriting here, at a sound point (no element a rule changes is open): what
+    /// lol_html holds (the start of a tag cut by the chunk's end, text a rule keeps back) is
+    /// flushed as it is, with no handler changing it, and later input passes through.
+    fn halt_for_cpu(&mut self) -> io::Result<()> {
+        self.note_cpu_stop();
+        self.cpu_stop = true;
+        self.meter.stop();
+        if let Stage::Sniffing(head) = &mut self.stage {
+            let head = std::mem::take(head);
+            self.stage = Stage::PassingThrough;
+            self.sink.0.borrow_mut().write_raw(&head);
+        }
+        if let Stage::Rewriting(_) = self.stage {
+            self.rewrite(&[])?;
+        }
+        if let Stage::Rewriting(html) = std::mem::replace(&mut self.stage, Stage::PassingThrough) {
+            // At the end of input lol_html flushes a cut tag as it came; comment and
+            // document-end handlers see the meter stopped and leave it so.
+            if let Err(err) = html.end() {
+                self.bail(err)?;
+                self.stage = Stage::PassingThrough;
+            }
+        }
+        Ok(())
     }
 
     /// Pushes what has been rewritten so far on to the client.
@@ -250,6 +349,12 @@ impl<'r, W: Write> Rewriter<'r, W> {
         {
             self.bail(err)?;
         }
+        if self.meter.stopping() && !self.cpu_stop {
+            // The deadline passed while changed elements were being finished, and the page
+            // ended first: complete, rewritten up to the deadline.
+            self.note_cpu_stop();
+            self.cpu_stop = false;
+        }
         self.stage = Stage::Finished;
         self.sink.0.borrow_mut().finish_carried();
         self.sink.0.borrow_mut().finish_includes();
@@ -257,35 +362,13 @@ impl<'r, W: Write> Rewriter<'r, W> {
         self.flush()
     }
 
-    /// Stops rewriting here, for lack of CPU: what lol_html holds (the start of a tag cut by
-    /// the chunk's end, text a rule keeps back) is flushed as it is, with no handler changing
-    /// it, and later input passes through unchanged. The caller should pass the rest of the
-    /// page on without feeding it here, where it would still cost a copy.
+    /// Stops rewriting here, for lack of CPU, at a sound point: what lol_html holds (the
+    /// start of a tag cut by the chunk's end, text a rule keeps back) is flushed as it is,
+    /// with no handler changing it, and later input passes through unchanged. The caller
+    /// should pass the rest of the page on without feeding it here, where it would still
+    /// cost a copy.
     pub fn stop_for_cpu(&mut self) -> io::Result<()> {
-        let reason = "the request reached its CPU budget (`cpu_budget_ms`)";
-        log::warn!(
-            "rewriting stopped after {} input bytes: {reason}; the rest of the page passes through unchanged",
-            self.bytes_in
-        );
-        self.bail_out = Some(reason.to_owned());
-        self.cpu_stop = true;
-        if let Stage::Sniffing(head) = &mut self.stage {
-            let head = std::mem::take(head);
-            self.stage = Stage::PassingThrough;
-            self.sink.0.borrow_mut().write_raw(&head);
-        }
-        if let Stage::Rewriting(_) = self.stage {
-            self.rewrite(&[])?;
-        }
-        self.stopping.set(true);
-        if let Stage::Rewriting(html) = std::mem::replace(&mut self.stage, Stage::PassingThrough) {
-            // At the end of input lol_html flushes a cut tag as it came; comment and
-            // document-end handlers see `stopping` and leave it so.
-            if let Err(err) = html.end() {
-                self.bail(err)?;
-                self.stage = Stage::PassingThrough;
-            }
-        }
+        self.halt_for_cpu()?;
         self.sink.0.borrow_mut().finish_carried();
         // The caller passes the rest on itself, past this sink: nothing may stay held.
         self.sink.0.borrow_mut().finish_includes();
@@ -346,7 +429,7 @@ impl<'r, W: Write> Rewriter<'r, W> {
             .with_graceful_bail_out_on_memory_limit_exceeded(true);
         let settings = self
             .plan
-            .settings(&self.hits, &self.stopping)
+            .settings(&self.hits, &self.meter)
             .with_memory_settings(memory)
             .with_graceful_bail_out_on_content_handler_error(true)
             .with_encoding(encoding.lol_html_encoding())
@@ -397,7 +480,19 @@ impl<'r, W: Write> Rewriter<'r, W> {
                                                        tag, attribute or comment, or very deep nesting)"
                     .to_owned()
             }
-            RewritingError::ContentHandlerError(cause) => format!("a rule failed: {cause}"),
+            RewritingError::ContentHandlerError(cause) => match cause.downcast_ref::<CpuStop>() {
+                // lol_html has flushed the rest of its chunk as it came.
+                Some(CpuStop::Budget) => {
+                    self.note_cpu_stop();
+                    self.meter.stop();
+                    if !matches!(self.stage, Stage::Finished) {
+                        self.stage = Stage::PassingThrough;
+                    }
+                    return Ok(());
+                }
+                Some(CpuStop::Unfinishable) => return Err(self.unfinishable()),
+                None => format!("a rule failed: {cause}"),
+            },
             other => {
                 log::error!("rewriter failed after {} input bytes: {other}", self.bytes_in);
                 return Err(io::Error::other(format!("rewriter failed: {other}")));
@@ -425,6 +520,9 @@ struct SinkState<W> {
     uncarry: Option<Uncarry>,
     /// Replaces include markers with fragments, when the plan has includes.
     splicer: Option<Splicer<'static>>,
+    /// Once the rewrite cannot be finished soundly, nothing more goes out: lol_html's flush
+    /// of the rest as it came would be a page of the wrong structure.
+    meter: Rc<CpuMeter>,
 }
 
 impl<W: Write> SinkState<W> {
@@ -458,7 +556,7 @@ impl<W: Write> SinkState<W> {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        if self.error.is_some() {
+        if self.error.is_some() || self.meter.unfinishable() {
             return;
         }
         let mut out = CountingWriter { writer: &mut self.writer, bytes: &mut self.bytes_out };
@@ -528,6 +626,10 @@ pub enum StreamError {
     /// Writing the output failed (the client went away, or the rewriter lost bytes).
     #[error("writing the rewritten page failed: {0}")]
     Output(io::Error),
+    /// The CPU deadline passed inside elements a rule changes, and finishing them did not
+    /// fit in the headroom: the page is incomplete, never of the wrong structure.
+    #[error("{0}")]
+    Cpu(io::Error),
 }
 
 /// What [`stream`] hands back: the sink (to finish, or to abandon on error) and the report.
@@ -562,22 +664,41 @@ pub fn stream_with_fragments<R: Read, W: Write>(
 
 fn pump<R: Read, W: Write>(mut rewriter: Rewriter<'_, W>, options: &RewriteOptions, mut input: R) -> Streamed<W> {
     let mut buffer = vec![0; options.read_buffer.max(1)];
+    let output_error = |rewriter: &Rewriter<'_, W>, err| {
+        if rewriter.cpu_unfinished() { StreamError::Cpu(err) } else { StreamError::Output(err) }
+    };
     let result = loop {
-        if options.cpu_deadline.is_some_and(|deadline| deadline.passed()) {
-            break rewriter.stop_for_cpu().map_err(StreamError::Output);
+        match rewriter.cpu_verdict() {
+            Ok(false) => {}
+            Ok(true) => break rewriter.stop_for_cpu().map_err(StreamError::Output),
+            Err(err) => break Err(StreamError::Cpu(err)),
         }
         let read = match input.read(&mut buffer) {
-            Ok(0) => break rewriter.finish().map_err(StreamError::Output),
+            Ok(0) => break rewriter.finish().map_err(|err| output_error(&rewriter, err)),
             Ok(read) => read,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => break Err(StreamError::Input(err)),
         };
         if let Err(err) = rewriter.write(&buffer[..read]).and_then(|()| rewriter.flush()) {
-            break Err(StreamError::Output(err));
+            break Err(output_error(&rewriter, err));
         }
     };
     let (sink, report) = rewriter.into_parts();
     Streamed { sink, report, result }
+}
+
+/// Estimated work (guest ns) fed to lol_html at once, between two readings of the clock.
+const SLICE_WORK_NS: u64 = 250_000;
+
+/// `chunk` cut after about `len` bytes: before a `<` in its second half where there is one,
+/// so lol_html neither holds a cut tag nor loses its fast path for a cut character (no
+/// ASCII-compatible charset has `<` inside a character), else at `len`.
+fn split_slice(chunk: &[u8], len: usize) -> (&[u8], &[u8]) {
+    if chunk.len() <= len {
+        return (chunk, &[]);
+    }
+    let cut = memchr::memrchr(b'<', &chunk[len / 2..len]).map_or(len, |at| len / 2 + at).max(1);
+    chunk.split_at(cut)
 }
 
 #[cfg(test)]
@@ -735,7 +856,8 @@ mod tests {
     /// Streams `page` in `chunk`-byte reads with a deadline `after` clock readings away.
     fn stream_until(set: &RuleSet, page: &[u8], chunk: usize, after: u64) -> (Vec<u8>, Report, usize) {
         READINGS.with(|readings| readings.set(0));
-        let deadline = CpuDeadline { clock: ticking_clock, stop_at_ms: after };
+        // Read between reads only, as the tests below count.
+        let deadline = CpuDeadline { check_every_ns: u32::MAX, ..CpuDeadline::new(ticking_clock, after, after + 100) };
         let options = RewriteOptions { read_buffer: chunk, cpu_deadline: Some(deadline), ..RewriteOptions::default() };
         let mut input = page;
         let streamed = stream(&set.plan(&RequestContext::default()), &options, &mut input, Vec::new());
@@ -781,10 +903,30 @@ mod tests {
             let kept_comment = text.contains("<!-- a long comment cut by the stop -->");
             let removed_comment = !text.contains("a long comment");
             assert!(kept_comment || removed_comment, "a comment is kept or removed whole, never cut ({after}): {text}");
-            assert!(!text.contains("<!-- one -->") || after < 3, "the first comment was removed before the stop");
+            // Readings: one before each read, one before each slice fed to lol_html.
+            assert!(!text.contains("<!-- one -->") || after < 4, "the first comment was removed before the stop");
             stopped_in_the_comment |= kept_comment;
         }
         assert!(stopped_in_the_comment, "some deadline falls inside the long comment");
+    }
+
+    #[test]
+    fn the_deadline_is_seen_inside_a_chunk_by_the_handlers() {
+        let set = rules(r#"{"id":"mark","selector":"p","actions":[{"set_attribute":{"name":"x","value":"1"}}]}"#);
+        let page = [&b"<meta charset=utf-8>"[..], &b"<p>a</p>".repeat(1_000)].concat();
+        READINGS.with(|readings| readings.set(0));
+        // The clock is read before every handler's work: the deadline falls on the 100th.
+        let deadline = CpuDeadline { check_every_ns: 0, ..CpuDeadline::new(ticking_clock, 100, 200) };
+        let options = RewriteOptions { cpu_deadline: Some(deadline), ..RewriteOptions::default() };
+        let mut input = &page[..];
+        let streamed = stream(&set.plan(&RequestContext::default()), &options, &mut input, Vec::new());
+        streamed.result.unwrap();
+        assert!(streamed.report.cpu_stop);
+        let out = String::from_utf8(streamed.sink).unwrap();
+        let marked = out.matches("<p x=\"1\">").count();
+        assert!(marked > 50 && marked < 100, "stopped inside the one chunk, after {marked} elements");
+        // Rewritten up to the stop, the rest of the chunk as it came.
+        assert_eq!(out.replace(" x=\"1\"", "").len() + input.len(), page.len());
     }
 
     #[test]

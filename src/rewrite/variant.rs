@@ -1,32 +1,37 @@
 //! The variant a rewritten page is: everything that can change its bytes, as one digest. The
-//! edge cache keys on it, and the page's `ETag` names it, so two requests get the same stored
-//! page exactly when they would get the same rewrite.
+//! edge cache keys on it, and the page's `ETag` names it.
 //!
-//! What goes in: the method, host, path and query; the rule set's version (its digest) and
-//! edition; which rules apply to this request (their conditions were evaluated on it, so
-//! cookies, headers, rollout buckets, time windows and the like are in here as far as they
-//! change anything) and every value their templates filled in. What the origin's response
-//! varies on is left to the cache's own `Vary` handling.
+//! The invariant, held by construction: two requests with the same variant would have been
+//! given identical bytes and header edits for *any* origin response. The key is made before
+//! the origin answers, so it cannot use what the response decides (status, content type); it
+//! takes what the request decides about every rule instead ([`Prospect`]): a rule ruled out by
+//! the request contributes only that; a rule that may apply contributes the part of its
+//! condition the response must still answer and every request value its templates read, and
+//! an experiment that may consider the request contributes its variant(s).
+//!
+//! What goes in besides: the method, host, path and query; the rule set's version (its
+//! digest) and edition. What the origin's response varies on is left to the cache's own
+//! `Vary` handling.
 
 use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use super::plan::Plan;
-use crate::http::request::RequestContext;
-use crate::rules::compile::RuleSet;
+use super::prospect::Prospect;
 
-/// The digest of a rewritten page's variant.
+/// The digest of a rewritten page's variant: requests with the same one get the same page
+/// for any origin response (see the module's doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Variant([u8; 32]);
 
 impl Variant {
-    /// The variant `rules` give `request` with `plan`, in `edition` (`live`, `draft`).
-    pub fn of(rules: &RuleSet, plan: &Plan<'_>, request: &RequestContext, edition: &str) -> Variant {
+    /// The variant of the page `prospect`'s request gets, in `edition` (`live`, `draft`).
+    pub fn of(prospect: &Prospect<'_>, edition: &str) -> Variant {
+        let request = prospect.request();
         let mut hasher = Fields(Sha256::new());
-        hasher.field(b"edge-rewriter variant 1");
+        hasher.field(b"edge-rewriter variant 2");
         hasher.field(edition.as_bytes());
-        hasher.field(rules.digest());
+        hasher.field(prospect.rules().digest());
         // HEAD gets the headers GET would get, its ETag included.
         let method = if request.method == "HEAD" { "GET" } else { request.method.as_str() };
         hasher.field(method.as_bytes());
@@ -36,20 +41,7 @@ impl Variant {
             hasher.field(name.as_bytes());
             hasher.field(value.as_bytes());
         }
-        // Variants whose actions print no template value still differ.
-        for (experiment, variant) in plan.experiments() {
-            hasher.field(experiment.as_bytes());
-            hasher.field(variant.as_bytes());
-        }
-        for include in plan.includes() {
-            hasher.field(include.path.as_bytes());
-        }
-        for rule in &plan.rules {
-            hasher.field(rule.id.as_bytes());
-            for (_, action) in &rule.actions {
-                hasher.field(action.rendered().unwrap_or_default().as_bytes());
-            }
-        }
+        prospect.key_fields(&mut |bytes| hasher.field(bytes));
         Variant(hasher.0.finalize().into())
     }
 
@@ -103,6 +95,8 @@ impl Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::request::RequestContext;
+    use crate::rules::compile::RuleSet;
 
     fn rules(json: &str) -> RuleSet {
         let (rules, errors) = RuleSet::from_entries(&[("t".into(), json.into())]);
@@ -115,7 +109,7 @@ mod tests {
         if let Some(cookie) = cookie {
             request.add_header("Cookie", cookie);
         }
-        Variant::of(rules, &rules.plan(&request), &request, "live")
+        Variant::of(&Prospect::of(rules, &request), "live")
     }
 
     const RULES: &str = r#"[{"id":"member","selector":"body","when":{"cookie":{"name":"member","present":true}},
@@ -139,6 +133,23 @@ mod tests {
         assert_ne!(base, variant(&rules, "https://example.com/b?q=1", None), "the path");
         let edited = self::rules(&RULES.replace("Welcome back", "Hello again"));
         assert_ne!(base, variant(&edited, "https://example.com/a?q=1", None), "the rule set");
+    }
+
+    /// A rule gated on the response and on a cookie: visitors it may apply to are told apart
+    /// by what the response would decide for them, before the response is known; visitors it
+    /// cannot apply to share one key.
+    #[test]
+    fn response_gated_rules_key_on_what_the_request_decides() {
+        let rules = rules(
+            r#"{"id":"gated","selector":"body","when":{"any":[{"all":[{"status":[203]},{"cookie":{"name":"a","present":true}}]},
+                {"all":[{"status":[200]},{"cookie":{"name":"b","present":true}}]}]},"actions":[{"prepend":{"text":"hi"}}]}"#,
+        );
+        let url = "https://example.com/";
+        let (a, b) = (variant(&rules, url, Some("a=1")), variant(&rules, url, Some("b=1")));
+        assert_ne!(a, b, "both may get the block, on different responses");
+        assert_ne!(a, variant(&rules, url, None));
+        assert_eq!(variant(&rules, url, None), variant(&rules, url, Some("other=1")), "neither can get it");
+        assert_eq!(a, variant(&rules, url, Some("a=2; other=1")), "the same reduced condition");
     }
 
     #[test]

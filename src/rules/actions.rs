@@ -12,6 +12,7 @@ use lol_html::html_content::{Comment, ContentType, DocumentEnd, Element};
 use lol_html::{HandlerResult, Selector};
 
 use super::budget::{Cost, RegexRoom};
+use super::cost::{self, RuleCost};
 use super::headers::{self, CompiledHeader};
 use super::pattern::{Pattern, Use};
 use super::selector::parse_selector;
@@ -52,6 +53,8 @@ impl Action {
             Action::Unwrap => "unwrap",
             Action::SetAttribute(_) => "set_attribute",
             Action::RemoveAttribute(_) => "remove_attribute",
+            Action::AddClass(_) => "add_class",
+            Action::RemoveClass(_) => "remove_class",
             Action::RewriteAttribute(_) => "rewrite_attribute",
             Action::RenameTag(_) => "rename_tag",
             Action::RemoveComments => "remove_comments",
@@ -91,6 +94,8 @@ pub(crate) enum CompiledAction {
     Unwrap,
     SetAttribute { name: String, value: Template },
     RemoveAttribute(String),
+    AddClass(String),
+    RemoveClass(String),
     RewriteAttribute { name: String, pattern: Pattern, replacement: String },
     RenameTag(String),
     RemoveComments,
@@ -174,6 +179,8 @@ pub(crate) enum PlannedAction<'r> {
     Unwrap,
     SetAttribute(&'r str, Cow<'r, str>),
     RemoveAttribute(&'r str),
+    AddClass(&'r str),
+    RemoveClass(&'r str),
     RewriteAttribute(&'r str, &'r Pattern, &'r str),
     RenameTag(&'r str),
     RemoveComments,
@@ -263,11 +270,20 @@ fn compile_action(
             check_attribute_name(name).map_err(|err| FieldError::new(field(""), err))?;
             CompiledAction::RemoveAttribute(name.clone())
         }
+        Action::AddClass(class) | Action::RemoveClass(class) => {
+            check_class_name(class).map_err(|err| FieldError::new(field(""), err))?;
+            match action {
+                Action::AddClass(_) => CompiledAction::AddClass(class.clone()),
+                _ => CompiledAction::RemoveClass(class.clone()),
+            }
+        }
         Action::RewriteAttribute(rewrite) => {
             check_attribute_name(&rewrite.name).map_err(|err| FieldError::new(field("name"), err))?;
-            let pattern =
-                Pattern::regex(&rewrite.pattern, Use::Page).map_err(|err| FieldError::new(field("pattern"), err))?;
-            room.take(&field("pattern"), pattern.memory())?;
+            room.may_compile(&field("pattern"))?;
+            let size = room.regex_size();
+            let pattern = Pattern::regex_within(&rewrite.pattern, Use::Page, size)
+                .map_err(|err| room.refusal(&field("pattern"), err))?;
+            room.take(&field("pattern"), pattern.memory(), pattern.compile_ns())?;
             check_replacement(&pattern, &rewrite.replacement)
                 .map_err(|err| FieldError::new(field("replacement"), err))?;
             CompiledAction::RewriteAttribute {
@@ -284,14 +300,23 @@ fn compile_action(
         Action::ReplaceComments(c) => CompiledAction::ReplaceComments(content(c)?),
         Action::AppendToDocument(c) => CompiledAction::AppendToDocument(content(c)?),
         Action::ReplaceText(replace) => {
-            let rule = compile_text_rule(replace, &field)?;
+            // Past the set's text rules, page or compile budget, refused before it compiles.
+            let regex = replace.regex.is_some() || replace.case_insensitive;
+            room.may_add_text_rule(
+                &field(""),
+                if regex { cost::REGEX_PS_PER_BYTE } else { cost::LITERAL_PS_PER_BYTE },
+            )?;
+            if regex {
+                room.may_compile(&field(if replace.regex.is_some() { "regex" } else { "find" }))?;
+            }
+            let rule = compile_text_rule(replace, &field, room)?;
             let regex = match &rule.finder {
                 Finder::Exact { .. } => None,
                 Finder::AnyCase { regex, .. } => Some(("find", regex)),
                 Finder::Pattern { regex } => Some(("regex", regex)),
             };
             if let Some((sub, regex)) = regex {
-                room.take(&field(sub), regex.memory())?;
+                room.take(&field(sub), regex.memory(), regex.compile_ns())?;
             }
             CompiledAction::ReplaceText(Box::new(rule))
         }
@@ -333,7 +358,11 @@ impl ActionError {
 const DEFAULT_TEXT_TARGETS: [TextTarget; 2] = [TextTarget::Text, TextTarget::Title];
 
 /// Compiles a `replace_text`; `field(sub)` names its field `sub` (`""` for the action).
-fn compile_text_rule(rule: &ReplaceText, field: &dyn Fn(&str) -> String) -> Result<TextRule, FieldError> {
+fn compile_text_rule(
+    rule: &ReplaceText,
+    field: &dyn Fn(&str) -> String,
+    room: &mut RegexRoom,
+) -> Result<TextRule, FieldError> {
     let flags = if rule.case_insensitive { "(?i)" } else { "" };
     let finder = match (&rule.find, &rule.regex) {
         (Some(find), None) => {
@@ -345,8 +374,14 @@ fn compile_text_rule(rule: &ReplaceText, field: &dyn Fn(&str) -> String) -> Resu
         (None, Some(pattern)) => {
             // The message quotes the regex as the editor wrote it, without the flags.
             let flagged = format!("{flags}{pattern}");
-            let regex = Pattern::regex(&flagged, Use::Page)
-                .map_err(|err| FieldError::new(field("regex"), err.to_string().replace(&flagged, pattern)))?;
+            let size = room.regex_size();
+            let regex = Pattern::regex_within(&flagged, Use::Page, size).map_err(|err| {
+                let unflagged = err.to_string().replace(&flagged, pattern);
+                match err.over_given_size() {
+                    true => room.refusal(&field("regex"), err),
+                    false => FieldError::new(field("regex"), unflagged),
+                }
+            })?;
             if regex.is_match("") {
                 return Err(FieldError::new(
                     field("regex"),
@@ -501,6 +536,26 @@ pub(crate) fn check_attribute_name(name: &str) -> Result<(), ActionError> {
     Ok(())
 }
 
+/// A class is one name of a `class` list: not empty, no space (a list is split on spaces)
+/// and nothing that could end the attribute.
+fn check_class_name(name: &str) -> Result<(), ActionError> {
+    if name.is_empty() {
+        return Err(ActionError::new("the class name is empty; give one, e.g. \"cta-big\""));
+    }
+    if name.chars().any(char::is_whitespace) {
+        return Err(ActionError::new(format!(
+            "{name:?} is more than one class: give one class per action, e.g. [{{\"add_class\": \"a\"}}, \
+             {{\"add_class\": \"b\"}}]"
+        )));
+    }
+    if let Some(bad) = name.chars().find(|c| c.is_control() || matches!(c, '"' | '\'' | '<' | '>')) {
+        return Err(ActionError::new(format!(
+            "{name:?} has {bad:?}: a class name holds no quote, `<`, `>` or control character"
+        )));
+    }
+    Ok(())
+}
+
 fn check_tag_name(name: &str) -> Result<(), ActionError> {
     let mut chars = name.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -574,7 +629,11 @@ impl CompiledAction {
         template.into_iter().chain(fallback)
     }
 
-    /// Adds what this action costs against the budgets; `field` is where it is written.
+    /// Whether the action includes a fragment.
+    pub(crate) fn is_include(&self) -> bool {
+        matches!(self, CompiledAction::Include(..))
+    }
+
     /// Adds what this action's templates depend on to `dependence`.
     pub(crate) fn depend(&self, dependence: &mut crate::rules::dependence::Dependence) {
         match self {
@@ -588,7 +647,9 @@ impl CompiledAction {
         }
     }
 
+    /// Adds what this action costs against the budgets; `field` is where it is written.
     pub(crate) fn add_cost(&self, field: &str, cost: &mut Cost) {
+        self.add_cpu(field, &mut cost.cpu);
         if let CompiledAction::ReplaceText(rule) = self {
             let held = match &rule.finder {
                 Finder::Exact { pattern, .. } => pattern.len() + MAX_REFERENCE_LEN,
@@ -600,6 +661,44 @@ impl CompiledAction {
             for (index, (_, parts)) in rule.exclude.iter().enumerate() {
                 cost.selector_parts.add(&format!("{field}.exclude[{index}]"), *parts);
             }
+        }
+    }
+
+    /// What the action costs the guest where it applies, by the cost model.
+    fn add_cpu(&self, field: &str, cpu: &mut RuleCost) {
+        let insert = |content: &CompiledContent| {
+            let bytes = u32::try_from(content.template.source_len()).unwrap_or(u32::MAX);
+            cost::INSERT_NS.saturating_add(bytes.saturating_mul(cost::INSERT_NS_PER_BYTE))
+        };
+        match self {
+            CompiledAction::Insert(slot, content) => {
+                let end_tag = if matches!(slot, Slot::Replace | Slot::SetInner) { cost::END_TAG_NS } else { 0 };
+                cpu.add_match(field, insert(content) + end_tag);
+            }
+            CompiledAction::Include(slot, _) => {
+                let end_tag = if matches!(slot, Slot::Replace | Slot::SetInner) { cost::END_TAG_NS } else { 0 };
+                cpu.add_match(field, cost::INSERT_NS + end_tag);
+            }
+            CompiledAction::Remove | CompiledAction::Unwrap | CompiledAction::RenameTag(_) => {
+                cpu.add_match(field, cost::END_TAG_NS);
+            }
+            CompiledAction::SetAttribute { .. }
+            | CompiledAction::RemoveAttribute(_)
+            | CompiledAction::AddClass(_)
+            | CompiledAction::RemoveClass(_) => {
+                cpu.add_match(field, cost::ATTRIBUTE_NS);
+            }
+            CompiledAction::RewriteAttribute { .. } => cpu.add_match(field, 2 * cost::ATTRIBUTE_NS),
+            CompiledAction::RemoveComments | CompiledAction::ReplaceComments(_) => cpu.add_comment(field),
+            CompiledAction::ReplaceText(rule) => {
+                let ps = match rule.finder {
+                    Finder::Exact { .. } => cost::LITERAL_PS_PER_BYTE,
+                    Finder::AnyCase { .. } | Finder::Pattern { .. } => cost::REGEX_PS_PER_BYTE,
+                };
+                cpu.add_text(field, ps);
+            }
+            // Once per page or per response: nothing per element.
+            CompiledAction::AppendToDocument(_) | CompiledAction::Header(_) => {}
         }
     }
 
@@ -625,6 +724,8 @@ impl CompiledAction {
                         as_text: fallback.kind == Markup::Text,
                     }),
                     max_bytes: include.max_bytes,
+                    // The plan fills in whether the rule acts more than once.
+                    repeats: true,
                 };
                 PlannedAction::Include(*slot, Box::new(planned), String::new())
             }
@@ -632,6 +733,8 @@ impl CompiledAction {
             CompiledAction::Unwrap => PlannedAction::Unwrap,
             CompiledAction::SetAttribute { name, value } => PlannedAction::SetAttribute(name, value.render(context)),
             CompiledAction::RemoveAttribute(name) => PlannedAction::RemoveAttribute(name),
+            CompiledAction::AddClass(class) => PlannedAction::AddClass(class),
+            CompiledAction::RemoveClass(class) => PlannedAction::RemoveClass(class),
             CompiledAction::RewriteAttribute { name, pattern, replacement } => {
                 PlannedAction::RewriteAttribute(name, pattern, replacement)
             }
@@ -659,18 +762,14 @@ impl PlannedAction<'_> {
             _ => None,
         }
     }
+}
 
-    /// What this request filled in for it (content, an attribute value), if anything.
-    pub(crate) fn rendered(&self) -> Option<&str> {
-        match self {
-            PlannedAction::Insert(_, text, ..)
-            | PlannedAction::SetAttribute(_, text)
-            | PlannedAction::ReplaceComments(text, _)
-            | PlannedAction::AppendToDocument(text, _) => Some(text),
-            PlannedAction::Header(HeaderEdit::Set { value, .. } | HeaderEdit::Append { value, .. }) => Some(value),
-            PlannedAction::Header(HeaderEdit::SetCookie { line, .. }) => Some(line),
-            _ => None,
-        }
+impl PlannedAction<'_> {
+    /// Whether the action changes the element's end tag or what lies before it: a stop
+    /// between its start and end tags would leave it half-done.
+    pub(crate) fn changes_end_tag(&self) -> bool {
+        matches!(self, PlannedAction::Remove | PlannedAction::Unwrap | PlannedAction::RenameTag(_))
+            || matches!(self.slot(), Some(Slot::Replace | Slot::SetInner))
     }
 }
 
@@ -728,6 +827,22 @@ pub(crate) fn apply_to_element(action: &PlannedAction<'_>, el: &mut Element) -> 
         PlannedAction::Unwrap => el.remove_and_keep_content(),
         PlannedAction::SetAttribute(name, value) => el.set_attribute(name, value)?,
         PlannedAction::RemoveAttribute(name) => el.remove_attribute(name),
+        PlannedAction::AddClass(class) => {
+            let list = el.get_attribute("class").unwrap_or_default();
+            if !list.split_ascii_whitespace().any(|there| there == *class) {
+                let kept = list.trim_end();
+                let added = if kept.trim_start().is_empty() { (*class).to_owned() } else { format!("{kept} {class}") };
+                el.set_attribute("class", &added)?;
+            }
+        }
+        PlannedAction::RemoveClass(class) => {
+            if let Some(list) = el.get_attribute("class")
+                && list.split_ascii_whitespace().any(|there| there == *class)
+            {
+                let kept: Vec<&str> = list.split_ascii_whitespace().filter(|there| there != class).collect();
+                el.set_attribute("class", &kept.join(" "))?;
+            }
+        }
         PlannedAction::RewriteAttribute(name, pattern, replacement) => {
             if let Some(value) = el.get_attribute(name)
                 && let Cow::Owned(rewritten) = pattern.replace_all(&value, replacement)

@@ -13,7 +13,11 @@
 //! budgets (selector depth, JSON depth) are set well below what the guest's stack takes, and
 //! a test run inside the wasm guest under Viceroy checks a multiple of each.
 
+use std::collections::HashSet;
+
 use super::FieldError;
+use super::cost::{self, REASONABLE_PAGE_BYTES, RULE_COMPILE_NS, RuleCost, format_ms};
+use super::pattern::PatternError;
 
 /// Enabled rules in one rule set: each is matched against every element or text chunk.
 pub const MAX_RULES: usize = 1_000;
@@ -35,6 +39,15 @@ pub const MAX_SELECTOR_PARTS: usize = 4_096;
 /// Text all of a set's `replace_text` rules may keep back at once, waiting for the rest of a
 /// text node (a regex rule keeps up to 64 KiB, a literal one its length).
 pub const MAX_HELD_TEXT: usize = 2 << 20;
+/// What the rules may cost the guest per MB of a typical page ([`cost`]): 20 ms on a
+/// [`REASONABLE_PAGE_BYTES`] page, which with compiling (at most 10 ms) and parsing the page
+/// (2.6 ms) fits the default CPU budget (35 ms).
+pub const MAX_PAGE_NS_PER_MB: usize = 80_000_000;
+/// What compiling the set may cost the guest: charged to an instance's first request.
+pub const MAX_COMPILE_NS: usize = 10_000_000;
+/// Of [`MAX_COMPILE_NS`], what regexes and globs may take: the rest is kept for the rules
+/// without any, so cheap rules after a run of heavy ones still apply.
+pub const MAX_REGEX_COMPILE_NS: usize = 8_000_000;
 /// How deep one rule's JSON may nest (objects and arrays; `when` with `all`, `any`, `not`).
 /// Reading and checking a rule recurses once per level.
 pub const MAX_RULE_JSON_DEPTH: usize = 32;
@@ -59,6 +72,8 @@ pub enum Unit {
     Count,
     /// Bytes, printed in KiB or MiB.
     Bytes,
+    /// Nanoseconds of guest CPU, printed in milliseconds.
+    Nanos,
 }
 
 impl Unit {
@@ -69,6 +84,7 @@ impl Unit {
             Unit::Bytes if amount >= 1 << 20 => trim_zero(format!("{:.1} MiB", amount as f64 / f64::from(1 << 20))),
             Unit::Bytes if amount >= 1 << 10 => trim_zero(format!("{:.1} KiB", amount as f64 / f64::from(1 << 10))),
             Unit::Bytes => format!("{amount} bytes"),
+            Unit::Nanos => format_ms(amount as u64),
         }
     }
 }
@@ -105,9 +121,26 @@ pub const SELECTOR_LENGTH: Budget =
 pub const JSON_DEPTH: Budget =
     Budget { name: "JSON depth", per_rule: Some(MAX_RULE_JSON_DEPTH), per_set: None, unit: Unit::Count };
 
+/// CPU per MB of a typical page.
+pub const PAGE_CPU: Budget =
+    Budget { name: "page CPU", per_rule: None, per_set: Some(MAX_PAGE_NS_PER_MB), unit: Unit::Nanos };
+/// CPU to compile the set.
+pub const COMPILE_CPU: Budget =
+    Budget { name: "compile CPU", per_rule: None, per_set: Some(MAX_COMPILE_NS), unit: Unit::Nanos };
+
 /// Every budget, for docs and reports.
-pub const BUDGETS: [Budget; 8] =
-    [RULES, TEXT_RULES, REGEX_MEMORY, HELD_TEXT, SELECTOR_PARTS, SELECTOR_DEPTH, SELECTOR_LENGTH, JSON_DEPTH];
+pub const BUDGETS: [Budget; 10] = [
+    RULES,
+    TEXT_RULES,
+    REGEX_MEMORY,
+    HELD_TEXT,
+    SELECTOR_PARTS,
+    SELECTOR_DEPTH,
+    SELECTOR_LENGTH,
+    JSON_DEPTH,
+    PAGE_CPU,
+    COMPILE_CPU,
+];
 
 /// What one rule costs on each dimension the set pays for, and which field cost most.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -119,6 +152,12 @@ pub(crate) struct Cost {
     pub selector_parts: Spend,
     pub held_text: Spend,
     pub text_rules: Spend,
+    /// CPU, by the cost model: per page and to compile.
+    pub cpu: RuleCost,
+    /// Of `cpu.compile_ns`, what its regexes and globs took.
+    pub regex_compile_ns: u64,
+    /// The rule's selector as written.
+    pub selector: Option<String>,
 }
 
 /// An amount, and the field that contributed most to it (for the message).
@@ -172,11 +211,108 @@ pub(crate) struct RegexRoom {
     spend: Spend,
     /// What the set had spent on regexes before this rule.
     set_spent: usize,
+    /// Compile CPU the set had spent on regexes before this rule (refused rules' included).
+    set_compiled: u64,
+    /// Compile CPU this rule's regexes took so far.
+    compiled: u64,
+    /// Text rules the set has room for before this rule.
+    text_rules_left: usize,
+    /// Page CPU (ns per MB) the admitted rules spend before this rule.
+    set_page_ns_per_mb: u64,
 }
 
 impl RegexRoom {
-    /// Counts a compiled regex found at `field`, or says which budget it goes past.
-    pub fn take(&mut self, field: &str, memory: usize) -> Result<(), FieldError> {
+    /// Before a regex or glob at `field` is compiled: whether the set's compile budget still
+    /// has room for one. Past it a rule's regexes are refused without being compiled, so a
+    /// thousand of them cost no more than the budget.
+    pub fn may_compile(&self, field: &str) -> Result<(), FieldError> {
+        let after = self.set_compiled + self.compiled + cost::REGEX_COMPILE_NS;
+        if after <= MAX_REGEX_COMPILE_NS as u64 {
+            return Ok(());
+        }
+        Err(FieldError::new(
+            field,
+            format!(
+                "over the rule set's compile CPU budget: the set's regexes and globs already take {} to compile, they \
+                 may take {} (charged to the first request an instance serves); the rules before it still apply; use \
+                 `prefix`, `equals` or `glob`, or fewer regexes",
+                format_ms(self.set_compiled + self.compiled),
+                format_ms(MAX_REGEX_COMPILE_NS as u64)
+            ),
+        ))
+    }
+
+    /// The compiled size a regex may reach in what is left of the compile budget: past it,
+    /// compiling gives up at once ([`crate::rules::pattern::Pattern::regex_within`]).
+    pub fn regex_size(&self) -> usize {
+        let left =
+            (MAX_REGEX_COMPILE_NS as u64).saturating_sub(self.set_compiled + self.compiled + cost::REGEX_COMPILE_NS);
+        usize::try_from(left / cost::REGEX_COMPILE_NS_PER_KIB * 1024).unwrap_or(usize::MAX)
+    }
+
+    /// The error for a regex at `field` that failed to compile: the compile budget's, when it
+    /// stopped at [`Self::regex_size`] (what it took to find out is counted).
+    pub fn refusal(&mut self, field: &str, err: PatternError) -> FieldError {
+        if !err.over_given_size() {
+            return FieldError::new(field, err);
+        }
+        let refusal = FieldError::new(
+            field,
+            format!(
+                "over the rule set's compile CPU budget: this regex would take more than the {} left of it to \
+                 compile (the set's regexes and globs may take {}, charged to the first request an instance \
+                 serves); the rules before it still apply; use `prefix`, `equals` or `glob`, or a simpler regex",
+                format_ms((MAX_REGEX_COMPILE_NS as u64).saturating_sub(self.set_compiled + self.compiled)),
+                format_ms(MAX_REGEX_COMPILE_NS as u64)
+            ),
+        );
+        self.compiled += cost::regex_compile_ns(self.regex_size());
+        refusal
+    }
+
+    /// Before a text rule at `field`, scanning at `ps_per_byte`, is compiled: whether the set
+    /// has room for another, in number and in page CPU (every byte of text costs it, whatever
+    /// else the rule does): a thousand regex text rules are refused without compiling.
+    pub fn may_add_text_rule(&self, field: &str, ps_per_byte: u32) -> Result<(), FieldError> {
+        if self.text_rules_left == 0 {
+            let spend = Spend { amount: 1, field: field.to_owned(), largest: 1 };
+            return over_set(
+                MAX_TEXT_RULES + 1,
+                &spend,
+                &TEXT_RULES,
+                "combine words into one regex, e.g. `cat|kitten`",
+            );
+        }
+        let mut text = RuleCost::default();
+        text.add_text(field, ps_per_byte);
+        if self.text_rules_left == MAX_TEXT_RULES {
+            text.add_first_text_rule();
+        }
+        over_page_cpu(self.set_page_ns_per_mb + text.page_ns_per_mb(), &text)
+    }
+
+    /// The compile CPU this rule's regexes took.
+    pub fn compiled_ns(&self) -> u64 {
+        self.compiled
+    }
+
+    /// Counts a compiled regex found at `field` (its memory, and `compile_ns` to compile it),
+    /// or says which budget it goes past.
+    pub fn take(&mut self, field: &str, memory: usize, compile_ns: u64) -> Result<(), FieldError> {
+        self.compiled += compile_ns;
+        if self.set_compiled + self.compiled > MAX_REGEX_COMPILE_NS as u64 {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "over the rule set's compile CPU budget: this regex takes {} to compile, and the set's regexes \
+                     and globs would take {}, they may take {} (charged to the first request an instance serves); \
+                     the rules before it still apply; use `prefix`, `equals` or `glob`, or a simpler regex",
+                    format_ms(compile_ns),
+                    format_ms(self.set_compiled + self.compiled),
+                    format_ms(MAX_REGEX_COMPILE_NS as u64)
+                ),
+            ));
+        }
         self.spend.add(field, memory);
         // The regex that goes past is the one to blame.
         let so_far = Spend { field: field.to_owned(), ..self.spend.clone() };
@@ -193,12 +329,19 @@ impl RegexRoom {
     /// Room for a condition compiled outside a rule set (tests, tools).
     #[cfg(test)]
     pub fn unlimited() -> RegexRoom {
-        RegexRoom { spend: Spend::default(), set_spent: 0 }
+        RegexRoom {
+            spend: Spend::default(),
+            set_spent: 0,
+            set_compiled: 0,
+            compiled: 0,
+            text_rules_left: usize::MAX,
+            set_page_ns_per_mb: 0,
+        }
     }
 
     /// What the rule's regexes cost, for [`Cost::regex_memory`].
-    pub fn into_spend(self) -> Spend {
-        self.spend
+    pub fn spend(&self) -> Spend {
+        self.spend.clone()
     }
 }
 
@@ -210,12 +353,63 @@ pub(crate) struct Spent {
     regex_memory: usize,
     selector_parts: usize,
     held_text: usize,
+    /// Per MB of a typical page, the admitted rules' CPU.
+    page_ns_per_mb: u64,
+    /// CPU spent compiling: the admitted rules' and what refused ones took before they were.
+    compile_ns: u64,
+    /// Of which regexes and globs.
+    regex_compile_ns: u64,
+    /// The admitted rules' selectors, as written: lol_html matches a repeated one once.
+    selectors: HashSet<String>,
 }
 
 impl Spent {
     /// The room the next rule's regexes have.
     pub fn regex_room(&self) -> RegexRoom {
-        RegexRoom { spend: Spend::default(), set_spent: self.regex_memory }
+        RegexRoom {
+            spend: Spend::default(),
+            set_spent: self.regex_memory,
+            set_compiled: self.regex_compile_ns,
+            compiled: 0,
+            text_rules_left: MAX_TEXT_RULES.saturating_sub(self.text_rules),
+            set_page_ns_per_mb: self.page_ns_per_mb,
+        }
+    }
+
+    /// Text rules admitted so far.
+    pub fn text_rules(&self) -> usize {
+        self.text_rules
+    }
+
+    /// Whether an admitted rule has this selector already.
+    pub fn has_selector(&self, selector: &str) -> bool {
+        self.selectors.contains(selector.trim())
+    }
+
+    /// Before a rule is compiled: whether the set's compile budget has room for one more.
+    /// Refused here, a rule costs nothing to compile.
+    pub fn may_compile(&self, field: &str) -> Result<(), FieldError> {
+        let after = self.compile_ns + RULE_COMPILE_NS;
+        if after <= MAX_COMPILE_NS as u64 {
+            return Ok(());
+        }
+        Err(FieldError::new(
+            field,
+            format!(
+                "over the rule set's compile CPU budget: the rules before it take {} to compile, a set may take {} \
+                 (charged to the first request an instance serves); the rules before it still apply; put fewer \
+                 rules in the set, or fewer regexes in the rules before it",
+                format_ms(self.compile_ns),
+                format_ms(MAX_COMPILE_NS as u64)
+            ),
+        ))
+    }
+
+    /// Counts the compile CPU a refused rule's regexes took (`room`), which the instance
+    /// spent all the same: later regexes have that much less room. Rules without regexes
+    /// keep their share of the budget, so the cheap rules of a set still apply.
+    pub fn charge_refused(&mut self, room: &RegexRoom) {
+        self.regex_compile_ns += room.compiled;
     }
 
     /// Admits a rule costing `cost`, or says which set budget it would go past; a refused
@@ -227,6 +421,10 @@ impl Spent {
             regex_memory: self.regex_memory + cost.regex_memory.amount,
             selector_parts: self.selector_parts + cost.selector_parts.amount,
             held_text: self.held_text + cost.held_text.amount,
+            page_ns_per_mb: self.page_ns_per_mb + cost.cpu.page_ns_per_mb(),
+            compile_ns: self.compile_ns + cost.cpu.compile_ns,
+            regex_compile_ns: self.regex_compile_ns + cost.regex_compile_ns,
+            selectors: HashSet::new(),
         };
         let whole_rule = match cost.rules.amount {
             0 => Spend { amount: 1, field: "id".into(), largest: 1 },
@@ -242,9 +440,48 @@ impl Spent {
         )?;
         over_set(after.held_text, &cost.held_text, &HELD_TEXT, "use a literal `find`, or fewer regex text rules")?;
         over_set(after.selector_parts, &cost.selector_parts, &SELECTOR_PARTS, "use shorter selectors, or fewer rules")?;
-        *self = after;
+        over_page_cpu(after.page_ns_per_mb, &cost.cpu)?;
+        let field = if cost.cpu.compile_field.is_empty() { "id" } else { cost.cpu.compile_field.as_str() };
+        let compile = Spend { amount: cost.cpu.compile_ns as usize, field: field.to_owned(), largest: 0 };
+        over_set(
+            after.compile_ns as usize,
+            &compile,
+            &COMPILE_CPU,
+            "put fewer rules in the set; it is charged to the first request an instance serves",
+        )?;
+        let selectors = std::mem::take(&mut self.selectors);
+        *self = Spent { selectors, ..after };
+        if let Some(selector) = &cost.selector {
+            self.selectors.insert(selector.trim().to_owned());
+        }
         Ok(())
     }
+}
+
+/// The page CPU budget, with the figures on a page of reasonable size.
+fn over_page_cpu(total_ns_per_mb: u64, rule: &RuleCost) -> Result<(), FieldError> {
+    let limit = MAX_PAGE_NS_PER_MB as u64;
+    if total_ns_per_mb <= limit {
+        return Ok(());
+    }
+    let on_page = |ns_per_mb: u64| format_ms(ns_per_mb * REASONABLE_PAGE_BYTES / 1_000_000);
+    let this = rule.page_ns_per_mb();
+    Err(FieldError::new(
+        rule.page_field.clone(),
+        format!(
+            "over the rule set's page CPU budget: with this rule the set would cost {} per MB of a typical page ({} for \
+             this rule; {} on a {} KB page), the set may cost {} per MB ({} on a {} KB page: Fastly stops a request \
+             at 50 ms of CPU); the rules before it still apply; narrow the selector (a class or an id rather than \
+             `*` or a common tag), or merge rules",
+            format_ms(total_ns_per_mb),
+            format_ms(this),
+            on_page(total_ns_per_mb),
+            REASONABLE_PAGE_BYTES >> 10,
+            format_ms(limit),
+            on_page(limit),
+            REASONABLE_PAGE_BYTES >> 10,
+        ),
+    ))
 }
 
 fn over_set(total: usize, spend: &Spend, budget: &Budget, fix: &str) -> Result<(), FieldError> {

@@ -12,8 +12,9 @@ use lol_html::Selector;
 use sha2::{Digest, Sha256};
 
 use super::actions::{CompiledAction, Scope, compile_actions};
-use super::budget::{Cost, Spent};
+use super::budget::{Cost, RegexRoom, Spent};
 use super::conditions::Condition;
+use super::cost::{RULE_COMPILE_NS, RuleCost, SELECTOR_PART_COMPILE_NS, share_permille};
 use super::dependence::Dependence;
 use super::experiment::CompiledExperiment;
 use super::selector::parse_selector;
@@ -39,6 +40,8 @@ pub struct RuleSet {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRule {
     pub id: String,
+    /// Where it came from, for people: its file when the store entry packs files, else the
+    /// entry.
     pub entry: String,
     pub selector: Option<Selector>,
     /// The selector as written, to tell rules with the same scope.
@@ -52,6 +55,8 @@ pub(crate) struct CompiledRule {
     pub experiment: Option<CompiledExperiment>,
     /// Element actions act on the first this many matches only.
     pub max: Option<u64>,
+    /// What it costs the guest, by the cost model.
+    pub cost: RuleCost,
 }
 
 /// The experiments the rules declare, by id, with their variants' names: what `when.experiment`
@@ -96,26 +101,41 @@ impl RuleSet {
                 declared.entry(experiment.id.clone()).or_insert(variants);
             }
         }
-        for SourcedRule { entry, rule, warnings } in rules {
-            if let Some(first_entry) = seen.get(&rule.id) {
+        for SourcedRule { entry, file, rule, warnings } in rules {
+            if let Some(first) = seen.get(&rule.id) {
                 let reason = format!(
-                    "another rule already has this id (in entry {first_entry:?}); ids must be unique: \
-                     logs and hit counts name rules by id"
+                    "another rule already has this id (in {first}); ids must be unique: logs and hit counts name \
+                     rules by id"
                 );
-                errors.push(FieldError::new("id", reason).in_rule(entry, rule.id));
+                errors.push(FieldError::new("id", reason).in_rule(entry, rule.id).with_file(file.as_deref()));
                 continue;
             }
-            seen.insert(rule.id.clone(), entry.clone());
+            let place = match &file {
+                Some(file) => format!("file {file:?}"),
+                None => format!("entry {entry:?}"),
+            };
+            seen.insert(rule.id.clone(), place);
             set.warnings.extend(warnings);
             if !rule.enabled {
                 set.disabled.push(rule.id);
                 continue;
             }
-            let admitted = compile_rule(&rule, &entry, &spent, &declared).and_then(|(compiled, cost)| {
-                set.check_experiment(&compiled)?;
-                cost.check_rule().and_then(|()| spent.admit(&cost))?;
-                Ok(compiled)
-            });
+            // Named for people by the file it was written in, where the entry packs files.
+            let source = file.as_deref().unwrap_or(&entry);
+            // Past the compile budget a rule is refused before it is compiled; one refused after
+            // still cost the instance what its regexes took to compile.
+            let mut room = spent.regex_room();
+            let admitted = spent
+                .may_compile("id")
+                .and_then(|()| compile_rule(&rule, source, &spent, &declared, &mut room))
+                .and_then(|(compiled, cost)| {
+                    set.check_experiment(&compiled)?;
+                    cost.check_rule().and_then(|()| spent.admit(&cost))?;
+                    Ok(compiled)
+                });
+            if admitted.is_err() {
+                spent.charge_refused(&room);
+            }
             match admitted {
                 Ok(compiled) => {
                     compiled.condition.depend(&mut set.dependence);
@@ -123,13 +143,19 @@ impl RuleSet {
                     for (_, action) in compiled.actions.iter().chain(variant_actions) {
                         action.depend(&mut set.dependence);
                     }
-                    if compiled.experiment.is_some() {
-                        // Assigned per visitor: no downstream cache can tell the variants apart.
+                    if let Some(experiment) = &compiled.experiment {
+                        // Assigned per visitor: no downstream cache can tell the variants apart;
+                        // the visitor cookie and what consent reads change the page too, as
+                        // they change the edge cache's key.
                         set.dependence.unseen = true;
+                        set.dependence.headers.insert("cookie".into());
+                        if let Some(consent) = experiment.consent() {
+                            consent.depend(&mut set.dependence);
+                        }
                     }
                     set.rules.push(compiled);
                 }
-                Err(err) => errors.push(err.in_rule(entry, rule.id)),
+                Err(err) => errors.push(err.in_rule(entry, rule.id).with_file(file.as_deref())),
             }
         }
         (set, errors)
@@ -140,7 +166,8 @@ impl RuleSet {
         self.rules.iter().map(|rule| rule.id.as_str())
     }
 
-    /// Each rule that may run, in order: its id and the store entry it came from.
+    /// Each rule that may run, in order: its id and where it came from (the file it was
+    /// written in when its store entry packs files, else the entry).
     pub fn rules_by_entry(&self) -> impl Iterator<Item = (&str, &str)> {
         self.rules.iter().map(|rule| (rule.id.as_str(), rule.entry.as_str()))
     }
@@ -200,6 +227,12 @@ impl RuleSet {
         &self.dependence
     }
 
+    /// Each rule that may run, in order: its id and what it costs the guest by the cost model
+    /// (per MB of a typical page, and to compile).
+    pub fn costs(&self) -> impl Iterator<Item = (&str, &RuleCost)> {
+        self.rules.iter().map(|rule| (rule.id.as_str(), &rule.cost))
+    }
+
     /// The compiled rules, in order.
     pub(crate) fn compiled(&self) -> &[CompiledRule] {
         &self.rules
@@ -237,12 +270,14 @@ impl RuleSet {
     }
 }
 
-/// Compiles one rule and says what it costs against the budgets.
+/// Compiles one rule and says what it costs against the budgets; its regexes are taken
+/// from `room`.
 fn compile_rule(
     rule: &Rule,
     entry: &str,
     spent: &Spent,
     declared: &Declared,
+    room: &mut RegexRoom,
 ) -> Result<(CompiledRule, Cost), FieldError> {
     match (rule.actions.is_empty(), &rule.experiment) {
         (true, None) => {
@@ -261,23 +296,26 @@ fn compile_rule(
     let selector = match rule.selector.as_deref().map(parse_selector).transpose() {
         Ok(Some((selector, shape))) => {
             cost.selector_parts.add("selector", shape.parts);
+            let source = rule.selector.as_deref().unwrap_or_default();
+            cost.cpu.set_selector(shape.parts, share_permille(source), spent.has_selector(source));
+            cost.cpu.add_compile("selector", SELECTOR_PART_COMPILE_NS * shape.parts as u64);
+            cost.selector = Some(source.to_owned());
             Some(selector)
         }
         Ok(None) => None,
         Err(err) => return Err(FieldError::new("selector", err)),
     };
-    let mut room = spent.regex_room();
     let condition = match &rule.when {
-        Some(when) => Condition::compile(when, "when", &mut room)?,
+        Some(when) => Condition::compile(when, "when", room)?,
         None => Condition::default(),
     };
     check_experiment_refs(&condition, rule.experiment.is_some(), declared)?;
-    let actions = compile_actions(&rule.actions, "actions", selector.is_some(), &mut room, &mut cost)?;
+    let actions = compile_actions(&rule.actions, "actions", selector.is_some(), room, &mut cost)?;
     check_max(rule, &actions)?;
     check_template_refs(&actions, "actions", declared)?;
     let experiment = match &rule.experiment {
         Some(experiment) => {
-            let compiled = CompiledExperiment::compile(experiment, selector.is_some(), &mut room, &mut cost)?;
+            let compiled = CompiledExperiment::compile(experiment, selector.is_some(), room, &mut cost)?;
             for (i, variant) in compiled.variants.iter().enumerate() {
                 check_template_refs(&variant.actions, &format!("experiment.variants[{i}].actions"), declared)?;
             }
@@ -285,7 +323,12 @@ fn compile_rule(
         }
         None => None,
     };
-    cost.regex_memory = room.into_spend();
+    if spent.text_rules() == 0 {
+        cost.cpu.add_first_text_rule();
+    }
+    cost.regex_memory = room.spend();
+    cost.regex_compile_ns = room.compiled_ns();
+    cost.cpu.add_compile(&cost.regex_memory.field, RULE_COMPILE_NS + room.compiled_ns());
     let compiled = CompiledRule {
         id: rule.id.clone(),
         entry: entry.to_owned(),
@@ -296,6 +339,7 @@ fn compile_rule(
         shadow: rule.mode == Mode::Shadow,
         experiment,
         max: rule.max,
+        cost: cost.cpu.clone(),
     };
     Ok((compiled, cost))
 }
@@ -423,6 +467,7 @@ mod tests {
         assert_eq!(big.rule_ids().collect::<Vec<_>>(), ["hero", "big-css", "say"]);
         assert_eq!(big.experiments().collect::<Vec<_>>(), [("hero-2026", "big")]);
         assert!(big.forced() && big.per_visitor() && big.new_visitor_id().is_none());
+        assert!(rules.dependence().headers.contains("cookie"), "the visitor cookie picks the variant");
         let control = rules.plan(&visitor("control"));
         assert_eq!(control.rule_ids().collect::<Vec<_>>(), ["hero", "say"], "control marks its elements");
         assert_eq!(rules.why_not("big-css", &visitor("control")).as_deref(), Some("when.experiment"));

@@ -4,11 +4,15 @@ use std::fmt;
 
 /// A rule that cannot be used. The rest of the rule set still applies.
 ///
-/// Displayed as `entry "e", rule "r", field `f`: reason`, leaving out the parts it lacks.
+/// Displayed as `entry "e", file "f.json", rule "r", field `f`: reason`, leaving out the
+/// parts it lacks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct RuleError {
     /// The config store entry (or file) the rule came from.
     pub entry: String,
+    /// The rule file it was written in, when the entry packs several files' rules
+    /// (`rewrite store` and `rewrite publish` pack them): what the editor opens.
+    pub file: Option<String>,
     /// The rule's id, or `#N` (its position in the entry) when it has no readable id;
     /// `None` when the whole entry is at fault.
     pub rule: Option<String>,
@@ -22,7 +26,12 @@ pub struct RuleError {
 impl RuleError {
     /// An error about the entry `entry` as a whole.
     pub(crate) fn new(entry: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { entry: entry.into(), rule: None, field: None, reason: reason.into() }
+        Self { entry: entry.into(), file: None, rule: None, field: None, reason: reason.into() }
+    }
+
+    /// The same error, about a rule written in the file `file` (of a packed entry).
+    pub(crate) fn with_file(self, file: Option<&str>) -> Self {
+        Self { file: file.map(str::to_owned), ..self }
     }
 
     /// The same error, about the rule named `rule` (its id, or `#N`).
@@ -38,14 +47,23 @@ impl RuleError {
 
 impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_place(f, &self.entry, self.rule.as_deref(), self.field.as_deref())?;
+        write_place(f, &self.entry, self.file.as_deref(), self.rule.as_deref(), self.field.as_deref())?;
         write!(f, ": {}", self.reason)
     }
 }
 
-/// `entry "e", rule "r", field `f``, leaving out the parts not given.
-fn write_place(f: &mut fmt::Formatter<'_>, entry: &str, rule: Option<&str>, field: Option<&str>) -> fmt::Result {
+/// `entry "e", file "f.json", rule "r", field `f``, leaving out the parts not given.
+fn write_place(
+    f: &mut fmt::Formatter<'_>,
+    entry: &str,
+    file: Option<&str>,
+    rule: Option<&str>,
+    field: Option<&str>,
+) -> fmt::Result {
     write!(f, "entry {entry:?}")?;
+    if let Some(file) = file {
+        write!(f, ", file {file:?}")?;
+    }
     if let Some(rule) = rule {
         write!(f, ", rule {rule:?}")?;
     }
@@ -63,6 +81,8 @@ fn write_place(f: &mut fmt::Formatter<'_>, entry: &str, rule: Option<&str>, fiel
 pub struct RuleWarning {
     /// The config store entry (or file) the rule came from.
     pub entry: String,
+    /// The rule file it was written in, when the entry packs several files' rules.
+    pub file: Option<String>,
     /// The rule's id.
     pub rule: String,
     /// Path of the field, e.g. `actions[0].replace_text.regex`.
@@ -78,13 +98,18 @@ impl RuleWarning {
         field: impl Into<String>,
         reason: impl Into<String>,
     ) -> Self {
-        Self { entry: entry.into(), rule: rule.into(), field: field.into(), reason: reason.into() }
+        Self { entry: entry.into(), file: None, rule: rule.into(), field: field.into(), reason: reason.into() }
+    }
+
+    /// The same warning, about a rule written in the file `file` (of a packed entry).
+    pub(crate) fn with_file(self, file: Option<&str>) -> Self {
+        Self { file: file.map(str::to_owned), ..self }
     }
 }
 
 impl fmt::Display for RuleWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_place(f, &self.entry, Some(&self.rule), Some(&self.field))?;
+        write_place(f, &self.entry, self.file.as_deref(), Some(&self.rule), Some(&self.field))?;
         write!(f, ": {}", self.reason)
     }
 }
@@ -122,6 +147,8 @@ mod tests {
         assert_eq!(entry.to_string(), "entry \"10-bad\": not valid JSON");
         let rule = entry.clone().with_rule("#2");
         assert_eq!(rule.to_string(), "entry \"10-bad\", rule \"#2\": not valid JSON");
+        let packed = rule.clone().with_file(Some("20-b.json"));
+        assert_eq!(packed.to_string(), "entry \"10-bad\", file \"20-b.json\", rule \"#2\": not valid JSON");
         let field = FieldError::new("when.path", "give one of `equals`, `prefix`, `glob` or `regex`");
         assert_eq!(field.to_string(), "field `when.path`: give one of `equals`, `prefix`, `glob` or `regex`");
         assert_eq!(

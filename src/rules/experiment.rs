@@ -2,7 +2,7 @@
 //! condition and the namespace share checked), and one visitor's variant, per request.
 //!
 //! A visitor's variant is a pure function of the experiment and the visitor's key (the id in
-//! the visitor cookie, a new id, or the client's IP), through the same FNV-1a buckets as
+//! the visitor cookie, a new id, or the client's IP), through the same SHA-256 buckets as
 //! `rollout`: stable across builds, machines and POPs, so a visitor sees the same variant on
 //! every page and every request without the service storing anything.
 
@@ -122,6 +122,9 @@ impl CompiledExperiment {
         }
         let mut variants: Vec<CompiledVariant> = Vec::with_capacity(experiment.variants.len());
         let mut so_far = 0;
+        // A request gets one variant: the rule costs the page what its dearest one does.
+        let shared = cost.cpu.clone();
+        let mut dearest = shared.clone();
         for (i, variant) in experiment.variants.iter().enumerate() {
             let at = format!("experiment.variants[{i}]");
             check_id(&variant.name).map_err(|err| FieldError::new(format!("{at}.name"), err))?;
@@ -132,6 +135,10 @@ impl CompiledExperiment {
                 ));
             }
             let actions = compile_actions(&variant.actions, &format!("{at}.actions"), has_selector, room, cost)?;
+            let this_variant = std::mem::replace(&mut cost.cpu, shared.clone());
+            if this_variant.page_ns_per_mb() > dearest.page_ns_per_mb() {
+                dearest = this_variant;
+            }
             if !actions.is_empty() {
                 // Each variant with actions costs what a rule does.
                 cost.rules.add(&at, 1);
@@ -144,6 +151,7 @@ impl CompiledExperiment {
                 actions,
             });
         }
+        cost.cpu = dearest;
         let namespace = experiment.namespace.as_ref().map(namespace_share).transpose()?;
         let consent = match &experiment.consent {
             Some(when) => {
@@ -180,6 +188,18 @@ impl CompiledExperiment {
     /// The variant this request's visitor gets: a forced one (QA), else the one its key's
     /// bucket falls in, if the namespace leaves the visitor to this experiment.
     pub(crate) fn assign(&self, context: &RequestContext) -> Assignment<'_> {
+        let consented = self.consent.as_ref().is_none_or(|consent| consent.holds(context, &self.id));
+        self.assign_given(context, consented)
+    }
+
+    /// The consent condition, if the experiment has one.
+    pub(crate) fn consent(&self) -> Option<&Condition> {
+        self.consent.as_ref()
+    }
+
+    /// [`assign`](Self::assign) with consent known to hold or not (before the response, a
+    /// consent condition on the response leaves both open).
+    pub(crate) fn assign_given(&self, context: &RequestContext, consented: bool) -> Assignment<'_> {
         if let Some(name) = context.variant(&self.id) {
             match self.variants.iter().find(|variant| variant.name == name) {
                 Some(variant) => return Assignment::In { variant, by: AssignedBy::Forced },
@@ -189,7 +209,7 @@ impl CompiledExperiment {
                 ),
             }
         }
-        let (key, by) = match self.visitor_key(context) {
+        let (key, by) = match self.visitor_key(context, consented) {
             Ok(key) => key,
             Err(outside) => return Assignment::Out(outside),
         };
@@ -207,8 +227,7 @@ impl CompiledExperiment {
 
     /// What tells this visitor apart: the visitor cookie or a new id where consent allows,
     /// else the client's IP where the experiment allows that.
-    fn visitor_key<'c>(&self, context: &'c RequestContext) -> Result<(&'c str, AssignedBy), Outside> {
-        let consented = self.consent.as_ref().is_none_or(|consent| consent.holds(context, &self.id));
+    fn visitor_key<'c>(&self, context: &'c RequestContext, consented: bool) -> Result<(&'c str, AssignedBy), Outside> {
         if consented {
             if let Some(id) = context.cookie(VISITOR_COOKIE).filter(|id| !id.is_empty()) {
                 return Ok((id, AssignedBy::Visitor));
@@ -344,6 +363,43 @@ mod tests {
             in_left += usize::from(l.is_some());
         }
         assert!((500..700).contains(&in_left), "{in_left} of 2000 in a 30% share");
+    }
+
+    /// 40 experiments with ids that differ in a character or two, and 4,000 visitor ids
+    /// like the service's (32 hex digits): each pair of experiments puts a visitor in the
+    /// same arm half of the time (within 4 points, 5 standard deviations), and each splits
+    /// by its weights (within 3 points). FNV-1a taken modulo, unmixed, had hero-b0 and hero-e1
+    /// agree for 16% of visitors, hero-i0 and hero-c2 for 98%.
+    #[test]
+    fn experiments_with_similar_ids_split_visitors_independently() {
+        use sha2::{Digest, Sha256};
+
+        const VISITORS: usize = 4_000;
+        // hero-a0 ... hero-j3: ids an editor would give a series of tests.
+        let ids: Vec<String> = (0..40u8).map(|i| format!("hero-{}{}", char::from(b'a' + i % 10), i / 10)).collect();
+        let experiments: Vec<CompiledExperiment> =
+            ids.iter().map(|id| experiment(&HALVES.replace("\"hero\"", &format!("{id:?}"))).unwrap()).collect();
+        let arms: Vec<Vec<bool>> = experiments
+            .iter()
+            .map(|experiment| {
+                (0..VISITORS)
+                    .map(|i| {
+                        let id: String =
+                            Sha256::digest(i.to_le_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect();
+                        variant(experiment, &visitor(&id)) == Some("b")
+                    })
+                    .collect()
+            })
+            .collect();
+        let percent = |count: usize| count as f64 * 100.0 / VISITORS as f64;
+        for (i, arm) in arms.iter().enumerate() {
+            let in_b = percent(arm.iter().filter(|b| **b).count());
+            assert!((47.0..=53.0).contains(&in_b), "{}: {in_b:.1}% in b, weights say 50%", ids[i]);
+            for (j, other) in arms.iter().enumerate().skip(i + 1) {
+                let agree = percent(arm.iter().zip(other).filter(|(a, b)| a == b).count());
+                assert!((46.0..=54.0).contains(&agree), "{} and {} agree for {agree:.1}% of visitors", ids[i], ids[j]);
+            }
+        }
     }
 
     #[test]

@@ -17,17 +17,20 @@ pub(crate) mod actions;
 pub(crate) mod budget;
 pub(crate) mod compile;
 pub(crate) mod conditions;
+pub(crate) mod cost;
 pub(crate) mod dependence;
 mod error;
 pub(crate) mod experiment;
 pub(crate) mod headers;
 mod lint;
+mod mistakes;
 mod model;
 mod parse;
 pub(crate) mod pattern;
 pub(crate) mod schedule;
 mod schema;
 pub(crate) mod selector;
+mod shape;
 pub(crate) mod template;
 pub(crate) mod time;
 mod when;
@@ -38,6 +41,6 @@ pub use model::{
     Action, Content, Experiment, Include, InsertAs, Mode, Namespace, ReplaceText, Rule, SameSite, SetCookie,
     TextTarget, WithoutConsent,
 };
-pub use parse::{SourcedRule, parse_entry};
+pub use parse::{PACK_FIELD, PackedFile, SourcedRule, WrittenRule, parse_entry, written_rules};
 pub use schema::json_schema;
 pub use when::{GeoMatch, InExperiment, NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};

@@ -169,6 +169,12 @@ pub enum Action {
     SetAttribute(SetAttribute),
     /// Remove an attribute, by name.
     RemoveAttribute(String),
+    /// Add one class to the element's `class` list, e.g. `"cta-big"`: the other classes
+    /// stay; a class already there is not added twice.
+    AddClass(String),
+    /// Remove one class from the element's `class` list, e.g. `"hidden"`: the other classes
+    /// stay, in order.
+    RemoveClass(String),
     /// Rewrite an attribute's value with a regular expression, where it has the attribute.
     RewriteAttribute(RewriteAttribute),
     /// Rename the element's tag, keeping attributes and content.

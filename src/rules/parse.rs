@@ -1,11 +1,16 @@
 //! From the text of one store entry (or file) to rules, one verdict per rule.
 //!
-//! An entry holds one rule object or an array of them. Each rule is read on its own, so a
-//! typo in one rule never takes its neighbours down with it.
+//! An entry holds one rule object, an array of them, or a pack: several rule files' rules,
+//! each with the file's name (`{"pack": [{"file": "10-banner.json", "rules": [...]}, ...]}`),
+//! which `rewrite store` and `rewrite publish` write so that a request reads many files in
+//! few lookups while every message still names the file a rule was written in
+//! ([`crate::store`] packs them). Each rule is read on its own, so a typo in one rule never
+//! takes its neighbours down with it.
 
 use serde_json::Value;
 
-use super::{FieldError, Rule, RuleError, RuleWarning, lint};
+use super::mistakes::{self, Mistake};
+use super::{FieldError, Rule, RuleError, RuleWarning, lint, shape};
 use crate::rules::budget::{MAX_RULE_JSON_DEPTH, json_depth};
 
 /// The longest rule id.
@@ -24,11 +29,68 @@ impl IdError {
     }
 }
 
+/// The one field of a packed entry: `{"pack": [...]}`.
+pub const PACK_FIELD: &str = "pack";
+
+/// One file's rules in a packed entry, as written there.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackedFile {
+    /// The file's name, e.g. `10-banner.json` (`draft/10-banner.json` for a draft's).
+    pub file: String,
+    /// Its rules, in order (all of them, or a run of them when a file is split over packs).
+    pub rules: Vec<Value>,
+}
+
+/// A rule as written in an entry, before any check: the file it was written in (a packed
+/// entry's), its position there, and the rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrittenRule {
+    /// The rule file, when the entry packs files.
+    pub file: Option<String>,
+    /// Its position in the file or entry, from 0.
+    pub position: usize,
+    /// The rule as written.
+    pub rule: Value,
+}
+
+/// The rules written in an entry's `text`, in order, or why there are none to read (not
+/// JSON, or neither a rule, an array of rules nor a pack).
+pub fn written_rules(text: &str) -> Result<Vec<WrittenRule>, String> {
+    let value: Value = serde_json::from_str(text).map_err(|err| {
+        // `"\d"` is the usual way in: a regex escape written with one backslash.
+        let hint = if err.to_string().contains("invalid escape") {
+            "; in JSON a backslash starts an escape, so a regex's \\d is written \"\\\\d\" (and its \\b \
+             \"\\\\b\": \"\\b\" is read as a backspace)"
+        } else {
+            ""
+        };
+        format!("not valid JSON ({err}); an entry holds one rule object or an array of rule objects{hint}")
+    })?;
+    let unpacked = |rules: Vec<Value>, file: Option<String>| {
+        rules.into_iter().enumerate().map(move |(position, rule)| WrittenRule { file: file.clone(), position, rule })
+    };
+    match value {
+        Value::Array(items) => Ok(unpacked(items, None).collect()),
+        Value::Object(fields) if fields.len() == 1 && fields.contains_key(PACK_FIELD) => {
+            let files: Vec<PackedFile> = serde_json::from_value(fields[PACK_FIELD].clone()).map_err(|err| {
+                format!("a packed entry is {{\"{PACK_FIELD}\": [{{\"file\": \"…\", \"rules\": […]}}, …]}}: {err}")
+            })?;
+            // A file split over two packs goes on counting its rules where the first left off.
+            Ok(files.into_iter().flat_map(|packed| unpacked(packed.rules, Some(packed.file))).collect())
+        }
+        object @ Value::Object(_) => Ok(unpacked(vec![object], None).collect()),
+        other => Err(format!("expected a rule object or an array of rule objects, found {}", shape::kind(&other))),
+    }
+}
+
 /// A rule together with the entry it was read from, for error messages and reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourcedRule {
     /// The store entry (or file) name.
     pub entry: String,
+    /// The rule file it was written in, when the entry packs files.
+    pub file: Option<String>,
     /// The rule as written.
     pub rule: Rule,
     /// What looks wrong in it although it is valid.
@@ -39,51 +101,34 @@ pub struct SourcedRule {
 ///
 /// Returns the rules that parsed and an error for each one that did not.
 pub fn parse_entry(entry: &str, text: &str) -> (Vec<SourcedRule>, Vec<RuleError>) {
-    let value: Value = match serde_json::from_str(text) {
-        Ok(value) => value,
-        Err(err) => {
-            // `"\d"` is the usual way in: a regex escape written with one backslash.
-            let hint = if err.to_string().contains("invalid escape") {
-                "; in JSON a backslash starts an escape, so a regex's \\d is written \"\\\\d\" (and its \\b \
-                 \"\\\\b\": \"\\b\" is read as a backspace)"
-            } else {
-                ""
-            };
-            let reason =
-                format!("not valid JSON ({err}); an entry holds one rule object or an array of rule objects{hint}");
-            return (Vec::new(), vec![RuleError::new(entry, reason)]);
-        }
+    let written = match written_rules(text) {
+        Ok(written) => written,
+        Err(reason) => return (Vec::new(), vec![RuleError::new(entry, reason)]),
     };
-    let items = match value {
-        Value::Array(items) => items,
-        object @ Value::Object(_) => vec![object],
-        other => {
-            let reason = format!("expected a rule object or an array of rule objects, found {}", json_kind(&other));
-            return (Vec::new(), vec![RuleError::new(entry, reason)]);
-        }
-    };
-
-    let mut rules = Vec::with_capacity(items.len());
+    let mut rules = Vec::with_capacity(written.len());
     let mut errors = Vec::new();
-    for (position, item) in items.into_iter().enumerate() {
+    for WrittenRule { file, position, rule: item } in written {
         // Linted as written, where each field has its path; only rules that parse.
         let linted = item.clone();
         match parse_rule(entry, position, item) {
             Ok(rule) => {
-                let warnings = lint::warnings(entry, &rule.id, &linted);
-                rules.push(SourcedRule { entry: entry.to_owned(), rule, warnings });
+                let warnings = lint::warnings(entry, &rule.id, &linted)
+                    .into_iter()
+                    .map(|warning| warning.with_file(file.as_deref()))
+                    .collect();
+                rules.push(SourcedRule { entry: entry.to_owned(), file, rule, warnings });
             }
-            Err(err) => errors.push(err),
+            Err(err) => errors.extend(err.into_iter().map(|error| error.with_file(file.as_deref()))),
         }
     }
     (rules, errors)
 }
 
-fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleError> {
+fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, Vec<RuleError>> {
     let name = rule_name(&item, position);
     if !item.is_object() {
-        let reason = format!("expected a rule object, found {}", json_kind(&item));
-        return Err(RuleError::new(entry, reason).with_rule(name));
+        let reason = format!("expected a rule object, found {}", shape::kind(&item));
+        return Err(vec![RuleError::new(entry, reason).with_rule(name)]);
     }
     // Reading a rule recurses once per level of nesting; a limit far below what the guest's
     // stack takes is checked first, without recursion.
@@ -95,28 +140,28 @@ fn parse_rule(entry: &str, position: usize, item: Value) -> Result<Rule, RuleErr
         );
         // The field to blame: the top-level one that nests deepest (usually `when`).
         let error = RuleError::new(entry, reason).with_rule(name);
-        return Err(
-            match item.as_object().and_then(|fields| fields.iter().max_by_key(|(_, value)| json_depth(value))) {
-                Some((field, _)) => error.with_field(field.clone()),
-                None => error,
-            },
-        );
-    }
-    let rule = serde_path_to_error::deserialize::<_, Rule>(item).map_err(|err| {
-        let path = err.path().to_string();
-        let reason = err.into_inner().to_string();
-        let field = if path == "." { missing_field_name(&reason).map(str::to_owned) } else { Some(path) };
-        let reason = explain_serde_reason(field.as_deref().unwrap_or_default(), reason);
-        let error = RuleError::new(entry, reason).with_rule(&name);
-        match field {
-            Some(field) => error.with_field(field),
+        return Err(vec![match item
+            .as_object()
+            .and_then(|fields| fields.iter().max_by_key(|(_, value)| json_depth(value)))
+        {
+            Some((field, _)) => error.with_field(field.clone()),
             None => error,
-        }
+        }]);
+    }
+    let rule = mistakes::read(&item).map_err(|mistakes| {
+        let error = |mistake: Mistake| {
+            let error = RuleError::new(entry, mistake.reason).with_rule(&name);
+            match mistake.field {
+                Some(field) => error.with_field(field),
+                None => error,
+            }
+        };
+        mistakes.into_iter().map(error).collect::<Vec<_>>()
     })?;
     if rule.id.trim().is_empty() {
-        return Err(FieldError::new("id", "the id is empty; give the rule a name").in_rule(entry, name));
+        return Err(vec![FieldError::new("id", "the id is empty; give the rule a name").in_rule(entry, name)]);
     }
-    check_id(&rule.id).map_err(|err| FieldError::new("id", err).in_rule(entry, &name))?;
+    check_id(&rule.id).map_err(|err| vec![FieldError::new("id", err).in_rule(entry, &name)])?;
     Ok(rule)
 }
 
@@ -156,36 +201,6 @@ fn describe_char(c: char) -> String {
         "a space".to_owned()
     } else {
         format!("the character {c:?}")
-    }
-}
-
-/// serde's wording, where it is cryptic for editors, with what to write instead.
-fn explain_serde_reason(field: &str, reason: String) -> String {
-    let action = field.rsplit('.').next().unwrap_or(field);
-    if reason.contains("expected newtype variant") {
-        return format!(
-            "`{action}` needs a value: write {{\"{action}\": ...}} as docs/RULES.md shows, not \"{action}\" alone"
-        );
-    }
-    if reason.contains("expected unit variant") || reason.ends_with("expected unit") {
-        return format!("`{action}` takes no value: write \"{action}\" alone");
-    }
-    reason
-}
-
-/// serde reports a missing field at the parent's path; the editor wants the field's name.
-fn missing_field_name(reason: &str) -> Option<&str> {
-    reason.strip_prefix("missing field `")?.split('`').next()
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -230,7 +245,7 @@ mod tests {
         assert!(errors[0].reason.contains("missing field `weight`"), "{}", errors[0]);
         let (_, errors) = parse_entry("e", r#"{"id":"x","selector":"p","actions":[{"prepend":{"htm":"a"}}]}"#);
         assert_eq!(errors[0].field.as_deref(), Some("actions[0].prepend"));
-        assert!(errors[0].reason.contains("unknown variant `htm`"), "{}", errors[0]);
+        assert!(errors[0].reason.contains("`htm` is not one of: html, text, include"), "{}", errors[0]);
     }
 
     #[test]

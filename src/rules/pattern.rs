@@ -20,11 +20,15 @@ use regex_automata::util::syntax;
 #[error("{reason}")]
 pub(crate) struct PatternError {
     reason: String,
+    /// It went past the compiled size it was given, less than [`REGEX_SIZE_LIMIT`].
+    over_given_size: bool,
 }
 
 impl PatternError {
-    fn new(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into() }
+    /// Whether the regex stopped compiling at the (smaller than usual) size it was given:
+    /// the caller's budget, not the regex, is the reason.
+    pub(crate) fn over_given_size(&self) -> bool {
+        self.over_given_size
     }
 }
 
@@ -60,17 +64,27 @@ pub struct Pattern {
     regex: Regex,
     /// Bytes: the compiled regex plus the most its match caches may hold.
     memory: usize,
+    /// Guest CPU it took to compile, by the cost model (from its compiled size).
+    compile_ns: u64,
 }
 
 impl Pattern {
     /// Compiles an editor's regex within the size limit; the error quotes the regex.
     pub fn regex(pattern: &str, used_for: Use) -> Result<Pattern, PatternError> {
+        Pattern::regex_within(pattern, used_for, REGEX_SIZE_LIMIT)
+    }
+
+    /// [`Pattern::regex`], giving up as soon as its compiled form passes `size` bytes: a
+    /// regex too big for what is left of a compile budget costs that much to find out, not
+    /// its whole compile.
+    pub fn regex_within(pattern: &str, used_for: Use, size: usize) -> Result<Pattern, PatternError> {
+        let size = size.min(REGEX_SIZE_LIMIT);
         let which_captures = match used_for {
             Use::Condition => WhichCaptures::None,
             Use::Page => WhichCaptures::All,
         };
         let config = Regex::config()
-            .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+            .nfa_size_limit(Some(size))
             .hybrid_cache_capacity(used_for.cache_capacity())
             .which_captures(which_captures)
             // The bounded backtracker's visited set grows with the text searched (up to
@@ -80,14 +94,24 @@ impl Pattern {
             .configure(config)
             .syntax(syntax::Config::new().nest_limit(NEST_LIMIT))
             .build(pattern)
-            .map_err(|err| PatternError::new(explain_build_error(pattern, &err)))?;
+            .map_err(|err| PatternError {
+                reason: explain_build_error(pattern, &err),
+                over_given_size: size < REGEX_SIZE_LIMIT && err.size_limit().is_some(),
+            })?;
         let memory = regex.memory_usage() + regex.create_cache().memory_usage() + used_for.cache_capacity();
-        Ok(Pattern { regex, memory })
+        let compile_ns = super::cost::regex_compile_ns(regex.memory_usage());
+        Ok(Pattern { regex, memory, compile_ns })
     }
 
     /// A glob as an anchored regex: `*` is any run of characters, `?` is one; the rest is
     /// literal. Globs are conditions.
+    #[cfg(test)]
     pub fn glob(glob: &str) -> Result<Pattern, PatternError> {
+        Pattern::glob_within(glob, REGEX_SIZE_LIMIT)
+    }
+
+    /// [`Pattern::glob`] within `size` bytes compiled (see [`Pattern::regex_within`]).
+    pub fn glob_within(glob: &str, size: usize) -> Result<Pattern, PatternError> {
         let mut pattern = String::with_capacity(glob.len() + 8);
         pattern.push('^');
         for c in glob.chars() {
@@ -98,12 +122,17 @@ impl Pattern {
             }
         }
         pattern.push('$');
-        Pattern::regex(&pattern, Use::Condition)
+        Pattern::regex_within(&pattern, Use::Condition, size)
     }
 
     /// Bytes this regex may hold: compiled form and match caches at their largest.
     pub fn memory(&self) -> usize {
         self.memory
+    }
+
+    /// Guest CPU it took to compile, by the cost model.
+    pub fn compile_ns(&self) -> u64 {
+        self.compile_ns
     }
 
     /// Whether `text` contains a match.

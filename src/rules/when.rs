@@ -158,9 +158,16 @@ pub struct GeoMatch {
     /// ISO 3166-1 alpha-2 country codes, e.g. `["DE", "AT", "CH"]`.
     #[serde(default)]
     pub country: Option<Vec<String>>,
-    /// Continent codes: `AF`, `AN`, `AS`, `EU`, `NA`, `OC`, `SA`.
+    /// Continent codes: `AF`, `AN`, `AS`, `EU`, `NA`, `OC`, `SA`. `EU` is the continent,
+    /// Europe: Switzerland, the United Kingdom and Norway are in it. For the European Union,
+    /// use `union`.
     #[serde(default)]
     pub continent: Option<Vec<String>>,
+    /// Unions of countries: `EU` (the European Union's member states and the parts of the
+    /// Union with country codes of their own) or `EEA` (the EU, Iceland, Liechtenstein and
+    /// Norway), e.g. `["EU"]` for a consent banner.
+    #[serde(default)]
+    pub union: Option<Vec<String>>,
     /// Subdivision codes (ISO 3166-2 without the country), e.g. `["CA", "NY"]`; pair them
     /// with `country`, as codes repeat across countries.
     #[serde(default)]

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 pub use super::index::Index;
 use super::limits::LIMITS_KEY;
+use super::pack::{Pack, PackError, Packed, files_in, pack};
 use crate::rules::RuleError;
 
 /// The key holding the ordered list of rule entries.
@@ -122,6 +123,9 @@ pub enum StoreError {
         /// What reading it said.
         reason: String,
     },
+    /// Rules a request would not get from the store laid out (see [`store_for_files`]).
+    #[error("{0}")]
+    Refused(RuleError),
     /// A rules directory whose entries cannot be laid out: the directory, and why.
     #[error("{}: {error}", dir.display())]
     InDir {
@@ -243,23 +247,13 @@ impl MemoryStore {
         (Self::new(values), refused)
     }
 
-    /// Adds a draft rule set for previews: the live entries, with those of the same name
-    /// replaced by the draft's and the draft's new ones added, in name order, under
-    /// [`DRAFT_INDEX_KEY`]. Draft entries are stored as [`DRAFT_PREFIX`] + name
-    /// (`draft.10-banner`), beside the live ones.
-    pub fn add_draft(&mut self, draft: &[(String, String)]) -> Result<(), StoreError> {
-        let live: Vec<String> = read_entries(&mut self.clone())?.entries.into_iter().map(|(name, _)| name).collect();
-        let mut names: BTreeMap<&str, String> = live.iter().map(|name| (name.as_str(), name.clone())).collect();
-        for (name, text) in draft {
-            let key = format!("{DRAFT_PREFIX}{name}");
-            check_entry(&key, text)?;
-            self.values.insert(key.clone(), text.clone());
-            names.insert(name.as_str(), key);
+    /// Sets the index `key` to the entries `names`, unless it would be over Fastly's limits.
+    fn insert_index(&mut self, key: &str, names: Vec<String>, refused: &mut Vec<RuleError>) {
+        let index = Index { version: None, entries: names }.to_json();
+        if let Err(error) = check_limits(key, &index) {
+            refused.push(RuleError::new(key, error.to_string()));
         }
-        let index = Index { version: None, entries: names.into_values().collect() }.to_json();
-        check_limits(DRAFT_INDEX_KEY, &index)?;
-        self.values.insert(DRAFT_INDEX_KEY.to_owned(), index);
-        Ok(())
+        self.values.insert(key.to_owned(), index);
     }
 
     /// The store as a JSON object of strings, the file Viceroy's local store reads.
@@ -323,17 +317,134 @@ fn check_limits(key: &str, value: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Rule files laid out as the service reads them, as `rewrite store` and `rewrite publish`
+/// write them: the live files packed ([`pack`]) under the index, and the draft over them
+/// under the draft's index. The draft is the live files with those of the same name replaced
+/// by the draft's and the draft's new ones added, in name order. It is packed a live pack's
+/// files at a time (a draft file goes with the live pack whose names it falls among), so a
+/// pack the draft leaves alone is the live entry itself; the others are stored as
+/// [`DRAFT_PREFIX`] + their name (`draft.10-banner`), beside the live ones.
+///
+/// `live` and `draft` are `(name without .json, text)`, as [`read_rules_dir`] reads them.
+/// Returns the store and what a request would not get: files that are not rules, rules too
+/// long for a value, rules past what a request may read.
+pub fn store_for_files(live: &[(String, String)], draft: Option<&[(String, String)]>) -> (MemoryStore, Vec<RuleError>) {
+    let labelled = |files: &[(String, String)], prefix: &str| -> Vec<(String, String)> {
+        files.iter().map(|(name, text)| (format!("{prefix}{name}.json"), text.clone())).collect()
+    };
+    let mut values = BTreeMap::new();
+    let mut refused = Vec::new();
+    let live_packs = packed_within_budget(&[labelled(live, "")], INDEX_KEY, &mut refused);
+    let mut index = Vec::new();
+    for (key, value) in &live_packs {
+        match check_entry(key, value) {
+            Ok(()) => {
+                values.insert(key.clone(), value.clone());
+                index.push(key.clone());
+            }
+            Err(error) => refused.push(RuleError::new(key, error.to_string())),
+        }
+    }
+    let mut store = MemoryStore::new(values);
+    store.insert_index(INDEX_KEY, index, &mut refused);
+    if let Some(draft) = draft {
+        // In name order, each draft file in place of the live file of its name.
+        let mut merged: BTreeMap<&str, (String, String)> =
+            live.iter().zip(labelled(live, "")).map(|((name, _), file)| (name.as_str(), file)).collect();
+        merged.extend(draft.iter().zip(labelled(draft, DRAFT_FILES)).map(|((name, _), file)| (name.as_str(), file)));
+        // Each file with the live pack it falls in: the first whose last file sorts after it.
+        let ends: Vec<String> = live_packs
+            .iter()
+            .filter_map(|(_, value)| files_in(value).pop())
+            .map(|file| stem(&file).to_owned())
+            .collect();
+        let mut segments: Vec<Vec<(String, String)>> = vec![Vec::new(); ends.len().max(1)];
+        for (name, file) in merged {
+            let at = ends.iter().position(|end| name <= end.as_str()).unwrap_or(segments.len() - 1);
+            segments[at].push(file);
+        }
+        // The live files' own refusals are already told.
+        let mut draft_refused = Vec::new();
+        let draft_packs = packed_within_budget(&segments, DRAFT_INDEX_KEY, &mut draft_refused);
+        refused.extend(draft_refused.into_iter().filter(|error| !refused.contains(error)).collect::<Vec<_>>());
+        let mut index = Vec::new();
+        for (name, value) in draft_packs {
+            match live_packs.iter().find(|(_, live)| *live == value) {
+                Some((key, _)) => index.push(key.clone()),
+                None => {
+                    let key = format!("{DRAFT_PREFIX}{name}");
+                    match check_entry(&key, &value) {
+                        Ok(()) => {
+                            store.values.insert(key.clone(), value);
+                            index.push(key);
+                        }
+                        Err(error) => refused.push(RuleError::new(key, error.to_string())),
+                    }
+                }
+            }
+        }
+        store.insert_index(DRAFT_INDEX_KEY, index, &mut refused);
+    }
+    (store, refused)
+}
+
+/// Where a draft's files are said to come from in a pack: `draft/10-banner.json`.
+pub const DRAFT_FILES: &str = "draft/";
+
+/// The name a pack's file has on its own: `10-banner` for `10-banner.json`.
+fn stem(file: &str) -> &str {
+    let file = file.strip_prefix(DRAFT_FILES).unwrap_or(file);
+    file.strip_suffix(".json").unwrap_or(file)
+}
+
+/// `segments` of files packed, each apart, no more packs than a request reads; what is left
+/// out is added to `refused`.
+fn packed_within_budget(segments: &[Vec<(String, String)>], index: &str, refused: &mut Vec<RuleError>) -> Vec<Pack> {
+    let (mut packs, mut unpackable) = (Vec::new(), Vec::new());
+    for files in segments {
+        let Packed { packs: some, refused: left } = pack(files);
+        packs.extend(some);
+        unpackable.extend(left);
+    }
+    refused.extend(unpackable.into_iter().map(|error| {
+        let file = error.file().to_owned();
+        // Named as the entry a file would be on its own, which is how commands locate it.
+        let entry = file.strip_suffix(".json").unwrap_or(&file).replace(DRAFT_FILES, DRAFT_PREFIX);
+        let refusal = RuleError::new(entry, error.reason());
+        match error {
+            PackError::RuleTooLong { rule, .. } => refusal.with_rule(rule.trim_matches('"')),
+            PackError::Unreadable { .. } => refusal,
+        }
+    }));
+    if packs.len() > MAX_ENTRIES {
+        let left: Vec<Pack> = packs.split_off(MAX_ENTRIES);
+        let names: Vec<&str> = left.iter().map(|(name, _)| name.as_str()).collect();
+        let chars: usize = left.iter().map(|(_, value)| value.chars().count()).sum();
+        let reason = format!(
+            "the rule files fill {} store entries once packed ({MAX_VALUE_CHARS} characters each), and a request \
+             reads at most {MAX_ENTRIES} (it may make {LOOKUP_BUDGET} store lookups, less the sites map, the limits \
+             and `{index}`): the rules in {} are left out; shorten or remove about {chars} characters of rules",
+            MAX_ENTRIES + left.len(),
+            names.join(", ")
+        );
+        refused.push(RuleError::new(names[0], reason));
+    }
+    packs
+}
+
 /// The store for a live rules directory and, if given, a draft directory beside it (see
-/// [`MemoryStore::add_draft`]): what `rewrite store` writes and the service embeds.
+/// [`store_for_files`]): what `rewrite store` writes and the service embeds. Fails on the
+/// first thing a request would not get.
 pub fn store_from_dirs(live: &Path, draft: Option<&Path>) -> Result<MemoryStore, StoreError> {
     let read = |dir: &Path| {
         read_rules_dir(dir).map_err(|err| StoreError::ReadDir { dir: dir.to_owned(), reason: err.to_string() })
     };
-    let mut store = MemoryStore::from_entries(&read(live)?).map_err(|err| err.in_dir(live))?;
-    if let Some(draft) = draft {
-        store.add_draft(&read(draft)?).map_err(|err| err.in_dir(draft))?;
+    let drafted = draft.map(read).transpose()?;
+    let (store, refused) = store_for_files(&read(live)?, drafted.as_deref());
+    match refused.into_iter().next() {
+        Some(error) => Err(StoreError::Refused(error).in_dir(live)),
+        None => Ok(store),
     }
-    Ok(store)
 }
 
 /// Reads a rules directory: each `*.json` file is one entry named after the file (without
@@ -468,20 +579,53 @@ mod tests {
             "an entry cannot be named `rules.previous`: that key is the previous index, kept for a rollback"
         );
         assert_eq!(refused("").to_string(), "entry name \"\" must be 1 to 255 characters long");
-        let mut store = MemoryStore::default();
-        assert_eq!(store.add_draft(&[]).unwrap_err(), StoreError::NoIndex(INDEX_KEY.into()));
+    }
+
+    /// Rule files of about `size` characters each.
+    fn rule_files(names: &[&str], size: usize) -> Vec<(String, String)> {
+        let rule = |id: &str| {
+            format!(r#"{{"id":"{id}","selector":"body","actions":[{{"append":{{"text":"{}"}}}}]}}"#, "x".repeat(size))
+        };
+        names.iter().map(|name| (name.to_string(), rule(name))).collect()
+    }
+
+    fn index(store: &MemoryStore, key: &str) -> Vec<String> {
+        Index::parse(key, &store.values()[key]).unwrap().entries
     }
 
     #[test]
-    fn a_draft_overrides_and_adds_entries_beside_the_live_ones() {
-        let mut store = MemoryStore::from_entries(&entries(3)).unwrap();
-        store.add_draft(&[("e01".into(), "[\"changed\"]".into()), ("e05".into(), "[\"new\"]".into())]).unwrap();
-        let live = read_entries(&mut store.clone()).unwrap();
-        assert_eq!(live.entries, entries(3), "the live set is untouched");
-        let draft = read_entries_at(&mut store, DRAFT_INDEX_KEY).unwrap();
-        let names: Vec<&str> = draft.entries.iter().map(|(name, _)| name.as_str()).collect();
-        assert_eq!(names, ["e00", "draft.e01", "e02", "draft.e05"]);
-        assert_eq!(draft.entries[1].1, "[\"changed\"]");
+    fn files_are_packed_and_a_draft_packs_over_them_sharing_what_it_leaves_alone() {
+        // Two packs of live files: e00..e05 fill the first, e06..e07 the second.
+        let live = rule_files(&["e00", "e01", "e02", "e03", "e04", "e05", "e06", "e07"], 1_200);
+        let (store, refused) = store_for_files(&live, Some(&rule_files(&["e06", "e09"], 100)));
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(index(&store, INDEX_KEY), ["e00..e05", "e06..e07"]);
+        let draft = index(&store, DRAFT_INDEX_KEY);
+        assert_eq!(draft, ["e00..e05", "draft.e06..e09"], "the first pack is the live one");
+        let mut reader = store.clone();
+        let drafted = read_entries_at(&mut reader, DRAFT_INDEX_KEY).unwrap();
+        let (rules, errors) = crate::RuleSet::from_entries(&drafted.entries);
+        assert!(errors.is_empty(), "{errors:?}");
+        let sources: Vec<(&str, &str)> = rules.rules_by_entry().skip(5).collect();
+        assert_eq!(
+            sources,
+            [("e05", "e05.json"), ("e06", "draft/e06.json"), ("e07", "e07.json"), ("e09", "draft/e09.json")]
+        );
+    }
+
+    #[test]
+    fn files_past_what_a_request_reads_are_named_once() {
+        let names: Vec<String> = (0..20).map(|i| format!("f{i:02}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (store, refused) = store_for_files(&rule_files(&names, 7_000), None);
+        assert_eq!(index(&store, INDEX_KEY).len(), MAX_ENTRIES, "the index names what a request reads");
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        let reason = &refused[0].reason;
+        assert!(reason.starts_with("the rule files fill 20 store entries once packed"), "{reason}");
+        assert!(reason.contains("the rules in f13, f14, f15, f16, f17, f18, f19 are left out"), "{reason}");
+        let (_, broken) = store_for_files(&[("10-a".into(), "{".into())], Some(&[("20-b".into(), "[1".into())]));
+        let entries: Vec<&str> = broken.iter().map(|error| error.entry.as_str()).collect();
+        assert_eq!(entries, ["10-a", "draft.20-b"], "{broken:?}");
     }
 
     #[test]

@@ -6,4 +6,5 @@ pub(crate) mod cache;
 mod index;
 pub(crate) mod layout;
 pub(crate) mod limits;
+pub(crate) mod pack;
 pub(crate) mod sites;

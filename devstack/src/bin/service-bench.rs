@@ -78,6 +78,47 @@ fn includes(quick: bool) {
             median(totals)
         );
     }
+    fragment_cost(quick);
+}
+
+/// What a large fragment costs the guest: the big corpus page included at the end of a 1 KB
+/// page, next to the same bytes rewritten as the page itself (a banner rule), guest vCPU
+/// from the log lines, no CPU budget. A fragment's markup goes through lol_html's tokenizer
+/// so that a cut never breaks the page (src/rewrite/include/balance.rs).
+fn fragment_cost(quick: bool) {
+    let Some(corpus) = project::corpus() else { return };
+    let pages = corpus.join("pages");
+    let megabytes = std::fs::metadata(pages.join(BIG_PAGE)).unwrap().len() as f64 / 1e6;
+    let requests = if quick { 3 } else { 11 };
+    println!("\n== a {megabytes:.2} MB fragment: {BIG_PAGE} as the page and as an include (median of {requests}) ==");
+    let origin = FixtureOrigin::start(&pages).unwrap();
+    let entry = format!(
+        r#"[{{"id": "banner", "selector": "body", "actions": [{{"prepend": {{"html": "<p>edge</p>"}}}}]}},
+            {{"id": "big", "selector": "body", "when": {{"path": {{"prefix": "/generate"}}}},
+              "actions": [{{"append": {{"include": {{"path": "/{BIG_PAGE}", "max_bytes": 4194304, "timeout_ms": 10000}}}}}}]}}]"#
+    );
+    let mut values: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&devstack::store_json(&[("includes", &entry)])).unwrap();
+    values.insert("limits".into(), r#"{"cpu_budget_ms": 0}"#.into());
+    let service = service(&origin, &serde_json::Value::Object(values).to_string());
+    for (label, path) in
+        [("as the page", format!("/{BIG_PAGE}")), ("included in a 1 KB page", "/generate?bytes=1000".into())]
+    {
+        for _ in 0..requests {
+            let response = devstack::http::get(&service.url(&path)).keep(0).send().unwrap();
+            assert!(response.complete && response.body_len as f64 > megabytes * 1e6, "{label}: not whole");
+        }
+        service.wait_for_lines(
+            &format!("\"path\":\"{}\"", path.split('?').next().unwrap()),
+            requests,
+            Duration::from_secs(30),
+        );
+        let mut vcpu: Vec<f64> =
+            log_figures(&service, &format!("\"path\":\"{}\"", path.split('?').next().unwrap()), "vcpu_ms");
+        vcpu.sort_by(f64::total_cmp);
+        let median = vcpu.get(vcpu.len() / 2).copied().unwrap_or(f64::NAN);
+        println!("  {label:<24} {median:>5.0} ms of guest vCPU ({:.1} ms per MB)", median / megabytes);
+    }
 }
 
 fn count_str(haystack: &str, needle: &str) -> usize {

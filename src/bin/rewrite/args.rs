@@ -17,8 +17,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// `diff` it on a page, `check` the fixtures, `publish --dry-run`, `publish`, and `rollback`
 /// if it has to go. docs/RULES.md walks through it.
 ///
-/// Exit status: 0 when all went well, 1 when a check found a difference or an invalid
-/// rule, 2 when the command itself could not run.
+/// Exit status: 0 when all went well, 1 when a check found a difference or a rule was
+/// skipped as invalid (the other rules still apply and the page is still printed), 2 when
+/// the command itself could not run. Standard output is the page or the report alone;
+/// notes, warnings and errors go to standard error, each labelled `note:`, `warning:` or
+/// `error:`.
 #[derive(Debug, Parser)]
 #[command(name = "rewrite", version, max_term_width = 100)]
 pub struct Cli {
@@ -32,9 +35,15 @@ pub enum Command {
     ///
     /// Streams: the page is read and written in pieces, as at the edge.
     ///
-    /// With --headers, the response's headers come first, after the rules' header edits
-    /// (set_header, csp_add, set_cookie …) on the origin's headers given with
-    /// --response-header, then a blank line and the page.
+    /// With --headers, the response's headers come first, as the service sends them for the
+    /// origin's headers given with --response-header: Content-Length dropped, the ETag naming
+    /// the variant, Cache-Control private where the page depends on the visitor, the rules'
+    /// header edits (set_header, csp_add, set_cookie …) and an experiment's visitor cookie;
+    /// then a blank line and the page.
+    ///
+    /// A request without the edge_vid cookie is a new visitor, as at the edge: experiments
+    /// assign it a variant by a random id (a note on standard error says which, and how to
+    /// see it again).
     ///
     /// Example: rewrite apply --url https://www.example.com/news/a fixtures/pages/news/article.html
     Apply(ApplyArgs),
@@ -74,7 +83,10 @@ pub enum Command {
     ///
     /// By default writes the store file the local Viceroy store reads (rules/store.json,
     /// also compiled into the service as its fallback), after checking the live rules and
-    /// the draft over them as the service reads them. --fastly-commands prints a shell
+    /// the draft over them as the service reads them. Rule files are packed into as few
+    /// entries as fit (8,000 characters each, in file-name order), each rule keeping the name
+    /// of its file for messages. A store file holding published versions (`rewrite publish
+    /// --store-file`) is never overwritten: its rollback history would be lost. --fastly-commands prints a shell
     /// script that writes the same content to a store with the Fastly CLI; --bulk-json
     /// prints the body for the Fastly API's bulk update. To publish to production, prefer
     /// `rewrite publish`: versioned, atomic, reversible.
@@ -83,11 +95,14 @@ pub enum Command {
     Store(StoreArgs),
     /// Publish rules to a config store in one safe, reversible step.
     ///
-    /// Validates the rules, writes each entry under a versioned key (v7.10-sale-banner),
+    /// Validates the rules, packs the rule files into as few entries as fit (as `rewrite
+    /// store` does), writes each entry under a versioned key (v7.10-sale-banner..80-app-shell),
     /// keeps the index in use under `rules.previous`, and flips the `rules` index last: a
-    /// request sees the whole old rule set or the whole new one, never a mix. Versions
-    /// beyond the last few are then deleted. --dry-run prints what would change, rule by
-    /// rule, against what the store holds now.
+    /// request sees the whole old rule set or the whole new one, never a mix. The draft
+    /// beside the rules (rules/draft) goes with them as `rules.draft`, so previews show the
+    /// new rules; without a draft, an older `rules.draft` is removed. Versions beyond the
+    /// last few are then deleted. --dry-run prints what would change, rule by rule, against
+    /// what the store holds now; a store whose live index is broken is published over.
     ///
     /// The store is a Fastly config store, through the Fastly CLI (--store-id), or a store
     /// file (--store-file: a JSON object of strings, as Viceroy reads and `fastly
@@ -101,6 +116,16 @@ pub enum Command {
     ///
     /// Example: rewrite rollback --store-id STORE_ID
     Rollback(RollbackArgs),
+    /// Make and edit rules in a browser: point at the page, preview, validate, save.
+    ///
+    /// Starts a local web app on 127.0.0.1 (a free port) and prints its URL with a one-time
+    /// token; nothing else can reach it. Pick a page and a simulated request, see the page as
+    /// the origin sends it and as the edge serves it, click an element for selectors, fill in
+    /// the rule, and save it into the draft (DIR/draft). docs/RULES.md: "Making a rule with
+    /// the studio".
+    ///
+    /// Example: rewrite studio --url https://www.example.com/shop/
+    Studio(crate::studio::StudioArgs),
     /// Print a shell completion script.
     ///
     /// Example: rewrite completions bash > ~/.local/share/bash-completion/completions/rewrite
@@ -116,8 +141,9 @@ pub struct RulesArg {
     pub rules: PathBuf,
     /// Use the draft as the service reads it for a preview (`rules.draft`): over a rules
     /// directory, the draft directory's entries replace the live ones of the same name and
-    /// add to them; in a store file, its `rules.draft` index.
-    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "rules/draft")]
+    /// add to them; in a store file, its `rules.draft` index. `--draft` alone reads
+    /// rules/draft; another directory is given as `--draft=DIR`.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "rules/draft")]
     pub draft: Option<PathBuf>,
 }
 
@@ -138,8 +164,8 @@ pub struct PageArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub page: PageArgs,
-    /// Print the response's headers before the page: the origin's (--response-header)
-    /// after the rules' header edits, as the service would send them.
+    /// Print the response's headers before the page: the origin's (--response-header) as
+    /// the service would send them, its own headers and the rules' edits included.
     #[arg(long = "headers")]
     pub show_headers: bool,
 }
@@ -159,8 +185,10 @@ pub struct RequestArgs {
     /// A fact the platform would supply, `name=value` (repeatable): client-ip, country
     /// (or geo.country), geo.continent, geo.region, geo.city, geo.asn, device.type
     /// (mobile, tablet, desktop, bot), new-visitor-id (the id a visitor without the
-    /// edge_vid cookie would get), variant (EXPERIMENT=VARIANT, forced), now (RFC 3339),
-    /// status. E.g. --fact geo.country=DE --fact device.type=mobile
+    /// edge_vid cookie gets; random by default, as at the edge), variant
+    /// (EXPERIMENT=VARIANT, forced), now (RFC 3339), status. A country is a code (DE, not
+    /// Germany) and brings its continent, as geolocation does. E.g. --fact country=DE
+    /// --fact device.type=mobile
     #[arg(long = "fact", value_name = "NAME=VALUE")]
     pub facts: Vec<String>,
     /// The instant the request is made at (RFC 3339), e.g. 2026-12-01T00:00:00Z: what the
@@ -181,12 +209,15 @@ pub struct RequestArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "headers", "facts"])]
     pub request: Option<PathBuf>,
     /// A fragment for the rules' includes, `PATH=FILE` (repeatable): the include whose path
-    /// is PATH (with or without its query) gets FILE, e.g. --fragment /fragments/sale.html=sale.html
-    #[arg(long = "fragment", value_name = "PATH=FILE")]
+    /// is PATH (with or without its query) gets FILE, e.g. --fragment /fragments/sale.html=sale.html.
+    /// `PATH=FILE@500ms` makes it arrive 500 ms after the page was asked for, like a slow
+    /// backend: later than the include's timeout_ms, it gets its fallback, as at the edge.
+    #[arg(long = "fragment", value_name = "PATH=FILE[@DELAY]")]
     pub fragments: Vec<String>,
     /// A directory standing in for the origin's fragments: an include of /a/b.html gets
-    /// DIR/a/b.html, e.g. --fragments fixtures/pages. Includes with no file get their fallback.
-    #[arg(long = "fragments", value_name = "DIR")]
+    /// DIR/a/b.html, e.g. --fragments fixtures/pages (or fixtures/pages@300ms: each one that
+    /// late). Includes with no file get their fallback.
+    #[arg(long = "fragments", value_name = "DIR[@DELAY]")]
     pub fragments_dir: Option<PathBuf>,
 }
 
@@ -278,8 +309,10 @@ pub struct ValidateArgs {
     pub path: PathBuf,
     /// Check the draft as the service reads it for a preview (`rules.draft`): over a rules
     /// directory, the draft directory's entries replace the live ones of the same name and
-    /// add to them; in a store file, its `rules.draft` index.
-    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "rules/draft")]
+    /// add to them; in a store file, its `rules.draft` index. `--draft` alone reads
+    /// rules/draft; another directory is given as `--draft=DIR`, so `validate --draft
+    /// rules/store.json` checks that store file's draft.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "rules/draft")]
     pub draft: Option<PathBuf>,
     #[command(flatten)]
     pub format: FormatArg,
@@ -333,9 +366,19 @@ pub struct FastlyArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct PublishArgs {
-    /// The rules directory to publish (one *.json file per entry, in file-name order).
+    /// The rules directory to publish (one *.json file per rule or group of rules, applied
+    /// in file-name order; packed into as few store entries as fit).
     #[arg(long, value_name = "DIR", default_value = "rules/live")]
     pub rules: PathBuf,
+    /// The draft published with the rules, as `rules.draft` for previews. Default: the
+    /// `draft` directory beside the rules directory (rules/draft), when there is one.
+    /// Without a draft, a `rules.draft` in the store names older rules and is removed.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_draft")]
+    pub draft: Option<PathBuf>,
+    /// Publish no draft (and remove the store's `rules.draft`), even with a draft directory
+    /// beside the rules.
+    #[arg(long)]
+    pub no_draft: bool,
     #[command(flatten)]
     pub target: StoreTarget,
     /// Print what would change, rule by rule, and write nothing.

@@ -15,7 +15,7 @@ use crate::diff::use_color;
 use crate::fragments::LocalFragments;
 use crate::inputs::{LoadedRules, Rewritten, load_rules, read_page, report_rule_errors, rewrite_into};
 use crate::outcome::{Outcome, Verdict};
-use crate::{CheckArgs, CheckFormat, junit, logger, out, report, schedule};
+use crate::{CheckArgs, CheckFormat, geo, junit, logger, out, report, schedule};
 
 /// A case as written in its TOML file.
 #[derive(Debug, Deserialize)]
@@ -103,6 +103,7 @@ fn content_type_for(page: &str) -> &'static str {
 pub fn run_case(case: &Case, rules: &LoadedRules) -> Result<Outcome, String> {
     let in_case = |what: &str, err: &dyn std::fmt::Display| format!("{}: {what}: {err}", case.file.display());
     let mut context = RequestContext::parse_simulated(&case.request).map_err(|err| in_case("request", &err))?;
+    geo::complete(&mut context).map_err(|err| in_case("request", &err))?;
     context.content_type = Some(case.content_type.clone());
     let original = read_page(&case.page_file).map_err(|err| in_case(&format!("page {:?}", case.page), &err))?;
     let started = Instant::now();
@@ -142,8 +143,8 @@ pub fn run(args: &CheckArgs) -> Result<i32, String> {
     let mut outcomes = Vec::new();
     for case in &cases {
         if !loaded.contains_key(&case.rules) {
-            let rules =
-                load_rules(&case.rules, None).map_err(|err| format!("{}: rules: {err}", case.file.display()))?;
+            let rules = load_rules(&case.rules, None, "`rules` in the case file")
+                .map_err(|err| format!("{}: rules: {err}", case.file.display()))?;
             report_rule_errors(&rules);
             loaded.insert(case.rules.clone(), rules);
         }
@@ -193,7 +194,9 @@ pub fn run(args: &CheckArgs) -> Result<i32, String> {
             }
         }
     }
-    Ok(if failed > 0 { 1 } else { 0 })
+    // A rule the service would skip fails the check too, whatever the pages show.
+    let skipped = loaded.values().any(|rules| !rules.errors.is_empty());
+    Ok(if failed > 0 || skipped { 1 } else { 0 })
 }
 
 fn print_outcome(outcome: &Outcome, color: bool) {

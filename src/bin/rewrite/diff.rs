@@ -7,7 +7,7 @@ use std::time::Duration;
 use similar::TextDiff;
 
 use crate::fragments::LocalFragments;
-use crate::inputs::{load_rules, read_page, report_rule_errors, request_context, rewrite_into};
+use crate::inputs::{RULES_OPTION, load_rules, read_page, report_rule_errors, request_context, rewrite_into};
 use crate::words::{self, Piece};
 use crate::{ColorChoice, DiffArgs, out};
 
@@ -17,7 +17,7 @@ pub const DIFF_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `rewrite diff`: what the rules change, as a unified diff on standard output.
 pub fn run(args: &DiffArgs) -> Result<i32, String> {
-    let loaded = load_rules(&args.page.rules.rules, args.page.rules.draft.as_deref())?;
+    let loaded = load_rules(&args.page.rules.rules, args.page.rules.draft.as_deref(), RULES_OPTION)?;
     report_rule_errors(&loaded);
     let context = request_context(&args.page.request)?;
     let original = read_page(&args.page.page)?;
@@ -32,7 +32,7 @@ pub fn run(args: &DiffArgs) -> Result<i32, String> {
         &format!("{name} (rewritten)"),
         use_color(args.color.color),
     ));
-    Ok(0)
+    Ok(loaded.exit_status())
 }
 
 /// Whether to colour output: `auto` means a terminal that did not ask for no colour.

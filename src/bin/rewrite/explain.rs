@@ -7,12 +7,14 @@ use edge_rewriter::{IncludeOutcome, IncludeResult, Report, RequestContext, forma
 use serde::Serialize;
 
 use crate::fragments::LocalFragments;
-use crate::inputs::{LoadedRules, Rewritten, load_rules, open_page, request_context, rewrite_into};
+use crate::inputs::{
+    LoadedRules, RULES_OPTION, Rewritten, load_rules, open_page, report_rule_errors, request_context, rewrite_into,
+};
 use crate::{ExplainArgs, Format, out, schedule};
 
 /// One rule's line: what it is, whether it applies to the request, how often it fired.
 #[derive(Debug, Serialize)]
-struct Row {
+pub(crate) struct Row {
     id: Option<String>,
     entry: String,
     /// `yes`, `no`, `disabled` or `invalid`.
@@ -35,7 +37,8 @@ impl Row {
 
 pub fn run(args: &ExplainArgs) -> Result<i32, String> {
     let page_args = &args.page;
-    let loaded = load_rules(&page_args.rules.rules, page_args.rules.draft.as_deref())?;
+    let loaded = load_rules(&page_args.rules.rules, page_args.rules.draft.as_deref(), RULES_OPTION)?;
+    report_rule_errors(&loaded);
     let context = request_context(&page_args.request)?;
     let page = open_page(&page_args.page)?;
     let fragments = LocalFragments::from_args(&page_args.request)?;
@@ -73,11 +76,16 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
             "scheduled": scheduled,
             "includes": includes,
             "headers": header_edits,
+            "cost": crate::costs::as_json(&loaded.rules),
         })),
         Format::Text => {
             out::line(format!(
-                "{} {}{} — {rules} rules from {} entries in {source}",
-                context.method, context.host, context.path, loaded.entries
+                "{} {}{} — {} from {} in {source}",
+                context.method,
+                context.host,
+                context.path,
+                out::count(rules, "rule", "rules"),
+                out::count(loaded.entries, "entry", "entries")
             ));
             let (live, shadow): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|row| row.mode == "live");
             print_table(&live, "fired");
@@ -87,7 +95,8 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
                 print_table(&shadow, "would fire");
             }
             if never_fired > 0 {
-                out::line(format!("{never_fired} rule(s) apply to this request but never fired on this page"));
+                let (rules, verb) = if never_fired == 1 { ("rule", "applies") } else { ("rules", "apply") };
+                out::line(format!("{never_fired} {rules} {verb} to this request but never fired on this page"));
             }
             if !includes.is_empty() {
                 out::line("");
@@ -103,6 +112,8 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
                     out::line(format!("  {edit}"));
                 }
             }
+            out::line("");
+            crate::costs::print(&loaded.rules);
             if !scheduled.is_empty() {
                 out::line("");
                 out::line(format!(
@@ -115,7 +126,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, String> {
             }
         }
     }
-    Ok(0)
+    Ok(loaded.exit_status())
 }
 
 /// What became of one include, for people.
@@ -126,11 +137,12 @@ fn include_line(include: &IncludeOutcome) -> String {
         IncludeResult::Cut(why) => format!("cut after {} bytes: {why}", include.bytes),
         IncludeResult::NotPlaced => "not placed: no element matched".to_owned(),
     };
-    format!("{} (rule {}): {what}", include.path, include.rule)
+    let places = if include.places > 1 { format!(" (in {} places)", include.places) } else { String::new() };
+    format!("{} (rule {}): {what}{places}", include.path, include.rule)
 }
 
 /// A row per rule: those that may run in order, then disabled, then invalid ones.
-fn rows(loaded: &LoadedRules, context: &RequestContext, report: Option<&Report>) -> Vec<Row> {
+pub(crate) fn rows(loaded: &LoadedRules, context: &RequestContext, report: Option<&Report>) -> Vec<Row> {
     let fired = |id: &str| {
         let report = report?;
         report.hits.iter().chain(&report.shadow_hits).find(|(hit, _)| hit == id).map(|(_, n)| *n)
@@ -165,7 +177,8 @@ fn rows(loaded: &LoadedRules, context: &RequestContext, report: Option<&Report>)
         let note = loaded.source.describe(error);
         rows.push(Row {
             id: error.rule.clone(),
-            entry: error.entry.clone(),
+            // Its file, where the entry packs files, as the rules that apply are named.
+            entry: error.file.clone().unwrap_or_else(|| error.entry.clone()),
             applies: "invalid",
             mode: "live",
             fired: None,

@@ -5,21 +5,23 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use edge_rewriter::{
-    DRAFT_INDEX_KEY, DRAFT_PREFIX, Decision, INDEX_KEY, MemoryStore, PageEncoding, RequestContext, ResponseFacts,
-    RewriteOptions, RuleError, RuleSet, RuleWarning, StreamError, Streamed, apply_header_edits, csp_nonce, decide,
-    read_entries_at, read_rules_dir, stream, stream_with_fragments,
+    DRAFT_FILES, DRAFT_INDEX_KEY, DRAFT_PREFIX, Decision, INDEX_KEY, MemoryStore, PageEncoding, RequestContext,
+    ResponseFacts, RewriteOptions, RuleError, RuleSet, RuleWarning, StreamError, Streamed, VISITOR_COOKIE, csp_nonce,
+    decide, read_entries_at, read_rules_dir, store_for_files, stream, stream_with_fragments, visitor_id,
 };
 
 use crate::fragments::LocalFragments;
-use crate::{ApplyArgs, RequestArgs, logger, out};
+use crate::{ApplyArgs, RequestArgs, geo, logger, out, response};
 
 /// Rules as the service would use them, and every problem found on the way.
 pub struct LoadedRules {
     pub rules: RuleSet,
     pub errors: Vec<RuleError>,
     pub source: RulesSource,
-    /// How many entries (files) were read.
+    /// How many store entries were read.
     pub entries: usize,
+    /// How many rule files they were packed from (a rules directory, with its draft).
+    pub files: Option<usize>,
     /// The rule set's version, when the index names one (a published store).
     pub version: Option<String>,
 }
@@ -35,15 +37,23 @@ pub enum RulesSource {
 }
 
 impl RulesSource {
-    /// Where an entry lives, for messages editors act on: the file to open.
-    pub fn locate(&self, entry: &str) -> String {
+    /// Where a rule lives, for messages editors act on: the file to open. `file` is the
+    /// rule file a packed entry names, `entry` the store entry.
+    pub fn locate(&self, entry: &str, file: Option<&str>) -> String {
         match self {
             RulesSource::Dir { live, draft } => {
-                let in_draft = draft.as_ref().zip(entry.strip_prefix(DRAFT_PREFIX));
-                match in_draft {
-                    Some((draft, name)) => format!("{}", draft.join(format!("{name}.json")).display()),
-                    None => format!("{}", live.join(format!("{entry}.json")).display()),
-                }
+                let in_draft = |name: &str| draft.as_ref().map(|draft| draft.join(name));
+                let path = match file {
+                    Some(file) => file.strip_prefix(DRAFT_FILES).and_then(in_draft).unwrap_or_else(|| live.join(file)),
+                    None => match entry.strip_prefix(DRAFT_PREFIX).and_then(|name| in_draft(&format!("{name}.json"))) {
+                        Some(path) => path,
+                        None => live.join(format!("{entry}.json")),
+                    },
+                };
+                // A problem of the set as a whole (too many rules for a request) is the
+                // directory's.
+                let path = if path.is_file() { path } else { live.clone() };
+                format!("{}", path.display())
             }
             RulesSource::File(file) => format!("{}", file.display()),
             RulesSource::Store { file, .. } => format!("{} (entry {entry:?})", file.display()),
@@ -51,7 +61,7 @@ impl RulesSource {
     }
 
     /// Whether the draft was read over the live rules.
-    fn is_draft(&self) -> bool {
+    pub fn is_draft(&self) -> bool {
         matches!(self, RulesSource::Dir { draft: Some(_), .. } | RulesSource::Store { draft: true, .. })
     }
 
@@ -64,31 +74,37 @@ impl RulesSource {
         } else {
             ""
         };
-        format!("{}: {error}{hint}", self.locate(&error.entry))
+        format!("{}: {error}{hint}", self.locate(&error.entry, error.file.as_deref()))
     }
 
     /// A rule warning the same way.
     pub fn describe_warning(&self, warning: &RuleWarning) -> String {
-        format!("{}: {warning}", self.locate(&warning.entry))
+        format!("{}: {warning}", self.locate(&warning.entry, warning.file.as_deref()))
     }
 }
 
+/// How `apply`, `diff` and `explain` take their rules, for hints.
+pub const RULES_OPTION: &str = "--rules PATH";
+
 /// Reads rules from a directory, entry file or store file, through the same store layout,
 /// lookup budget and checks as the service; with `draft`, the draft as a preview reads it.
-pub fn load_rules(path: &Path, draft: Option<&Path>) -> Result<LoadedRules, String> {
-    let (mut store, mut errors, source) = if path.is_dir() {
-        let entries = read_rules_dir(path).map_err(|err| format!("{}: {err}", path.display()))?;
-        let (mut store, errors) = MemoryStore::from_valid_entries(&entries);
-        if let Some(draft) = draft {
-            let drafted = read_rules_dir(draft).map_err(|err| format!("{}: {err} (the draft)", draft.display()))?;
-            store.add_draft(&drafted).map_err(|err| format!("{}: {err}", draft.display()))?;
-        }
-        (store, errors, RulesSource::Dir { live: path.to_owned(), draft: draft.map(Path::to_owned) })
+/// `given_as` says how the command takes the path (`--rules PATH`), for the hint when
+/// there is nothing there.
+pub fn load_rules(path: &Path, draft: Option<&Path>, given_as: &str) -> Result<LoadedRules, String> {
+    let (store, errors, source) = if path.is_dir() {
+        // Packed as `rewrite store` and `rewrite publish` lay them out.
+        let live = read_rules_dir(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        let drafted = match draft {
+            Some(draft) => {
+                Some(read_rules_dir(draft).map_err(|err| format!("{}: {err} (the draft)", draft.display()))?)
+            }
+            None => None,
+        };
+        let source = RulesSource::Dir { live: path.to_owned(), draft: draft.map(Path::to_owned) };
+        return load_dir_entries(&live, drafted.as_deref(), source);
     } else {
         let text = std::fs::read_to_string(path).map_err(|err| match err.kind() {
-            io::ErrorKind::NotFound => {
-                format!("{}: no such file or directory (give rules with --rules PATH)", path.display())
-            }
+            io::ErrorKind::NotFound => not_found(path, given_as),
             _ => format!("{}: {err}", path.display()),
         })?;
         if is_store_file(&text) {
@@ -104,13 +120,80 @@ pub fn load_rules(path: &Path, draft: Option<&Path>) -> Result<LoadedRules, Stri
             (store, errors, RulesSource::File(path.to_owned()))
         }
     };
-    let index = if draft.is_some() { DRAFT_INDEX_KEY } else { INDEX_KEY };
+    compile(store, errors, source, path, None)
+}
+
+/// Rules from a rules directory's files (name, text) and, over them, a draft's, packed as
+/// `rewrite store` lays them out: what [`load_rules`] reads from two directories, for callers
+/// holding files in memory too (the studio's unsaved edit). `source` names the directories
+/// in messages.
+pub fn load_dir_entries(
+    live: &[(String, String)],
+    draft: Option<&[(String, String)]>,
+    source: RulesSource,
+) -> Result<LoadedRules, String> {
+    let RulesSource::Dir { live: live_dir, .. } = &source else {
+        return Err("load_dir_entries reads a rules directory's files".to_owned());
+    };
+    let live_dir = live_dir.clone();
+    // A draft file of a live file's name takes its place.
+    let new_in_draft =
+        draft.iter().flat_map(|files| files.iter()).filter(|(name, _)| !live.iter().any(|(l, _)| l == name));
+    let files = live.len() + new_in_draft.count();
+    let (store, errors) = store_for_files(live, draft);
+    compile(store, errors, source, &live_dir, Some(files))
+}
+
+/// Reads the index (the draft's when the source has one) and compiles its entries, as the
+/// service does; `path` names the rules in messages, `files` counts a directory's files.
+fn compile(
+    mut store: MemoryStore,
+    mut errors: Vec<RuleError>,
+    source: RulesSource,
+    path: &Path,
+    files: Option<usize>,
+) -> Result<LoadedRules, String> {
+    let index = match &source {
+        // As the service previews a store without a draft: its live rules.
+        RulesSource::Store { draft: true, .. } if !store.values().contains_key(DRAFT_INDEX_KEY) => {
+            logger::note(&format!("the store has no draft ({DRAFT_INDEX_KEY}): previewing the live rules"));
+            INDEX_KEY
+        }
+        source if source.is_draft() => DRAFT_INDEX_KEY,
+        _ => INDEX_KEY,
+    };
     let mut read = read_entries_at(&mut store, index).map_err(|err| format!("{}: {err}", path.display()))?;
-    read.entries.retain(|(name, _)| !errors.iter().any(|error| error.entry == *name));
+    if matches!(source, RulesSource::Store { .. }) {
+        // A value Fastly would refuse is never read: the store file's refused keys. (A rules
+        // directory's refusals name files and rules, which never reach the store at all.)
+        read.entries.retain(|(name, _)| !errors.iter().any(|error| error.entry == *name));
+    }
     errors.extend(read.errors);
     let (rules, rule_errors) = RuleSet::from_entries(&read.entries);
     errors.extend(rule_errors);
-    Ok(LoadedRules { rules, errors, source, entries: read.entries.len(), version: read.version })
+    Ok(LoadedRules { rules, errors, source, entries: read.entries.len(), files, version: read.version })
+}
+
+/// Why there are no rules at `path`: nothing is there; give them as `given_as` says, and the
+/// name beside it that looks most like it, if one does (`rules/livee`: did you mean
+/// rules/live?).
+fn not_found(path: &Path, given_as: &str) -> String {
+    let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let closest = std::fs::read_dir(parent)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .map(|sibling| (similar::TextDiff::from_chars(name.as_str(), sibling.as_str()).ratio(), sibling))
+        .filter(|(likeness, _)| *likeness >= 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, sibling)| format!(" (did you mean {}?)", path.with_file_name(sibling).display()))
+        .unwrap_or_default();
+    format!(
+        "{}: no such file or directory{closest}; give a rules directory, rule file or store file as {given_as}",
+        path.display()
+    )
 }
 
 /// A store file is a JSON object whose values are all strings and which has the index.
@@ -124,10 +207,18 @@ fn is_store_file(text: &str) -> bool {
     }
 }
 
-/// Prints what the service would log for each unusable rule.
+/// Prints what the service would log for each unusable rule, as errors on standard error.
 pub fn report_rule_errors(loaded: &LoadedRules) {
     for error in &loaded.errors {
-        logger::note(&format!("rule skipped: {}", loaded.source.describe(error)));
+        logger::error(&format!("rule skipped: {}", loaded.source.describe(error)));
+    }
+}
+
+impl LoadedRules {
+    /// The exit status of a command that used these rules and otherwise went well: 1 when a
+    /// rule was skipped, as the service would skip it.
+    pub fn exit_status(&self) -> i32 {
+        i32::from(!self.errors.is_empty())
     }
 }
 
@@ -149,11 +240,26 @@ pub fn request_context(args: &RequestArgs) -> Result<RequestContext, String> {
             for fact in &args.facts {
                 let (name, value) =
                     fact.split_once('=').ok_or_else(|| format!("--fact {fact:?}: write it as `name=value`"))?;
-                context.set_fact(name.trim(), value.trim()).map_err(|err| format!("--fact {fact:?}: {err}"))?;
+                context.set_fact(name.trim(), value.trim()).map_err(|err| {
+                    // A country given by name: its code, if the name is known.
+                    let code = geo::code_for_name(value).filter(|_| name.trim().ends_with("country"));
+                    match code {
+                        Some((code, _)) => format!("--fact {fact:?}: {err}; here: --fact {}={code}", name.trim()),
+                        None => format!("--fact {fact:?}: {err}"),
+                    }
+                })?;
             }
             context
         }
     };
+    geo::complete(&mut context)?;
+    if context.new_visitor_id.is_none() && context.cookie(VISITOR_COOKIE).is_none() {
+        // As at the edge: a visitor without the cookie is a new one, with a random id; an
+        // experiment assigns it a variant and the response gives it the cookie.
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|err| format!("no randomness for a new visitor's id: {err}"))?;
+        context.new_visitor_id = Some(visitor_id(random));
+    }
     if args.request.is_none() || context.content_type.is_none() {
         context.content_type = Some(args.content_type.clone());
     }
@@ -161,7 +267,7 @@ pub fn request_context(args: &RequestArgs) -> Result<RequestContext, String> {
         context.set_fact("now", at).map_err(|err| format!("--at: {err}"))?;
     }
     // As the service reads the origin's policy: its nonce goes on inserted scripts.
-    let policy = response_headers(args)?
+    let policy = response::origin_headers(args)?
         .into_iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("content-security-policy"))
         .and_then(|(_, policy)| csp_nonce(&policy));
@@ -223,6 +329,13 @@ pub fn rewrite_into<W: Write>(
         }
     };
     let plan = rules.plan(context);
+    if let Some(id) = plan.new_visitor_id() {
+        let variants: Vec<String> = plan.experiments().map(|(id, variant)| format!("{variant} of {id}")).collect();
+        logger::note(&format!(
+            "a new visitor (no {VISITOR_COOKIE} cookie) gets {}: the service gives it the cookie {VISITOR_COOKIE}={id};              see this visitor again with -H 'Cookie: {VISITOR_COOKIE}={id}', or another new one by running again",
+            variants.join(", ")
+        ));
+    }
     let options = RewriteOptions { encoding, ..RewriteOptions::default() };
     let done = if plan.includes().is_empty() {
         stream(&plan, &options, page, sink)
@@ -258,12 +371,13 @@ impl<W> Rewritten<W> {
 /// response's headers after the rules' edits first.
 pub fn apply(args: &ApplyArgs) -> Result<i32, String> {
     let page_args = &args.page;
-    let loaded = load_rules(&page_args.rules.rules, page_args.rules.draft.as_deref())?;
+    let loaded = load_rules(&page_args.rules.rules, page_args.rules.draft.as_deref(), RULES_OPTION)?;
     report_rule_errors(&loaded);
     let context = request_context(&page_args.request)?;
     if args.show_headers {
-        let mut headers = response_headers(&page_args.request)?;
-        apply_header_edits(&loaded.rules.plan(&context).header_edits(), &mut headers);
+        let plan = loaded.rules.plan(&context);
+        let edition = if loaded.source.is_draft() { "draft" } else { "live" };
+        let headers = response::sent_headers(&loaded.rules, &context, &plan, edition, &page_args.request)?;
         // In lower case, as the platform (and HTTP/2) hands them on.
         for (name, value) in &headers {
             out::line(format!("{}: {value}", name.to_ascii_lowercase()));
@@ -276,16 +390,5 @@ pub fn apply(args: &ApplyArgs) -> Result<i32, String> {
     let stdout = io::BufWriter::with_capacity(64 << 10, io::stdout().lock());
     let fragments = LocalFragments::from_args(&args.page.request)?;
     rewrite_into(&loaded.rules, &context, page, stdout, &fragments)?;
-    Ok(0)
-}
-
-/// The simulated origin response's headers, from `--response-header`, in order.
-pub fn response_headers(args: &RequestArgs) -> Result<Vec<(String, String)>, String> {
-    args.response_headers
-        .iter()
-        .map(|header| match header.split_once(':') {
-            Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_owned(), value.trim().to_owned())),
-            _ => Err(format!("--response-header {header:?}: write it as `Name: value`")),
-        })
-        .collect()
+    Ok(loaded.exit_status())
 }

@@ -8,12 +8,17 @@ mod args;
 mod check;
 #[cfg(not(target_arch = "wasm32"))]
 mod config_store;
+// Each rule's estimated CPU, for `validate` and `explain`.
+#[cfg(not(target_arch = "wasm32"))]
+mod costs;
 #[cfg(not(target_arch = "wasm32"))]
 mod diff;
 #[cfg(not(target_arch = "wasm32"))]
 mod explain;
 #[cfg(not(target_arch = "wasm32"))]
 mod fragments;
+#[cfg(not(target_arch = "wasm32"))]
+mod geo;
 #[cfg(not(target_arch = "wasm32"))]
 mod inputs;
 #[cfg(not(target_arch = "wasm32"))]
@@ -29,11 +34,15 @@ mod publish;
 #[cfg(not(target_arch = "wasm32"))]
 mod report;
 #[cfg(not(target_arch = "wasm32"))]
+mod response;
+#[cfg(not(target_arch = "wasm32"))]
 mod rules_diff;
 #[cfg(not(target_arch = "wasm32"))]
 mod schedule;
 #[cfg(not(target_arch = "wasm32"))]
 mod store;
+#[cfg(not(target_arch = "wasm32"))]
+mod studio;
 #[cfg(not(target_arch = "wasm32"))]
 mod validate;
 #[cfg(not(target_arch = "wasm32"))]
@@ -61,12 +70,13 @@ fn main() {
         Command::Store(args) => store::run(&args),
         Command::Publish(args) => publish::publish(&args),
         Command::Rollback(args) => publish::rollback(&args),
+        Command::Studio(args) => studio::run(&args),
         Command::Completions(args) => completions(&args),
     };
     match result {
         Ok(code) => std::process::exit(code),
         Err(err) => {
-            eprintln!("rewrite: {err}");
+            eprintln!("error: {err}");
             std::process::exit(2);
         }
     }

@@ -11,6 +11,11 @@ pub fn line(text: impl Display) {
     write(format_args!("{text}\n"));
 }
 
+/// `1 entry`, `2 entries`, `0 entries`: a count and the noun that agrees with it.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Prints `text` as it is.
 pub fn text(text: impl Display) {
     write(format_args!("{text}"));
@@ -26,7 +31,7 @@ fn write(args: std::fmt::Arguments<'_>) {
 /// is reported, with status 2.
 fn failed(err: &io::Error) -> ! {
     failed_or(err);
-    eprintln!("rewrite: writing to standard output failed: {err}");
+    eprintln!("error: writing to standard output failed: {err}");
     std::process::exit(2);
 }
 

@@ -1,18 +1,22 @@
 //! `rewrite publish` and `rewrite rollback`: a rule set goes live in one step a request can
 //! never see half done, and goes back in one step.
 //!
-//! A publish writes every entry under a key of the new version (`v7.10-sale-banner`), then
-//! keeps the index in use under `rules.previous`, then flips the one `rules` index to the new
-//! version: until that last write, requests read the old index and the old entries, which
-//! are still all there; after it, the new index and its entries, all written before it.
-//! Versions beyond the last few are deleted afterwards. A rollback swaps `rules` and
-//! `rules.previous`.
+//! A publish packs the rule files into as few entries as fit (as `rewrite store` does),
+//! writes every entry under a key of the new version (`v7.10-sale-banner..80-app-shell`),
+//! then keeps the index in use under `rules.previous`, then flips the one `rules` index to
+//! the new version: until that last write, requests read the old index and the old entries,
+//! which are still all there; after it, the new index and its entries, all written before
+//! it. The draft beside the rules, if there is one, is published over the new rules as
+//! `rules.draft`; without one, a `rules.draft` naming older rules is removed, so a preview
+//! never shows a set older than the live one. Versions beyond the last few are deleted
+//! afterwards. A rollback swaps `rules` and `rules.previous`.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use edge_rewriter::{
-    INDEX_KEY, Index, MAX_ENTRIES, MAX_VALUE_CHARS, MemoryStore, PREVIOUS_INDEX_KEY, check_entry, read_entries_at,
-    read_rules_dir,
+    DRAFT_INDEX_KEY, INDEX_KEY, Index, MemoryStore, PREVIOUS_INDEX_KEY, read_entries_at, read_rules_dir,
+    store_for_files,
 };
 
 use crate::config_store;
@@ -21,36 +25,62 @@ use crate::{PublishArgs, RollbackArgs, out, rules_diff, versions};
 
 /// `rewrite publish`.
 pub fn publish(args: &PublishArgs) -> Result<i32, String> {
-    let problems = problems(args)?;
+    let draft = draft_dir(args);
+    let problems = problems(args, draft.as_deref())?;
     if !problems.is_empty() {
         for problem in &problems {
             out::line(problem);
         }
-        out::line(format!("{} problem(s): nothing published; `rewrite validate` says more", problems.len()));
+        out::line(format!(
+            "{}: nothing published; `rewrite validate` says more",
+            out::count(problems.len(), "problem", "problems")
+        ));
         return Ok(1);
     }
-    let entries = read_rules_dir(&args.rules).map_err(|err| format!("{}: {err}", args.rules.display()))?;
+    let files = read_rules_dir(&args.rules).map_err(|err| format!("{}: {err}", args.rules.display()))?;
+    let drafted = match &draft {
+        Some(dir) => Some(read_rules_dir(dir).map_err(|err| format!("{}: {err}", dir.display()))?),
+        None => None,
+    };
+    let (laid_out, _) = store_for_files(&files, drafted.as_deref());
     let mut store = config_store::open(&args.target, &args.fastly)?;
     let values = store.read_all()?;
-    let live = if values.contains_key(INDEX_KEY) { Some(rule_set(&values, INDEX_KEY)?) } else { None };
+    let live = values.contains_key(INDEX_KEY).then(|| rule_set(&values, INDEX_KEY));
     let version = versions::next(&values);
     let label = versions::label(version);
-    let keys: Vec<(String, String)> =
-        entries.iter().map(|(name, text)| (versions::key(version, name), text.clone())).collect();
-    let index = Index { version: Some(label.clone()), entries: keys.iter().map(|(key, _)| key.clone()).collect() };
-    let index_text = index.to_json();
-    // What Fastly would refuse, refused before the first write.
-    for (key, text) in &keys {
-        check_entry(key, text).map_err(|err| format!("{}: {err}", args.rules.display()))?;
+    // Every entry of the new set and of its draft, under the new version's keys.
+    let index_of = |key: &str| Index::parse(key, &laid_out.values()[key]).map(|index| index.entries);
+    let live_names = index_of(INDEX_KEY).map_err(|err| err.to_string())?;
+    let draft_names =
+        if drafted.is_some() { index_of(DRAFT_INDEX_KEY).map_err(|err| err.to_string())? } else { Vec::new() };
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for name in live_names.iter().chain(&draft_names) {
+        let key = versions::key(version, name);
+        if !keys.iter().any(|(known, _)| *known == key) {
+            keys.push((key, laid_out.values()[name].clone()));
+        }
     }
-    if index_text.chars().count() > MAX_VALUE_CHARS {
-        return Err(format!("the index would be over {MAX_VALUE_CHARS} characters: use fewer, shorter file names"));
-    }
-    let changes = rules_diff::diff(live.as_ref().map_or(&[][..], |live| &live.1), &entries);
-    let from = live.as_ref().map_or_else(|| "nothing yet".to_owned(), |(version, _)| version.clone());
+    let versioned = |names: &[String]| Index {
+        version: Some(label.clone()),
+        entries: names.iter().map(|name| versions::key(version, name)).collect(),
+    };
+    let index_text = versioned(&live_names).to_json();
+    let draft_index_text = drafted.is_some().then(|| versioned(&draft_names).to_json());
+    let new_entries: Vec<(String, String)> =
+        live_names.iter().map(|name| (versions::key(version, name), laid_out.values()[name].clone())).collect();
+    let (from, changes) = match &live {
+        None => ("nothing yet".to_owned(), rules_diff::diff(&[], &new_entries)),
+        Some(Ok((version, entries))) => (version.clone(), rules_diff::diff(entries, &new_entries)),
+        Some(Err(why)) => (format!("an unreadable set ({why})"), rules_diff::diff(&[], &new_entries)),
+    };
     // Same rules, already versioned: nothing to do. (The same rules under a plain index are
     // published, to move them to the versioned layout.)
-    if live.as_ref().is_some_and(|(version, _)| versions::of(version).is_some()) && changes.is_empty() {
+    let draft_unchanged = !values.contains_key(DRAFT_INDEX_KEY) && draft_index_text.is_none();
+    if let Some(Ok((version, _))) = &live
+        && versions::of(version).is_some()
+        && changes.is_empty()
+        && draft_unchanged
+    {
         out::line(format!("nothing to publish: {} already holds these rules ({from})", store.describe()));
         return Ok(0);
     }
@@ -61,15 +91,36 @@ pub fn publish(args: &PublishArgs) -> Result<i32, String> {
         after.insert(PREVIOUS_INDEX_KEY.to_owned(), current.clone());
     }
     after.insert(INDEX_KEY.to_owned(), index_text.clone());
+    match &draft_index_text {
+        Some(text) => {
+            after.insert(DRAFT_INDEX_KEY.to_owned(), text.clone());
+        }
+        None => {
+            after.remove(DRAFT_INDEX_KEY);
+        }
+    }
     let stale = versions::stale(&after, args.keep as usize);
 
     out::line(format!("publish {label} to {} (live now: {from})", store.describe()));
+    if let Some(Err(_)) = &live {
+        out::line(
+            "the live rules could not be read: every rule counts as added, and the broken index is kept as rules.previous",
+        );
+    }
     out::text(changes.render());
+    let draft_plan = match (&draft, &draft_index_text, values.contains_key(DRAFT_INDEX_KEY)) {
+        (Some(dir), Some(_), _) => format!("then {DRAFT_INDEX_KEY} ({label} with the draft in {})", dir.display()),
+        (None, _, true) => format!(
+            "then remove {DRAFT_INDEX_KEY} (it names older rules and there is no draft beside {}: previews show {label})",
+            args.rules.display()
+        ),
+        _ => String::new(),
+    };
     out::line(format!(
-        "keys: write {} entr{} ({}), then {PREVIOUS_INDEX_KEY} ({from}), then {INDEX_KEY} ({label}){}",
-        keys.len(),
-        if keys.len() == 1 { "y" } else { "ies" },
+        "keys: write {} ({}), then {PREVIOUS_INDEX_KEY} ({from}), then {INDEX_KEY} ({label}){}{}",
+        out::count(keys.len(), "entry", "entries"),
         keys.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>().join(", "),
+        if draft_plan.is_empty() { String::new() } else { format!(", {draft_plan}") },
         if stale.is_empty() { String::new() } else { format!("; then delete {}", stale.join(", ")) }
     ));
     if args.dry_run {
@@ -84,6 +135,17 @@ pub fn publish(args: &PublishArgs) -> Result<i32, String> {
     }
     // The one write that makes the new rules live.
     store.upsert(INDEX_KEY, &index_text)?;
+    let draft_done = match &draft_index_text {
+        Some(text) => {
+            store.upsert(DRAFT_INDEX_KEY, text)?;
+            format!("; {DRAFT_INDEX_KEY} is {label} with the draft")
+        }
+        None if values.contains_key(DRAFT_INDEX_KEY) => {
+            store.delete(DRAFT_INDEX_KEY)?;
+            format!("; {DRAFT_INDEX_KEY} removed, previews show {label}")
+        }
+        None => String::new(),
+    };
     let mut removed = 0;
     for key in &stale {
         // The new rules are live: a failed clean-up is reported, not fatal.
@@ -93,13 +155,24 @@ pub fn publish(args: &PublishArgs) -> Result<i32, String> {
         }
     }
     out::line(format!(
-        "published {label}: {} entr{} live; {PREVIOUS_INDEX_KEY} holds {from} (`rewrite rollback` flips back); \
-         {removed} stale entr{} deleted",
-        keys.len(),
-        if keys.len() == 1 { "y" } else { "ies" },
-        if removed == 1 { "y" } else { "ies" }
+        "published {label}: {} live{draft_done}; {PREVIOUS_INDEX_KEY} holds {from} (`rewrite rollback` flips back); \
+         {} deleted",
+        out::count(live_names.len(), "entry", "entries"),
+        out::count(removed, "stale entry", "stale entries"),
     ));
     Ok(0)
+}
+
+/// The draft directory published with the rules: `--draft=DIR`, or the `draft` directory
+/// beside the rules directory (rules/draft beside rules/live) when there is one.
+fn draft_dir(args: &PublishArgs) -> Option<PathBuf> {
+    if args.no_draft {
+        return None;
+    }
+    args.draft.clone().or_else(|| {
+        let beside = args.rules.parent().unwrap_or(Path::new(".")).join("draft");
+        (beside.is_dir() && beside != args.rules).then_some(beside)
+    })
 }
 
 /// `rewrite rollback`.
@@ -113,10 +186,12 @@ pub fn rollback(args: &RollbackArgs) -> Result<i32, String> {
             store.describe()
         ));
     };
-    // Both sets must be whole: a rollback to an index whose entries were deleted would
-    // leave requests with missing rules.
-    let (now, live) = rule_set(&values, INDEX_KEY)?;
+    // The set rolled back to must be whole: a rollback to an index whose entries were
+    // deleted would leave requests with missing rules. The one rolled back from may be
+    // broken (that may be why).
     let (back_to, earlier) = rule_set(&values, PREVIOUS_INDEX_KEY)?;
+    let (now, live) =
+        rule_set(&values, INDEX_KEY).unwrap_or_else(|why| (format!("an unreadable set ({why})"), Vec::new()));
     out::line(format!("roll back {} from {now} to {back_to}", store.describe()));
     out::text(rules_diff::diff(&live, &earlier).render());
     if args.dry_run {
@@ -133,7 +208,8 @@ pub fn rollback(args: &RollbackArgs) -> Result<i32, String> {
 }
 
 /// The rule set an index names, as a request would read it: its version (or `unversioned`)
-/// and its entries; an error when an entry it names is not in the store.
+/// and its entries; an error when the index cannot be read or an entry it names is not in
+/// the store.
 fn rule_set(values: &BTreeMap<String, String>, index: &str) -> Result<(String, Vec<(String, String)>), String> {
     let read = read_entries_at(&mut MemoryStore::new(values.clone()), index).map_err(|err| err.to_string())?;
     if let Some(error) = read.errors.iter().find(|error| error.reason.contains("absent")) {
@@ -142,30 +218,34 @@ fn rule_set(values: &BTreeMap<String, String>, index: &str) -> Result<(String, V
     Ok((read.version.unwrap_or_else(|| "unversioned".to_owned()), read.entries))
 }
 
-/// Why the rules cannot be published: what `validate` refuses, entry names that would need
-/// escaping as keys, more entries than a request reads.
-fn problems(args: &PublishArgs) -> Result<Vec<String>, String> {
-    let loaded = load_rules(&args.rules, None)?;
+/// Why the rules cannot be published: what `validate` refuses (the draft's too), and entry
+/// names that would need escaping as keys.
+fn problems(args: &PublishArgs, draft: Option<&Path>) -> Result<Vec<String>, String> {
+    let loaded = load_rules(&args.rules, draft, "--rules DIR")?;
     let mut problems: Vec<String> = loaded.errors.iter().map(|error| loaded.source.describe(error)).collect();
     for warning in loaded.rules.warnings() {
         out::line(format!("warning: {}", loaded.source.describe_warning(warning)));
     }
-    let entries = read_rules_dir(&args.rules).map_err(|err| format!("{}: {err}", args.rules.display()))?;
-    for (name, _) in &entries {
+    if draft.is_some() {
+        // The live set on its own, too: it is what requests without a preview get.
+        let live = load_rules(&args.rules, None, "--rules DIR")?;
+        problems.extend(
+            live.errors
+                .iter()
+                .map(|error| live.source.describe(error))
+                .filter(|p| !problems.contains(p))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let files = read_rules_dir(&args.rules).map_err(|err| format!("{}: {err}", args.rules.display()))?;
+    for (name, _) in &files {
         if !versions::key_safe(name) {
             problems.push(format!(
-                "{}: the entry name {name:?} is not a plain key: name rule files with letters, digits, `-`, `_` and \
+                "{}: the file name {name:?} is not a plain key: name rule files with letters, digits, `-`, `_` and \
                  `.` only (the Fastly CLI sends keys in URLs)",
                 args.rules.join(format!("{name}.json")).display()
             ));
         }
-    }
-    if entries.len() > MAX_ENTRIES {
-        problems.push(format!(
-            "{}: {} entries, and a request reads at most {MAX_ENTRIES}: put several rules in one file as a JSON array",
-            args.rules.display(),
-            entries.len()
-        ));
     }
     Ok(problems)
 }

@@ -44,6 +44,10 @@ h3 { margin: 12px 0 4px; font-size: 13px; color: #3f3f46; }
 ul.schedule { margin: 0 0 8px; padding-left: 18px; color: #3f3f46; font-size: 13px; }
 .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 iframe { width: 100%; height: 360px; border: 1px solid #d4d4d8; border-radius: 4px; background: #fff; }
+";
+
+/// How [`source_table`] looks: in the report, and in `rewrite studio`'s diff view.
+pub const SOURCE_TABLE_STYLE: &str = "
 table.source { width: 100%; border-collapse: collapse; font: 12px/1.45 ui-monospace, monospace; table-layout: fixed; }
 table.source th { text-align: left; font: 600 12px system-ui, sans-serif; color: #52525b; padding: 4px 6px; }
 table.source td { vertical-align: top; padding: 0 6px; white-space: pre-wrap; word-break: break-all; border-bottom: 1px solid #f4f4f5; }
@@ -71,6 +75,7 @@ pub fn html(outcomes: &[Outcome]) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>edge-rewriter fixtures</title><style>",
     );
     out.push_str(STYLE);
+    out.push_str(SOURCE_TABLE_STYLE);
     out.push_str("</style></head><body><header class=\"top\"><h1>edge-rewriter fixtures</h1>");
     out.push_str(&format!(
         "<div class=\"summary\"><b>{}</b> cases &middot; <span class=\"{}\"><b>{}</b> failed</span> &middot; \
@@ -180,7 +185,7 @@ fn hits(outcome: &Outcome, out: &mut String) {
 
 /// Two texts side by side: changed lines coloured, changed words marked, long lines cut to
 /// what changed, long unchanged stretches folded, at most [`MAX_ROWS`] rows.
-fn source_table(before: &str, after: &str, titles: [&str; 2], out: &mut String) {
+pub fn source_table(before: &str, after: &str, titles: [&str; 2], out: &mut String) {
     let diff = line_diff(before, after);
     out.push_str(&format!(
         "<table class=\"source\"><colgroup><col class=\"num\"><col><col class=\"num\"><col></colgroup>\

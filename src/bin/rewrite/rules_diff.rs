@@ -1,38 +1,40 @@
 //! What a publish or a rollback changes, rule by rule: rules added, removed and changed
-//! (with each changed field, the change itself quoted), compared as written, so a moved
-//! entry or reformatted JSON is no change at all.
+//! (with each changed field, the change itself quoted), compared as written, so a rule
+//! packed into another entry or reformatted JSON is no change at all.
 
 use serde_json::Value;
 
 use crate::versions;
 
-/// A rule as written, and the entry it is in.
-struct WrittenRule {
+/// A rule as written, and where: its file when the entry packs files, else the entry.
+struct SourcedRule {
     id: String,
-    entry: String,
+    source: String,
     rule: Value,
 }
 
-/// The rules in `entries` (name, text), in order. Entry names lose their version prefix.
-fn rules(entries: &[(String, String)]) -> (Vec<WrittenRule>, Vec<String>) {
+/// The rules in `entries` (name, text), in order, as the engine reads entries (packed or
+/// not). Entry names lose their version prefix.
+fn rules(entries: &[(String, String)]) -> (Vec<SourcedRule>, Vec<String>) {
     let mut rules = Vec::new();
     let mut unreadable = Vec::new();
     for (name, text) in entries {
         let entry = versions::entry_name(name).to_owned();
-        let items = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Array(items)) => items,
-            Ok(rule @ Value::Object(_)) => vec![rule],
-            _ => {
-                unreadable.push(entry);
-                continue;
-            }
+        let Ok(written) = edge_rewriter::written_rules(text) else {
+            unreadable.push(entry);
+            continue;
         };
-        for (position, rule) in items.into_iter().enumerate() {
-            let id = rule
+        for written in written {
+            let source = match &written.file {
+                Some(file) => file.clone(),
+                None => entry.clone(),
+            };
+            let id = written
+                .rule
                 .get("id")
                 .and_then(Value::as_str)
-                .map_or_else(|| format!("{entry}#{}", position + 1), str::to_owned);
-            rules.push(WrittenRule { id, entry: entry.clone(), rule });
+                .map_or_else(|| format!("{source}#{}", written.position + 1), str::to_owned);
+            rules.push(SourcedRule { id, source, rule: written.rule });
         }
     }
     (rules, unreadable)
@@ -89,17 +91,17 @@ pub fn diff(before: &[(String, String)], after: &[(String, String)]) -> RulesDif
         match old.iter().find(|old| old.id == rule.id) {
             None => {
                 diff.added += 1;
-                diff.lines.push(format!("+ {} ({})", rule.id, rule.entry));
+                diff.lines.push(format!("+ {} ({})", rule.id, rule.source));
             }
             Some(old) if old.rule == rule.rule => {
                 diff.unchanged += 1;
-                if old.entry != rule.entry {
-                    diff.lines.push(format!("> {} moves from entry {} to {}", rule.id, old.entry, rule.entry));
+                if old.source != rule.source {
+                    diff.lines.push(format!("> {} moves from {} to {}", rule.id, old.source, rule.source));
                 }
             }
             Some(old) => {
                 diff.changed += 1;
-                diff.lines.push(format!("~ {} ({})", rule.id, rule.entry));
+                diff.lines.push(format!("~ {} ({})", rule.id, rule.source));
                 let mut changes = Vec::new();
                 fields(&old.rule, &rule.rule, &mut String::new(), &mut changes);
                 diff.lines.extend(changes.into_iter().map(|change| format!("    {change}")));
@@ -109,10 +111,10 @@ pub fn diff(before: &[(String, String)], after: &[(String, String)]) -> RulesDif
     for rule in &old {
         if !new.iter().any(|new| new.id == rule.id) {
             diff.removed += 1;
-            diff.lines.push(format!("- {} ({})", rule.id, rule.entry));
+            diff.lines.push(format!("- {} ({})", rule.id, rule.source));
         }
     }
-    let kept = |rules: &[WrittenRule], other: &[WrittenRule]| -> Vec<String> {
+    let kept = |rules: &[SourcedRule], other: &[SourcedRule]| -> Vec<String> {
         rules.iter().filter(|rule| other.iter().any(|o| o.id == rule.id)).map(|rule| rule.id.clone()).collect()
     };
     diff.reordered = kept(&old, &new) != kept(&new, &old);

@@ -4,14 +4,14 @@
 use std::path::Path;
 
 use edge_rewriter::{
-    DRAFT_INDEX_KEY, DRAFT_PREFIX, INDEX_KEY, MemoryStore, read_entries, read_entries_at, store_from_dirs,
+    DRAFT_INDEX_KEY, DRAFT_PREFIX, INDEX_KEY, Index, MemoryStore, PREVIOUS_INDEX_KEY, read_entries, read_entries_at,
+    read_rules_dir, store_from_dirs,
 };
 
 use crate::inputs::load_rules;
 use crate::{StoreArgs, out};
 
 pub fn run(args: &StoreArgs) -> Result<i32, String> {
-    let store = layout(&args.rules, &args.draft)?;
     if !args.check {
         let problems = problems(&args.rules, &args.draft)?;
         if !problems.is_empty() {
@@ -19,11 +19,25 @@ pub fn run(args: &StoreArgs) -> Result<i32, String> {
                 out::line(problem);
             }
             out::line(format!(
-                "{} problem(s): nothing written; the service would skip these rules (see `rewrite validate --draft`)",
-                problems.len()
+                "{}: nothing written; the service would skip these rules (see `rewrite validate --draft`)",
+                out::count(problems.len(), "problem", "problems")
             ));
             return Ok(1);
         }
+    }
+    let store = layout(&args.rules, &args.draft)?;
+    let writes_the_store_file = !args.fastly_commands && !args.bulk_json;
+    if writes_the_store_file && let Some(history) = published_history(&args.out) {
+        let what = if args.check { "it is not compared" } else { "nothing written" };
+        out::line(format!(
+            "{} holds published rule sets ({history}), which `rewrite store` would drop with the rollback history: {what}. \
+             Publish to it instead (`rewrite publish --store-file {}`), or lay the rules out elsewhere (--out FILE); \
+             the local store is `rewrite store`'s alone, so rehearse a publish on a copy and serve that copy with \
+             `scripts/serve --store COPY`",
+            args.out.display(),
+            args.out.display()
+        ));
+        return Ok(1);
     }
     if args.fastly_commands {
         out::text(fastly_commands(&store)?);
@@ -44,11 +58,51 @@ pub fn run(args: &StoreArgs) -> Result<i32, String> {
         return Ok(1);
     }
     std::fs::write(&args.out, &json).map_err(|err| format!("{}: {err}", args.out.display()))?;
-    let draft = store.values().keys().filter(|key| key.starts_with(DRAFT_PREFIX)).count();
-    let live = store.values().len() - draft - 1 - usize::from(store.values().contains_key(DRAFT_INDEX_KEY));
-    let draft_note = if draft > 0 { format!(", {draft} from {}", args.draft.display()) } else { String::new() };
-    out::line(format!("wrote {} ({live} entries from {}{draft_note})", args.out.display(), args.rules.display()));
+    let files = |dir: &Path| read_rules_dir(dir).map_or(0, |files| files.len());
+    let live = Index::parse(INDEX_KEY, &store.values()[INDEX_KEY]).map_or(0, |index| index.entries.len());
+    let draft_note = match store.values().get(DRAFT_INDEX_KEY) {
+        Some(_) => {
+            let own = store.values().keys().filter(|key| key.starts_with(DRAFT_PREFIX)).count();
+            format!(
+                "; the draft, {} from {}, {} of its own",
+                out::count(files(&args.draft), "file", "files"),
+                args.draft.display(),
+                out::count(own, "entry", "entries")
+            )
+        }
+        None => String::new(),
+    };
+    out::line(format!(
+        "wrote {}: {} from {} packed into {}{draft_note}",
+        args.out.display(),
+        out::count(files(&args.rules), "file", "files"),
+        args.rules.display(),
+        out::count(live, "entry", "entries"),
+    ));
     Ok(0)
+}
+
+/// What published history the store file at `path` holds, if any: a versioned index, or an
+/// index kept for a rollback. `rewrite store` writes neither.
+fn published_history(path: &Path) -> Option<String> {
+    let store = MemoryStore::from_json(&std::fs::read_to_string(path).ok()?).ok()?;
+    let version = |key: &str| Index::parse(key, store.values().get(key)?).ok()?.version;
+    let live = version(INDEX_KEY);
+    let previous = store.values().contains_key(PREVIOUS_INDEX_KEY);
+    if live.is_none() && !previous {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if let Some(live) = live {
+        parts.push(format!("live {live}"));
+    }
+    if previous {
+        parts.push(format!(
+            "{PREVIOUS_INDEX_KEY} {}",
+            version(PREVIOUS_INDEX_KEY).unwrap_or_else(|| "unversioned".into())
+        ));
+    }
+    Some(parts.join(", "))
 }
 
 /// The rules the service would skip, in the live set and in the draft read over it (a draft
@@ -57,11 +111,11 @@ fn problems(rules: &Path, draft: &Path) -> Result<Vec<String>, String> {
     if !rules.is_dir() {
         return Ok(Vec::new());
     }
-    let live = load_rules(rules, None)?;
+    let live = load_rules(rules, None, "--rules DIR")?;
     let mut problems: Vec<String> = live.errors.iter().map(|error| live.source.describe(error)).collect();
     if draft.is_dir() {
         // The draft's own problems: the live ones it shares are already listed.
-        let drafted = load_rules(rules, Some(draft))?;
+        let drafted = load_rules(rules, Some(draft), "--rules DIR")?;
         let own = drafted.errors.iter().map(|error| drafted.source.describe(error)).filter(|p| !problems.contains(p));
         problems.extend(own.map(|problem| format!("draft: {problem}")).collect::<Vec<_>>());
     }

@@ -10,9 +10,11 @@ use lol_html::{DocumentContentHandlers, ElementContentHandlers, HandlerResult, S
 
 use super::{TextReplacer, TextSyntax};
 use crate::rewrite::handlers::{Counter, same_scope};
+use crate::rewrite::meter::{CpuMeter, Go};
 use crate::rewrite::plan::PlannedRule;
 use crate::rules::TextTarget;
 use crate::rules::actions::TextRule;
+use crate::rules::cost::HANDLER_NS;
 
 /// Which element the current raw-text node belongs to. lol_html says "RCDATA" for both
 /// `<title>` and `<textarea>`, and "raw text" for `<style>` and a few others; rules tell them
@@ -43,6 +45,8 @@ pub(crate) struct TextPipeline<'p> {
     /// Per stage: set by the handlers of its `exclude` selectors when this chunk is inside
     /// an element whose text the stage leaves alone.
     excluded: Rc<[Cell<bool>]>,
+    /// Asked before each chunk: past the deadline the chain lets text through as it came.
+    meter: Rc<CpuMeter>,
 }
 
 struct TextStage<'p> {
@@ -56,12 +60,15 @@ struct TextStage<'p> {
     replacer: TextReplacer<'p>,
     count: Counter,
     overflows_logged: u64,
+    /// Its cost per byte of text, in picoseconds (the cost model).
+    ps_per_byte: u32,
 }
 
 impl<'p> TextPipeline<'p> {
     pub(crate) fn register(
         mut settings: Settings<'p, 'p>,
         stages: Vec<(&'p PlannedRule<'p>, &'p TextRule, Counter)>,
+        meter: &Rc<CpuMeter>,
     ) -> Settings<'p, 'p> {
         let owner = Rc::new(RawTextOwner::default());
         let in_scope: Rc<[Cell<bool>]> = stages.iter().map(|_| Cell::new(false)).collect();
@@ -78,9 +85,14 @@ impl<'p> TextPipeline<'p> {
         };
         if let Some(watched) = watched {
             let owner = Rc::clone(&owner);
+            let meter = Rc::clone(meter);
             settings = settings.append_element_content_handler((
                 Cow::Owned(watched.parse().expect("a fixed, valid selector")),
                 ElementContentHandlers::default().element(move |el: &mut Element| {
+                    // Past the deadline no text rule runs: whose text it is no longer matters.
+                    if meter.element(HANDLER_NS)? == Go::Skip {
+                        return Ok(());
+                    }
                     let is_textarea = el.tag_name() == "textarea";
                     owner.textarea.set(is_textarea);
                     owner.style.set(!is_textarea);
@@ -106,15 +118,18 @@ impl<'p> TextPipeline<'p> {
             owner,
             in_scope: Rc::clone(&in_scope),
             excluded: Rc::clone(&excluded),
+            meter: Rc::clone(meter),
         };
         for (index, (rule, text_rule, count)) in stages.into_iter().enumerate() {
             // lol_html gives an element's text handlers the text of its descendants too: a
             // mark from `pre` covers the text of a `code` inside it.
             for (selector, _) in &text_rule.exclude {
                 let excluded = Rc::clone(&excluded);
+                let meter = Rc::clone(meter);
                 settings = settings.append_element_content_handler((
                     Cow::Borrowed(selector),
                     ElementContentHandlers::default().text(move |_: &mut TextChunk| {
+                        meter.text(HANDLER_NS);
                         excluded[index].set(true);
                         Ok(())
                     }),
@@ -122,9 +137,11 @@ impl<'p> TextPipeline<'p> {
             }
             if let (Some(selector), None) = (rule.selector, shared_scope) {
                 let in_scope = Rc::clone(&in_scope);
+                let meter = Rc::clone(meter);
                 settings = settings.append_element_content_handler((
                     Cow::Borrowed(selector),
                     ElementContentHandlers::default().text(move |_: &mut TextChunk| {
+                        meter.text(HANDLER_NS);
                         in_scope[index].set(true);
                         Ok(())
                     }),
@@ -138,6 +155,7 @@ impl<'p> TextPipeline<'p> {
                 replacer: TextReplacer::new(&text_rule.finder, &text_rule.replacement, text_rule.max),
                 count,
                 overflows_logged: 0,
+                ps_per_byte: rule.cost.text_ps_per_byte,
             });
         }
         // On a graceful bail-out (the page needs more parser memory than allowed) what the
@@ -167,6 +185,17 @@ impl<'p> TextPipeline<'p> {
         self.stages.iter().zip(held).rev().filter(|(stage, _)| !stage.shadow).map(|(_, text)| text).collect()
     }
 
+    fn forget_marks(&self) {
+        self.in_scope.iter().chain(self.excluded.iter()).for_each(|mark| mark.set(false));
+    }
+
+    /// What running every stage over `len` bytes costs, by the cost model (for the meter).
+    fn work_ns(&self, len: usize) -> u32 {
+        let bytes = u32::try_from(len).unwrap_or(u32::MAX);
+        let per_byte: u32 = self.stages.iter().map(|stage| stage.ps_per_byte).sum();
+        crate::rules::cost::TEXT_CHUNK_NS.saturating_add(bytes.saturating_mul(per_byte) / 1_000)
+    }
+
     fn run(&mut self, chunk: &mut TextChunk) -> HandlerResult {
         let last = chunk.last_in_text_node();
         if last && matches!(chunk.text_type(), TextType::RCData | TextType::RawText) {
@@ -175,7 +204,16 @@ impl<'p> TextPipeline<'p> {
         // lol_html ends every text node with an empty fragment: half the calls. With nothing
         // held back there is nothing to do but forget this fragment's scope marks.
         if chunk.as_str().is_empty() && self.stages.iter().all(|stage| !stage.replacer.holds()) {
-            self.in_scope.iter().chain(self.excluded.iter()).for_each(|mark| mark.set(false));
+            self.forget_marks();
+            return Ok(());
+        }
+        if self.meter.text(self.work_ns(chunk.as_str().len())) == Go::Skip {
+            // Past the deadline: what the rules held goes out as it came, then the chunk.
+            let held = self.release_held();
+            if !held.is_empty() {
+                chunk.set_str(held + chunk.as_str());
+            }
+            self.forget_marks();
             return Ok(());
         }
         let target = match chunk.text_type() {

@@ -200,6 +200,18 @@ impl Template {
         }
     }
 
+    /// The length of its literal text (variables count as a short value): what inserting it
+    /// copies, for the cost model.
+    pub(crate) fn source_len(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Literal(text) => text.len(),
+                Part::Variable(..) => 32,
+            })
+            .sum()
+    }
+
     /// Whether the template uses any variable (its output can differ between requests).
     pub fn has_variables(&self) -> bool {
         self.parts.iter().any(|part| matches!(part, Part::Variable(..)))
@@ -232,29 +244,46 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::Variable(variable, escaping) => {
-                    fn text(value: &Option<String>) -> Cow<'_, str> {
-                        Cow::Borrowed(value.as_deref().unwrap_or(""))
-                    }
-                    let value: Cow<'_, str> = match variable {
-                        Variable::Path => Cow::Borrowed(&context.path),
-                        Variable::Host => Cow::Borrowed(&context.host),
-                        Variable::Origin => Cow::Owned(context.origin()),
-                        Variable::Query(name) => Cow::Borrowed(context.query_param(name).unwrap_or("")),
-                        Variable::Country => text(&context.country),
-                        Variable::Continent => text(&context.geo.continent),
-                        Variable::Region => text(&context.geo.region),
-                        Variable::City => text(&context.geo.city),
-                        Variable::Asn => context.geo.asn.map_or(Cow::Borrowed(""), |asn| Cow::Owned(asn.to_string())),
-                        Variable::Device => Cow::Borrowed(context.device.map_or("", |device| device.as_str())),
-                        Variable::Experiment(id) => Cow::Borrowed(context.variant(id).unwrap_or("")),
-                        Variable::Date => Cow::Owned(utc_date(context.now)),
-                    };
-                    escape_into(&value, *escaping, &mut out);
-                }
+                Part::Variable(variable, escaping) => escape_into(&variable.value(context), *escaping, &mut out),
             }
         }
         Cow::Owned(out)
+    }
+
+    /// Calls `each` with the value of every variable the request itself gives, in order,
+    /// unescaped: with the literals (fixed by the rule), they make the output, except for
+    /// `{{experiment.ID}}`, which is left to whoever knows the request's variants.
+    pub(crate) fn request_values(&self, context: &RequestContext, each: &mut dyn FnMut(&str)) {
+        for part in &self.parts {
+            if let Part::Variable(variable, _) = part
+                && !matches!(variable, Variable::Experiment(_))
+            {
+                each(&variable.value(context));
+            }
+        }
+    }
+}
+
+impl Variable {
+    /// The variable's value for this request, before escaping.
+    fn value<'c>(&self, context: &'c RequestContext) -> Cow<'c, str> {
+        fn text(value: &Option<String>) -> Cow<'_, str> {
+            Cow::Borrowed(value.as_deref().unwrap_or(""))
+        }
+        match self {
+            Variable::Path => Cow::Borrowed(&context.path),
+            Variable::Host => Cow::Borrowed(&context.host),
+            Variable::Origin => Cow::Owned(context.origin()),
+            Variable::Query(name) => Cow::Borrowed(context.query_param(name).unwrap_or("")),
+            Variable::Country => text(&context.country),
+            Variable::Continent => text(&context.geo.continent),
+            Variable::Region => text(&context.geo.region),
+            Variable::City => text(&context.geo.city),
+            Variable::Asn => context.geo.asn.map_or(Cow::Borrowed(""), |asn| Cow::Owned(asn.to_string())),
+            Variable::Device => Cow::Borrowed(context.device.map_or("", |device| device.as_str())),
+            Variable::Experiment(id) => Cow::Borrowed(context.variant(id).unwrap_or("")),
+            Variable::Date => Cow::Owned(utc_date(context.now)),
+        }
     }
 }
 
