@@ -221,7 +221,7 @@ fn an_editor_clicks_an_element_inserts_html_before_it_saves_and_the_cli_agrees()
     wait_for(&tab, "the save", "document.getElementById('save-status').dataset.kind === 'ok'");
     let publish = wait_for(&tab, "the publish dry run", "document.getElementById('publish').textContent");
     let publish = publish.as_str().unwrap();
-    assert!(publish.contains("+ free-delivery (90-free-delivery)"), "{publish}");
+    assert!(publish.contains("+ free-delivery (90-free-delivery.json)"), "{publish}");
     assert!(publish.contains("dry run: nothing written"), "{publish}");
 
     screenshot(&tab);
