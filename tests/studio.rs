@@ -214,6 +214,13 @@ fn an_editor_clicks_an_element_inserts_html_before_it_saves_and_the_cli_agrees()
                   return p && p.textContent === 'Free delivery' && p.nextElementSibling.tagName === 'H1'; })()",
     );
     wait_for(&tab, "no problems", "document.querySelector('#problems .fine')");
+    // The engine's cost model prices the rule being edited, as `rewrite validate` does.
+    wait_for(
+        &tab,
+        "the rule's estimated cost",
+        "(() => { const cost = document.querySelector('#problems .cost');
+                  return cost && /^cost: [0-9.]+ ms per MB of a typical page, [0-9.]+ ms to compile$/.test(cost.textContent); })()",
+    );
     // The rule's hit is marked in the origin's page.
     wait_for(&tab, "the hit marked", "document.getElementById('origin-frame').dataset.marked === '1'");
 
@@ -237,7 +244,8 @@ fn an_editor_clicks_an_element_inserts_html_before_it_saves_and_the_cli_agrees()
     assert!(!saved.contains("data-studio"));
 
     let (live, draft) = (studio.rules.join("live"), studio.rules.join("draft"));
-    let validate = rewrite(&["validate", live.to_str().unwrap(), "--draft", draft.to_str().unwrap()]);
+    let draft_option = format!("--draft={}", draft.display());
+    let validate = rewrite(&["validate", live.to_str().unwrap(), &draft_option]);
     let said = String::from_utf8_lossy(&validate.stdout);
     assert!(validate.status.success() && said.contains(" 0 problems"), "{said}");
 
@@ -245,8 +253,7 @@ fn an_editor_clicks_an_element_inserts_html_before_it_saves_and_the_cli_agrees()
         "diff",
         "--rules",
         live.to_str().unwrap(),
-        "--draft",
-        draft.to_str().unwrap(),
+        &draft_option,
         "--url",
         "https://www.example.com/shop/",
         "--color",

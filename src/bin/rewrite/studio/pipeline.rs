@@ -104,7 +104,7 @@ pub struct Rendered {
     /// `validate`'s problems and warnings for the rules shown.
     pub errors: Vec<Value>,
     pub warnings: Vec<Value>,
-    /// Each rule's cost estimate, once the engine has one (see [`cost_estimates`]).
+    /// Each rule's cost estimate, by the engine's cost model (see [`cost_estimates`]).
     pub costs: Vec<Cost>,
     /// The QA report's view: origin beside rewritten, changed words marked.
     pub diff_html: String,
@@ -310,12 +310,18 @@ fn written_rule(sets: &RuleSets, id: &str) -> Option<Value> {
         .find(|rule| rule.get("id").and_then(Value::as_str) == Some(id))
 }
 
-/// COST MODEL GOES HERE. Each rule's estimated cost, as `rewrite validate` will print it once
-/// the engine has a CPU cost model (issue 23): read it from `rules` here, and the studio's
-/// problems panel shows it beside each rule (assets/studio.js, `showCosts`). Until then the
-/// engine has no estimate to give, and none is made up here.
-fn cost_estimates(_rules: &LoadedRules) -> Vec<Cost> {
-    Vec::new()
+/// Each rule's estimated CPU, by the engine's cost model, worded as `rewrite validate`
+/// prints it; the studio shows the edited rule's beside its problems (assets/studio.js,
+/// `showCosts`).
+fn cost_estimates(rules: &LoadedRules) -> Vec<Cost> {
+    rules
+        .rules
+        .costs()
+        .map(|(id, cost)| Cost {
+            rule: id.to_owned(),
+            estimate: crate::costs::estimate(cost.page_ns_per_mb(), cost.compile_ns),
+        })
+        .collect()
 }
 
 /// Selector proposals for element `ordinal` of a page, for the request's charset.

@@ -342,11 +342,11 @@ function showProblems(errors, warnings, costs) {
   };
   (errors || []).forEach((error) => add('error', error.message));
   (warnings || []).forEach((warning) => add('warning', `warning: ${warning.message}`));
-  showCosts(costs || []);
   if (!box.childElementCount) add('fine', 'No problems: `rewrite validate --draft` would pass these rules.');
+  showCosts(costs || []);
 }
 
-// The engine's cost estimate per rule, once it has one (src/bin/rewrite/studio/pipeline.rs,
+// The engine's cost estimate per rule (src/bin/rewrite/studio/pipeline.rs,
 // `cost_estimates`): shown for the rule being edited.
 function showCosts(costs) {
   const id = studio.edit && studio.edit.rule.id;
