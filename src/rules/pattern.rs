@@ -156,12 +156,23 @@ impl Pattern {
         let mut out = String::new();
         let mut copied = 0;
         let mut matched = false;
-        for captures in self.regex.captures_iter(text) {
-            let whole = captures.get_match().expect("a reported match has a span");
-            out.push_str(&text[copied..whole.start()]);
-            captures.interpolate_string_into(text, replacement, &mut out);
-            copied = whole.end();
-            matched = true;
+        if replacement.contains('$') {
+            for captures in self.regex.captures_iter(text) {
+                let whole = captures.get_match().expect("a reported match has a span");
+                out.push_str(&text[copied..whole.start()]);
+                captures.interpolate_string_into(text, replacement, &mut out);
+                copied = whole.end();
+                matched = true;
+            }
+        } else {
+            // Nothing to expand: the matches' spans are all it needs, and finding only
+            // those skips the capture machinery (the link rewrite runs on every link).
+            for found in self.regex.find_iter(text) {
+                out.push_str(&text[copied..found.start()]);
+                out.push_str(replacement);
+                copied = found.end();
+                matched = true;
+            }
         }
         if !matched {
             return Cow::Borrowed(text);
@@ -258,5 +269,21 @@ mod tests {
         assert_eq!(Pattern::regex("a", Use::Page).unwrap().replace_all("banana", "$$"), "b$n$n$");
         assert_eq!(pattern.group_count(), 3);
         assert_eq!(pattern.group_names().collect::<Vec<_>>(), ["host"]);
+    }
+
+    proptest::proptest! {
+        /// A replacement without `$` is written as it is, whatever the regex captures: the
+        /// same as the capture path gives (`$` forces that path, and `$$` is a `$`).
+        #[test]
+        fn replacements_without_references_match_the_capture_path(
+            text in "[ab:/h]{0,24}",
+            regex in proptest::sample::select(vec!["a", "a*", "^h", "(a)(b)?", "b|", "[a:]+$", "(?:)"]),
+            replacement in "[xy]{0,3}",
+        ) {
+            let pattern = Pattern::regex(regex, Use::Page).unwrap();
+            let plain = pattern.replace_all(&text, &replacement).into_owned();
+            let via_captures = pattern.replace_all(&text, &format!("{replacement}$$")).replace('$', "");
+            proptest::prop_assert_eq!(plain, via_captures);
+        }
     }
 }
