@@ -38,8 +38,7 @@ const KINDS: [(&str, &[&str]); 5] = [
 ];
 
 /// The columns of a page's rows: guest MB/s and rewrite ms per MB are medians, vCPU means.
-const HEADER: &str =
-    "page                          build   guest MB/s    vCPU ms   vCPU ms / MB  rewrite ms / MB";
+const HEADER: &str = "page                          build   guest MB/s    vCPU ms   vCPU ms / MB  rewrite ms / MB";
 
 /// One rewrite as its log line tells it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -247,7 +246,15 @@ fn report(label: &str, per_build: &[Vec<Figures>]) -> Vec<Option<f64>> {
         );
     }
     if let [Some(a), Some(b)] = [medians.first().copied().flatten(), medians.get(1).copied().flatten()] {
-        println!("{:<28} {:>6} {:>12} {:>10} {:>14} {:>16}", "", "B / A", format!("{:.2}x", a / b), "", "", format!("{:.2}x", b / a));
+        println!(
+            "{:<28} {:>6} {:>12} {:>10} {:>14} {:>16}",
+            "",
+            "B / A",
+            format!("{:.2}x", a / b),
+            "",
+            "",
+            format!("{:.2}x", b / a)
+        );
     }
     medians
 }

@@ -412,7 +412,8 @@ mod tests {
 
     #[test]
     fn pieces_without_a_match_or_its_start_are_recognised_in_one_pass() {
-        let absent = |piece: &[u8], pattern: &[u8], last| literal_absent(piece, &memmem::Finder::new(pattern), pattern, last);
+        let absent =
+            |piece: &[u8], pattern: &[u8], last| literal_absent(piece, &memmem::Finder::new(pattern), pattern, last);
         assert!(absent(b"the cap on cats", b"cot", true));
         assert!(!absent(b"the cap on cats", b"cat", true));
         assert!(!absent(b"a &amp; b", b"cat", true), "a reference may decode to part of a match");
