@@ -7,13 +7,15 @@
 //! * [`html::balanced`]: whether output's tags balance;
 //! * [`browser`]: headless Chromium screenshots;
 //! * [`load`]: concurrent clients that check every answer;
-//! * [`soak`]: the service under sustained load over a mix of fixture pages.
+//! * [`soak`]: the service under sustained load over a mix of fixture pages;
+//! * [`profile`]: Viceroy's guest profiles read as samples per function.
 
 pub mod browser;
 pub mod html;
 pub mod http;
 pub mod load;
 pub mod origin;
+pub mod profile;
 pub mod project;
 pub mod soak;
 pub mod viceroy;

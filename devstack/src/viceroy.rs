@@ -26,6 +26,9 @@ pub struct ServiceConfig {
     pub echo: bool,
     /// The origin's between-bytes timeout, instead of fastly.toml's.
     pub between_bytes_timeout_ms: Option<u64>,
+    /// Viceroy's guest profiler: the directory it writes one profile per request to, and
+    /// the interval between samples (`20us`). See [`crate::profile`].
+    pub guest_profile: Option<(PathBuf, String)>,
 }
 
 impl ServiceConfig {
@@ -38,6 +41,7 @@ impl ServiceConfig {
             addr: None,
             echo: false,
             between_bytes_timeout_ms: None,
+            guest_profile: None,
         }
     }
 
@@ -81,13 +85,12 @@ impl Viceroy {
     }
 
     fn spawn(config: &ServiceConfig, manifest: &Path, addr: SocketAddr) -> io::Result<Self> {
-        let mut child = Command::new(viceroy_binary())
-            .arg("serve")
-            .arg("-v")
-            .arg("-C")
-            .arg(manifest)
-            .arg("--addr")
-            .arg(addr.to_string())
+        let mut command = Command::new(viceroy_binary());
+        command.arg("serve").arg("-v").arg("-C").arg(manifest).arg("--addr").arg(addr.to_string());
+        if let Some((dir, interval)) = &config.guest_profile {
+            command.arg(format!("--profile=guest,{},{interval}", dir.display()));
+        }
+        let mut child = command
             .arg(&config.wasm)
             // RUST_LOG would override -v and hide the per-request heap lines.
             .env_remove("RUST_LOG")

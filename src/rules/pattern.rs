@@ -153,21 +153,37 @@ impl Pattern {
     /// Every match in `text` replaced by `replacement`, where `$1`, `${name}` insert capture
     /// groups and `$$` is a `$`; borrowed when nothing matched.
     pub fn replace_all<'t>(&self, text: &'t str, replacement: &str) -> Cow<'t, str> {
-        let mut out = String::new();
+        // Made at the first match, sized for one replacement (a link's scheme, the usual
+        // case): nothing allocated for a value that does not match, no growing for one that does.
+        let mut out: Option<String> = None;
         let mut copied = 0;
-        let mut matched = false;
-        for captures in self.regex.captures_iter(text) {
-            let whole = captures.get_match().expect("a reported match has a span");
-            out.push_str(&text[copied..whole.start()]);
-            captures.interpolate_string_into(text, replacement, &mut out);
-            copied = whole.end();
-            matched = true;
+        let start_piece = |out: &mut Option<String>, upto: usize, copied: usize| {
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len() + replacement.len()));
+            out.push_str(&text[copied..upto]);
+        };
+        if replacement.contains('$') {
+            for captures in self.regex.captures_iter(text) {
+                let whole = captures.get_match().expect("a reported match has a span");
+                start_piece(&mut out, whole.start(), copied);
+                captures.interpolate_string_into(text, replacement, out.as_mut().expect("just made"));
+                copied = whole.end();
+            }
+        } else {
+            // Nothing to expand: the matches' spans are all it needs, and finding only
+            // those skips the capture machinery (the link rewrite runs on every link).
+            for found in self.regex.find_iter(text) {
+                start_piece(&mut out, found.start(), copied);
+                out.as_mut().expect("just made").push_str(replacement);
+                copied = found.end();
+            }
         }
-        if !matched {
-            return Cow::Borrowed(text);
+        match out {
+            None => Cow::Borrowed(text),
+            Some(mut out) => {
+                out.push_str(&text[copied..]);
+                Cow::Owned(out)
+            }
         }
-        out.push_str(&text[copied..]);
-        Cow::Owned(out)
     }
 
     /// How many capture groups the regex has, the whole match (group 0) included.
@@ -258,5 +274,21 @@ mod tests {
         assert_eq!(Pattern::regex("a", Use::Page).unwrap().replace_all("banana", "$$"), "b$n$n$");
         assert_eq!(pattern.group_count(), 3);
         assert_eq!(pattern.group_names().collect::<Vec<_>>(), ["host"]);
+    }
+
+    proptest::proptest! {
+        /// A replacement without `$` is written as it is, whatever the regex captures: the
+        /// same as the capture path gives (`$` forces that path, and `$$` is a `$`).
+        #[test]
+        fn replacements_without_references_match_the_capture_path(
+            text in "[ab:/h]{0,24}",
+            regex in proptest::sample::select(vec!["a", "a*", "^h", "(a)(b)?", "b|", "[a:]+$", "(?:)"]),
+            replacement in "[xy]{0,3}",
+        ) {
+            let pattern = Pattern::regex(regex, Use::Page).unwrap();
+            let plain = pattern.replace_all(&text, &replacement).into_owned();
+            let via_captures = pattern.replace_all(&text, &format!("{replacement}$$")).replace('$', "");
+            proptest::prop_assert_eq!(plain, via_captures);
+        }
     }
 }

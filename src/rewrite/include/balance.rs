@@ -12,6 +12,13 @@
 //!
 //! Tokens pass unchanged: lol_html writes the bytes of a token no handler changed exactly as
 //! they came, so a fragment that is whole and balanced goes in byte for byte.
+//!
+//! One place where lol_html and a browser read the same bytes differently: an end tag inside
+//! SVG or MathML that closes nothing the fragment opened (`<svg></div>`). A browser closes the
+//! *page's* elements with it and leaves foreign content, lol_html (which does not know the
+//! page's elements) stays in it, and from there on `<![CDATA[`, `<style>` or `<!--` are read
+//! differently: a cut could leave a comment open that swallows the rest of the page. So the
+//! fragment is cut before such an end tag.
 
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -42,8 +49,8 @@ pub(crate) enum Ending {
 struct Seen {
     /// lol_html's output not yet passed on.
     pending: Vec<u8>,
-    /// Tag names of the elements open, outermost first.
-    open: Vec<String>,
+    /// The elements open, outermost first.
+    open: Vec<OpenElement>,
     /// Where in `pending` a script begins whose end tag has not come yet.
     script_from: Option<usize>,
     /// The open script's place in `open`.
@@ -53,6 +60,46 @@ struct Seen {
     /// Inside a CDATA section (in SVG or MathML) whose `]]>` has not come yet: a cut there
     /// ends the section first, or the page after the include would be read as its text.
     in_cdata: bool,
+    /// A handler saw the token lol_html writes next: output without one is markup no handler
+    /// sees (end tags of elements the fragment did not open, doctypes, CDATA's brackets).
+    captured: bool,
+    /// Why lol_html's reading of the fragment stopped being a browser's (see the module's
+    /// doc): nothing after that point passes on.
+    diverged: Option<String>,
+}
+
+/// An element the fragment opened.
+struct OpenElement {
+    name: String,
+    /// In SVG or MathML: there an end tag that closes nothing of the fragment's would close
+    /// the page's elements in a browser.
+    foreign: bool,
+}
+
+impl Seen {
+    /// Whether the element written into now is SVG or MathML.
+    fn in_foreign_content(&self) -> bool {
+        self.open.last().is_some_and(|el| el.foreign)
+    }
+
+    /// Output no handler saw: an end tag in it, inside foreign content, is one that closes
+    /// nothing the fragment opened.
+    fn check_unseen_markup(&mut self, bytes: &[u8]) {
+        if self.in_foreign_content() && has_end_tag(bytes) {
+            self.diverged = Some(STRAY_END_TAG.to_owned());
+        }
+    }
+}
+
+const CLOSES_FOREIGN: &str = "the fragment closes SVG or MathML with the end tag of an element around it (lol_html \
+                              would read what follows as SVG or MathML, a browser would not)";
+
+const STRAY_END_TAG: &str = "the fragment has an end tag inside SVG or MathML that closes nothing it opened (a browser \
+                             would close the page's elements with it)";
+
+/// Whether `bytes` hold the start of an end tag (`</` and a letter).
+fn has_end_tag(bytes: &[u8]) -> bool {
+    bytes.windows(3).any(|w| w[0] == b'<' && w[1] == b'/' && w[2].is_ascii_alphabetic())
 }
 
 type Output = Box<dyn FnMut(&[u8])>;
@@ -72,6 +119,7 @@ impl BalancedMarkup {
         let seen = Rc::new(RefCell::new(Seen::default()));
         let on_element = Rc::clone(&seen);
         let on_text = Rc::clone(&seen);
+        let on_comment = Rc::clone(&seen);
         let output = Rc::clone(&seen);
         let settings = Settings::new()
             .append_element_content_handler(element!("*", move |el: &mut Element| {
@@ -80,9 +128,18 @@ impl BalancedMarkup {
             }))
             // A comment goes out once it is whole (with no handler, lol_html may pass the
             // start of one along before its end is known).
-            .append_document_content_handler(doc_comments!(|_| Ok(())))
+            .append_document_content_handler(doc_comments!(move |_| {
+                on_comment.borrow_mut().captured = true;
+                Ok(())
+            }))
             .append_document_content_handler(doc_text!(move |text: &mut TextChunk<'_>| {
-                on_text.borrow_mut().in_cdata = text.text_type() == TextType::CDataSection && !text.last_in_text_node();
+                let mut seen = on_text.borrow_mut();
+                if seen.diverged.is_some() {
+                    return Ok(());
+                }
+                seen.in_cdata = text.text_type() == TextType::CDataSection && !text.last_in_text_node();
+                // lol_html writes nothing for an empty chunk (the end of a text node).
+                seen.captured = !text.as_str().is_empty();
                 Ok(())
             }))
             .with_memory_settings(MemorySettings::new().with_max_allowed_memory_usage(MAX_MEMORY))
@@ -91,6 +148,12 @@ impl BalancedMarkup {
         let sink: Output = Box::new(move |bytes: &[u8]| {
             let mut seen = output.borrow_mut();
             seen.emitted += bytes.len() as u64;
+            if !std::mem::take(&mut seen.captured) {
+                seen.check_unseen_markup(bytes);
+            }
+            if seen.diverged.is_some() {
+                return;
+            }
             seen.pending.extend_from_slice(bytes);
             // A CDATA section's start goes out before any of its text (in HTML content the
             // same bytes begin a bogus comment, which goes out whole, `>` and all).
@@ -114,7 +177,18 @@ impl BalancedMarkup {
             self.failed = Some(format!("the fragment's markup cannot be read past {} bytes: {err}", self.fed));
             self.rewriter = None;
         }
+        self.stop_if_diverged();
         self.pass_complete(out)
+    }
+
+    /// Once lol_html's reading has diverged from a browser's, the fragment takes no more.
+    fn stop_if_diverged(&mut self) {
+        if self.failed.is_none()
+            && let Some(why) = self.seen.borrow().diverged.clone()
+        {
+            self.failed = Some(why);
+            self.rewriter = None;
+        }
     }
 
     /// Why the markup cannot take more of the fragment, once that is so.
@@ -149,6 +223,12 @@ impl BalancedMarkup {
         {
             self.close(out)?;
             return Ok(Ending::Cut(format!("the fragment's markup cannot be read to its end: {err}")));
+        }
+        self.stop_if_diverged();
+        if let Some(why) = self.failed.take() {
+            self.pass_complete(out)?;
+            self.close(out)?;
+            return Ok(Ending::Cut(why));
         }
         self.pass_complete(out)?;
         self.close(out)?;
@@ -192,10 +272,10 @@ impl BalancedMarkup {
         if std::mem::take(&mut seen.in_cdata) {
             end_tags.push_str("]]>");
         }
-        for name in seen.open.drain(..).rev() {
-            if !NEVER_CLOSED.contains(&name.as_str()) {
+        for el in seen.open.drain(..).rev() {
+            if !NEVER_CLOSED.contains(&el.name.as_str()) {
                 end_tags.push_str("</");
-                end_tags.push_str(&name);
+                end_tags.push_str(&el.name);
                 end_tags.push('>');
             }
         }
@@ -206,27 +286,47 @@ impl BalancedMarkup {
 /// A start tag: its element is open until its end tag, or the end tag of an element around
 /// it, comes. Void elements and self-closed foreign ones never open.
 fn open_element(seen: &Rc<RefCell<Seen>>, el: &mut Element) {
+    let mut state = seen.borrow_mut();
+    state.captured = true;
+    if state.diverged.is_some() {
+        return;
+    }
     // No tag begins inside a CDATA section: one that had begun has ended.
-    seen.borrow_mut().in_cdata = false;
+    state.in_cdata = false;
     if !el.can_have_content() {
         return;
     }
     let name = el.tag_name();
-    let mut state = seen.borrow_mut();
+    let html = el.namespace_uri() == "http://www.w3.org/1999/xhtml";
     let depth = state.open.len();
     // lol_html calls this before it writes the start tag out: the script begins here.
-    if name == "script" && el.namespace_uri() == "http://www.w3.org/1999/xhtml" && state.script_from.is_none() {
+    if name == "script" && html && state.script_from.is_none() {
         state.script_from = Some(state.pending.len());
         state.script_depth = depth;
     }
-    state.open.push(name);
+    state.open.push(OpenElement { name: name.clone(), foreign: !html });
     drop(state);
     let seen = Rc::clone(seen);
-    // lol_html calls no handler for an element an outer end tag closes: truncating to this
-    // element's depth closes those too.
-    let closed = end_tag!(move |_: &mut EndTag<'_>| {
+    // lol_html calls this for every element an end tag closes, innermost first, with that
+    // end tag; truncating to this element's depth closes any it did not call it for.
+    let closed = end_tag!(move |end: &mut EndTag<'_>| {
         let mut state = seen.borrow_mut();
+        state.captured = true;
+        if state.diverged.is_some() {
+            // What was open at the point of divergence is what gets closed.
+            return Ok(());
+        }
         state.in_cdata = false;
+        // SVG or MathML closed by an HTML element's end tag: a browser leaves foreign content
+        // there, lol_html only at `</svg>` or `</math>`.
+        if !html && !end.name().eq_ignore_ascii_case(&name) {
+            let closer = end.name();
+            let by = state.open[..depth].iter().rev().find(|el| el.name.eq_ignore_ascii_case(&closer));
+            if !by.is_some_and(|el| el.foreign) {
+                state.diverged = Some(CLOSES_FOREIGN.to_owned());
+                return Ok(());
+            }
+        }
         state.open.truncate(depth);
         if state.script_from.is_some() && state.script_depth >= depth {
             // The end tag goes out right after this handler: the script is whole.
@@ -333,6 +433,35 @@ mod tests {
             }
             assert!(cut.ends_with("</svg>") || cut.is_empty(), "cut at {at}: {cut}");
         }
+    }
+
+    #[test]
+    fn an_end_tag_in_svg_that_closes_nothing_of_the_fragments_cuts_it_there() {
+        // A browser closes the page's <div> with it and reads `<![CDATA[>` as a bogus comment,
+        // then `<!--` opens a comment: closed by nothing of the fragment's, it would swallow
+        // the page (found by the byte-soup property in tests/includes.rs).
+        let fragment = "<p>a</p><svg></div><![CDATA[><!--<script>";
+        for at in 0..=fragment.len() {
+            let cut = cut_at(fragment.as_bytes(), at);
+            assert!(!cut.contains("</div>") && !cut.contains("<!--"), "cut at {at}: {cut}");
+        }
+        let (out, ending) = whole(fragment.as_bytes(), 3);
+        assert_eq!(String::from_utf8(out).unwrap(), "<p>a</p><svg></svg>");
+        assert!(matches!(&ending, Ending::Cut(why) if why.contains("closes nothing")), "{ending:?}");
+        // Whole and balanced as lol_html reads it, still cut: a browser reads it otherwise.
+        let (out, ending) = whole(b"<svg><g></span><![CDATA[<!--]]></g></svg><p>b</p>", 4);
+        assert_eq!(String::from_utf8(out).unwrap(), "<svg><g></g></svg>");
+        assert!(matches!(ending, Ending::Cut(_)), "{ending:?}");
+    }
+
+    #[test]
+    fn an_html_end_tag_that_closes_svg_inside_its_element_cuts_the_fragment_there() {
+        let (out, ending) = whole(b"<div><svg><g></div><![CDATA[<!--]]>", 5);
+        assert_eq!(String::from_utf8(out).unwrap(), "<div><svg><g></g></svg></div>");
+        assert!(matches!(&ending, Ending::Cut(why) if why.contains("SVG or MathML")), "{ending:?}");
+        // Closed by their own end tags, SVG and MathML go in byte for byte.
+        let fragment = "<div><svg><g><![CDATA[ a < b ]]></g></svg><math><mi>x</mi></math></div>";
+        assert_eq!(whole(fragment.as_bytes(), 2), (fragment.as_bytes().to_vec(), Ending::Whole));
     }
 
     #[test]
