@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use edge_rewriter::{
-    MemoryStore, Prospect, RequestContext, RewriteOptions, Rewriter, RuleCache, RuleSet, Variant, read_entries,
+    MemoryStore, PageKey, Prospect, RequestContext, RewriteOptions, Rewriter, RuleCache, RuleSet, read_entries,
 };
 
 /// 20 rules of the kinds editors write, two per store entry.
@@ -89,7 +89,7 @@ fn main() {
         black_box(rules.plan(black_box(&context)));
     });
     measure("edge-cache key before the response (Prospect + Variant)", n, || {
-        black_box(Variant::of(&Prospect::of(&rules, black_box(&context)), "live"));
+        black_box(PageKey::of(&Prospect::of(&rules, black_box(&context)), "live"));
     });
     let plan = rules.plan(&context);
     measure("rewriter setup + teardown (lol_html settings)", n, || {

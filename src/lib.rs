@@ -32,13 +32,17 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 #![warn(missing_docs)]
 
-// The rooms, in the order a request meets them. Each module says what it holds.
-mod http; // facts about requests and responses: the request, the rewrite-or-pass policy, charsets, decoding
+// The rooms, in the order a request meets them. Each module says what it holds. The core is
+// re-exported below; `http` and `store` are public for what only the adapter and the CLI
+// need (the rewrite-or-pass policy, body decoding, cache facts; the store's layout and keys,
+// the limits, the sites map), as lol_html keeps `errors` and `html_content` apart.
+pub mod http; // facts about requests and responses: the request, the rewrite-or-pass policy, charsets, decoding
 mod rewrite; // one request: the plan, lol_html handlers, the text chain, the streaming driver
 mod rules; // the rule language: model, parsing, budgets, compiling once (selectors, conditions, templates)
-mod store; // where rule text comes from: the config store layout, the compiled-rule cache, the sites map
+pub mod store; // where rule text comes from: the config store layout, the compiled-rule cache, the sites map
 
 // Rules: read and checked once.
+pub use http::time::parse_rfc3339;
 pub use rules::budget::{BUDGETS, Budget, Unit};
 pub use rules::compile::RuleSet;
 pub use rules::cost::{
@@ -48,43 +52,33 @@ pub use rules::cost::{
 };
 pub use rules::schedule::{Schedule, Scheduled};
 pub use rules::template::escape::escape_html;
-pub use rules::time::{TimeError, format_rfc3339, parse_rfc3339};
 pub use rules::{RuleError, RuleWarning, StickyKey, json_schema};
 
 // One request: the plan and the rewrite.
 pub use http::audience::{DeviceType, Geo};
 pub use http::request::{HostError, RequestContext, RequestError};
-pub use http::visitor::{VISITOR_COOKIE, private_cache_control, visitor_cookie, visitor_id};
+pub use http::visitor::{VISITOR_COOKIE, visitor_cookie, visitor_id};
 pub use rewrite::include::{Fragment, FragmentFrom, FragmentSource, IncludeOutcome, IncludeResult, PlannedInclude};
+pub use rewrite::page_key::PageKey;
 pub use rewrite::plan::Plan;
 pub use rewrite::prospect::Prospect;
 pub use rewrite::response_headers::{COMPRESS_HINT, RewrittenPage, give_cookie, page_headers};
 pub use rewrite::stream::{
     CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream, stream_with_fragments,
 };
-pub use rewrite::text::REGEX_HOLD_LIMIT;
-pub use rewrite::variant::Variant;
 pub use rules::dependence::Dependence;
 
 // Which responses are rewritten, and how their bodies and headers are read.
 pub use http::charset::{CharsetError, PageEncoding};
 pub use http::csp::csp_nonce;
-pub use http::decode::{Decoding, decoded};
-pub use http::freshness::{CacheFacts, Keep, MAX_OBJECT_BYTES, keep};
-pub use http::headers::{CSP_HEADERS, HeaderEdit, HeaderList, apply_header_edits};
-pub use http::policy::{
-    Decision, ResponseFacts, content_type, decide, is_html, may_sniff, origin_accept_encoding, sniff_html, weaken_etag,
-};
-pub use rules::headers::{FORBIDDEN_HEADERS, MAX_HEADER_VALUE};
+pub use http::header_edit::apply_header_edits;
+pub use rules::header_actions::FORBIDDEN_HEADERS;
 
 // Where rules come from.
 pub use rules::{WrittenRule, written_rules};
-pub use store::cache::{CacheLookup, RuleCache};
+pub use store::cache::RuleCache;
 pub use store::layout::{
-    DRAFT_FILES, DRAFT_INDEX_KEY, DRAFT_PREFIX, EntrySource, INDEX_KEY, Index, LookupError, MAX_ENTRIES,
-    MAX_VALUE_CHARS, MemoryStore, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError, check_entry, read_entries,
-    read_entries_at, read_rules_dir, store_for_files, store_from_dirs,
+    DRAFT_INDEX_KEY, DRAFT_PREFIX, INDEX_KEY, MAX_ENTRIES, MAX_VALUE_CHARS, MemoryStore, read_entries, read_entries_at,
+    read_rules_dir, store_from_dirs,
 };
-pub use store::limits::{FINISH_ALLOWANCE_MS, LIMITS_KEY, Limits, LimitsError, MAX_CPU_BUDGET_MS};
 pub use store::pack::{Pack, PackError, Packed, pack};
-pub use store::sites::{Site, Sites, SitesError};

@@ -11,7 +11,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use edge_rewriter::{DeviceType, Prospect, RequestContext, RewriteOptions, RuleSet, Variant, stream};
+use edge_rewriter::{DeviceType, PageKey, Prospect, RequestContext, RewriteOptions, RuleSet, stream};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -298,12 +298,12 @@ fn request(facts: &Facts) -> RequestContext {
 /// The edge cache's key for a request, or `None` when the edge would not use the cache for
 /// it (a forced variant, a page that may include fragments): as `src/edge/mod.rs` decides
 /// before the origin is asked.
-fn cache_key(rules: &RuleSet, context: &RequestContext) -> Option<Variant> {
+fn cache_key(rules: &RuleSet, context: &RequestContext) -> Option<PageKey> {
     let prospect = Prospect::of(rules, context);
     if prospect.never_cached().is_some() {
         return None;
     }
-    Some(Variant::of(&prospect, "live"))
+    Some(PageKey::of(&prospect, "live"))
 }
 
 /// Everything a stored page is made of, for one request and one response: the rewritten
@@ -348,7 +348,7 @@ proptest! {
         let entries = rule_set(&experiment, &rules);
         let (rule_set, errors) = RuleSet::from_entries(&entries);
         prop_assert!(errors.is_empty(), "generated rules are valid: {errors:?}\n{entries:#?}");
-        let keyed: Vec<(Variant, &Facts, RequestContext)> = group
+        let keyed: Vec<(PageKey, &Facts, RequestContext)> = group
             .iter()
             .filter_map(|facts| {
                 let context = request(facts);

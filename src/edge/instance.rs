@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use edge_rewriter::Limits;
+use edge_rewriter::store::Limits;
 use fastly::Request;
 use fastly::compute_runtime::{elapsed_vcpu_ms, heap_memory_snapshot_mib};
 use fastly::http::serve::{NextRequestOptions, RequestPromise};

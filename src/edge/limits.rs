@@ -1,7 +1,7 @@
 //! The limits in force for a request, read from the config store on every request so that a
 //! site owner's change applies at once.
 
-use edge_rewriter::{LIMITS_KEY, Limits};
+use edge_rewriter::store::{LIMITS_KEY, Limits};
 
 use super::config_store::{self, STORE_NAME};
 

@@ -1,6 +1,6 @@
 //! The request the origin gets.
 
-use edge_rewriter::origin_accept_encoding;
+use edge_rewriter::http::origin_accept_encoding;
 use fastly::http::header::ACCEPT_ENCODING;
 use std::fmt;
 

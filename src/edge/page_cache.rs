@@ -1,7 +1,7 @@
 //! Rewritten pages kept at the edge with Fastly's Core Cache API, so a page many visitors
-//! share is rewritten once per variant, not once per request.
+//! share is rewritten once per page key, not once per request.
 //!
-//! The key is the page's [`Variant`]: method, URL, the rule set's version, the rules that
+//! The key is the page's [`PageKey`]: method, URL, the rule set's version, the rules that
 //! apply and every value they fill in. A lookup is a transaction: concurrent misses for one
 //! key collapse, one request fetches and rewrites while the others wait and then stream the
 //! bytes as they are written. A hit streams the stored body to the client without a byte
@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use edge_rewriter::Variant;
+use edge_rewriter::PageKey;
 use fastly::cache::core::{CacheKey, Found, Transaction};
 use fastly::http::body::StreamingBody;
 use fastly::http::header::{ACCEPT_ENCODING, HeaderName, HeaderValue};
@@ -57,9 +57,9 @@ pub enum Lookup {
     Pass(String),
 }
 
-/// Looks `variant` up, with the client's request headers for the origin's `Vary`.
-pub fn lookup(variant: &Variant, request: &Request) -> Lookup {
-    let key = CacheKey::copy_from_slice(variant.key());
+/// Looks `page_key` up, with the client's request headers for the origin's `Vary`.
+pub fn lookup(page_key: &PageKey, request: &Request) -> Lookup {
+    let key = CacheKey::copy_from_slice(page_key.key());
     let mut builder = Transaction::lookup(key).timeout(COLLAPSE_WAIT);
     for (name, value) in request.get_headers() {
         builder = builder.header(name, value);
@@ -85,7 +85,7 @@ struct PassNote {
     pass: String,
 }
 
-/// Notes for [`PASS_NOTE_TTL`] that this variant is not kept, and why, so the next requests
+/// Notes for [`PASS_NOTE_TTL`] that this page key is not kept, and why, so the next requests
 /// go to the origin at once instead of queueing on the transaction, while one at a time may
 /// still store the page. An empty stale object whose metadata says so; purged with every
 /// rewritten page.
@@ -125,13 +125,13 @@ pub struct Insert {
     pub surrogate_keys: Vec<String>,
     /// The request headers the origin's `Vary` names.
     pub vary_by: Vec<HeaderName>,
-    /// The page's variant: names its own surrogate key.
-    pub variant: Variant,
+    /// The page's key: names its own surrogate key.
+    pub page_key: PageKey,
 }
 
 /// The object's own surrogate key, to purge it if its body fails half-way.
-pub fn object_key(variant: &Variant) -> String {
-    format!("er-{}", variant.short())
+pub fn object_key(page_key: &PageKey) -> String {
+    format!("er-{}", page_key.short())
 }
 
 impl Insert {
@@ -156,7 +156,7 @@ impl Insert {
             Ok(metadata) => Bytes::from(metadata),
             Err(err) => return Err(Box::new((response, format!("the headers could not be stored: {err}")))),
         };
-        let object = object_key(&self.variant);
+        let object = object_key(&self.page_key);
         // Fastly accepts printable ASCII keys; Viceroy refuses the whole insert otherwise.
         let keys: Vec<&str> = [ALL_PAGES_KEY, object.as_str()]
             .into_iter()
@@ -247,19 +247,19 @@ pub fn vary_by(vary: Option<&str>) -> Vec<HeaderName> {
 
 /// A whole object no one else may get (a page whose rewrite stopped at the CPU budget):
 /// purged as soon as it is written, while the client that made it reads it to its end.
-pub fn unkeep(variant: &Variant) {
-    if let Err(err) = fastly::http::purge::purge_surrogate_key(&object_key(variant)) {
+pub fn unkeep(page_key: &PageKey) {
+    if let Err(err) = fastly::http::purge::purge_surrogate_key(&object_key(page_key)) {
         log::error!("purging a page that must not be kept failed: {err}");
     }
 }
 
 /// A half-written object: abandon it and purge it, so no later request gets its cut body
 /// (Viceroy, at least, keeps an abandoned object as found and fresh).
-pub fn discard(writer: StreamingBody, variant: &Variant) {
+pub fn discard(writer: StreamingBody, page_key: &PageKey) {
     if let Err(err) = writer.abandon() {
         log::warn!("abandoning a half-written page failed: {err}");
     }
-    unkeep(variant);
+    unkeep(page_key);
 }
 
 #[cfg(test)]
@@ -289,8 +289,8 @@ mod tests {
         let live = source.live();
         let updated = source.live_from_store("edge_rewriter_rules_updated");
         let request = RequestContext::for_url("GET", "https://www.example.com/cache-test").unwrap();
-        let before = Variant::of(&edge_rewriter::Prospect::of(&live, &request), "live");
-        let after = Variant::of(&edge_rewriter::Prospect::of(&updated, &request), "live");
+        let before = PageKey::of(&edge_rewriter::Prospect::of(&live, &request), "live");
+        let after = PageKey::of(&edge_rewriter::Prospect::of(&updated, &request), "live");
         assert_ne!(before, after);
 
         let client = Request::get("https://www.example.com/cache-test");

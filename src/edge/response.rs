@@ -2,7 +2,8 @@
 //! sent when the service cannot reach or pick an origin. (The headers a rewritten page
 //! leaves with are the engine's: `edge_rewriter::page_headers`.)
 
-use edge_rewriter::{COMPRESS_HINT, CacheFacts, ResponseFacts, content_type, sniff_html};
+use edge_rewriter::COMPRESS_HINT;
+use edge_rewriter::http::{CacheFacts, ResponseFacts, content_type, sniff_html};
 use fastly::Response;
 
 use super::origin::Failure;
@@ -48,7 +49,7 @@ impl DecisionHeaders {
         }
     }
 
-    /// What [`edge_rewriter::decide`] needs to know about this response.
+    /// What [`edge_rewriter::http::decide`] needs to know about this response.
     pub fn facts<'a>(&'a self, method: &'a str, status: u16, range_request: bool) -> ResponseFacts<'a> {
         ResponseFacts {
             content_type: self.content_type.as_deref(),
@@ -129,7 +130,7 @@ pub fn surrogate_keys(response: &Response) -> Vec<String> {
 
 /// Whether a body that came without a Content-Type starts like HTML, as a browser would
 /// sniff it. The bytes looked at stay in the body (the prefix is put back), and nothing is
-/// read past the first 512. Only asked when [`edge_rewriter::may_sniff`] allows it.
+/// read past the first 512. Only asked when [`edge_rewriter::http::may_sniff`] allows it.
 pub fn sniff_html_body(response: &mut Response) -> bool {
     match response.get_body_mut().try_get_prefix_mut(SNIFF_BYTES) {
         Ok(prefix) => sniff_html(&prefix),

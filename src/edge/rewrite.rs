@@ -5,9 +5,11 @@ use std::io::{Cursor, Read, Write};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use edge_rewriter::http::{Decoding, decoded};
+use edge_rewriter::store::Limits;
 use edge_rewriter::{
-    CpuDeadline, Decoding, Limits, PageEncoding, Plan, Report, RequestContext, RewriteOptions, RewrittenPage, RuleSet,
-    Streamed, Variant, decoded, stream, stream_with_fragments,
+    CpuDeadline, PageEncoding, PageKey, Plan, Report, RequestContext, RewriteOptions, RewrittenPage, RuleSet, Streamed,
+    stream, stream_with_fragments,
 };
 use fastly::http::body::StreamingBody;
 use fastly::http::header::CACHE_CONTROL;
@@ -15,7 +17,7 @@ use fastly::{Backend, Body, Response};
 use serde_json::json;
 
 use super::access::{Grants, PREVIEW_HEADER};
-use super::headers;
+use super::fastly_headers;
 use super::includes::Fetches;
 use super::instance::vcpu_ms;
 use super::page_cache;
@@ -49,175 +51,95 @@ pub enum Output {
     Cache(page_cache::Insert),
 }
 
-/// A response the policy says to rewrite.
+/// A response the policy says to rewrite: what the rewrite needs, and the log's part made
+/// before it.
 pub struct Job<'a> {
     pub context: &'a RequestContext,
     /// The rules that apply, planned with the response's facts.
     pub plan: Plan<'a>,
+    pub rules: &'a RuleSet,
     pub response: Response,
+    pub body: BodyFacts,
+    pub grants: Grants,
+    pub limits: Limits,
+    pub page_key: PageKey,
+    pub output: Output,
+    pub includes: Includes,
+    pub log: LogFacts,
+}
+
+/// How the body is read, as the policy decided.
+pub struct BodyFacts {
     pub decoding: Decoding,
     pub encoding: PageEncoding,
     /// The media type the rewrite was decided on; the client gets it as the one
     /// `Content-Type` line.
     pub content_type: String,
-    pub grants: Grants,
-    /// From sending the request to the origin's response headers.
-    pub origin_time: Duration,
-    /// Reading and planning the rules (both plans).
-    pub rules_time: Duration,
-    pub limits: Limits,
-    /// The instance's vCPU reading when the request arrived.
-    pub vcpu_at_start: u64,
-    pub rules: &'a RuleSet,
+}
+
+/// A page's fragment requests.
+pub struct Includes {
+    /// Those sent for the plan made before the origin answered.
+    pub fetches: Fetches,
+    /// The page's origin: fragments from `"origin"` come from it.
+    pub origin: Backend,
+    /// How many fragment requests the page may send in all.
+    pub room: usize,
+}
+
+/// What the log line says of the request before its rewrite: made once, by the handler.
+pub struct LogFacts {
     pub edition: Edition,
     /// Rules left out of the set in use because they are invalid.
     pub rule_errors: usize,
     /// The version the rules index names, if it names one.
     pub rules_version: Option<String>,
-    pub variant: Variant,
-    pub output: Output,
-    /// Fragment requests sent for the plan made before the origin answered.
-    pub fetches: Fetches,
-    /// The page's origin: fragments from `"origin"` come from it.
-    pub origin: Backend,
-    /// How many fragment requests the page may send in all.
-    pub include_room: usize,
+    /// From sending the request to the origin's response headers.
+    pub origin_time: Duration,
+    /// Reading and planning the rules (both plans).
+    pub rules_time: Duration,
+    /// The instance's vCPU reading when the request arrived.
+    pub vcpu_at_start: u64,
 }
 
 /// Rewrites the response body into the client's (or the cache's), chunk by chunk, and logs
 /// one JSON line.
 pub fn run(job: Job<'_>) {
-    let Job {
-        context,
-        plan,
-        mut response,
-        decoding,
-        encoding,
-        content_type,
-        grants,
-        origin_time,
-        rules_time,
-        limits,
-        vcpu_at_start,
-        rules,
-        edition,
-        rule_errors,
-        rules_version,
-        variant,
-        output,
-        fetches,
-        origin,
-        include_room,
-    } = job;
-    let body = response.take_body();
-    // Before the headers leave, and before a miss stores them: all but the visitor cookie.
+    let Job { context, plan, rules, mut response, body, grants, limits, page_key, output, includes, log } = job;
+    let origin_body = response.take_body();
     let page = RewrittenPage {
-        decoded: decoding != Decoding::Identity,
-        content_type: &content_type,
-        variant: &variant,
+        decoded: body.decoding != Decoding::Identity,
+        content_type: &body.content_type,
+        page_key: &page_key,
         dependence: rules.dependence(),
         plan: &plan,
     };
-    let header_changes = headers::page_headers(&mut response, &page);
-    if grants.preview {
-        mark_preview(&mut response, edition.label());
-    }
-    if grants.debug {
-        // Debug headers are for the one who asked: no cache may keep them for others.
-        response.set_header(CACHE_CONTROL, "private, no-store");
-        let vcpu = Duration::from_millis(vcpu_ms().saturating_sub(vcpu_at_start));
-        response.set_header(
-            "server-timing",
-            server_timing(&[("origin", origin_time), ("rules", rules_time), ("vcpu", vcpu)]),
-        );
-        // The rewrite's own time is known only once the body has gone, after the headers:
-        // it is in the log line instead.
-        response.set_header(RULES_HEADER, plan.rule_ids().collect::<Vec<_>>().join(", "));
-    }
-    let cache = match &output {
-        Output::Client { cache, why } => CacheLog { status: cache, key: variant.short(), why: why.clone(), ttl: None },
-        Output::Cache(insert) => {
-            CacheLog { status: "MISS", key: variant.short(), why: None, ttl: Some(insert.ttl.as_secs()) }
-        }
-    };
-    let mut line = LogLine {
-        context,
-        plan: &plan,
-        edition,
-        rule_errors,
-        rules_version,
-        origin_time,
-        rules_time,
-        vcpu_at_start,
-        vcpu_at_stream_end: None,
-        limits,
-        cache,
-        header_changes,
-    };
+    let header_changes = set_headers(&mut response, &page, grants, &log);
+    let cache = CacheLog::of(&output, &page_key);
+    let mut line =
+        LogLine { facts: log, cpu_budget_ms: limits.cpu_budget_ms, vcpu_at_stream_end: None, cache, header_changes };
     if context.method == "HEAD" {
         // The headers GET would get, without a body.
-        headers::give_cookie(&mut response, &plan);
+        fastly_headers::give_cookie(&mut response, &plan);
         response.send_to_client();
-        line.log(None, Duration::ZERO, "headers only (HEAD)");
+        line.log(context, &plan, None, Duration::ZERO, "headers only (HEAD)");
         return;
     }
-
-    // The budget covers the whole instance (see `instance`): `vcpu_ms` counts from its start.
-    // Viceroy never stops a guest and counts wall time as vCPU; Fastly stops it at 50 ms:
-    // the deadline and its finishing allowance are what keep a page complete there.
-    let cpu_deadline = limits
-        .cpu_deadline_ms()
-        .zip(limits.cpu_finish_by_ms())
-        .map(|(stop_at_ms, finish_by_ms)| CpuDeadline::new(vcpu_ms, stop_at_ms, finish_by_ms));
-    let options = RewriteOptions { encoding, cpu_deadline, ..RewriteOptions::default() };
-    let mut input = match decoding {
-        Decoding::Identity => Source::Raw(body),
-        coded => Source::Decoded(decoded(coded, body)),
-    };
+    let options =
+        RewriteOptions { encoding: body.encoding, cpu_deadline: cpu_deadline(&limits), ..RewriteOptions::default() };
+    let mut input = Source::of(body.decoding, origin_body);
     // The headers leave once the first bytes are in hand: a body that fails before its first
     // byte (a reset, a stream that is not gzip) gets a clear 502, not a 200 cut at nothing.
     let first = match read_first(&mut input, options.read_buffer) {
         Ok(first) => first,
-        Err(err) => {
-            log::error!("{}: the origin's body failed before its first byte: {err}; answering 502", context.path);
-            if let Output::Cache(insert) = output {
-                let _ = insert.transaction.cancel_insert_or_update();
-            }
-            response::broken_origin_body().send_to_client();
-            line.log(None, Duration::ZERO, "bad gateway: the origin's body could not be read");
-            return;
-        }
+        Err(err) => return fail_before_first_byte(&err, output, context, &plan, &mut line),
     };
-    let (sink, inserting) = match output {
-        Output::Client { cache, .. } => {
-            response.set_header(page_cache::X_CACHE, cache);
-            headers::give_cookie(&mut response, &plan);
-            (response.stream_to_client(), false)
-        }
-        Output::Cache(insert) => match insert.start(response, |response| headers::give_cookie(response, &plan)) {
-            Ok(writer) => (writer, true),
-            Err(refused) => {
-                let (mut response, why) = *refused;
-                log::warn!("{}: {why}; the page is served without being kept", context.path);
-                line.cache.status = "PASS";
-                line.cache.why = Some(why);
-                response.set_header(page_cache::X_CACHE, "PASS");
-                headers::give_cookie(&mut response, &plan);
-                (response.stream_to_client(), false)
-            }
-        },
-    };
+    let (sink, inserting) = open_sink(response, output, &plan, &mut line.cache, &context.path);
     let rewrite_started = Instant::now();
     let mut head = Cursor::new(first);
     let page = (&mut head).chain(&mut input);
-    let Streamed { sink: mut client, report, mut result } = if plan.includes().is_empty() {
-        stream(&plan, &options, page, sink)
-    } else {
-        // The plan now knows the response: fragments it no longer needs are dropped, new
-        // ones sent.
-        let fetches = fetches.resend_for(plan.includes(), &context.host, &origin, include_room);
-        stream_with_fragments(&plan, &options, page, sink, Box::new(fetches))
-    };
+    let Streamed { sink: mut client, report, mut result } =
+        rewrite_body(&plan, &options, page, sink, includes, &context.host);
     // What the guest itself spent: after this, only the host's splice of the rest (which
     // Viceroy adds to the guest's vCPU, as it counts hostcall time).
     line.vcpu_at_stream_end = Some(vcpu_ms());
@@ -225,40 +147,152 @@ pub fn run(job: Job<'_>) {
         result = pass_on_the_rest(&mut client, head, input).map_err(edge_rewriter::StreamError::Input);
     }
     let rewrite_time = rewrite_started.elapsed();
-    let outcome = match &result {
+    let outcome = finish(client, &result, &report, inserting, &page_key, &mut line.cache, &context.path);
+    line.log(context, &plan, Some(&report), rewrite_time, outcome);
+}
+
+/// Sets the page's headers before they leave, and before a miss stores them: all but the
+/// visitor cookie; and the preview and debug headers the request may see. Returns what the
+/// rules changed, for the log.
+fn set_headers(response: &mut Response, page: &RewrittenPage<'_>, grants: Grants, log: &LogFacts) -> Vec<String> {
+    let header_changes = fastly_headers::page_headers(response, page);
+    if grants.preview {
+        mark_preview(response, log.edition.label());
+    }
+    if grants.debug {
+        // Debug headers are for the one who asked: no cache may keep them for others.
+        response.set_header(CACHE_CONTROL, "private, no-store");
+        let vcpu = Duration::from_millis(vcpu_ms().saturating_sub(log.vcpu_at_start));
+        response.set_header(
+            "server-timing",
+            server_timing(&[("origin", log.origin_time), ("rules", log.rules_time), ("vcpu", vcpu)]),
+        );
+        // The rewrite's own time is known only once the body has gone, after the headers:
+        // it is in the log line instead.
+        response.set_header(RULES_HEADER, page.plan.rule_ids().collect::<Vec<_>>().join(", "));
+    }
+    header_changes
+}
+
+/// The CPU deadline the rewrite stops at, if the limits set a budget.
+fn cpu_deadline(limits: &Limits) -> Option<CpuDeadline> {
+    // The budget covers the whole instance (see `instance`): `vcpu_ms` counts from its start.
+    // Viceroy never stops a guest and counts wall time as vCPU; Fastly stops it at 50 ms:
+    // the deadline and its finishing allowance are what keep a page complete there.
+    limits
+        .cpu_deadline_ms()
+        .zip(limits.cpu_finish_by_ms())
+        .map(|(stop_at_ms, finish_by_ms)| CpuDeadline::new(vcpu_ms, stop_at_ms, finish_by_ms))
+}
+
+/// The origin's body failed before its first byte: a 502, and nothing kept.
+fn fail_before_first_byte(
+    err: &std::io::Error,
+    output: Output,
+    context: &RequestContext,
+    plan: &Plan<'_>,
+    line: &mut LogLine,
+) {
+    log::error!("{}: the origin's body failed before its first byte: {err}; answering 502", context.path);
+    if let Output::Cache(insert) = output {
+        let _ = insert.transaction.cancel_insert_or_update();
+    }
+    response::broken_origin_body().send_to_client();
+    line.log(context, plan, None, Duration::ZERO, "bad gateway: the origin's body could not be read");
+}
+
+/// Sends the headers and opens the body's way out: to the client, or into the cache (and to
+/// the client from there); a cache that refuses the page leaves it to the client alone.
+/// Returns the body and whether it goes into the cache.
+fn open_sink(
+    mut response: Response,
+    output: Output,
+    plan: &Plan<'_>,
+    cache: &mut CacheLog,
+    path: &str,
+) -> (StreamingBody, bool) {
+    match output {
+        Output::Client { cache, .. } => {
+            response.set_header(page_cache::X_CACHE, cache);
+            fastly_headers::give_cookie(&mut response, plan);
+            (response.stream_to_client(), false)
+        }
+        Output::Cache(insert) => match insert.start(response, |response| fastly_headers::give_cookie(response, plan)) {
+            Ok(writer) => (writer, true),
+            Err(refused) => {
+                let (mut response, why) = *refused;
+                log::warn!("{path}: {why}; the page is served without being kept");
+                cache.status = "PASS";
+                cache.why = Some(why);
+                response.set_header(page_cache::X_CACHE, "PASS");
+                fastly_headers::give_cookie(&mut response, plan);
+                (response.stream_to_client(), false)
+            }
+        },
+    }
+}
+
+/// Streams the page through the plan into `sink`, with its fragments when it has includes.
+fn rewrite_body(
+    plan: &Plan<'_>,
+    options: &RewriteOptions,
+    page: impl Read,
+    sink: StreamingBody,
+    includes: Includes,
+    host: &str,
+) -> Streamed<StreamingBody> {
+    if plan.includes().is_empty() {
+        return stream(plan, options, page, sink);
+    }
+    // The plan now knows the response: fragments it no longer needs are dropped, new
+    // ones sent.
+    let fetches = includes.fetches.resend_for(plan.includes(), host, &includes.origin, includes.room);
+    stream_with_fragments(plan, options, page, sink, Box::new(fetches))
+}
+
+/// Ends the body as the rewrite went: finished when whole (and, after a CPU stop, taken back
+/// out of the cache), abandoned when not. Returns the outcome for the log.
+fn finish(
+    client: StreamingBody,
+    result: &Result<(), edge_rewriter::StreamError>,
+    report: &Report,
+    inserting: bool,
+    page_key: &PageKey,
+    cache: &mut CacheLog,
+    path: &str,
+) -> &'static str {
+    match result {
         Ok(()) => match client.finish() {
             Ok(()) if inserting && report.cpu_stop => {
                 // Where a CPU stop falls depends on the instance's clock, not on the request:
                 // the next request may rewrite further, so no one else gets this page from
                 // the cache (the client already has it whole).
-                page_cache::unkeep(&variant);
-                line.cache.status = "PASS";
-                line.cache.why = Some("rewriting stopped at the CPU budget: the page is not kept".into());
+                page_cache::unkeep(page_key);
+                cache.status = "PASS";
+                cache.why = Some("rewriting stopped at the CPU budget: the page is not kept".into());
                 "complete"
             }
             Ok(()) => "complete",
             Err(err) => {
-                log::warn!("{}: finishing the client response failed: {err}", context.path);
+                log::warn!("{path}: finishing the client response failed: {err}");
                 "client gone"
             }
         },
         Err(err) => {
             // The client must be able to tell the body is incomplete: abandon, never finish.
             log::error!(
-                "{}: {err}; client response abandoned after {} bytes so it is visibly incomplete",
-                context.path,
+                "{path}: {err}; client response abandoned after {} bytes so it is visibly incomplete",
                 report.bytes_out
             );
             if inserting {
                 // Nobody may get this cut body from the cache later either.
-                page_cache::discard(client, &variant);
+                page_cache::discard(client, page_key);
             } else if let Err(err) = client.abandon() {
-                log::warn!("{}: abandoning the client response failed: {err}", context.path);
+                log::warn!("{path}: abandoning the client response failed: {err}");
             }
             "abandoned"
         }
-    };
-    line.log(Some(&report), rewrite_time, outcome);
+    }
 }
 
 /// After a stop at the CPU budget: the unread rest of the page goes to the client as it came.
@@ -285,6 +319,15 @@ enum Source {
     Raw(Body),
     /// Decoded in the guest.
     Decoded(Box<dyn Read>),
+}
+
+impl Source {
+    fn of(decoding: Decoding, body: Body) -> Source {
+        match decoding {
+            Decoding::Identity => Source::Raw(body),
+            coded => Source::Decoded(decoded(coded, body)),
+        }
+    }
 }
 
 impl Read for Source {
@@ -329,7 +372,7 @@ fn server_timing(parts: &[(&str, Duration)]) -> String {
 /// How the edge cache served a response, for the log line.
 struct CacheLog {
     status: &'static str,
-    /// The variant's digest, shortened.
+    /// The page key's digest, shortened.
     key: String,
     /// Why it was not kept, when it was not.
     why: Option<String>,
@@ -337,54 +380,67 @@ struct CacheLog {
     ttl: Option<u64>,
 }
 
+impl CacheLog {
+    fn of(output: &Output, page_key: &PageKey) -> CacheLog {
+        match output {
+            Output::Client { cache, why } => {
+                CacheLog { status: cache, key: page_key.short(), why: why.clone(), ttl: None }
+            }
+            Output::Cache(insert) => {
+                CacheLog { status: "MISS", key: page_key.short(), why: None, ttl: Some(insert.ttl.as_secs()) }
+            }
+        }
+    }
+}
+
 /// The facts of one rewrite, logged as one JSON line.
-struct LogLine<'a> {
-    context: &'a RequestContext,
-    plan: &'a Plan<'a>,
-    edition: Edition,
-    rule_errors: usize,
-    rules_version: Option<String>,
-    origin_time: Duration,
-    rules_time: Duration,
-    vcpu_at_start: u64,
+struct LogLine {
+    facts: LogFacts,
+    cpu_budget_ms: u64,
     /// The vCPU reading when the rewrite itself was done.
     vcpu_at_stream_end: Option<u64>,
-    limits: Limits,
     cache: CacheLog,
     /// What the rules did to the response's headers (`"set x-frame-options"`).
     header_changes: Vec<String>,
 }
 
-impl LogLine<'_> {
-    fn log(&mut self, report: Option<&Report>, rewrite_time: Duration, outcome: &str) {
+impl LogLine {
+    fn log(
+        &self,
+        context: &RequestContext,
+        plan: &Plan<'_>,
+        report: Option<&Report>,
+        rewrite_time: Duration,
+        outcome: &str,
+    ) {
         let ms = |time: Duration| (time.as_secs_f64() * 1e5).round() / 1e2;
-        let hits = hit_counts(report.map(|r| &r.hits[..]), self.plan.rule_ids());
-        let shadow_hits = hit_counts(report.map(|r| &r.shadow_hits[..]), self.plan.shadow_ids());
+        let hits = hit_counts(report.map(|r| &r.hits[..]), plan.rule_ids());
+        let shadow_hits = hit_counts(report.map(|r| &r.shadow_hits[..]), plan.shadow_ids());
         let line = json!({
             "event": "rewrite",
-            "method": self.context.method,
-            "host": self.context.host,
-            "path": self.context.path,
-            "status": self.context.status,
-            "rules": self.edition.label(),
-            "rules_version": self.rules_version,
+            "method": context.method,
+            "host": context.host,
+            "path": context.path,
+            "status": context.status,
+            "rules": self.facts.edition.label(),
+            "rules_version": self.facts.rules_version,
             "hits": hits,
             "shadow_hits": shadow_hits,
-            "not_applicable": self.plan.not_applicable(),
+            "not_applicable": plan.not_applicable(),
             "headers": self.header_changes,
-            "experiments": self.plan.experiments().map(|(id, variant)| (id.to_owned(), json!(variant))).collect::<serde_json::Map<_, _>>(),
-            "variant_forced": self.plan.forced(),
-            "rule_errors": self.rule_errors,
+            "experiments": plan.experiments().map(|(id, variant)| (id.to_owned(), json!(variant))).collect::<serde_json::Map<_, _>>(),
+            "variant_forced": plan.forced(),
+            "rule_errors": self.facts.rule_errors,
             "bytes_in": report.map(|r| r.bytes_in),
             "bytes_out": report.map(|r| r.bytes_out),
             "bail_out": report.and_then(|r| r.bail_out.clone()),
             "includes": report.map(|r| includes_log(&r.includes)).unwrap_or_default(),
-            "vcpu_ms": vcpu_ms().saturating_sub(self.vcpu_at_start),
-            "vcpu_ms_rewrite": self.vcpu_at_stream_end.map(|at| at.saturating_sub(self.vcpu_at_start)),
-            "cpu_budget_ms": self.limits.cpu_budget_ms,
+            "vcpu_ms": vcpu_ms().saturating_sub(self.facts.vcpu_at_start),
+            "vcpu_ms_rewrite": self.vcpu_at_stream_end.map(|at| at.saturating_sub(self.facts.vcpu_at_start)),
+            "cpu_budget_ms": self.cpu_budget_ms,
             "cache": { "status": self.cache.status, "key": self.cache.key, "why": self.cache.why, "ttl_s": self.cache.ttl },
             "outcome": outcome,
-            "ms": { "origin": ms(self.origin_time), "rules": ms(self.rules_time), "rewrite": ms(rewrite_time) },
+            "ms": { "origin": ms(self.facts.origin_time), "rules": ms(self.facts.rules_time), "rewrite": ms(rewrite_time) },
         });
         log::info!("{line}");
     }

@@ -4,10 +4,8 @@
 
 use std::rc::Rc;
 
-use edge_rewriter::{
-    CacheLookup, DRAFT_INDEX_KEY, EntrySource, INDEX_KEY, LookupError, MemoryStore, RuleCache, RuleSet, StoreEntries,
-    StoreError, read_entries, read_entries_at,
-};
+use edge_rewriter::store::{CacheLookup, EntrySource, LookupError, StoreEntries, StoreError};
+use edge_rewriter::{DRAFT_INDEX_KEY, INDEX_KEY, MemoryStore, RuleCache, RuleSet, read_entries, read_entries_at};
 use fastly::ConfigStore;
 
 use super::config_store::{self, STORE_NAME};

@@ -2,7 +2,7 @@
 //! store holds a sites map; then only the hosts in it, each to its own origin, created as a
 //! dynamic backend. No request header can name an address: the map is the only way in.
 
-use edge_rewriter::{SITES_KEY, Site, Sites};
+use edge_rewriter::store::{SITES_KEY, Site, Sites};
 use fastly::Backend;
 use fastly::backend::BackendBuilder;
 

@@ -6,7 +6,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// Where the client is, beyond its country (which is [`RequestContext::country`]
+/// Where the client is, beyond its country (which is [`crate::RequestContext::country`]
 /// (crate::RequestContext::country), for `{{country}}` and older rules).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Geo {

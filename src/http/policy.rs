@@ -185,13 +185,6 @@ pub fn origin_accept_encoding(client_accept_encoding: Option<&str>) -> Option<&'
     accepts_gzip.then_some("gzip")
 }
 
-/// A rewritten body is no longer byte-identical to the origin's: a strong ETag becomes weak
-/// (`"abc"` becomes `W/"abc"`), so caches may still revalidate with it.
-pub fn weaken_etag(etag: &str) -> String {
-    let etag = etag.trim();
-    if etag.starts_with("W/") { etag.to_owned() } else { format!("W/{etag}") }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,11 +307,5 @@ mod tests {
         assert_eq!(origin_accept_encoding(Some("br, gzip;q=0")), None);
         assert_eq!(origin_accept_encoding(Some("br")), None);
         assert_eq!(origin_accept_encoding(None), None);
-    }
-
-    #[test]
-    fn etags_are_weakened_once() {
-        assert_eq!(weaken_etag("\"abc\""), "W/\"abc\"");
-        assert_eq!(weaken_etag("W/\"abc\""), "W/\"abc\"");
     }
 }

@@ -5,7 +5,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::audience::{CONTINENTS, DeviceType, Geo};
-use crate::rules::time::parse_rfc3339;
+use crate::http::time::parse_rfc3339;
 
 /// The facts `@name value` lines and `--fact name=value` may set.
 pub const FACTS: &str = "@client-ip, @country (or @geo.country), @geo.continent, @geo.region, @geo.city, @geo.asn, \
@@ -44,7 +44,7 @@ pub enum RequestError {
     Line(String),
     /// An `@now` that is not an RFC 3339 time.
     #[error(transparent)]
-    Now(#[from] crate::rules::time::TimeError),
+    Now(#[from] crate::http::time::TimeError),
     /// An `@status` that is not an HTTP status.
     #[error("@status {0:?} is not an HTTP status")]
     Status(String),

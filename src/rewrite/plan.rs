@@ -7,7 +7,7 @@ use lol_html::Selector;
 
 use super::assign::Assignments;
 use super::include::{self, PlannedInclude, new_token};
-use crate::http::headers::HeaderEdit;
+use crate::http::header_edit::HeaderEdit;
 use crate::http::request::RequestContext;
 use crate::rules::actions::{CompiledAction, PlannedAction, Scope};
 use crate::rules::compile::{CompiledRule, RuleSet};
@@ -44,6 +44,28 @@ pub(crate) struct PlannedRule<'r> {
     pub max: Option<u64>,
     /// What it costs, by the cost model: the CPU meter's weights for its handlers.
     pub cost: &'r RuleCost,
+}
+
+/// Planning is the rewrite layer's: it lives here, beside [`Plan`], so that `rules` never
+/// imports `rewrite`.
+impl RuleSet {
+    /// The rules whose conditions hold for this request, templates filled in.
+    pub fn plan(&self, context: &RequestContext) -> Plan<'_> {
+        Plan::new(self, context)
+    }
+
+    /// Why the rule `id` does not apply to this request: the first of its conditions that
+    /// does not hold (`when.path`), or what keeps the visitor out of the experiment it
+    /// declares (`experiment.consent`); `None` when it applies (or there is no such rule).
+    pub fn why_not(&self, id: &str, context: &RequestContext) -> Option<String> {
+        let rule = self.compiled().iter().find(|rule| rule.id == id)?;
+        let assignments = Assignments::of(self, context);
+        let context = assignments.context(context);
+        if let Some(failing) = rule.condition.first_failing(&context, &rule.id) {
+            return Some(failing);
+        }
+        assignments.outside(&rule.id).map(|outside| outside.field().to_owned())
+    }
 }
 
 impl<'r> Plan<'r> {

@@ -8,10 +8,10 @@
 //! cache keeps for others), the visitor cookie an experiment's new visitor gets
 //! ([`give_cookie`]).
 
-use crate::http::headers::{HeaderList, apply_header_edits};
+use crate::http::header_edit::{HeaderList, apply_header_edits};
 use crate::http::visitor::{private_cache_control, visitor_cookie};
+use crate::rewrite::page_key::PageKey;
 use crate::rewrite::plan::Plan;
-use crate::rewrite::variant::Variant;
 use crate::rules::dependence::Dependence;
 
 /// Asks Fastly to compress the rewritten body for the client.
@@ -24,8 +24,8 @@ pub struct RewrittenPage<'a> {
     pub decoded: bool,
     /// The one `Content-Type` line the rewrite was decided on.
     pub content_type: &'a str,
-    /// The page's variant: its ETag names it.
-    pub variant: &'a Variant,
+    /// The page's key: its ETag names it.
+    pub page_key: &'a PageKey,
     /// What the rule set's output depends on besides the URL.
     pub dependence: &'a Dependence,
     /// The request's plan: its experiments and header edits.
@@ -36,7 +36,7 @@ pub struct RewrittenPage<'a> {
 /// the visitor cookie ([`give_cookie`], the client's alone). Returns the rules' header
 /// edits as the log line names them.
 pub fn page_headers(headers: &mut dyn HeaderList, page: &RewrittenPage<'_>) -> Vec<String> {
-    rewritten(headers, page.decoded, page.content_type, page.variant);
+    rewritten(headers, page.decoded, page.content_type, page.page_key);
     for_downstream_caches(headers, page.dependence);
     keep_private(headers, page.plan);
     let edits = page.plan.header_edits();
@@ -44,15 +44,15 @@ pub fn page_headers(headers: &mut dyn HeaderList, page: &RewrittenPage<'_>) -> V
 }
 
 /// The rewritten body has a new length and new bytes: the length goes (the body streams),
-/// the ETag names the variant (the origin's validator and the rules' output), a decoded body
+/// the ETag names the page key (the origin's validator and the rules' output), a decoded body
 /// loses its encoding, and Fastly is asked to compress what is sent. `Content-Type` becomes
 /// the one line the rewrite was decided on, so the client reads the body exactly as the
 /// service did. `Vary` and the rest stay.
-pub fn rewritten(headers: &mut dyn HeaderList, decoded: bool, content_type: &str, variant: &Variant) {
+pub fn rewritten(headers: &mut dyn HeaderList, decoded: bool, content_type: &str, page_key: &PageKey) {
     headers.remove("content-length");
     headers.set("content-type", content_type);
     let origin_etag = headers.values("etag").into_iter().next();
-    headers.set("etag", &variant.etag(origin_etag.as_deref()));
+    headers.set("etag", &page_key.etag(origin_etag.as_deref()));
     if decoded {
         headers.remove("content-encoding");
     }
@@ -63,7 +63,7 @@ pub fn rewritten(headers: &mut dyn HeaderList, decoded: bool, content_type: &str
 /// request headers the rules read (a cookie condition adds `Cookie`) besides what the origin
 /// varies on, as the edge cache does; and a page that depends on what they cannot see (a
 /// rollout's client address, the country, the clock) is `private` to them, while the edge
-/// keeps it under its full variant. `private` is added to the origin's directives, never in
+/// keeps it under its full page key. `private` is added to the origin's directives, never in
 /// place of them: `no-store`, `no-cache`, `max-age` and the rest reach the client.
 pub fn for_downstream_caches(headers: &mut dyn HeaderList, dependence: &Dependence) {
     if !dependence.headers.is_empty() {
@@ -124,11 +124,11 @@ mod tests {
         let (rules, errors) = RuleSet::from_entries(&[("e".into(), rules.into())]);
         assert!(errors.is_empty(), "{errors:?}");
         let plan = rules.plan(context);
-        let variant = Variant::of(&crate::rewrite::prospect::Prospect::of(&rules, context), "live");
+        let page_key = PageKey::of(&crate::rewrite::prospect::Prospect::of(&rules, context), "live");
         let page = RewrittenPage {
             decoded: false,
             content_type: "text/html",
-            variant: &variant,
+            page_key: &page_key,
             dependence: rules.dependence(),
             plan: &plan,
         };
@@ -194,10 +194,10 @@ mod tests {
     fn the_etag_names_the_origins_and_a_decoded_body_loses_its_encoding() {
         let (rules, _) = RuleSet::from_entries(&[]);
         let context = RequestContext::default();
-        let variant = Variant::of(&crate::rewrite::prospect::Prospect::of(&rules, &context), "live");
+        let page_key = PageKey::of(&crate::rewrite::prospect::Prospect::of(&rules, &context), "live");
         let mut headers = headers(&[("ETag", "\"v1\""), ("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]);
-        rewritten(&mut headers, true, "text/html; charset=utf-8", &variant);
-        assert_eq!(value(&headers, "etag"), [variant.etag(Some("\"v1\"")).as_str()]);
+        rewritten(&mut headers, true, "text/html; charset=utf-8", &page_key);
+        assert_eq!(value(&headers, "etag"), [page_key.etag(Some("\"v1\"")).as_str()]);
         assert!(value(&headers, "content-encoding").is_empty());
         assert_eq!(value(&headers, "vary"), ["Accept-Encoding"]);
         assert_eq!(value(&headers, "content-type"), ["text/html; charset=utf-8"]);

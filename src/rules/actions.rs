@@ -3,7 +3,7 @@
 //! ([`CompiledAction`]), what it becomes for one request ([`PlannedAction`]), and how it
 //! changes the page (the `apply_to_*` functions lol_html's handlers call). Adding an action
 //! is a variant in [`Action`] and an arm in each of these. Header actions are compiled in
-//! [`super::headers`] and applied by whoever holds the response ([`crate::http::headers`]).
+//! [`super::header_actions`] and applied by whoever holds the response ([`crate::http::header_edit`]).
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -13,14 +13,15 @@ use lol_html::{HandlerResult, Selector};
 
 use super::budget::{Cost, RegexRoom};
 use super::cost::{self, RuleCost};
-use super::headers::{self, CompiledHeader};
+use super::error::reason_error;
+use super::header_actions::{self, CompiledHeader};
+use super::include::{Fallback, FragmentFrom, PlannedInclude, include_path_problem};
 use super::pattern::{Pattern, Use};
 use super::selector::parse_selector;
 use super::template::{Landing, Template};
 use super::{Action, Content, FieldError, Include, InsertAs, ReplaceText, TextTarget};
-use crate::http::headers::HeaderEdit;
+use crate::http::header_edit::HeaderEdit;
 use crate::http::request::RequestContext;
-use crate::rewrite::include::{Fallback, FragmentFrom, PlannedInclude, include_path_problem};
 use crate::rewrite::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
 
 /// The part of a page an action works on, which decides the lol_html handler that runs it
@@ -37,6 +38,18 @@ pub(crate) enum Scope {
     Document,
     /// The response's headers, sent before the page is read: takes no selector.
     Headers,
+}
+
+/// The actions on the response's headers, listed once: a pattern, so that every `match` on
+/// an action still names each action somewhere (a new one is a compile error, not a surprise).
+macro_rules! header_actions {
+    () => {
+        Action::SetHeader(_)
+            | Action::AppendHeader(_)
+            | Action::RemoveHeader(_)
+            | Action::CspAdd(_)
+            | Action::SetCookie(_)
+    };
 }
 
 impl Action {
@@ -75,11 +88,7 @@ impl Action {
             Action::RemoveComments | Action::ReplaceComments(_) => Scope::Comments,
             Action::ReplaceText(_) => Scope::Text,
             Action::AppendToDocument(_) => Scope::Document,
-            Action::SetHeader(_)
-            | Action::AppendHeader(_)
-            | Action::RemoveHeader(_)
-            | Action::CspAdd(_)
-            | Action::SetCookie(_) => Scope::Headers,
+            header_actions!() => Scope::Headers,
             _ => Scope::Element,
         }
     }
@@ -240,7 +249,7 @@ fn compile_action(
         (Scope::Headers, true) => return Err(FieldError::new("selector", headers_take_no_selector(name, at))),
         _ => {}
     }
-    if let Some(header) = headers::compile(action, &field) {
+    if let Some(header) = header_actions::compile(action, &field) {
         return header.map(CompiledAction::Header);
     }
     let content = |content: &Content| compile_content(content, &field);
@@ -320,11 +329,7 @@ fn compile_action(
             }
             CompiledAction::ReplaceText(Box::new(rule))
         }
-        Action::SetHeader(_)
-        | Action::AppendHeader(_)
-        | Action::RemoveHeader(_)
-        | Action::CspAdd(_)
-        | Action::SetCookie(_) => unreachable!("compiled by headers::compile above"),
+        header_actions!() => unreachable!("compiled by header_actions::compile above"),
     })
 }
 
@@ -341,17 +346,9 @@ fn headers_take_no_selector(name: &str, at: &str) -> String {
     format!("headers are sent before the page is read; move `{name}` to a rule without a selector {moved}")
 }
 
-/// Why an action's name or replacement cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason}")]
-pub(crate) struct ActionError {
-    reason: String,
-}
-
-impl ActionError {
-    pub(crate) fn new(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into() }
-    }
+reason_error! {
+    /// Why an action's name or replacement cannot be used.
+    pub(crate) struct ActionError;
 }
 
 /// The text kinds `replace_text` changes when the rule does not say.

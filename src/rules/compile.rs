@@ -1,5 +1,5 @@
 //! Rules checked and compiled once ([`RuleSet`]), to be planned per request
-//! ([`crate::rewrite::plan`]).
+//! (`RuleSet::plan`, in `rewrite::plan`: the rewrite layer reads rules, never the reverse).
 //!
 //! Everything that can be wrong with a rule is found here, before any byte of a page is
 //! read: selectors are parsed with `str::parse` (never the panicking `element!` macro),
@@ -19,9 +19,6 @@ use super::dependence::Dependence;
 use super::experiment::CompiledExperiment;
 use super::selector::parse_selector;
 use super::{FieldError, Mode, Rule, RuleError, RuleWarning, SourcedRule, parse_entry};
-use crate::http::request::RequestContext;
-use crate::rewrite::assign::Assignments;
-use crate::rewrite::plan::Plan;
 
 /// Rules ready to run: each selector parsed, each action and condition checked. Build it
 /// once per rule-set version (the service caches it); [`plan`](Self::plan) it per request.
@@ -177,19 +174,6 @@ impl RuleSet {
         self.rules.iter().filter(|rule| rule.shadow).map(|rule| rule.id.as_str())
     }
 
-    /// Why the rule `id` does not apply to this request: the first of its conditions that
-    /// does not hold (`when.path`), or what keeps the visitor out of the experiment it
-    /// declares (`experiment.consent`); `None` when it applies (or there is no such rule).
-    pub fn why_not(&self, id: &str, context: &RequestContext) -> Option<String> {
-        let rule = self.rules.iter().find(|rule| rule.id == id)?;
-        let assignments = Assignments::of(self, context);
-        let context = assignments.context(context);
-        if let Some(failing) = rule.condition.first_failing(&context, &rule.id) {
-            return Some(failing);
-        }
-        assignments.outside(&rule.id).map(|outside| outside.field().to_owned())
-    }
-
     /// What looks wrong in rules that are valid (they still apply): a regex with a JSON
     /// backspace for `\b`, inserted HTML that leaves an element open.
     pub fn warnings(&self) -> &[RuleWarning] {
@@ -209,11 +193,6 @@ impl RuleSet {
     /// True when no rule may run.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
-    }
-
-    /// The rules whose conditions hold for this request, templates filled in.
-    pub fn plan(&self, context: &RequestContext) -> Plan<'_> {
-        Plan::new(self, context)
     }
 
     /// SHA-256 of the store entries the set was read from.
@@ -412,6 +391,7 @@ fn unknown_experiment(id: &str, declared: &Declared) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::request::RequestContext;
 
     fn set(json: &str) -> (RuleSet, Vec<RuleError>) {
         RuleSet::from_entries(&[("test".to_owned(), json.to_owned())])

@@ -3,12 +3,12 @@
 
 use crate::http::audience::{CONTINENTS, DeviceType};
 use crate::http::request::RequestContext;
+use crate::http::time::parse_rfc3339;
 use crate::http::unions::Union;
 use crate::rules::budget::RegexRoom;
 use crate::rules::dependence::Dependence;
 use crate::rules::pattern::{Pattern, Use};
 use crate::rules::schedule::Schedule;
-use crate::rules::time::parse_rfc3339;
 use crate::rules::{
     FieldError, GeoMatch, InExperiment, NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When,
 };

@@ -2,6 +2,28 @@
 
 use std::fmt;
 
+/// Declares an error that is one sentence: why one part of a rule (an id, a selector, an
+/// action, a template) cannot be used, in words that name it and the fix. Each part keeps its
+/// own type, so a signature says what it checks; this is the one shape they share.
+macro_rules! reason_error {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident;) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[error("{reason}")]
+        $vis struct $name {
+            reason: String,
+        }
+
+        impl $name {
+            /// The error, saying `reason`.
+            pub(crate) fn new(reason: impl Into<String>) -> Self {
+                Self { reason: reason.into() }
+            }
+        }
+    };
+}
+pub(crate) use reason_error;
+
 /// A rule that cannot be used. The rest of the rule set still applies.
 ///
 /// Displayed as `entry "e", file "f.json", rule "r", field `f`: reason`, leaving out the

@@ -5,13 +5,17 @@
 //!   valid but likely wrong ([`lint`]), described by a JSON Schema ([`schema`]);
 //! * what each part compiles to, once per rule-set version: selectors ([`selector`]),
 //!   conditions ([`conditions`]), templates escaped for where each value lands
-//!   ([`template`]), regexes and globs ([`pattern`]), time windows ([`time`]);
+//!   ([`template`]), regexes and globs ([`pattern`]), time windows (on
+//!   [`crate::http::time`]), includes as a plan carries them ([`include`]);
 //! * experiments: weighted variants, namespaces and consent ([`experiment`]);
 //! * what a rule set may cost ([`budget`]), the compiled set itself ([`compile`]), and what
 //!   its rules' effect depends on besides the request: time windows, rollouts, experiments
 //!   ([`schedule`]).
 //!
 //! Nothing here depends on a request or a page; [`crate::rewrite`] takes it from there.
+//! Imports run one way, `rewrite` -> `rules` -> `http`: nothing here imports `rewrite`
+//! (two uses of `rewrite::text` remain, the text finder and the entity decoder, until the
+//! text path settles).
 
 pub(crate) mod actions;
 pub(crate) mod budget;
@@ -21,7 +25,8 @@ pub(crate) mod cost;
 pub(crate) mod dependence;
 mod error;
 pub(crate) mod experiment;
-pub(crate) mod headers;
+pub(crate) mod header_actions;
+pub(crate) mod include;
 mod lint;
 mod mistakes;
 mod model;
@@ -32,7 +37,6 @@ mod schema;
 pub(crate) mod selector;
 mod shape;
 pub(crate) mod template;
-pub(crate) mod time;
 mod when;
 
 pub(crate) use error::FieldError;

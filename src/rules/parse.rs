@@ -9,6 +9,7 @@
 
 use serde_json::Value;
 
+use super::error::reason_error;
 use super::mistakes::{self, Mistake};
 use super::{FieldError, Rule, RuleError, RuleWarning, lint, shape};
 use crate::rules::budget::{MAX_RULE_JSON_DEPTH, json_depth};
@@ -16,17 +17,9 @@ use crate::rules::budget::{MAX_RULE_JSON_DEPTH, json_depth};
 /// The longest rule id.
 pub const MAX_ID_CHARS: usize = 64;
 
-/// Why a rule id cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason}")]
-pub(crate) struct IdError {
-    reason: String,
-}
-
-impl IdError {
-    fn new(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into() }
-    }
+reason_error! {
+    /// Why a rule id cannot be used.
+    pub(crate) struct IdError;
 }
 
 /// The one field of a packed entry: `{"pack": [...]}`.

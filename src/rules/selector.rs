@@ -8,21 +8,14 @@ use lol_html::Selector;
 use lol_html::errors::SelectorError as LolSelectorError;
 
 use crate::rules::budget::{MAX_SELECTOR_CHARS, MAX_SELECTOR_DEPTH};
+use crate::rules::error::reason_error;
 
 /// The pseudo-classes lol_html can match.
 const SUPPORTED_PSEUDO_CLASSES: [&str; 5] = ["first-child", "nth-child", "first-of-type", "nth-of-type", "not"];
 
-/// Why a selector cannot be used: what exactly, and what is supported.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason}")]
-pub(crate) struct SelectorError {
-    reason: String,
-}
-
-impl SelectorError {
-    fn new(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into() }
-    }
+reason_error! {
+    /// Why a selector cannot be used: what exactly, and what is supported.
+    pub(crate) struct SelectorError;
 }
 
 const WHY_STREAMING: &str = "lol_html matches elements while the page streams and cannot see what comes after them";

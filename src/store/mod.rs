@@ -1,6 +1,6 @@
 //! Where rule text comes from: how rules are laid out in a Fastly Config Store and read back
-//! within the lookup budget ([`layout`], with the [`index`] naming entries and version), the compiled rules kept between requests
-//! ([`cache`]), and the sites map a store may hold ([`sites`]).
+//! within the lookup budget (`layout`, with the `index` naming entries and version), the compiled rules kept between requests
+//! (`cache`), and the sites map a store may hold (`sites`).
 
 pub(crate) mod cache;
 mod index;
@@ -8,3 +8,13 @@ pub(crate) mod layout;
 pub(crate) mod limits;
 pub(crate) mod pack;
 pub(crate) mod sites;
+
+// What only the adapter and the CLI need: the store's layout and keys, the compiled-rule cache, the limits, the sites map.
+// The engine's core is at the crate's root.
+pub use cache::CacheLookup;
+pub use layout::{
+    DRAFT_FILES, EntrySource, Index, LookupError, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError,
+    store_for_files,
+};
+pub use limits::{LIMITS_KEY, Limits, LimitsError};
+pub use sites::{Site, Sites, SitesError};

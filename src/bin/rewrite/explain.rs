@@ -3,7 +3,8 @@
 
 use std::io;
 
-use edge_rewriter::{IncludeOutcome, IncludeResult, Report, RequestContext, format_rfc3339};
+use edge_rewriter::http::format_rfc3339;
+use edge_rewriter::{IncludeOutcome, IncludeResult, Report, RequestContext};
 use serde::Serialize;
 
 use crate::fragments::LocalFragments;

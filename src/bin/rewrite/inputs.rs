@@ -4,10 +4,12 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use edge_rewriter::http::{Decision, ResponseFacts, decide};
+use edge_rewriter::store::{DRAFT_FILES, store_for_files};
 use edge_rewriter::{
-    DRAFT_FILES, DRAFT_INDEX_KEY, DRAFT_PREFIX, Decision, INDEX_KEY, MemoryStore, PageEncoding, RequestContext,
-    ResponseFacts, RewriteOptions, RuleError, RuleSet, RuleWarning, StreamError, Streamed, VISITOR_COOKIE, csp_nonce,
-    decide, read_entries_at, read_rules_dir, store_for_files, stream, stream_with_fragments, visitor_id,
+    DRAFT_INDEX_KEY, DRAFT_PREFIX, INDEX_KEY, MemoryStore, PageEncoding, RequestContext, RewriteOptions, RuleError,
+    RuleSet, RuleWarning, StreamError, Streamed, VISITOR_COOKIE, csp_nonce, read_entries_at, read_rules_dir, stream,
+    stream_with_fragments, visitor_id,
 };
 
 use crate::fragments::LocalFragments;

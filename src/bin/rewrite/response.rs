@@ -1,12 +1,12 @@
 //! The simulated origin response's headers (`--response-header`), and the headers the
 //! service would send for them (`rewrite apply --headers`): a rewritten page's through the
 //! engine's own [`page_headers`] and [`give_cookie`] (the length dropped, the ETag naming
-//! the variant, `Cache-Control` for downstream caches, the rules' edits, the visitor cookie
+//! the page key, `Cache-Control` for downstream caches, the rules' edits, the visitor cookie
 //! of an experiment's new visitor); a response passed through gets the rules' edits only,
 //! as at the edge. `X-Cache` is left out: it says how the edge cache served the page.
 
 use edge_rewriter::{
-    Plan, Prospect, RequestContext, RewrittenPage, RuleSet, Variant, apply_header_edits, give_cookie, page_headers,
+    PageKey, Plan, Prospect, RequestContext, RewrittenPage, RuleSet, apply_header_edits, give_cookie, page_headers,
 };
 
 use crate::RequestArgs;
@@ -35,13 +35,13 @@ pub fn sent_headers(
     let mut headers = origin_headers(args)?;
     match verdict(context) {
         Ok(_) => {
-            let variant = Variant::of(&Prospect::of(rules, context), edition);
+            let page_key = PageKey::of(&Prospect::of(rules, context), edition);
             let content_type = context.content_type.clone().unwrap_or_default();
             let page = RewrittenPage {
                 // The page file is read as given: the CLI never decodes a body.
                 decoded: false,
                 content_type: &content_type,
-                variant: &variant,
+                page_key: &page_key,
                 dependence: rules.dependence(),
                 plan,
             };

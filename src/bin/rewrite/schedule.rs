@@ -2,7 +2,8 @@
 //! that affect a page: when each window opens and closes, whom each rollout and experiment
 //! takes, what this request gets, and when the page changes next.
 
-use edge_rewriter::{RequestContext, RuleSet, Schedule, StickyKey, format_rfc3339};
+use edge_rewriter::http::format_rfc3339;
+use edge_rewriter::{RequestContext, RuleSet, Schedule, StickyKey};
 
 /// One line per rule whose effect on this page depends on time or visitor, then the next
 /// instant a time window opens or closes, if one is ahead.

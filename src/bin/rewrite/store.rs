@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
+use edge_rewriter::store::{Index, PREVIOUS_INDEX_KEY};
 use edge_rewriter::{
-    DRAFT_INDEX_KEY, DRAFT_PREFIX, INDEX_KEY, Index, MemoryStore, PREVIOUS_INDEX_KEY, read_entries, read_entries_at,
-    read_rules_dir, store_from_dirs,
+    DRAFT_INDEX_KEY, DRAFT_PREFIX, INDEX_KEY, MemoryStore, read_entries, read_entries_at, read_rules_dir,
+    store_from_dirs,
 };
 
 use crate::inputs::load_rules;

@@ -14,20 +14,13 @@ use std::borrow::Cow;
 use landing::{Escape, Segment};
 
 use crate::http::request::RequestContext;
-use crate::rules::time::utc_date;
+use crate::http::time::utc_date;
+use crate::rules::error::reason_error;
 
-/// Why a template cannot be used: an unknown variable, an unclosed `{{`, or a variable where
-/// no escaping is sound.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason}")]
-pub struct TemplateError {
-    reason: String,
-}
-
-impl TemplateError {
-    fn new(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into() }
-    }
+reason_error! {
+    /// Why a template cannot be used: an unknown variable, an unclosed `{{`, or a variable where
+    /// no escaping is sound.
+    pub struct TemplateError;
 }
 
 /// The variables a template may use, as documented for editors.

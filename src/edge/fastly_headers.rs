@@ -2,7 +2,8 @@
 //! the response's own headers, so the service applies exactly what `rewrite apply --headers`
 //! shows.
 
-use edge_rewriter::{HeaderList, Plan, RewrittenPage, apply_header_edits};
+use edge_rewriter::http::HeaderList;
+use edge_rewriter::{Plan, RewrittenPage, apply_header_edits};
 use fastly::Response;
 use fastly::http::HeaderValue;
 

@@ -1,7 +1,7 @@
-//! The variant a rewritten page is: everything that can change its bytes, as one digest. The
+//! The key of a rewritten page: everything that can change its bytes, as one digest. The
 //! edge cache keys on it, and the page's `ETag` names it.
 //!
-//! The invariant, held by construction: two requests with the same variant would have been
+//! The invariant, held by construction: two requests with the same page key would have been
 //! given identical bytes and header edits for *any* origin response. The key is made before
 //! the origin answers, so it cannot use what the response decides (status, content type); it
 //! takes what the request decides about every rule instead ([`Prospect`]): a rule ruled out by
@@ -19,14 +19,14 @@ use sha2::{Digest, Sha256};
 
 use super::prospect::Prospect;
 
-/// The digest of a rewritten page's variant: requests with the same one get the same page
+/// The digest of a rewritten page's key: requests with the same one get the same page
 /// for any origin response (see the module's doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Variant([u8; 32]);
+pub struct PageKey([u8; 32]);
 
-impl Variant {
-    /// The variant of the page `prospect`'s request gets, in `edition` (`live`, `draft`).
-    pub fn of(prospect: &Prospect<'_>, edition: &str) -> Variant {
+impl PageKey {
+    /// The key of the page `prospect`'s request gets, in `edition` (`live`, `draft`).
+    pub fn of(prospect: &Prospect<'_>, edition: &str) -> PageKey {
         let request = prospect.request();
         let mut hasher = Fields(Sha256::new());
         hasher.field(b"edge-rewriter variant 2");
@@ -42,7 +42,7 @@ impl Variant {
             hasher.field(value.as_bytes());
         }
         prospect.key_fields(&mut |bytes| hasher.field(bytes));
-        Variant(hasher.0.finalize().into())
+        PageKey(hasher.0.finalize().into())
     }
 
     /// The cache key: the digest's bytes.
@@ -58,7 +58,7 @@ impl Variant {
         })
     }
 
-    /// The rewritten page's weak ETag: the origin's validator (if any) and the variant, so a
+    /// The rewritten page's weak ETag: the origin's validator (if any) and the page key, so a
     /// client's `If-None-Match` names exactly the bytes it holds.
     pub fn etag(&self, origin_etag: Option<&str>) -> String {
         let origin = origin_etag
@@ -104,12 +104,12 @@ mod tests {
         rules
     }
 
-    fn variant(rules: &RuleSet, url: &str, cookie: Option<&str>) -> Variant {
+    fn page_key(rules: &RuleSet, url: &str, cookie: Option<&str>) -> PageKey {
         let mut request = RequestContext::for_url("GET", url).unwrap();
         if let Some(cookie) = cookie {
             request.add_header("Cookie", cookie);
         }
-        Variant::of(&Prospect::of(rules, &request), "live")
+        PageKey::of(&Prospect::of(rules, &request), "live")
     }
 
     const RULES: &str = r#"[{"id":"member","selector":"body","when":{"cookie":{"name":"member","present":true}},
@@ -117,22 +117,22 @@ mod tests {
                              {"id":"echo","selector":"body","actions":[{"append":{"text":"{{query.q}}"}}]}]"#;
 
     #[test]
-    fn the_same_rules_and_values_are_the_same_variant() {
+    fn the_same_rules_and_values_are_the_same_page_key() {
         let rules = rules(RULES);
-        let a = variant(&rules, "https://example.com/a?q=1", Some("other=1"));
-        let b = variant(&rules, "https://example.com/a?q=1", None);
+        let a = page_key(&rules, "https://example.com/a?q=1", Some("other=1"));
+        let b = page_key(&rules, "https://example.com/a?q=1", None);
         assert_eq!(a, b, "a cookie no rule reads changes nothing");
     }
 
     #[test]
-    fn what_changes_the_page_changes_the_variant() {
+    fn what_changes_the_page_changes_the_page_key() {
         let rules = rules(RULES);
-        let base = variant(&rules, "https://example.com/a?q=1", None);
-        assert_ne!(base, variant(&rules, "https://example.com/a?q=1", Some("member=yes")), "a rule applies");
-        assert_ne!(base, variant(&rules, "https://example.com/a?q=2", None), "a template value");
-        assert_ne!(base, variant(&rules, "https://example.com/b?q=1", None), "the path");
+        let base = page_key(&rules, "https://example.com/a?q=1", None);
+        assert_ne!(base, page_key(&rules, "https://example.com/a?q=1", Some("member=yes")), "a rule applies");
+        assert_ne!(base, page_key(&rules, "https://example.com/a?q=2", None), "a template value");
+        assert_ne!(base, page_key(&rules, "https://example.com/b?q=1", None), "the path");
         let edited = self::rules(&RULES.replace("Welcome back", "Hello again"));
-        assert_ne!(base, variant(&edited, "https://example.com/a?q=1", None), "the rule set");
+        assert_ne!(base, page_key(&edited, "https://example.com/a?q=1", None), "the rule set");
     }
 
     /// A rule gated on the response and on a cookie: visitors it may apply to are told apart
@@ -145,21 +145,21 @@ mod tests {
                 {"all":[{"status":[200]},{"cookie":{"name":"b","present":true}}]}]},"actions":[{"prepend":{"text":"hi"}}]}"#,
         );
         let url = "https://example.com/";
-        let (a, b) = (variant(&rules, url, Some("a=1")), variant(&rules, url, Some("b=1")));
+        let (a, b) = (page_key(&rules, url, Some("a=1")), page_key(&rules, url, Some("b=1")));
         assert_ne!(a, b, "both may get the block, on different responses");
-        assert_ne!(a, variant(&rules, url, None));
-        assert_eq!(variant(&rules, url, None), variant(&rules, url, Some("other=1")), "neither can get it");
-        assert_eq!(a, variant(&rules, url, Some("a=2; other=1")), "the same reduced condition");
+        assert_ne!(a, page_key(&rules, url, None));
+        assert_eq!(page_key(&rules, url, None), page_key(&rules, url, Some("other=1")), "neither can get it");
+        assert_eq!(a, page_key(&rules, url, Some("a=2; other=1")), "the same reduced condition");
     }
 
     #[test]
     fn etags_name_the_variant_and_are_recognised() {
-        let variant = variant(&rules(RULES), "https://example.com/", None);
-        let etag = variant.etag(Some("\"v1\""));
+        let page_key = page_key(&rules(RULES), "https://example.com/", None);
+        let etag = page_key.etag(Some("\"v1\""));
         assert!(etag.starts_with("W/\"v1-er") && etag.ends_with('"'), "{etag}");
-        assert!(Variant::is_ours(&etag));
-        assert!(Variant::is_ours(&format!("\"abc\", {}", variant.etag(None))));
-        assert!(!Variant::is_ours("\"v1\""));
-        assert!(!Variant::is_ours("W/\"user\""));
+        assert!(PageKey::is_ours(&etag));
+        assert!(PageKey::is_ours(&format!("\"abc\", {}", page_key.etag(None))));
+        assert!(!PageKey::is_ours("\"v1\""));
+        assert!(!PageKey::is_ours("W/\"user\""));
     }
 }

@@ -1,6 +1,6 @@
 //! Header actions checked and compiled: `set_header`, `append_header`, `remove_header`,
 //! `csp_add` and `set_cookie`. What they become for one request is a
-//! [`HeaderEdit`], applied by [`crate::http::headers`].
+//! [`HeaderEdit`], applied by [`crate::http::header_edit`].
 //!
 //! Everything that could let a rule break the service or the page's security is refused
 //! here, before any request: headers the service owns (its body framing, its cache, its own
@@ -14,7 +14,7 @@ use super::template::{Landing, Template};
 use super::{Action, FieldError, SameSite, SetCookie};
 use crate::http::cookie::{self, Cookie};
 use crate::http::csp_source::{check_directive, check_source};
-use crate::http::headers::HeaderEdit;
+use crate::http::header_edit::HeaderEdit;
 use crate::http::request::RequestContext;
 use crate::http::visitor::VISITOR_COOKIE;
 

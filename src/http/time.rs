@@ -1,4 +1,4 @@
-//! The little calendar arithmetic rules need: RFC 3339 instants for time windows and
+//! The little calendar arithmetic requests and rules need: RFC 3339 instants for time windows and
 //! today's date for templates. UTC throughout, no time-zone database; the `time` crate
 //! does the parsing and the calendar.
 
