@@ -88,7 +88,7 @@ fn main() {
     measure("plan for a request (conditions, templates)", n, || {
         black_box(rules.plan(black_box(&context)));
     });
-    measure("edge-cache key before the response (Prospect + Variant)", n, || {
+    measure("edge-cache key before the response (Prospect + PageKey)", n, || {
         black_box(PageKey::of(&Prospect::of(&rules, black_box(&context)), "live"));
     });
     let plan = rules.plan(&context);

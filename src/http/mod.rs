@@ -1,7 +1,8 @@
 //! Facts about requests and responses, read as browsers read them: the request as rules see
 //! it (`request`), who is asking (`audience`: geolocation and device), which responses
 //! are rewritten (`policy`), media types (`mime`) and sniffing, charsets and the
-//! `<meta>` prescan (`charset`, `prescan`), body decoding (`decode`),
+//! `<meta>` prescan (`charset`, `prescan`), body decoding (`decode`), character references
+//! in text (`entities`),
 //! Content-Security-Policy nonces and sources (`csp`) and what a rule may add to a policy
 //! (`csp_source`), the header edits rules make
 //! (`header_edit`), the cookies the service gives (`cookie`) and the headers of a response
@@ -14,6 +15,7 @@ pub(crate) mod cookie;
 pub(crate) mod csp;
 pub(crate) mod csp_source;
 pub(crate) mod decode;
+pub(crate) mod entities;
 pub(crate) mod freshness;
 pub(crate) mod header_edit;
 pub(crate) mod mime;
