@@ -8,7 +8,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use edge_rewriter::{
-    MemoryStore, PageKey, Prospect, RequestContext, RewriteOptions, Rewriter, RuleCache, RuleSet, read_entries,
+    PageKey, Prospect, RequestContext, RewriteOptions, Rewriter, RuleSet,
+    store::{MemoryStore, RuleCache, read_entries},
 };
 
 /// 20 rules of the kinds editors write, two per store entry.

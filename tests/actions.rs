@@ -162,7 +162,7 @@ fn injected_scripts_and_styles_carry_the_pages_csp_nonce() {
     )]);
     assert!(errors.is_empty(), "{errors:?}");
     let context = RequestContext {
-        csp_nonce: edge_rewriter::csp_nonce("script-src 'nonce-n0nce'; style-src 'nonce-n0nce'"),
+        csp_nonce: edge_rewriter::http::csp_nonce("script-src 'nonce-n0nce'; style-src 'nonce-n0nce'"),
         ..RequestContext::default()
     };
     let plan = rules.plan(&context);

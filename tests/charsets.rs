@@ -3,7 +3,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use edge_rewriter::{PageEncoding, RequestContext, RewriteOptions, RuleSet, stream};
+use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, http::PageEncoding, stream};
 
 const RULES: &str = r#"[
     {"id":"banner","selector":"body","actions":[{"prepend":{"text":"Soldes à 20 € "}}]},

@@ -8,7 +8,7 @@ use std::time::Duration;
 use devstack::origin::{FixtureOrigin, query};
 use devstack::viceroy::{ServiceConfig, Viceroy};
 use devstack::{Stack, http, project};
-use edge_rewriter::{MemoryStore, read_rules_dir};
+use edge_rewriter::store::{MemoryStore, read_rules_dir};
 
 const BANNER: &str = "<div class=\"edge-banner\" role=\"note\">";
 const TOKEN: &str = "local-preview-token";

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use devstack::viceroy::Viceroy;
 use devstack::{Stack, project};
-use edge_rewriter::{MemoryStore, read_rules_dir};
+use edge_rewriter::store::{MemoryStore, read_rules_dir};
 
 /// The JSON log lines the service wrote for rewritten responses.
 fn rewrite_logs(service: &Viceroy, count: usize) -> Vec<serde_json::Value> {

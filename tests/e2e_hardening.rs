@@ -9,7 +9,7 @@ use std::time::Duration;
 use devstack::origin::{FixtureOrigin, query};
 use devstack::viceroy::{ServiceConfig, Viceroy};
 use devstack::{Stack, http, project, store_json};
-use edge_rewriter::MemoryStore;
+use edge_rewriter::store::MemoryStore;
 
 const TOKEN: &str = "local-preview-token";
 

@@ -5,7 +5,11 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, VISITOR_COOKIE, stream, visitor_id};
+use edge_rewriter::{
+    RequestContext, RewriteOptions, RuleSet,
+    http::{VISITOR_COOKIE, visitor_id},
+    stream,
+};
 
 /// Visitors in the split tests.
 const VISITORS: usize = 10_000;

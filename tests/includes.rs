@@ -10,8 +10,9 @@ use std::io::{self, Cursor, Read};
 use std::rc::Rc;
 
 use edge_rewriter::{
-    Fragment, FragmentSource, IncludeResult, PlannedInclude, Report, RequestContext, RewriteOptions, RuleSet, stream,
-    stream_with_fragments,
+    Report, RequestContext, RewriteOptions, RuleSet,
+    include::{Fragment, FragmentSource, IncludeResult, PlannedInclude},
+    stream, stream_with_fragments,
 };
 
 /// Fragments by path: a status and a body, or missing (unavailable).

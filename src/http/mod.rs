@@ -28,10 +28,14 @@ pub(crate) mod visitor;
 
 // What only the adapter and the CLI need: which responses are rewritten, how a body is decoded, how long a page is kept, header edits on a platform's headers.
 // The engine's core is at the crate's root.
+pub use audience::{DeviceType, Geo};
+pub use charset::PageEncoding;
+pub use csp::csp_nonce;
 pub use decode::{Decoding, decoded};
 pub use freshness::{CacheFacts, Keep, keep};
-pub use header_edit::HeaderList;
+pub use header_edit::{HeaderList, apply_header_edits};
 pub use policy::{
     Decision, ResponseFacts, content_type, decide, is_html, may_sniff, origin_accept_encoding, sniff_html,
 };
-pub use time::{TimeError, format_rfc3339};
+pub use time::{TimeError, format_rfc3339, parse_rfc3339};
+pub use visitor::{VISITOR_COOKIE, visitor_cookie, visitor_id};

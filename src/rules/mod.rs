@@ -45,6 +45,6 @@ pub use model::{
     Action, Content, Experiment, Include, InsertAs, Mode, Namespace, ReplaceText, Rule, SameSite, SetCookie,
     TextTarget, WithoutConsent,
 };
-pub use parse::{PACK_FIELD, PackedFile, SourcedRule, WrittenRule, parse_entry, written_rules};
+pub use parse::{PACK_FIELD, PackedFile, SourcedRule, parse_entry, written_rules};
 pub use schema::json_schema;
 pub use when::{GeoMatch, InExperiment, NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};
