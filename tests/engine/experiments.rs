@@ -1,6 +1,6 @@
 //! Experiments at the engine level, over many synthetic visitors: weighted splits, sticky
 //! assignment, namespaces, consent, and what a plan tells the service (the variants, the
-//! cookie to set, whether the page is per visitor). tests/e2e_audience.rs checks the same
+//! cookie to set, whether the page is per visitor). tests/e2e/audience.rs checks the same
 //! through Viceroy on fewer visitors.
 
 #![cfg(not(target_arch = "wasm32"))]

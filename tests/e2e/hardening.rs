@@ -11,11 +11,9 @@ use devstack::viceroy::{ServiceConfig, Viceroy};
 use devstack::{Stack, http, project, store_json};
 use edge_rewriter::store::MemoryStore;
 
-const TOKEN: &str = "local-preview-token";
+use crate::common::fixture;
 
-fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(project::fixture_pages().join(path)).unwrap()
-}
+const TOKEN: &str = "local-preview-token";
 
 fn served(stack: &Stack, path: &str) -> http::HttpResponse {
     let response = stack.get(path).send().unwrap();

@@ -27,7 +27,7 @@ fn the_json_schema_is_generated_from_the_rule_types() {
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         actual == expected,
-        "docs/rules.schema.json is out of date with the rule types.\nRegenerate it: {BLESS}=1 cargo test --test docs"
+        "docs/rules.schema.json is out of date with the rule types.\nRegenerate it: {BLESS}=1 cargo test --test engine docs::"
     );
 }
 
