@@ -13,7 +13,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, format_ms, stream};
+use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, cost::format_ms, stream};
 
 /// A page with the typical profile the model assumes (src/rules/cost.rs, `TYPICAL_PAGE`):
 /// about 17,000 elements, 370 KB of text and 100 comments per MB.
@@ -84,7 +84,7 @@ fn rewrite_ns(set: &RuleSet, page: &[u8], runs: usize) -> f64 {
 /// The model's estimate for `set` on a MB of typical page, ns (lol_html's parsing included).
 fn model_ns_per_mb(set: &RuleSet) -> f64 {
     let rules: u64 = set.costs().map(|(_, cost)| cost.page_ns_per_mb()).sum();
-    (rules + u64::from(edge_rewriter::PARSE_NS_PER_BYTE) * 1_000_000) as f64
+    (rules + u64::from(edge_rewriter::cost::PARSE_NS_PER_BYTE) * 1_000_000) as f64
 }
 
 fn star_rules(count: usize, action: &str) -> String {
@@ -180,7 +180,7 @@ fn main() {
         elements as f64 / mb,
         text_bytes as f64 / mb,
         comments as f64 / mb,
-        edge_rewriter::TYPICAL_PAGE
+        edge_rewriter::cost::TYPICAL_PAGE
     );
     let rows = page_rows();
     println!("{:<48} {:>6} {:>12} {:>12} {:>7}", "page rows (ms per MB)", "rules", "measured", "model", "ratio");
@@ -204,48 +204,52 @@ fn main() {
     }
     let per_element = |row: usize| (measured[row] - measured[0]) / (elements as f64 / mb);
     println!("\nconstants as measured (the model's in brackets, ns):");
-    println!("  lol_html per byte, one selector    {:>8.1} [{}]", measured[0] / 1e6, edge_rewriter::PARSE_NS_PER_BYTE);
+    println!(
+        "  lol_html per byte, one selector    {:>8.1} [{}]",
+        measured[0] / 1e6,
+        edge_rewriter::cost::PARSE_NS_PER_BYTE
+    );
     println!(
         "  per element per selector part      {:>8.1} [{}]",
         per_element(1) / 99.0,
-        edge_rewriter::SELECTOR_PART_NS
+        edge_rewriter::cost::SELECTOR_PART_NS
     );
-    println!("  handler call per element           {:>8.1} [{}]", per_element(2), edge_rewriter::HANDLER_NS);
+    println!("  handler call per element           {:>8.1} [{}]", per_element(2), edge_rewriter::cost::HANDLER_NS);
     println!(
         "  set_attribute (less the call)      {:>8.1} [{}]",
         per_element(3) - per_element(2),
-        edge_rewriter::ATTRIBUTE_NS
+        edge_rewriter::cost::ATTRIBUTE_NS
     );
     println!(
         "  each admitted `*` set_attribute rule {:>6.1} [{}]",
         per_element(4) / sets[4].len() as f64,
-        edge_rewriter::HANDLER_NS + edge_rewriter::ATTRIBUTE_NS
+        edge_rewriter::cost::HANDLER_NS + edge_rewriter::cost::ATTRIBUTE_NS
     );
     println!(
         "  append (less the call)             {:>8.1} [{}]",
         per_element(5) - per_element(2),
-        edge_rewriter::INSERT_NS
+        edge_rewriter::cost::INSERT_NS
     );
     let text_mb = text_bytes as f64 / mb;
     println!(
         "  first literal text rule, per text byte (ps) {:>8.0} [{}]",
         (measured[7] - measured[0]) / text_mb * 1e3,
-        edge_rewriter::TEXT_FIRST_PS_PER_BYTE + edge_rewriter::LITERAL_PS_PER_BYTE
+        edge_rewriter::cost::TEXT_FIRST_PS_PER_BYTE + edge_rewriter::cost::LITERAL_PS_PER_BYTE
     );
     println!(
         "  another literal text rule, per text byte (ps) {:>6.0} [{}]",
         (measured[8] - measured[7]) / text_mb * 1e3,
-        edge_rewriter::LITERAL_PS_PER_BYTE
+        edge_rewriter::cost::LITERAL_PS_PER_BYTE
     );
     println!(
         "  regex text rule, per text byte (ps) {:>8.0} [{}]",
         (measured[9] - measured[0]) / text_mb * 1e3,
-        edge_rewriter::TEXT_FIRST_PS_PER_BYTE + edge_rewriter::REGEX_PS_PER_BYTE
+        edge_rewriter::cost::TEXT_FIRST_PS_PER_BYTE + edge_rewriter::cost::REGEX_PS_PER_BYTE
     );
     println!(
         "  remove a comment                   {:>8.0} [{}]",
         (measured[10] - measured[0]) / (comments as f64 / mb),
-        edge_rewriter::HANDLER_NS + edge_rewriter::COMMENT_NS
+        edge_rewriter::cost::HANDLER_NS + edge_rewriter::cost::COMMENT_NS
     );
 
     // The set: a few hundred `*` rules setting attributes, on a 20 KB page.

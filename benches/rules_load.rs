@@ -8,7 +8,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use edge_rewriter::{
-    MemoryStore, PageKey, Prospect, RequestContext, RewriteOptions, Rewriter, RuleCache, RuleSet, read_entries,
+    PageKey, Prospect, RequestContext, RewriteOptions, Rewriter, RuleSet,
+    store::{MemoryStore, RuleCache, read_entries},
 };
 
 /// 20 rules of the kinds editors write, two per store entry.
@@ -88,7 +89,7 @@ fn main() {
     measure("plan for a request (conditions, templates)", n, || {
         black_box(rules.plan(black_box(&context)));
     });
-    measure("edge-cache key before the response (Prospect + Variant)", n, || {
+    measure("edge-cache key before the response (Prospect + PageKey)", n, || {
         black_box(PageKey::of(&Prospect::of(&rules, black_box(&context)), "live"));
     });
     let plan = rules.plan(&context);

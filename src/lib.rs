@@ -34,51 +34,56 @@
 
 // The rooms, in the order a request meets them. Each module says what it holds. The core is
 // re-exported below; `http` and `store` are public for what only the adapter and the CLI
-// need (the rewrite-or-pass policy, body decoding, cache facts; the store's layout and keys,
-// the limits, the sites map), as lol_html keeps `errors` and `html_content` apart.
+// need (the rewrite-or-pass policy, body decoding, cache facts, the visitor's cookie; the
+// store's layout and keys, the limits, the sites map), as lol_html keeps `errors` and
+// `html_content` apart. The other public modules below gather, by concept, what the
+// adapter, the CLI and the benchmarks need besides the core.
 pub mod http; // facts about requests and responses: the request, the rewrite-or-pass policy, charsets, decoding
 mod rewrite; // one request: the plan, lol_html handlers, the text chain, the streaming driver
 mod rules; // the rule language: model, parsing, budgets, compiling once (selectors, conditions, templates)
 pub mod store; // where rule text comes from: the config store layout, the compiled-rule cache, the sites map
 
-// Rules: read and checked once.
-pub use http::time::parse_rfc3339;
-pub use rules::budget::{BUDGETS, Budget, Unit};
-pub use rules::compile::RuleSet;
-pub use rules::cost::{
-    ATTRIBUTE_NS, COMMENT_NS, CONSTANTS as COST_MODEL, HANDLER_NS, INSERT_NS, LITERAL_PS_PER_BYTE, PARSE_NS_PER_BYTE,
-    PageProfile, REASONABLE_PAGE_BYTES, REGEX_PS_PER_BYTE, RuleCost, SELECTOR_PART_NS, TEXT_FIRST_PS_PER_BYTE,
-    TYPICAL_PAGE, format_ms,
-};
-pub use rules::schedule::{Schedule, Scheduled};
-pub use rules::template::escape::escape_html;
-pub use rules::{RuleError, RuleWarning, StickyKey, json_schema};
-
-// One request: the plan and the rewrite.
-pub use http::audience::{DeviceType, Geo};
-pub use http::request::{HostError, RequestContext, RequestError};
-pub use http::visitor::{VISITOR_COOKIE, visitor_cookie, visitor_id};
-pub use rewrite::include::{Fragment, FragmentFrom, FragmentSource, IncludeOutcome, IncludeResult, PlannedInclude};
+// The core: rules read and checked once, a request, its plan and the edge cache's key for
+// it, the streaming rewrite, their errors.
+pub use http::request::{RequestContext, RequestError};
 pub use rewrite::page_key::PageKey;
 pub use rewrite::plan::Plan;
 pub use rewrite::prospect::Prospect;
-pub use rewrite::response_headers::{COMPRESS_HINT, RewrittenPage, give_cookie, page_headers};
 pub use rewrite::stream::{
-    CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, page_charset, stream, stream_with_fragments,
+    CpuDeadline, Report, RewriteOptions, Rewriter, StreamError, Streamed, stream, stream_with_fragments,
 };
-pub use rules::dependence::Dependence;
+pub use rules::compile::RuleSet;
+pub use rules::{RuleError, RuleWarning};
 
-// Which responses are rewritten, and how their bodies and headers are read.
-pub use http::charset::{CharsetError, PageEncoding};
-pub use http::csp::csp_nonce;
-pub use http::header_edit::apply_header_edits;
-pub use rules::header_actions::FORBIDDEN_HEADERS;
+/// What a rule set may cost: the budgets it is priced against and the CPU cost model's
+/// constants (measured by `benches/cost_model.rs`).
+pub mod cost {
+    pub use crate::rules::budget::BUDGETS;
+    pub use crate::rules::cost::{
+        ATTRIBUTE_NS, COMMENT_NS, CONSTANTS as COST_MODEL, HANDLER_NS, INSERT_NS, LITERAL_PS_PER_BYTE,
+        PARSE_NS_PER_BYTE, REASONABLE_PAGE_BYTES, REGEX_PS_PER_BYTE, SELECTOR_PART_NS, TEXT_FIRST_PS_PER_BYTE,
+        TYPICAL_PAGE, format_ms,
+    };
+}
 
-// Where rules come from.
-pub use rules::{WrittenRule, written_rules};
-pub use store::cache::RuleCache;
-pub use store::layout::{
-    DRAFT_INDEX_KEY, DRAFT_PREFIX, INDEX_KEY, MAX_ENTRIES, MAX_VALUE_CHARS, MemoryStore, read_entries, read_entries_at,
-    read_rules_dir, store_from_dirs,
-};
-pub use store::pack::{Pack, PackError, Packed, pack};
+/// Includes: what a plan asks to fetch, the fragments fetched, and what became of each.
+pub mod include {
+    pub use crate::rewrite::include::{
+        Fragment, FragmentFrom, FragmentSource, IncludeOutcome, IncludeResult, PlannedInclude,
+    };
+}
+
+/// The rule language as editors' tools show it: its JSON Schema, rules as written in a file,
+/// what a rule set schedules, the headers no rule may set, HTML escaping.
+pub mod language {
+    pub use crate::rules::header_actions::FORBIDDEN_HEADERS;
+    pub use crate::rules::schedule::Schedule;
+    pub use crate::rules::template::escape::escape_html;
+    pub use crate::rules::{StickyKey, json_schema, written_rules};
+}
+
+/// The rewritten page's response: its headers, the visitor's cookie, the charset it is read in.
+pub mod response {
+    pub use crate::rewrite::response_headers::{COMPRESS_HINT, RewrittenPage, give_cookie, page_headers};
+    pub use crate::rewrite::stream::page_charset;
+}

@@ -27,7 +27,7 @@ use std::io;
 pub fn store_json(entries: &[(&str, &str)]) -> String {
     let entries: Vec<(String, String)> =
         entries.iter().map(|(name, text)| (name.to_string(), text.to_string())).collect();
-    edge_rewriter::MemoryStore::from_entries(&entries).expect("entries make a store").to_json()
+    edge_rewriter::store::MemoryStore::from_entries(&entries).expect("entries make a store").to_json()
 }
 
 /// A fixture origin with the service under Viceroy in front of it: one end-to-end setup.

@@ -17,7 +17,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arbitrary::Arbitrary;
-use edge_rewriter::{CpuDeadline, PARSE_NS_PER_BYTE, RequestContext, RewriteOptions, RuleSet, stream};
+use edge_rewriter::cost::PARSE_NS_PER_BYTE;
+use edge_rewriter::{CpuDeadline, RequestContext, RewriteOptions, RuleSet, stream};
 use libfuzzer_sys::fuzz_target;
 
 /// The CPU the deadline is set at, from the rewrite's start.

@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use edge_rewriter::{INDEX_KEY, MemoryStore, RequestContext, RewriteOptions, RuleSet, read_entries, stream};
+use edge_rewriter::store::{INDEX_KEY, MemoryStore, read_entries};
+use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, stream};
 use libfuzzer_sys::fuzz_target;
 
 const PAGE: &[u8] = b"<!doctype html><html><head><title>t</title></head><body class=a><p id=x>cat <a href=\"http://e/\">l</a></p><!-- c --></body></html>";

@@ -3,7 +3,7 @@
 //! shows.
 
 use edge_rewriter::http::HeaderList;
-use edge_rewriter::{Plan, RewrittenPage, apply_header_edits};
+use edge_rewriter::{Plan, http::apply_header_edits, response::RewrittenPage};
 use fastly::Response;
 use fastly::http::HeaderValue;
 
@@ -46,16 +46,16 @@ fn header_value(name: &str, value: &str) -> Option<HeaderValue> {
 }
 
 /// Makes a rewritten page's headers what the service sends (the engine's
-/// [`edge_rewriter::page_headers`]: length, ETag, encoding, downstream caches, the rules'
+/// [`edge_rewriter::response::page_headers`]: length, ETag, encoding, downstream caches, the rules'
 /// edits); returns the rules' edits, for the log line.
 pub fn page_headers(response: &mut Response, page: &RewrittenPage<'_>) -> Vec<String> {
-    edge_rewriter::page_headers(&mut ResponseHeaders(response), page)
+    edge_rewriter::response::page_headers(&mut ResponseHeaders(response), page)
 }
 
 /// Gives an experiment's new visitor the cookie holding its id. For the client's response
 /// only.
 pub fn give_cookie(response: &mut Response, plan: &Plan<'_>) {
-    edge_rewriter::give_cookie(&mut ResponseHeaders(response), plan);
+    edge_rewriter::response::give_cookie(&mut ResponseHeaders(response), plan);
 }
 
 /// Applies the live rules' header edits of `plan` to `response`, before its headers leave;

@@ -11,7 +11,7 @@
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use edge_rewriter::{Fragment, FragmentFrom, FragmentSource, PlannedInclude};
+use edge_rewriter::include::{Fragment, FragmentFrom, FragmentSource, PlannedInclude};
 use fastly::http::request::{PendingRequest, PollResult};
 use fastly::{Backend, Request};
 

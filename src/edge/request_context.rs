@@ -1,7 +1,10 @@
 //! The engine's view of a Fastly request: what conditions test and templates print, the
 //! client's geolocation and device included.
 
-use edge_rewriter::{DeviceType, RequestContext, VISITOR_COOKIE, visitor_id};
+use edge_rewriter::{
+    RequestContext,
+    http::{DeviceType, VISITOR_COOKIE, visitor_id},
+};
 use fastly::geo::Geo;
 use fastly::http::header::USER_AGENT;
 use fastly::{Request, Response};
@@ -80,7 +83,7 @@ pub fn add_response(context: &mut RequestContext, response: &Response) {
     context.csp_nonce = response
         .get_header("content-security-policy")
         .and_then(|value| value.to_str().ok())
-        .and_then(edge_rewriter::csp_nonce);
+        .and_then(edge_rewriter::http::csp_nonce);
     context.content_type = response
         .get_header(fastly::http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

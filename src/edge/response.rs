@@ -1,9 +1,9 @@
 //! Responses: the facts the rewrite decision and the edge cache need, and the short pages
 //! sent when the service cannot reach or pick an origin. (The headers a rewritten page
-//! leaves with are the engine's: `edge_rewriter::page_headers`.)
+//! leaves with are the engine's: `edge_rewriter::response::page_headers`.)
 
-use edge_rewriter::COMPRESS_HINT;
 use edge_rewriter::http::{CacheFacts, ResponseFacts, content_type, sniff_html};
+use edge_rewriter::response::COMPRESS_HINT;
 use fastly::Response;
 
 use super::origin::Failure;

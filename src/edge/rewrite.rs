@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use edge_rewriter::http::{Decoding, decoded};
 use edge_rewriter::store::Limits;
 use edge_rewriter::{
-    CpuDeadline, PageEncoding, PageKey, Plan, Report, RequestContext, RewriteOptions, RewrittenPage, RuleSet, Streamed,
-    stream, stream_with_fragments,
+    CpuDeadline, PageKey, Plan, Report, RequestContext, RewriteOptions, RuleSet, Streamed, http::PageEncoding,
+    response::RewrittenPage, stream, stream_with_fragments,
 };
 use fastly::http::body::StreamingBody;
 use fastly::http::header::CACHE_CONTROL;
@@ -449,7 +449,7 @@ impl LogLine {
 /// Each include: its rule and path, what was inserted (and why not the fragment), how many
 /// bytes, how long the page waited for it (its response and its body), and in how many
 /// places it went.
-fn includes_log(includes: &[edge_rewriter::IncludeOutcome]) -> Vec<serde_json::Value> {
+fn includes_log(includes: &[edge_rewriter::include::IncludeOutcome]) -> Vec<serde_json::Value> {
     includes
         .iter()
         .map(|include| {

@@ -5,7 +5,10 @@
 use std::rc::Rc;
 
 use edge_rewriter::store::{CacheLookup, EntrySource, LookupError, StoreEntries, StoreError};
-use edge_rewriter::{DRAFT_INDEX_KEY, INDEX_KEY, MemoryStore, RuleCache, RuleSet, read_entries, read_entries_at};
+use edge_rewriter::{
+    RuleSet,
+    store::{DRAFT_INDEX_KEY, INDEX_KEY, MemoryStore, RuleCache, read_entries, read_entries_at},
+};
 use fastly::ConfigStore;
 
 use super::config_store::{self, STORE_NAME};

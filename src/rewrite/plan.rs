@@ -181,7 +181,7 @@ impl<'r> Plan<'r> {
 
     /// The changes the live rules make to the response's headers, in rule order, values
     /// filled in: for whoever holds the response to apply before its headers leave
-    /// ([`crate::apply_header_edits`]). Shadow rules make none.
+    /// ([`crate::http::apply_header_edits`]). Shadow rules make none.
     pub fn header_edits(&self) -> Vec<HeaderEdit> {
         self.live_header_edits().cloned().collect()
     }

@@ -14,15 +14,16 @@ use lol_html::{HandlerResult, Selector};
 use super::budget::{Cost, RegexRoom};
 use super::cost::{self, RuleCost};
 use super::error::reason_error;
+use super::finder::{Finder, REGEX_HOLD_LIMIT};
 use super::header_actions::{self, CompiledHeader};
 use super::include::{Fallback, FragmentFrom, PlannedInclude, include_path_problem};
 use super::pattern::{Pattern, Use};
 use super::selector::parse_selector;
 use super::template::{Landing, Template};
 use super::{Action, Content, FieldError, Include, InsertAs, ReplaceText, TextTarget};
+use crate::http::entities::MAX_REFERENCE_LEN;
 use crate::http::header_edit::HeaderEdit;
 use crate::http::request::RequestContext;
-use crate::rewrite::text::{Finder, MAX_REFERENCE_LEN, REGEX_HOLD_LIMIT};
 
 /// The part of a page an action works on, which decides the lol_html handler that runs it
 /// and whether the rule needs a selector.

@@ -6,16 +6,15 @@
 //! * what each part compiles to, once per rule-set version: selectors ([`selector`]),
 //!   conditions ([`conditions`]), templates escaped for where each value lands
 //!   ([`template`]), regexes and globs ([`pattern`]), time windows (on
-//!   [`crate::http::time`]), includes as a plan carries them ([`include`]);
+//!   [`crate::http::time`]), what a text rule looks for ([`finder`]), includes as a plan
+//!   carries them ([`include`]);
 //! * experiments: weighted variants, namespaces and consent ([`experiment`]);
 //! * what a rule set may cost ([`budget`]), the compiled set itself ([`compile`]), and what
 //!   its rules' effect depends on besides the request: time windows, rollouts, experiments
 //!   ([`schedule`]).
 //!
 //! Nothing here depends on a request or a page; [`crate::rewrite`] takes it from there.
-//! Imports run one way, `rewrite` -> `rules` -> `http`: nothing here imports `rewrite`
-//! (two uses of `rewrite::text` remain, the text finder and the entity decoder, until the
-//! text path settles).
+//! Imports run one way, `rewrite` -> `rules` -> `http`: nothing here imports `rewrite`.
 
 pub(crate) mod actions;
 pub(crate) mod budget;
@@ -25,6 +24,7 @@ pub(crate) mod cost;
 pub(crate) mod dependence;
 mod error;
 pub(crate) mod experiment;
+pub(crate) mod finder;
 pub(crate) mod header_actions;
 pub(crate) mod include;
 mod lint;
@@ -45,6 +45,6 @@ pub use model::{
     Action, Content, Experiment, Include, InsertAs, Mode, Namespace, ReplaceText, Rule, SameSite, SetCookie,
     TextTarget, WithoutConsent,
 };
-pub use parse::{PACK_FIELD, PackedFile, SourcedRule, WrittenRule, parse_entry, written_rules};
+pub use parse::{PACK_FIELD, PackedFile, SourcedRule, parse_entry, written_rules};
 pub use schema::json_schema;
 pub use when::{GeoMatch, InExperiment, NamedMatch, OneOrMany, Rollout, StickyKey, TextMatch, TimeWindow, When};

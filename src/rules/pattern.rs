@@ -276,7 +276,8 @@ mod tests {
         assert_eq!(pattern.group_names().collect::<Vec<_>>(), ["host"]);
     }
 
-    // proptest is a native dev-dependency: the engine's wasm test run under Viceroy skips it.
+    // proptest is a native dev-dependency: the engine's unit tests also run as wasm under
+    // Viceroy (scripts/test), where this property is left out.
     #[cfg(not(target_arch = "wasm32"))]
     proptest::proptest! {
         /// A replacement without `$` is written as it is, whatever the regex captures: the

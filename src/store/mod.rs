@@ -11,10 +11,12 @@ pub(crate) mod sites;
 
 // What only the adapter and the CLI need: the store's layout and keys, the compiled-rule cache, the limits, the sites map.
 // The engine's core is at the crate's root.
-pub use cache::CacheLookup;
+pub use cache::{CacheLookup, RuleCache};
 pub use layout::{
-    DRAFT_FILES, EntrySource, Index, LookupError, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError,
-    store_for_files,
+    DRAFT_FILES, DRAFT_INDEX_KEY, DRAFT_PREFIX, EntrySource, INDEX_KEY, Index, LookupError, MAX_ENTRIES,
+    MAX_VALUE_CHARS, MemoryStore, PREVIOUS_INDEX_KEY, SITES_KEY, StoreEntries, StoreError, read_entries,
+    read_entries_at, read_rules_dir, store_for_files, store_from_dirs,
 };
 pub use limits::{LIMITS_KEY, Limits, LimitsError};
+pub use pack::{PackError, Packed, pack};
 pub use sites::{Site, Sites, SitesError};

@@ -24,7 +24,7 @@ use std::time::Duration;
 use devstack::origin::{FixtureOrigin, query};
 use devstack::viceroy::{ServiceConfig, Viceroy};
 use devstack::{http, project};
-use edge_rewriter::MemoryStore;
+use edge_rewriter::store::MemoryStore;
 
 const STANDARD_SET: &str = include_str!("../../../benches/standard-set.json");
 

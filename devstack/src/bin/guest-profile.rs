@@ -17,7 +17,7 @@ use devstack::origin::FixtureOrigin;
 use devstack::profile::{Profile, short_name};
 use devstack::viceroy::{ServiceConfig, Viceroy, scratch_dir};
 use devstack::{http, project};
-use edge_rewriter::MemoryStore;
+use edge_rewriter::store::MemoryStore;
 
 const STANDARD_SET: &str = include_str!("../../../benches/standard-set.json");
 

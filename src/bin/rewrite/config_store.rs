@@ -56,7 +56,7 @@ impl StoreFile {
     }
 
     fn save(&self) -> Result<(), String> {
-        let json = edge_rewriter::MemoryStore::new(self.values.clone()).to_json();
+        let json = edge_rewriter::store::MemoryStore::new(self.values.clone()).to_json();
         let temporary = self.path.with_extension("json.publishing");
         std::fs::write(&temporary, json).map_err(|err| format!("{}: {err}", temporary.display()))?;
         std::fs::rename(&temporary, &self.path).map_err(|err| format!("{}: {err}", self.path.display()))

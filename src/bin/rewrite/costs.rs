@@ -2,7 +2,10 @@
 //! per MB of a typical page and to compile, and the set's totals against its budgets, so
 //! editors see the price before publishing.
 
-use edge_rewriter::{BUDGETS, REASONABLE_PAGE_BYTES, RuleSet, format_ms};
+use edge_rewriter::{
+    RuleSet,
+    cost::{BUDGETS, REASONABLE_PAGE_BYTES, format_ms},
+};
 use serde_json::json;
 
 /// The set's budget named `name`, in guest nanoseconds.

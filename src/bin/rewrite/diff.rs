@@ -47,8 +47,8 @@ pub fn use_color(choice: ColorChoice) -> bool {
 /// A page as text for display, decoded as the rewriter reads it: its header charset, else
 /// the `<meta>` it declares, else UTF-8.
 pub fn display_text(page: &[u8], context: &edge_rewriter::RequestContext) -> String {
-    let declared = crate::inputs::verdict(context).unwrap_or(edge_rewriter::PageEncoding::Sniffed);
-    let encoding = edge_rewriter::page_charset(page, declared).unwrap_or(encoding_rs::UTF_8);
+    let declared = crate::inputs::verdict(context).unwrap_or(edge_rewriter::http::PageEncoding::Sniffed);
+    let encoding = edge_rewriter::response::page_charset(page, declared).unwrap_or(encoding_rs::UTF_8);
     encoding.decode(page).0.into_owned()
 }
 

@@ -4,7 +4,10 @@
 use std::io;
 
 use edge_rewriter::http::format_rfc3339;
-use edge_rewriter::{IncludeOutcome, IncludeResult, Report, RequestContext};
+use edge_rewriter::{
+    Report, RequestContext,
+    include::{IncludeOutcome, IncludeResult},
+};
 use serde::Serialize;
 
 use crate::fragments::LocalFragments;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use edge_rewriter::{Fragment, FragmentFrom, FragmentSource, PlannedInclude};
+use edge_rewriter::include::{Fragment, FragmentFrom, FragmentSource, PlannedInclude};
 
 use crate::RequestArgs;
 

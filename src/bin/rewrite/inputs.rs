@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use edge_rewriter::http::{Decision, ResponseFacts, decide};
 use edge_rewriter::store::{DRAFT_FILES, store_for_files};
 use edge_rewriter::{
-    DRAFT_INDEX_KEY, DRAFT_PREFIX, INDEX_KEY, MemoryStore, PageEncoding, RequestContext, RewriteOptions, RuleError,
-    RuleSet, RuleWarning, StreamError, Streamed, VISITOR_COOKIE, csp_nonce, read_entries_at, read_rules_dir, stream,
-    stream_with_fragments, visitor_id,
+    RequestContext, RewriteOptions, RuleError, RuleSet, RuleWarning, StreamError, Streamed,
+    http::{PageEncoding, VISITOR_COOKIE, csp_nonce, visitor_id},
+    store::{DRAFT_INDEX_KEY, DRAFT_PREFIX, INDEX_KEY, MemoryStore, read_entries_at, read_rules_dir},
+    stream, stream_with_fragments,
 };
 
 use crate::fragments::LocalFragments;
@@ -202,7 +203,7 @@ fn not_found(path: &Path, given_as: &str) -> String {
 fn is_store_file(text: &str) -> bool {
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(map)) => {
-            map.get(edge_rewriter::INDEX_KEY).is_some_and(serde_json::Value::is_string)
+            map.get(edge_rewriter::store::INDEX_KEY).is_some_and(serde_json::Value::is_string)
                 && map.values().all(serde_json::Value::is_string)
         }
         _ => false,

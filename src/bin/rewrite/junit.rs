@@ -1,7 +1,7 @@
 //! `rewrite check` as JUnit XML, the format CI dashboards read: one test case per fixture,
 //! a failure with the diff for each case whose output differs.
 
-use edge_rewriter::escape_html;
+use edge_rewriter::language::escape_html;
 
 use crate::outcome::Outcome;
 

@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use edge_rewriter::store::{DRAFT_INDEX_KEY, INDEX_KEY, MemoryStore, read_entries_at, read_rules_dir};
 use edge_rewriter::store::{Index, PREVIOUS_INDEX_KEY, store_for_files};
-use edge_rewriter::{DRAFT_INDEX_KEY, INDEX_KEY, MemoryStore, read_entries_at, read_rules_dir};
 
 use crate::config_store;
 use crate::inputs::load_rules;

@@ -11,7 +11,7 @@
 //! pages: long lines are cut to what changed, a table shows at most [`MAX_ROWS`] lines,
 //! large pages are rendered only when scrolled to, and sections off screen are not laid out.
 
-use edge_rewriter::escape_html as escape;
+use edge_rewriter::language::escape_html as escape;
 
 use crate::diff::{display_text, line_diff};
 use crate::outcome::{Outcome, Verdict};

@@ -6,7 +6,9 @@
 //! as at the edge. `X-Cache` is left out: it says how the edge cache served the page.
 
 use edge_rewriter::{
-    PageKey, Plan, Prospect, RequestContext, RewrittenPage, RuleSet, apply_header_edits, give_cookie, page_headers,
+    PageKey, Plan, Prospect, RequestContext, RuleSet,
+    http::apply_header_edits,
+    response::{RewrittenPage, give_cookie, page_headers},
 };
 
 use crate::RequestArgs;

@@ -20,7 +20,7 @@ fn rules(entries: &[(String, String)]) -> (Vec<SourcedRule>, Vec<String>) {
     let mut unreadable = Vec::new();
     for (name, text) in entries {
         let entry = versions::entry_name(name).to_owned();
-        let Ok(written) = edge_rewriter::written_rules(text) else {
+        let Ok(written) = edge_rewriter::language::written_rules(text) else {
             unreadable.push(entry);
             continue;
         };

@@ -3,7 +3,10 @@
 //! takes, what this request gets, and when the page changes next.
 
 use edge_rewriter::http::format_rfc3339;
-use edge_rewriter::{RequestContext, RuleSet, Schedule, StickyKey};
+use edge_rewriter::{
+    RequestContext, RuleSet,
+    language::{Schedule, StickyKey},
+};
 
 /// One line per rule whose effect on this page depends on time or visitor, then the next
 /// instant a time window opens or closes, if one is ahead.

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use edge_rewriter::store::{Index, PREVIOUS_INDEX_KEY};
-use edge_rewriter::{
+use edge_rewriter::store::{
     DRAFT_INDEX_KEY, DRAFT_PREFIX, INDEX_KEY, MemoryStore, read_entries, read_entries_at, read_rules_dir,
     store_from_dirs,
 };
+use edge_rewriter::store::{Index, PREVIOUS_INDEX_KEY};
 
 use crate::inputs::load_rules;
 use crate::{StoreArgs, out};

@@ -7,8 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use edge_rewriter::store::{DRAFT_INDEX_KEY, INDEX_KEY};
 use edge_rewriter::store::{Index, PREVIOUS_INDEX_KEY};
-use edge_rewriter::{DRAFT_INDEX_KEY, INDEX_KEY};
 
 /// The key of `entry` in version `version`: `v7.10-sale-banner`.
 pub fn key(version: u64, entry: &str) -> String {

@@ -439,7 +439,7 @@ mod tests {
     fn an_end_tag_in_svg_that_closes_nothing_of_the_fragments_cuts_it_there() {
         // A browser closes the page's <div> with it and reads `<![CDATA[>` as a bogus comment,
         // then `<!--` opens a comment: closed by nothing of the fragment's, it would swallow
-        // the page (found by the byte-soup property in tests/includes.rs).
+        // the page (found by the byte-soup property in tests/engine/includes.rs).
         let fragment = "<p>a</p><svg></div><![CDATA[><!--<script>";
         for at in 0..=fragment.len() {
             let cut = cut_at(fragment.as_bytes(), at);

@@ -250,8 +250,8 @@ impl<'p> TextPipeline<'p> {
                     log::warn!(
                         "text rule {:?}: a text node is longer than {} KiB; a match across each {} KiB boundary may be missed",
                         stage.rule_id,
-                        crate::rewrite::text::REGEX_HOLD_LIMIT >> 10,
-                        crate::rewrite::text::REGEX_HOLD_LIMIT >> 10
+                        crate::rules::finder::REGEX_HOLD_LIMIT >> 10,
+                        crate::rules::finder::REGEX_HOLD_LIMIT >> 10
                     );
                 }
             }

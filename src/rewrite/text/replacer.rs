@@ -14,74 +14,9 @@
 //! What was kept back is sent with the next piece, so the output equals that of the page
 //! in one piece, whatever the split. Outside matches, the source bytes pass unchanged.
 
-use memchr::memmem;
-use regex_automata::util::captures::Captures;
-
-use super::entities::{MAX_REFERENCE_LEN, decode, verbatim};
-use crate::rules::pattern::{Pattern, PatternError, Use, escape};
+use crate::http::entities::{MAX_REFERENCE_LEN, decode, verbatim};
+use crate::rules::finder::{Finder, REGEX_HOLD_LIMIT};
 use crate::rules::template::escape::html_text_into;
-
-/// Text a regex rule keeps per text node before it must let go of it.
-pub const REGEX_HOLD_LIMIT: usize = 64 << 10;
-
-/// What a text rule looks for.
-#[derive(Debug, Clone)]
-pub(crate) enum Finder {
-    /// Exact text, found with a substring search (no regex machinery per piece).
-    Exact { searcher: Box<memmem::Finder<'static>>, pattern: String },
-    /// Text in any case (`(?i)` and the escaped text).
-    AnyCase { regex: Pattern, pattern: Vec<char> },
-    /// A regular expression.
-    Pattern { regex: Pattern },
-}
-
-impl Finder {
-    /// A finder for the literal `text`.
-    pub(crate) fn literal(text: &str, case_insensitive: bool) -> Result<Finder, PatternError> {
-        if !case_insensitive {
-            return Ok(Finder::Exact {
-                searcher: Box::new(memmem::Finder::new(text).into_owned()),
-                pattern: text.to_owned(),
-            });
-        }
-        let regex = Pattern::regex(&format!("(?i){}", escape(text)), Use::Page)?;
-        Ok(Finder::AnyCase { regex, pattern: text.chars().collect() })
-    }
-
-    /// Calls `found(start, end, captures)` for each match in `view`, left to right, until
-    /// it returns `false`. Captures are only looked for when `with_captures`.
-    fn each_match(
-        &self,
-        view: &str,
-        with_captures: bool,
-        mut found: impl FnMut(usize, usize, Option<&Captures>) -> bool,
-    ) {
-        match self {
-            Finder::Exact { searcher, pattern } => {
-                for start in searcher.find_iter(view.as_bytes()) {
-                    if !found(start, start + pattern.len(), None) {
-                        return;
-                    }
-                }
-            }
-            Finder::AnyCase { regex, .. } | Finder::Pattern { regex } if !with_captures => {
-                for (start, end) in regex.find_iter(view) {
-                    if !found(start, end, None) {
-                        return;
-                    }
-                }
-            }
-            Finder::AnyCase { regex, .. } | Finder::Pattern { regex } => {
-                for captures in regex.captures_iter(view) {
-                    let whole = captures.get_match().expect("a reported match has a span");
-                    if !found(whole.start(), whole.end(), Some(&captures)) {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// Whether `piece` has no `&` and no place where `pattern` starts: neither whole nor, when
 /// more of the node follows, cut off by the piece's end. One `memchr2` pass for `&` and the
@@ -366,6 +301,7 @@ fn overflow_split(buffer: &str, syntax: TextSyntax) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::pattern::{Pattern, Use};
 
     fn literal(find: &str, case_insensitive: bool) -> Finder {
         Finder::literal(find, case_insensitive).unwrap()

@@ -22,7 +22,7 @@
 use super::TemplateError;
 use super::escape::scheme_allowed;
 use super::js::JsLexer;
-use crate::rewrite::text::decode_references;
+use crate::http::entities::decode_references;
 
 /// How a value is escaped where it lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@
 //! respaces the tags it adds an attribute to); a property test holds it to that.
 
 use clap::Parser;
-use edge_rewriter::{PageEncoding, RequestContext, page_charset};
+use edge_rewriter::{RequestContext, http::PageEncoding, response::page_charset};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -65,7 +65,7 @@ fn page() -> impl Strategy<Value = String> {
 /// The repository's live rules.
 fn live_rules() -> RuleSet {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/live");
-    let entries = edge_rewriter::read_rules_dir(&dir).unwrap();
+    let entries = edge_rewriter::store::read_rules_dir(&dir).unwrap();
     let (rules, errors) = RuleSet::from_entries(&entries);
     assert!(errors.is_empty(), "{errors:?}");
     rules
@@ -182,8 +182,8 @@ fn numbering_real_pages_changes_nothing_else() {
     .collect();
     pages.extend(devstack::project::corpus_pages());
     for (name, page) in pages {
-        let declared = edge_rewriter::PageEncoding::Sniffed;
-        let charset = edge_rewriter::page_charset(&page, declared).unwrap_or(UTF8);
+        let declared = edge_rewriter::http::PageEncoding::Sniffed;
+        let charset = edge_rewriter::response::page_charset(&page, declared).unwrap_or(UTF8);
         let numbered = walk(&page, charset, Some(ATTRIBUTE)).unwrap().annotated.unwrap();
         let numbered_page = parsed(&without_numbers(&numbered));
         same(&numbered_page, &parsed(&page), &format!("{name}: numbering changed more than the numbers"));

@@ -107,7 +107,7 @@ fn state(context: &Context<'_>) -> Answer {
     };
     let urls: Vec<Value> =
         workspace.urls.iter().map(|url| json!({ "url": url, "page": workspace.page_for_url(url) })).collect();
-    let schema: Value = serde_json::from_str(&edge_rewriter::json_schema()).unwrap_or(Value::Null);
+    let schema: Value = serde_json::from_str(&edge_rewriter::language::json_schema()).unwrap_or(Value::Null);
     Answer::json(
         200,
         &json!({

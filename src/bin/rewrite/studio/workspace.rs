@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use edge_rewriter::read_rules_dir;
+use edge_rewriter::store::read_rules_dir;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

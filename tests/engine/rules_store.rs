@@ -6,7 +6,10 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use devstack::project;
-use edge_rewriter::{DRAFT_INDEX_KEY, MemoryStore, RuleSet, read_entries, read_entries_at, store_from_dirs};
+use edge_rewriter::{
+    RuleSet,
+    store::{DRAFT_INDEX_KEY, MemoryStore, read_entries, read_entries_at, store_from_dirs},
+};
 
 fn store_from_rules_dir() -> MemoryStore {
     let rules = project::root().join("rules");

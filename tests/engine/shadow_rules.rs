@@ -5,19 +5,16 @@
 
 use edge_rewriter::{Report, RequestContext, RewriteOptions, RuleSet, stream};
 
+use crate::common::{rewrite_every_chunking, rules};
+
 /// Rewrites `page` whole and one byte at a time (both must agree); the output and report.
 fn rewrite(entry: &str, page: &str) -> (String, Report) {
-    let (rules, errors) = RuleSet::from_entries(&[("test".to_owned(), entry.to_owned())]);
-    assert!(errors.is_empty(), "{errors:?}");
+    let rules = rules(entry);
     let context = RequestContext::for_url("GET", "https://www.example.com/").unwrap();
     let plan = rules.plan(&context);
-    let whole = stream(&plan, &RewriteOptions::default(), page.as_bytes(), Vec::new());
-    whole.result.unwrap();
-    let one_byte = RewriteOptions { read_buffer: 1, ..RewriteOptions::default() };
-    let dribbled = stream(&plan, &one_byte, page.as_bytes(), Vec::new());
-    dribbled.result.unwrap();
-    assert_eq!(whole.sink, dribbled.sink, "chunking changed the output");
-    assert_eq!(whole.report.shadow_hits, dribbled.report.shadow_hits, "chunking changed the counts");
+    let whole = rewrite_every_chunking(&[RewriteOptions::default().read_buffer, 1], |read_buffer| {
+        stream(&plan, &RewriteOptions { read_buffer, ..RewriteOptions::default() }, page.as_bytes(), Vec::new())
+    });
     (String::from_utf8(whole.sink).unwrap(), whole.report)
 }
 

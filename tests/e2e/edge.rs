@@ -8,14 +8,12 @@ use std::time::Duration;
 use devstack::origin::{FixtureOrigin, query};
 use devstack::viceroy::{ServiceConfig, Viceroy};
 use devstack::{Stack, http, project};
-use edge_rewriter::{MemoryStore, read_rules_dir};
+use edge_rewriter::store::{MemoryStore, read_rules_dir};
+
+use crate::common::{fixture, rewrite_logs};
 
 const BANNER: &str = "<div class=\"edge-banner\" role=\"note\">";
 const TOKEN: &str = "local-preview-token";
-
-fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(project::fixture_pages().join(path)).unwrap()
-}
 
 /// The repository's rules as store values, plus extra keys (a draft, a sites map).
 fn repo_store_with(extra: &[(&str, &str)]) -> String {
@@ -32,11 +30,6 @@ fn repo_store_with(extra: &[(&str, &str)]) -> String {
 /// with `GET /` when it starts).
 fn received_for(origin: &FixtureOrigin, target: &str) -> Vec<devstack::origin::Received> {
     origin.received().into_iter().filter(|request| request.target == target).collect()
-}
-
-/// The JSON log lines the service wrote for rewritten responses.
-fn rewrite_logs(service: &Viceroy, count: usize) -> Vec<serde_json::Value> {
-    service.wait_for_json("\"event\":\"rewrite\"", count, Duration::from_secs(5))
 }
 
 // ---- compression -------------------------------------------------------------------------

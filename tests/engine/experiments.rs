@@ -1,11 +1,15 @@
 //! Experiments at the engine level, over many synthetic visitors: weighted splits, sticky
 //! assignment, namespaces, consent, and what a plan tells the service (the variants, the
-//! cookie to set, whether the page is per visitor). tests/e2e_audience.rs checks the same
+//! cookie to set, whether the page is per visitor). tests/e2e/audience.rs checks the same
 //! through Viceroy on fewer visitors.
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, VISITOR_COOKIE, stream, visitor_id};
+use edge_rewriter::{
+    RequestContext, RewriteOptions, RuleSet,
+    http::{VISITOR_COOKIE, visitor_id},
+    stream,
+};
 
 /// Visitors in the split tests.
 const VISITORS: usize = 10_000;

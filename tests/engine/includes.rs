@@ -10,9 +10,12 @@ use std::io::{self, Cursor, Read};
 use std::rc::Rc;
 
 use edge_rewriter::{
-    Fragment, FragmentSource, IncludeResult, PlannedInclude, Report, RequestContext, RewriteOptions, RuleSet, stream,
-    stream_with_fragments,
+    Report, RequestContext, RewriteOptions, RuleSet,
+    include::{Fragment, FragmentSource, IncludeResult, PlannedInclude},
+    stream, stream_with_fragments,
 };
+
+use crate::common::{rewrite_every_chunking, rules};
 
 /// Fragments by path: a status and a body, or missing (unavailable).
 #[derive(Clone, Default)]
@@ -73,28 +76,17 @@ impl Read for Body {
     }
 }
 
-fn rules(json: &str) -> RuleSet {
-    let (rules, errors) = RuleSet::from_entries(&[("includes".to_owned(), json.to_owned())]);
-    assert!(errors.is_empty(), "{errors:?}");
-    rules
-}
-
 /// Rewrites `page` for `url` whole, then in chunks of every size up to 40 bytes: all must
 /// agree. The output and the report of the whole run.
 fn rewrite(rules: &RuleSet, url: &str, page: &str, fragments: &Fragments) -> (String, Report) {
     let context = RequestContext::for_url("GET", url).unwrap();
     let plan = rules.plan(&context);
-    let run = |read_buffer: usize| {
+    let read_buffers: Vec<usize> = std::iter::once(64 << 10).chain(1..=40).collect();
+    let whole = rewrite_every_chunking(&read_buffers, |read_buffer| {
         let options = RewriteOptions { read_buffer, ..RewriteOptions::default() };
-        let done = stream_with_fragments(&plan, &options, page.as_bytes(), Vec::new(), Box::new(fragments.clone()));
-        done.result.unwrap();
-        (String::from_utf8(done.sink).unwrap(), done.report)
-    };
-    let (whole, report) = run(64 << 10);
-    for chunk in 1..=40 {
-        assert_eq!(run(chunk).0, whole, "chunks of {chunk} bytes changed the output");
-    }
-    (whole, report)
+        stream_with_fragments(&plan, &options, page.as_bytes(), Vec::new(), Box::new(fragments.clone()))
+    });
+    (String::from_utf8(whole.sink).unwrap(), whole.report)
 }
 
 const PAGE: &str = "<html><body><h1>Shop</h1><p>one</p><p>two</p></body></html>";

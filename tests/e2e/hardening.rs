@@ -9,13 +9,11 @@ use std::time::Duration;
 use devstack::origin::{FixtureOrigin, query};
 use devstack::viceroy::{ServiceConfig, Viceroy};
 use devstack::{Stack, http, project, store_json};
-use edge_rewriter::MemoryStore;
+use edge_rewriter::store::MemoryStore;
+
+use crate::common::fixture;
 
 const TOKEN: &str = "local-preview-token";
-
-fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(project::fixture_pages().join(path)).unwrap()
-}
 
 fn served(stack: &Stack, path: &str) -> http::HttpResponse {
     let response = stack.get(path).send().unwrap();

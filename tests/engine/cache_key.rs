@@ -11,7 +11,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use edge_rewriter::{DeviceType, PageKey, Prospect, RequestContext, RewriteOptions, RuleSet, stream};
+use edge_rewriter::{PageKey, Prospect, RequestContext, RewriteOptions, RuleSet, http::DeviceType, stream};
 use proptest::prelude::*;
 use proptest::sample::select;
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use devstack::Stack;
 use devstack::http::HttpResponse;
 use devstack::origin::{GeneratedPage, Shape, query};
-use edge_rewriter::MemoryStore;
+use edge_rewriter::store::MemoryStore;
 
 /// The service with `rules` as its one entry, and `limits` if given.
 fn stack(rules: &str, limits: Option<&str>) -> Stack {

@@ -5,21 +5,19 @@
 
 use edge_rewriter::{RequestContext, RewriteOptions, RuleSet, stream};
 
+use crate::common::{rewrite_every_chunking, rules};
+
 /// Rewrites `page` with the rules in `entry` for a request to `url`, whole and in 1-byte
 /// chunks; both must agree.
 fn rewrite_for(url: &str, entry: &str, page: &str) -> String {
-    let (rules, errors) = RuleSet::from_entries(&[("test".to_owned(), entry.to_owned())]);
-    assert!(errors.is_empty(), "{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+    let rules = rules(entry);
     let mut context = RequestContext::for_url("GET", url).unwrap();
     context.country = Some("NL".into());
     context.now = 1_795_489_200; // 2026-11-24T03:00:00Z
     let plan = rules.plan(&context);
-    let whole = stream(&plan, &RewriteOptions::default(), page.as_bytes(), Vec::new());
-    whole.result.unwrap();
-    let one_byte = RewriteOptions { read_buffer: 1, ..RewriteOptions::default() };
-    let dribbled = stream(&plan, &one_byte, page.as_bytes(), Vec::new());
-    dribbled.result.unwrap();
-    assert_eq!(whole.sink, dribbled.sink, "chunking changed the output");
+    let whole = rewrite_every_chunking(&[RewriteOptions::default().read_buffer, 1], |read_buffer| {
+        stream(&plan, &RewriteOptions { read_buffer, ..RewriteOptions::default() }, page.as_bytes(), Vec::new())
+    });
     String::from_utf8(whole.sink).unwrap()
 }
 
@@ -162,7 +160,7 @@ fn injected_scripts_and_styles_carry_the_pages_csp_nonce() {
     )]);
     assert!(errors.is_empty(), "{errors:?}");
     let context = RequestContext {
-        csp_nonce: edge_rewriter::csp_nonce("script-src 'nonce-n0nce'; style-src 'nonce-n0nce'"),
+        csp_nonce: edge_rewriter::http::csp_nonce("script-src 'nonce-n0nce'; style-src 'nonce-n0nce'"),
         ..RequestContext::default()
     };
     let plan = rules.plan(&context);

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use devstack::{Stack, project};
-use edge_rewriter::{MemoryStore, read_rules_dir};
+use edge_rewriter::store::{MemoryStore, read_rules_dir};
 use serde_json::Value;
 
 /// The cases as the CLI itself lists them.

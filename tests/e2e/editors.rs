@@ -4,19 +4,13 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::time::Duration;
-
-use devstack::viceroy::Viceroy;
 use devstack::{Stack, project};
-use edge_rewriter::{MemoryStore, read_rules_dir};
+use edge_rewriter::store::{MemoryStore, read_rules_dir};
 
-/// The JSON log lines the service wrote for rewritten responses.
-fn rewrite_logs(service: &Viceroy, count: usize) -> Vec<serde_json::Value> {
-    service.wait_for_json("\"event\":\"rewrite\"", count, Duration::from_secs(5))
-}
+use crate::common::rewrite_logs;
 
 /// The repository's rules as a store, with `extra` entries after them.
-fn repo_store_with(extra: &[(&str, &str)]) -> String {
+fn repo_rules_with(extra: &[(&str, &str)]) -> String {
     let mut entries = read_rules_dir(&project::root().join("rules/live")).unwrap();
     entries.extend(extra.iter().map(|(name, text)| (name.to_string(), text.to_string())));
     MemoryStore::from_entries(&entries).unwrap().to_json()
@@ -29,8 +23,8 @@ fn shadow_rules_are_counted_on_live_traffic_and_change_nothing() {
         {"id": "trial-parliament", "mode": "shadow", "actions": [{"replace_text": {"find": "council", "replace": "parliament"}}]},
         {"id": "trial-no-comments", "mode": "shadow", "actions": ["remove_comments"]}
     ]"#;
-    let with_trial = Stack::with_store_json(&repo_store_with(&[("90-trial", trial)])).unwrap();
-    let without = Stack::with_store_json(&repo_store_with(&[])).unwrap();
+    let with_trial = Stack::with_store_json(&repo_rules_with(&[("90-trial", trial)])).unwrap();
+    let without = Stack::with_store_json(&repo_rules_with(&[])).unwrap();
     // One host for both: the share link prints the origin the client used ({{origin}}).
     let tried = with_trial.get("/news/article.html").header("Host", "www.example.com").send().unwrap();
     let plain = without.get("/news/article.html").header("Host", "www.example.com").send().unwrap();

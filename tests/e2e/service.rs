@@ -11,12 +11,10 @@ use std::time::Duration;
 use devstack::origin::query;
 use devstack::{Stack, store_json};
 
+use crate::common::fixture;
+
 const BANNER: &str = "<div class=\"edge-banner\" role=\"note\">";
 const ANALYTICS: &str = "https://analytics.example.com/tag.js";
-
-fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(devstack::project::fixture_pages().join(path.trim_start_matches('/'))).unwrap()
-}
 
 #[test]
 fn rules_from_the_local_store_are_applied() {
@@ -271,7 +269,7 @@ fn text_rules_keep_the_page_streaming() {
 /// a 20 MB page is the heap of a 1 KB one.
 #[test]
 fn heap_stays_flat_under_the_benchmark_standard_set() {
-    let standard_set = include_str!("../benches/standard-set.json");
+    let standard_set = include_str!("../../benches/standard-set.json");
     let stack = Stack::with_store_json(&store_json(&[("standard", standard_set)])).unwrap();
     let mut heaps_seen = 0;
     for size in [1_000u64, 1_000_000, 20_000_000] {

@@ -74,7 +74,7 @@ fn new_visitors(stack: &Stack, count: usize, clients: usize) -> Vec<HttpResponse
 
 /// 10,000 new visitors, bucketed by the service's own random ids: the split is within ±2
 /// points of the weights, which is four standard deviations for 10,000 visitors at 50%
-/// (a false alarm once in 15,000 runs). tests/experiments.rs checks the same on seeded ids.
+/// (a false alarm once in 15,000 runs). tests/engine/experiments.rs checks the same on seeded ids.
 ///
 /// The variants are counted in the log lines, as analytics would count them: under this
 /// load Viceroy, which counts wall time as vCPU, stops some rewrites at the CPU budget

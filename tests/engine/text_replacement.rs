@@ -3,13 +3,9 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use edge_rewriter::{RequestContext, RewriteOptions, Rewriter, RuleSet};
+use edge_rewriter::{RequestContext, RewriteOptions, Rewriter, RuleSet, stream};
 
-fn rules(entry: &str) -> RuleSet {
-    let (rules, errors) = RuleSet::from_entries(&[("test".to_owned(), entry.to_owned())]);
-    assert!(errors.is_empty(), "{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
-    rules
-}
+use crate::common::{rewrite_every_chunking, rules};
 
 /// Rewrites `page` fed in the given chunk sizes (cycled); returns the output and hits.
 fn rewrite_chunked(rules: &RuleSet, page: &[u8], sizes: &[usize]) -> (Vec<u8>, Vec<(String, u64)>) {
@@ -31,10 +27,11 @@ fn rewrite_chunked(rules: &RuleSet, page: &[u8], sizes: &[usize]) -> (Vec<u8>, V
 /// The output, checked to be the same whole and byte by byte.
 fn rewrite(entry: &str, page: &str) -> String {
     let rules = rules(entry);
-    let (whole, _) = rewrite_chunked(&rules, page.as_bytes(), &[usize::MAX]);
-    let (bytes, _) = rewrite_chunked(&rules, page.as_bytes(), &[1]);
-    assert_eq!(String::from_utf8_lossy(&whole), String::from_utf8_lossy(&bytes), "chunking changed the output");
-    String::from_utf8(whole).unwrap()
+    let plan = rules.plan(&RequestContext::default());
+    let whole = rewrite_every_chunking(&[page.len().max(1), 1], |read_buffer| {
+        stream(&plan, &RewriteOptions { read_buffer, ..RewriteOptions::default() }, page.as_bytes(), Vec::new())
+    });
+    String::from_utf8(whole.sink).unwrap()
 }
 
 const CAT_TO_DOG: &str = r#"{"id":"cat","actions":[{"replace_text":{"find":"cat","replace":"dog"}}]}"#;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use devstack::{Stack, store_json};
-use edge_rewriter::{INDEX_KEY, MAX_ENTRIES, MAX_VALUE_CHARS, MemoryStore};
+use edge_rewriter::store::{INDEX_KEY, MAX_ENTRIES, MAX_VALUE_CHARS, MemoryStore};
 
 /// A rule appending `marker` to every paragraph.
 fn marker_rule(id: &str, marker: &str) -> String {

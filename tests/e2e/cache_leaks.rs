@@ -4,7 +4,7 @@
 //! one private answer, or drop the origin's `no-store` on the way to the browser.
 //!
 //! Each leak test asks as the first visitor, then as one the rule must not reach, then both
-//! again: the page kept for one is never the other's. tests/cache_key.rs proves the key on
+//! again: the page kept for one is never the other's. tests/engine/cache_key.rs proves the key on
 //! generated rules; these show the service as a whole, through Viceroy's Core Cache.
 
 #![cfg(not(target_arch = "wasm32"))]

@@ -11,7 +11,7 @@ pub const MAX_REFERENCE_LEN: usize = ENTITY_MAX_LENGTH;
 
 /// Text as a reader sees it, and where each part came from in the source.
 #[derive(Debug)]
-pub(super) struct Decoded<'a> {
+pub(crate) struct Decoded<'a> {
     /// The decoded text.
     pub text: Cow<'a, str>,
     /// One piece per plain run or reference; empty when `text` is the source itself.
@@ -64,7 +64,7 @@ impl Decoded<'_> {
 
 /// Text taken as written, offsets mapping one to one (script and style text, which has
 /// no references).
-pub(super) fn verbatim(raw: &str) -> Decoded<'_> {
+pub(crate) fn verbatim(raw: &str) -> Decoded<'_> {
     Decoded { text: Cow::Borrowed(raw), pieces: Vec::new(), covered: raw.len() }
 }
 
@@ -77,7 +77,7 @@ pub(crate) fn decode_references(text: &str) -> String {
 /// Decodes the character references in `raw` (`&amp;`, `&#233;`, `&#xE9;` and the other
 /// HTML5 names, each ending in `;`). Unless `complete`, a possible reference at the very end,
 /// which the next chunk may complete, is left out of [`Decoded::covered`].
-pub(super) fn decode(raw: &str, complete: bool) -> Decoded<'_> {
+pub(crate) fn decode(raw: &str, complete: bool) -> Decoded<'_> {
     // memchr: most pieces are short and hold no reference; this is the hot path.
     let Some(first) = memchr::memchr(b'&', raw.as_bytes()) else {
         return verbatim(raw);

@@ -463,7 +463,9 @@ fn store_output_matches_the_committed_local_store_and_publishes_index_last() {
     let index: Vec<String> = serde_json::from_str(store["rules"].as_str().unwrap()).unwrap();
     let draft_index: Vec<String> = serde_json::from_str(store["rules.draft"].as_str().unwrap()).unwrap();
     let mut expected: Vec<&str> = index.iter().map(String::as_str).collect();
-    expected.extend(draft_index.iter().map(String::as_str).filter(|key| key.starts_with(edge_rewriter::DRAFT_PREFIX)));
+    expected.extend(
+        draft_index.iter().map(String::as_str).filter(|key| key.starts_with(edge_rewriter::store::DRAFT_PREFIX)),
+    );
     expected.extend(["rules", "rules.draft"]);
     assert_eq!(keys, expected, "entries in index order, the draft's own entries, then the indexes");
 

@@ -7,8 +7,12 @@ use devstack::project;
 use std::collections::HashMap;
 
 use edge_rewriter::{
-    BUDGETS, FORBIDDEN_HEADERS, Fragment, FragmentSource, PlannedInclude, RequestContext, RewriteOptions, RuleSet,
-    apply_header_edits, json_schema, parse_rfc3339, stream_with_fragments,
+    RequestContext, RewriteOptions, RuleSet,
+    cost::BUDGETS,
+    http::{apply_header_edits, parse_rfc3339},
+    include::{Fragment, FragmentSource, PlannedInclude},
+    language::{FORBIDDEN_HEADERS, json_schema},
+    stream_with_fragments,
 };
 
 const BLESS: &str = "EDGE_REWRITER_BLESS";
@@ -23,7 +27,7 @@ fn the_json_schema_is_generated_from_the_rule_types() {
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         actual == expected,
-        "docs/rules.schema.json is out of date with the rule types.\nRegenerate it: {BLESS}=1 cargo test --test docs"
+        "docs/rules.schema.json is out of date with the rule types.\nRegenerate it: {BLESS}=1 cargo test --test engine docs::"
     );
 }
 
@@ -149,11 +153,11 @@ fn rules_md_lists_the_forbidden_headers() {
 #[test]
 fn the_cost_model_in_rules_md_is_the_engines() {
     let markdown = std::fs::read_to_string(project::root().join("docs/RULES.md")).unwrap();
-    for (what, figure, unit) in edge_rewriter::COST_MODEL {
+    for (what, figure, unit) in edge_rewriter::cost::COST_MODEL {
         let row = format!("| {what} | {figure} {unit} |");
         assert!(markdown.lines().any(|line| line.starts_with(&row)), "RULES.md has no row {row}");
     }
-    let page = edge_rewriter::TYPICAL_PAGE;
+    let page = edge_rewriter::cost::TYPICAL_PAGE;
     let profile = format!(
         "{} elements, {} KB of text in {} text chunks and {} comments per MB",
         page.elements,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use devstack::Stack;
 use devstack::origin::query;
-use edge_rewriter::{MemoryStore, read_rules_dir};
+use edge_rewriter::store::{MemoryStore, read_rules_dir};
 
 const BANNER: &str = "<div class=\"edge-banner\" role=\"note\">";
 const PAGE_BYTES: u64 = 5_000_000;
