@@ -63,9 +63,10 @@ struct Seen {
     /// A handler saw the token lol_html writes next: output without one is markup no handler
     /// sees (end tags of elements the fragment did not open, doctypes, CDATA's brackets).
     captured: bool,
-    /// Why lol_html's reading of the fragment stopped being a browser's (see the module's
-    /// doc): nothing after that point passes on.
-    diverged: Option<String>,
+    /// Why the fragment's markup takes no more: lol_html cannot read past a point, or its
+    /// reading stopped being a browser's there (see the module's doc). Nothing after that
+    /// point passes on, and the handlers keep what was open at it.
+    stopped: Option<String>,
 }
 
 /// An element the fragment opened.
@@ -86,7 +87,7 @@ impl Seen {
     /// nothing the fragment opened.
     fn check_unseen_markup(&mut self, bytes: &[u8]) {
         if self.in_foreign_content() && has_end_tag(bytes) {
-            self.diverged = Some(STRAY_END_TAG.to_owned());
+            self.stopped = Some(STRAY_END_TAG.to_owned());
         }
     }
 }
@@ -110,8 +111,6 @@ pub(crate) struct BalancedMarkup {
     seen: Rc<RefCell<Seen>>,
     /// Bytes given to lol_html in all.
     fed: u64,
-    /// Why lol_html stopped taking bytes, once it did.
-    failed: Option<String>,
 }
 
 impl BalancedMarkup {
@@ -134,7 +133,7 @@ impl BalancedMarkup {
             }))
             .append_document_content_handler(doc_text!(move |text: &mut TextChunk<'_>| {
                 let mut seen = on_text.borrow_mut();
-                if seen.diverged.is_some() {
+                if seen.stopped.is_some() {
                     return Ok(());
                 }
                 seen.in_cdata = text.text_type() == TextType::CDataSection && !text.last_in_text_node();
@@ -151,7 +150,7 @@ impl BalancedMarkup {
             if !std::mem::take(&mut seen.captured) {
                 seen.check_unseen_markup(bytes);
             }
-            if seen.diverged.is_some() {
+            if seen.stopped.is_some() {
                 return;
             }
             seen.pending.extend_from_slice(bytes);
@@ -161,12 +160,12 @@ impl BalancedMarkup {
                 seen.in_cdata = true;
             }
         });
-        Self { rewriter: Some(HtmlRewriter::new(settings, sink)), seen, fed: 0, failed: None }
+        Self { rewriter: Some(HtmlRewriter::new(settings, sink)), seen, fed: 0 }
     }
 
     /// Takes `bytes` of the fragment and writes to `out` what is now complete.
     pub fn write(&mut self, bytes: &[u8], out: &mut dyn Write) -> io::Result<()> {
-        if self.failed.is_some() {
+        if self.is_stopped() {
             return Ok(());
         }
         let Some(rewriter) = &mut self.rewriter else { return Ok(()) };
@@ -174,32 +173,28 @@ impl BalancedMarkup {
         if let Err(err) = rewriter.write(bytes) {
             // lol_html cannot take more (a tag over the memory cap): the fragment stops at
             // the last complete part.
-            self.failed = Some(format!("the fragment's markup cannot be read past {} bytes: {err}", self.fed));
+            self.seen.borrow_mut().stopped =
+                Some(format!("the fragment's markup cannot be read past {} bytes: {err}", self.fed));
+        }
+        if self.is_stopped() {
             self.rewriter = None;
         }
-        self.stop_if_diverged();
         self.pass_complete(out)
     }
 
-    /// Once lol_html's reading has diverged from a browser's, the fragment takes no more.
-    fn stop_if_diverged(&mut self) {
-        if self.failed.is_none()
-            && let Some(why) = self.seen.borrow().diverged.clone()
-        {
-            self.failed = Some(why);
-            self.rewriter = None;
-        }
+    /// Why the markup cannot take more of the fragment, once that is so.
+    pub fn failed(&self) -> Option<String> {
+        self.seen.borrow().stopped.clone()
     }
 
-    /// Why the markup cannot take more of the fragment, once that is so.
-    pub fn failed(&self) -> Option<&str> {
-        self.failed.as_deref()
+    fn is_stopped(&self) -> bool {
+        self.seen.borrow().stopped.is_some()
     }
 
     /// The fragment ended: writes the rest of it, unless it ends inside a tag, a comment, a
     /// character or a script (then those are left out), and closes what it left open.
     pub fn end(mut self, out: &mut dyn Write) -> io::Result<Ending> {
-        if let Some(why) = self.failed.take() {
+        if let Some(why) = self.failed() {
             self.close(out)?;
             return Ok(Ending::Cut(why));
         }
@@ -224,15 +219,10 @@ impl BalancedMarkup {
             self.close(out)?;
             return Ok(Ending::Cut(format!("the fragment's markup cannot be read to its end: {err}")));
         }
-        self.stop_if_diverged();
-        if let Some(why) = self.failed.take() {
-            self.pass_complete(out)?;
-            self.close(out)?;
-            return Ok(Ending::Cut(why));
-        }
+        // What lol_html read at its end may have stopped the markup: then it is cut there.
         self.pass_complete(out)?;
         self.close(out)?;
-        Ok(Ending::Whole)
+        Ok(self.failed().map_or(Ending::Whole, Ending::Cut))
     }
 
     /// The fragment stops here: what is incomplete is left out, and the elements it opened
@@ -288,7 +278,7 @@ impl BalancedMarkup {
 fn open_element(seen: &Rc<RefCell<Seen>>, el: &mut Element) {
     let mut state = seen.borrow_mut();
     state.captured = true;
-    if state.diverged.is_some() {
+    if state.stopped.is_some() {
         return;
     }
     // No tag begins inside a CDATA section: one that had begun has ended.
@@ -312,8 +302,8 @@ fn open_element(seen: &Rc<RefCell<Seen>>, el: &mut Element) {
     let closed = end_tag!(move |end: &mut EndTag<'_>| {
         let mut state = seen.borrow_mut();
         state.captured = true;
-        if state.diverged.is_some() {
-            // What was open at the point of divergence is what gets closed.
+        if state.stopped.is_some() {
+            // What was open where the markup stopped is what gets closed.
             return Ok(());
         }
         state.in_cdata = false;
@@ -323,7 +313,7 @@ fn open_element(seen: &Rc<RefCell<Seen>>, el: &mut Element) {
             let closer = end.name();
             let by = state.open[..depth].iter().rev().find(|el| el.name.eq_ignore_ascii_case(&closer));
             if !by.is_some_and(|el| el.foreign) {
-                state.diverged = Some(CLOSES_FOREIGN.to_owned());
+                state.stopped = Some(CLOSES_FOREIGN.to_owned());
                 return Ok(());
             }
         }

@@ -68,7 +68,7 @@ pub(super) fn insert(
         };
     }
     if let Some(why) = writer.failed() {
-        return fallback(out, why.to_owned());
+        return fallback(out, why);
     }
     out.write_all(&ready)?;
     drop(ready);
@@ -99,7 +99,6 @@ pub(super) fn insert(
         total += read as u64;
         writer.write(&buffer[..read], out)?;
         if let Some(why) = writer.failed() {
-            let why = why.to_owned();
             writer.cut(out)?;
             return Ok(IncludeResult::Cut(why));
         }
@@ -152,7 +151,7 @@ impl FragmentWriter {
     }
 
     /// Why the markup cannot take more of the fragment, once that is so.
-    fn failed(&self) -> Option<&str> {
+    fn failed(&self) -> Option<String> {
         self.markup.as_ref().and_then(BalancedMarkup::failed)
     }
 
