@@ -24,3 +24,4 @@ mod malformed_rules;
 mod rules_store;
 mod shadow_rules;
 mod text_replacement;
+mod vendored_lol_html;
