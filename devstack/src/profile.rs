@@ -62,7 +62,7 @@ impl Profile {
             .ok_or_else(|| missing("stringArray"))?;
         let names: Vec<String> = indices(&thread["funcTable"]["name"], "funcTable.name")?
             .into_iter()
-            .map(|i| i.and_then(|i| strings.get(i)).and_then(Value::as_str).unwrap_or("?").to_owned())
+            .map(|i| without_hash(i.and_then(|i| strings.get(i)).and_then(Value::as_str).unwrap_or("?")).to_owned())
             .collect();
         let frame_func = indices(&thread["frameTable"]["func"], "frameTable.func")?;
         let stack_frame = indices(&thread["stackTable"]["frame"], "stackTable.frame")?;
@@ -82,11 +82,12 @@ impl Profile {
                 profile.functions.entry(names[leaf].clone()).or_default().0 += weight;
             }
             seen.clear();
-            // Walk to the root; a function counts once per sample however often it recurs.
+            // Walk to the root; a function counts once per sample however often it recurs
+            // (and two instances of one generic function, which differ only by hash, are one).
             for _ in 0..stack_prefix.len() + 1 {
-                if let Some(func) = func_of(stack).filter(|func| !seen.contains(func)) {
-                    seen.push(func);
-                    profile.functions.entry(names[func].clone()).or_default().1 += weight;
+                if let Some(name) = func_of(stack).map(|func| &names[func]).filter(|name| !seen.contains(name)) {
+                    seen.push(name);
+                    profile.functions.entry(name.clone()).or_default().1 += weight;
                 }
                 match stack_prefix.get(stack).copied().flatten() {
                     Some(prefix) => stack = prefix,
@@ -161,12 +162,18 @@ impl Profile {
     }
 }
 
-/// A function name without its Rust hash suffix and generic noise, short enough for a table.
-pub fn short_name(name: &str, width: usize) -> String {
-    let trimmed = match name.rfind("::h") {
+/// A function name without its Rust hash suffix, which changes whenever a crate's
+/// dependencies do: two builds' profiles name the same function alike.
+fn without_hash(name: &str) -> &str {
+    match name.rfind("::h") {
         Some(at) if name[at + 3..].len() == 16 && name[at + 3..].bytes().all(|b| b.is_ascii_hexdigit()) => &name[..at],
         _ => name,
-    };
+    }
+}
+
+/// A function name without its Rust hash suffix, short enough for a table.
+pub fn short_name(name: &str, width: usize) -> String {
+    let trimmed = without_hash(name);
     if trimmed.chars().count() <= width {
         return trimmed.to_owned();
     }
@@ -235,6 +242,24 @@ mod tests {
         let crates = Profile::from_json(&json).unwrap().by_crate();
         assert_eq!(crates, [("libc (allocator, mem*)".to_owned(), 50.0), ("lol_html".to_owned(), 50.0)]);
         assert_eq!(crate_of("&mut dyn core::fmt::Write"), "core");
+    }
+
+    #[test]
+    fn instances_of_one_function_are_one_row_counted_once_per_sample() {
+        let json = serde_json::json!({
+            "threads": [{
+                "stringArray": ["main", "parse::h0123456789abcdef", "parse::hfedcba9876543210"],
+                "funcTable": {"name": [0, 1, 2]},
+                "frameTable": {"func": [0, 1, 2]},
+                // stacks: 0 main; 1 main>parse#1; 2 main>parse#1>parse#2
+                "stackTable": {"frame": [0, 1, 2], "prefix": [null, 0, 1]},
+                "samples": {"stack": [2, 1, 0]}
+            }]
+        });
+        let profile = Profile::from_json(&json).unwrap();
+        let (own, inclusive) = profile.share("parse");
+        assert!((own - 200.0 / 3.0).abs() < 1e-9, "{own}");
+        assert!((inclusive - 200.0 / 3.0).abs() < 1e-9, "{inclusive}");
     }
 
     #[test]
