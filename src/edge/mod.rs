@@ -72,11 +72,16 @@ impl CacheState {
         }
     }
 
-    /// Notes that the page is not kept, and why, if this request held the insert: the next
-    /// requests pass without waiting on each other.
-    fn note_pass(self, why: &str) {
-        if let CacheState::Miss(transaction) = self {
+    /// The page is not kept, for a response of `status`: a 2xx answer says something about
+    /// the page (an asset, a page too large, not HTML, what the origin allows), so the next
+    /// requests are told to pass without waiting on each other; any other may be this
+    /// request's own (a 304), so the insert is only given up.
+    fn not_kept(self, status: u16, why: &str) {
+        let CacheState::Miss(transaction) = self else { return };
+        if (200..300).contains(&status) {
             page_cache::note_pass(transaction, why);
+        } else {
+            let _ = transaction.cancel_insert_or_update();
         }
     }
 }
@@ -92,7 +97,7 @@ fn cache_bypass(request: &Request, visit: &Visit) -> Option<&'static str> {
     if visit.range_request {
         return Some("a range request");
     }
-    if request.contains_header("authorization") {
+    if visit.authorization {
         return Some("the request carries Authorization");
     }
     if visit.grants.debug || visit.grants.preview {
@@ -355,13 +360,7 @@ fn pass_through(answer: Answer, reason: &'static str, context: &RequestContext, 
     if decompressed {
         response::ask_to_recompress(&mut response);
     }
-    // A 2xx answer passed through says something about the page (an asset, a page too
-    // large, not HTML): noted. Others may be this request's own (a 304).
-    if (200..300).contains(&status) {
-        cache.note_pass(reason);
-    } else {
-        cache.cancel();
-    }
+    cache.not_kept(status, reason);
     response.set_header(page_cache::X_CACHE, "PASS");
     // The body handle goes straight back to the host: no byte is copied in the guest.
     response.send_to_client();
@@ -406,12 +405,7 @@ fn output_for(
             }
         },
         Keep::No(why) => {
-            // As for a page passed through: only what the origin says of a 2xx page.
-            if (200..300).contains(&status) {
-                page_cache::note_pass(transaction, why);
-            } else {
-                let _ = transaction.cancel_insert_or_update();
-            }
+            CacheState::Miss(transaction).not_kept(status, why);
             rewrite::Output::Client { cache: "PASS", why: Some(why.to_owned()) }
         }
     }
