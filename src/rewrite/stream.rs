@@ -605,8 +605,8 @@ impl<W: Write> Write for CountingWriter<'_, W> {
         Ok(written)
     }
 
-    /// lol_html hands the sink a piece per token: the writer's own `write_all` (a buffered
-    /// copy, for Fastly's body) rather than the default loop of `write` calls around it.
+    /// lol_html hands the sink a piece per token: the output buffer's own `write_all` (a
+    /// copy while it has room) rather than the default loop of `write` calls around it.
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         self.writer.write_all(buf)?;
         *self.bytes += buf.len() as u64;

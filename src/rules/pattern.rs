@@ -8,6 +8,7 @@
 //! which is what 160 copies of `\w{20}` multiply into a heap the service does not have.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use regex_automata::PatternID;
 use regex_automata::meta::{BuildError, Regex};
@@ -157,23 +158,18 @@ impl Pattern {
         // case): nothing allocated for a value that does not match, no growing for one that does.
         let mut out: Option<String> = None;
         let mut copied = 0;
-        let start_piece = |out: &mut Option<String>, upto: usize, copied: usize| {
-            let out = out.get_or_insert_with(|| String::with_capacity(text.len() + replacement.len()));
-            out.push_str(&text[copied..upto]);
-        };
         if replacement.contains('$') {
             for captures in self.regex.captures_iter(text) {
                 let whole = captures.get_match().expect("a reported match has a span");
-                start_piece(&mut out, whole.start(), copied);
-                captures.interpolate_string_into(text, replacement, out.as_mut().expect("just made"));
+                let out = output_up_to(&mut out, text, copied..whole.start(), replacement.len());
+                captures.interpolate_string_into(text, replacement, out);
                 copied = whole.end();
             }
         } else {
             // Nothing to expand: the matches' spans are all it needs, and finding only
             // those skips the capture machinery (the link rewrite runs on every link).
             for found in self.regex.find_iter(text) {
-                start_piece(&mut out, found.start(), copied);
-                out.as_mut().expect("just made").push_str(replacement);
+                output_up_to(&mut out, text, copied..found.start(), replacement.len()).push_str(replacement);
                 copied = found.end();
             }
         }
@@ -219,6 +215,14 @@ fn explain_build_error(pattern: &str, err: &BuildError) -> String {
 /// The regex parser's errors span several lines (pattern, caret, message); logs want one.
 fn one_line(message: &str) -> String {
     message.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// `out` with `text[copied]` (the text since the last match) appended, ready for the next
+/// replacement; made at the first match, sized for one replacement of `room` bytes.
+fn output_up_to<'o>(out: &'o mut Option<String>, text: &str, copied: Range<usize>, room: usize) -> &'o mut String {
+    let out = out.get_or_insert_with(|| String::with_capacity(text.len() + room));
+    out.push_str(&text[copied]);
+    out
 }
 
 #[cfg(test)]
